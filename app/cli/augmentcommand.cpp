@@ -1,0 +1,86 @@
+#include "cli/args.h"
+#include "cli/augmentoptions.h"
+#include "cli/commands.h"
+
+#include "augment/augmenter.h"
+#include "data/datasetindex.h"
+#include "data/imagedecoder.h"
+#include "error.h"
+#include "util/random.h"
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <cstdio>
+#include <filesystem>
+
+namespace convscope::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Source {
+    std::string prefix;  // the class name, or the file's stem
+    std::string path;
+};
+
+std::vector<Source> pickSources(const std::string& data, const Args& args) {
+    if (fs::is_regular_file(data)) return {{fs::path(data).stem().string(), data}};
+    const DatasetIndex index = DatasetIndex::scan(data);
+    const auto wanted = args.value("class");
+    std::vector<Source> sources;
+    const auto& names = index.classNames();
+    for (std::size_t c = 0; c < names.size(); ++c) {
+        if (wanted && *wanted != names[c]) continue;
+        for (std::size_t i : index.indices(Split::Train)) {
+            if (index.samples()[i].label == int(c)) {
+                sources.push_back({names[c], index.samples()[i].path});
+                break;
+            }
+        }
+    }
+    if (sources.empty()) throw Error(data, wanted ? "no class named " + *wanted : "no images");
+    return sources;
+}
+
+}  // namespace
+
+int augmentCommand(const std::vector<std::string>& argv) {
+    std::set<std::string> options{"n", "out", "seed", "size", "class"};
+    options.insert(augmentOptionNames().begin(), augmentOptionNames().end());
+    const Args args(argv, options, augmentFlagNames());
+    if (args.positionals().size() != 1) throw UsageError("augment takes one folder or image");
+    const auto out = args.value("out");
+    if (!out) throw UsageError("augment needs --out DIR");
+    const int n = int(args.integer("n", 9));
+    if (n <= 0) throw UsageError("--n must be positive");
+    const Augmenter augmenter(augmentParamsFromArgs(args));
+    const std::uint64_t seed = std::uint64_t(args.integer("seed", 1337));
+    DecodeOptions decode;
+    decode.width = decode.height = int(args.integer("size", 0));
+
+    fs::create_directories(*out);
+    int written = 0;
+    for (const Source& source : pickSources(args.positionals()[0], args)) {
+        const cv::Mat rgb = decodeImageFile(source.path, decode);
+        Rng names(mixSeed(seed, std::hash<std::string>{}(source.path)));
+        cv::Mat augmented, bgr;
+        for (int i = 0; i < n; ++i) {
+            augmenter.apply(rgb, augmented, mixSeed(seed, std::uint64_t(written + 1)));
+            cv::cvtColor(augmented, bgr, cv::COLOR_RGB2BGR);
+            // Keras's preview naming: <prefix>_<index>_<random>.jpeg
+            const fs::path file = fs::path(*out) / (source.prefix + "_" + std::to_string(i) + "_" +
+                                                    std::to_string(names.below(10'000'000)) + ".jpeg");
+            if (!cv::imwrite(file.string(), bgr, {cv::IMWRITE_JPEG_QUALITY, 95}))
+                throw Error(file.string(), "cannot write");
+            ++written;
+        }
+        std::printf("%s: %d previews of %s\n", source.prefix.c_str(), n, source.path.c_str());
+    }
+    std::printf("Wrote %d images to %s\n", written, out->c_str());
+    return 0;
+}
+
+}  // namespace convscope::cli

@@ -1,0 +1,14 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace convscope::cli {
+
+/// Each command takes the arguments after its name and returns the process exit code.
+/// They throw UsageError for bad command lines and convscope::Error for failures.
+int scanCommand(const std::vector<std::string>& args);
+int demoDataCommand(const std::vector<std::string>& args);
+int augmentCommand(const std::vector<std::string>& args);
+
+}  // namespace convscope::cli

@@ -1,0 +1,150 @@
+#include "data/batchloader.h"
+
+#include "error.h"
+#include "util/random.h"
+
+#include <opencv2/core.hpp>
+
+#include <torch/torch.h>
+
+namespace convscope {
+
+BatchLoader::BatchLoader(const ImageCache& cache, std::vector<std::size_t> samples,
+                         const AugmentParams& augment, const LoaderOptions& options)
+    : m_cache(cache), m_samples(std::move(samples)), m_augmenter(augment), m_options(options) {
+    if (m_options.batchSize <= 0) throw Error("batch loader", "batch size must be positive");
+    if (m_options.prefetchBatches <= 0) m_options.prefetchBatches = 1;
+}
+
+BatchLoader::~BatchLoader() { joinWorkers(); }
+
+std::int64_t BatchLoader::batchesPerEpoch() const {
+    const auto n = std::int64_t(m_samples.size());
+    const auto b = std::int64_t(m_options.batchSize);
+    return m_options.dropLast ? n / b : (n + b - 1) / b;
+}
+
+void BatchLoader::joinWorkers() {
+    m_stop = true;
+    {
+        std::lock_guard lock(m_mutex);
+        m_changed.notify_all();
+    }
+    for (auto& t : m_workers) t.join();
+    m_workers.clear();
+}
+
+void BatchLoader::startEpoch(int epoch) {
+    joinWorkers();
+    m_order = m_samples;
+    if (m_options.shuffle) {
+        Rng rng(mixSeed(m_options.seed, std::uint64_t(epoch), 0x5eed));
+        rng.shuffle(m_order);
+    }
+    {
+        std::lock_guard lock(m_mutex);
+        m_ready.clear();
+        m_nextToHand = 0;
+        m_nextToMake = 0;
+        m_failure.clear();
+    }
+    m_stop = false;
+    const int workers = m_options.workers > 0 ? m_options.workers : defaultThreadCount();
+    for (int w = 0; w < workers; ++w) m_workers.emplace_back([this, epoch] { work(epoch, m_order); });
+}
+
+void BatchLoader::stop() {
+    m_stop = true;
+    std::lock_guard lock(m_mutex);
+    m_changed.notify_all();
+}
+
+void BatchLoader::work(int epoch, const std::vector<std::size_t>& order) {
+    const std::int64_t total = batchesPerEpoch();
+    for (;;) {
+        std::int64_t b = 0;
+        {
+            std::unique_lock lock(m_mutex);
+            m_changed.wait(lock, [&] {
+                return m_stop || m_nextToMake >= total ||
+                       m_nextToMake < m_nextToHand + m_options.prefetchBatches;
+            });
+            if (m_stop || m_nextToMake >= total) return;
+            b = m_nextToMake++;
+        }
+        try {
+            Batch batch = makeBatch(b, epoch, order);
+            std::lock_guard lock(m_mutex);
+            m_ready.emplace(b, std::move(batch));
+            m_changed.notify_all();
+        } catch (const std::exception& e) {
+            std::lock_guard lock(m_mutex);
+            if (m_failure.empty()) m_failure = e.what();
+            m_stop = true;
+            m_changed.notify_all();
+            return;
+        }
+    }
+}
+
+std::optional<Batch> BatchLoader::next() {
+    std::unique_lock lock(m_mutex);
+    if (m_workers.empty() || m_nextToHand >= batchesPerEpoch()) return std::nullopt;
+    m_changed.wait(lock, [&] { return m_stop || m_ready.count(m_nextToHand) > 0; });
+    if (!m_failure.empty()) throw Error("batch loader", m_failure);
+    if (m_stop) return std::nullopt;
+    auto node = m_ready.extract(m_nextToHand);
+    ++m_nextToHand;
+    m_changed.notify_all();
+    return std::move(node.mapped());
+}
+
+Batch BatchLoader::makeBatch(std::int64_t b, int epoch, const std::vector<std::size_t>& order) const {
+    const std::size_t begin = std::size_t(b) * std::size_t(m_options.batchSize);
+    const std::size_t end = std::min(order.size(), begin + std::size_t(m_options.batchSize));
+    const int n = int(end - begin);
+    const int h = m_cache.height();
+    const int w = m_cache.width();
+
+    Batch batch;
+    batch.index = b;
+    batch.samples.assign(order.begin() + std::ptrdiff_t(begin), order.begin() + std::ptrdiff_t(end));
+    batch.labels = torch::empty({n}, torch::kInt64);
+    // Filled as NHWC; viewed as NCHW this is exactly the channels_last layout.
+    torch::Tensor nhwc = torch::empty({n, h, w, 3}, torch::kFloat32);
+    float* out = nhwc.data_ptr<float>();
+    auto* labels = batch.labels.data_ptr<std::int64_t>();
+
+    float scale[3], shift[3];
+    for (int c = 0; c < 3; ++c) {
+        scale[c] = float(m_augmenter.params().rescale) / m_options.stddev[std::size_t(c)];
+        shift[c] = -m_options.mean[std::size_t(c)] / m_options.stddev[std::size_t(c)];
+    }
+    const bool augment = m_options.augment && !m_augmenter.params().isIdentity();
+    cv::Mat augmented;
+    for (int i = 0; i < n; ++i) {
+        const std::size_t sample = batch.samples[std::size_t(i)];
+        labels[i] = m_cache.index().samples()[sample].label;
+        const cv::Mat src = m_cache.image(sample);
+        const cv::Mat* img = &src;
+        if (augment) {
+            m_augmenter.apply(src, augmented, mixSeed(m_options.seed, std::uint64_t(epoch), sample + 1));
+            img = &augmented;
+        }
+        float* dst = out + std::size_t(i) * std::size_t(h) * w * 3;
+        for (int y = 0; y < h; ++y) {
+            const std::uint8_t* row = img->ptr<std::uint8_t>(y);
+            for (int x = 0; x < w * 3; x += 3) {
+                dst[0] = row[x] * scale[0] + shift[0];
+                dst[1] = row[x + 1] * scale[1] + shift[1];
+                dst[2] = row[x + 2] * scale[2] + shift[2];
+                dst += 3;
+            }
+        }
+    }
+    batch.images = nhwc.permute({0, 3, 1, 2});
+    if (!m_options.channelsLast) batch.images = batch.images.contiguous();
+    return batch;
+}
+
+}  // namespace convscope

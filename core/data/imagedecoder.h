@@ -1,0 +1,38 @@
+#pragma once
+
+#include "data/imageprobe.h"
+#include "data/rgbimage.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace cv {
+class Mat;
+}
+
+namespace convscope {
+
+struct DecodeOptions {
+    /// Output size; 0 keeps the image's own size. Images are squashed to it, as Keras's
+    /// `target_size` does, not cropped.
+    int width = 0;
+    int height = 0;
+    std::uint64_t maxPixels = kDefaultMaxPixels;
+    /// Colour that transparent pixels are composited onto.
+    std::array<std::uint8_t, 3> background{255, 255, 255};
+};
+
+/// Decodes any supported file to 8-bit RGB (CV_8UC3, R first): grey, alpha, 16-bit, palette
+/// and CMYK inputs are converted, JPEG EXIF orientation is applied, large JPEGs are decoded
+/// at a reduced DCT scale when that still covers the requested size.
+/// Throws convscope::Error naming the file and the reason. Thread-safe.
+cv::Mat decodeImageFile(const std::string& path, const DecodeOptions& options = {});
+
+/// decodeImageFile for callers without OpenCV.
+RgbImage decodeRgbImage(const std::string& path, const DecodeOptions& options = {});
+
+/// Copies a CV_8UC3 RGB matrix into the plain type.
+RgbImage toRgbImage(const cv::Mat& rgb);
+
+}  // namespace convscope
