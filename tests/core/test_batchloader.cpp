@@ -1,0 +1,169 @@
+#include "data/batchloader.h"
+
+#include "testimages.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <set>
+#include <thread>
+
+using namespace convscope;
+using namespace convscope::test;
+
+namespace {
+
+struct Fixture {
+    TempDir dir;
+    DatasetIndex index;
+    std::unique_ptr<ImageCache> cache;
+
+    explicit Fixture(int perClass) : index(make(dir, perClass)) {
+        CacheOptions o;
+        o.width = 12;
+        o.height = 10;
+        cache = std::make_unique<ImageCache>(index, o);
+        cache->decodeAll();
+    }
+    static DatasetIndex make(const TempDir& dir, int perClass) {
+        for (int c = 0; c < 3; ++c)
+            for (int i = 0; i < perClass; ++i)
+                writeImage(dir.file("c" + std::to_string(c) + "/" + std::to_string(i) + ".png"),
+                           solidBgr(12, 10, {c * 100.0, double(i), 255}));
+        ScanOptions o;
+        o.validationFraction = 0;
+        return DatasetIndex::scan(dir.path(), o);
+    }
+    std::vector<std::size_t> train() const { return index.indices(Split::Train); }
+};
+
+AugmentParams someAugmentation() {
+    AugmentParams p;
+    p.rotationRange = 30;
+    p.horizontalFlip = true;
+    p.setZoomRange(0.2);
+    p.rescale = 1.0 / 255;
+    return p;
+}
+
+std::vector<Batch> wholeEpoch(BatchLoader& loader, int epoch) {
+    loader.startEpoch(epoch);
+    std::vector<Batch> out;
+    while (auto b = loader.next()) out.push_back(std::move(*b));
+    return out;
+}
+
+}  // namespace
+
+TEST(BatchLoader, batchesHaveTheRightShapesTypesAndValues) {
+    Fixture f(7);  // 21 samples
+    LoaderOptions o;
+    o.batchSize = 8;
+    o.augment = false;
+    AugmentParams p;
+    p.rescale = 1.0 / 255;
+    BatchLoader loader(*f.cache, f.train(), p, o);
+    EXPECT_EQ(loader.batchesPerEpoch(), 3);
+    const auto batches = wholeEpoch(loader, 0);
+    ASSERT_EQ(batches.size(), 3u);
+    EXPECT_EQ(batches[0].images.sizes(), (std::vector<std::int64_t>{8, 3, 10, 12}));
+    EXPECT_EQ(batches[2].images.size(0), 5);
+    EXPECT_EQ(batches[0].images.dtype(), torch::kFloat32);
+    EXPECT_EQ(batches[0].labels.dtype(), torch::kInt64);
+    EXPECT_TRUE(batches[0].images.is_contiguous());
+    for (const auto& b : batches) {
+        for (std::int64_t i = 0; i < b.images.size(0); ++i) {
+            const auto& sample = f.index.samples()[b.samples[std::size_t(i)]];
+            EXPECT_EQ(b.labels[i].item<std::int64_t>(), sample.label);
+            EXPECT_NEAR(b.images[i][0][3][3].item<float>(), sample.label * 100 / 255.0, 1e-6);
+            EXPECT_NEAR(b.images[i][2][3][3].item<float>(), 1.0, 1e-6);
+        }
+    }
+}
+
+TEST(BatchLoader, channelsLastBatchesHaveChannelsLastStrides) {
+    Fixture f(2);
+    LoaderOptions o;
+    o.batchSize = 4;
+    o.channelsLast = true;
+    BatchLoader loader(*f.cache, f.train(), AugmentParams{}, o);
+    const auto batches = wholeEpoch(loader, 0);
+    ASSERT_FALSE(batches.empty());
+    EXPECT_TRUE(batches[0].images.is_contiguous(at::MemoryFormat::ChannelsLast));
+    EXPECT_EQ(batches[0].images.sizes(), (std::vector<std::int64_t>{4, 3, 10, 12}));
+}
+
+TEST(BatchLoader, everySampleComesOnceAndTheOrderChangesPerEpoch) {
+    Fixture f(10);
+    LoaderOptions o;
+    o.batchSize = 4;
+    BatchLoader loader(*f.cache, f.train(), AugmentParams{}, o);
+    auto order = [&](int epoch) {
+        std::vector<std::size_t> seen;
+        for (const auto& b : wholeEpoch(loader, epoch)) seen.insert(seen.end(), b.samples.begin(), b.samples.end());
+        return seen;
+    };
+    const auto first = order(0);
+    const auto second = order(1);
+    EXPECT_EQ(std::set<std::size_t>(first.begin(), first.end()).size(), 30u);
+    EXPECT_EQ(first.size(), 30u);
+    EXPECT_NE(first, second);
+    EXPECT_EQ(first, order(0));
+}
+
+TEST(BatchLoader, theSameSeedGivesTheSameBatchesWhateverTheWorkerCount) {
+    Fixture f(6);
+    auto run = [&](int workers) {
+        LoaderOptions o;
+        o.batchSize = 5;
+        o.workers = workers;
+        o.seed = 99;
+        BatchLoader loader(*f.cache, f.train(), someAugmentation(), o);
+        return wholeEpoch(loader, 3);
+    };
+    const auto one = run(1);
+    const auto four = run(4);
+    ASSERT_EQ(one.size(), four.size());
+    for (std::size_t i = 0; i < one.size(); ++i) {
+        EXPECT_EQ(one[i].samples, four[i].samples);
+        EXPECT_TRUE(torch::equal(one[i].images, four[i].images));
+    }
+}
+
+TEST(BatchLoader, stoppingEarlyNeverDeadlocks) {
+    Fixture f(20);
+    LoaderOptions o;
+    o.batchSize = 2;
+    o.prefetchBatches = 2;
+    {
+        BatchLoader loader(*f.cache, f.train(), someAugmentation(), o);
+        loader.startEpoch(0);
+        ASSERT_TRUE(loader.next().has_value());
+        // The consumer walks away with workers blocked on a full queue: destruction must return.
+    }
+    BatchLoader loader(*f.cache, f.train(), someAugmentation(), o);
+    loader.startEpoch(0);
+    ASSERT_TRUE(loader.next().has_value());
+    std::thread stopper([&] { loader.stop(); });
+    stopper.join();
+    EXPECT_FALSE(loader.next().has_value());
+    // A stopped loader starts the next epoch normally.
+    EXPECT_EQ(wholeEpoch(loader, 1).size(), 30u);
+}
+
+TEST(BatchLoader, augmentationChangesPixelsButNotLabels) {
+    Fixture f(4);
+    LoaderOptions o;
+    o.batchSize = 12;
+    o.shuffle = false;
+    BatchLoader plain(*f.cache, f.train(), AugmentParams{}, o);
+    AugmentParams p;
+    p.horizontalFlip = true;
+    p.rotationRange = 45;
+    p.fillMode = FillMode::Constant;
+    BatchLoader augmented(*f.cache, f.train(), p, o);
+    const auto a = wholeEpoch(plain, 0);
+    const auto b = wholeEpoch(augmented, 0);
+    EXPECT_TRUE(torch::equal(a[0].labels, b[0].labels));
+    EXPECT_FALSE(torch::equal(a[0].images, b[0].images));
+}

@@ -1,0 +1,191 @@
+#include "data/imagedecoder.h"
+
+#include "error.h"
+#include "testimages.h"
+
+#include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+using namespace convscope;
+using namespace convscope::test;
+
+namespace {
+
+cv::Vec3b pixel(const cv::Mat& rgb, int x, int y) { return rgb.at<cv::Vec3b>(y, x); }
+
+void expectNear(cv::Vec3b got, int r, int g, int b, int tolerance) {
+    EXPECT_NEAR(got[0], r, tolerance);
+    EXPECT_NEAR(got[1], g, tolerance);
+    EXPECT_NEAR(got[2], b, tolerance);
+}
+
+}  // namespace
+
+class DecoderFormats : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DecoderFormats, everyFormatDecodesToRgbInTheRightColour) {
+    TempDir dir;
+    const std::string path = dir.file("red." + GetParam());
+    writeImage(path, solidBgr(40, 30, {200, 30, 10}));
+    const cv::Mat rgb = decodeImageFile(path);
+    ASSERT_EQ(rgb.type(), CV_8UC3);
+    EXPECT_EQ(rgb.cols, 40);
+    EXPECT_EQ(rgb.rows, 30);
+    expectNear(pixel(rgb, 20, 15), 200, 30, 10, 8);  // lossy formats are close, not exact
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, DecoderFormats,
+                         ::testing::Values("jpg", "png", "bmp", "tif", "webp"));
+
+TEST(ImageDecoder, greyscaleBecomesThreeEqualChannels) {
+    TempDir dir;
+    const std::string path = dir.file("grey.png");
+    writeImage(path, cv::Mat(10, 10, CV_8U, cv::Scalar(77)));
+    const cv::Mat rgb = decodeImageFile(path);
+    ASSERT_EQ(rgb.type(), CV_8UC3);
+    expectNear(pixel(rgb, 3, 3), 77, 77, 77, 0);
+}
+
+TEST(ImageDecoder, alphaIsCompositedOnTheBackground) {
+    TempDir dir;
+    const std::string path = dir.file("alpha.png");
+    cv::Mat bgra(4, 4, CV_8UC4, cv::Scalar(0, 0, 255, 255));  // opaque red
+    bgra.at<cv::Vec4b>(0, 0) = cv::Vec4b(0, 0, 255, 0);        // fully transparent
+    bgra.at<cv::Vec4b>(1, 1) = cv::Vec4b(0, 0, 0, 128);        // half-transparent black
+    writeImage(path, bgra);
+    DecodeOptions options;
+    options.background = {255, 255, 255};
+    const cv::Mat rgb = decodeImageFile(path, options);
+    expectNear(pixel(rgb, 0, 0), 255, 255, 255, 0);
+    expectNear(pixel(rgb, 2, 2), 255, 0, 0, 0);
+    expectNear(pixel(rgb, 1, 1), 127, 127, 127, 1);
+}
+
+TEST(ImageDecoder, sixteenBitIsScaledToEightBit) {
+    TempDir dir;
+    const std::string path = dir.file("deep.png");
+    writeImage(path, cv::Mat(5, 5, CV_16UC3, cv::Scalar(65535, 32896, 0)));  // BGR
+    const cv::Mat rgb = decodeImageFile(path);
+    ASSERT_EQ(rgb.type(), CV_8UC3);
+    expectNear(pixel(rgb, 2, 2), 0, 128, 255, 0);
+}
+
+TEST(ImageDecoder, palettePngUsesItsPalette) {
+    TempDir dir;
+    const std::string path = dir.file("palette.png");
+    writePalettePng(path, 2, 1, {cv::Vec3b(10, 20, 30), cv::Vec3b(250, 128, 0)}, {0, 1});
+    const cv::Mat rgb = decodeImageFile(path);
+    expectNear(pixel(rgb, 0, 0), 10, 20, 30, 0);
+    expectNear(pixel(rgb, 1, 0), 250, 128, 0, 0);
+}
+
+TEST(ImageDecoder, cmykJpegIsConvertedToRgb) {
+    TempDir dir;
+    const std::string path = dir.file("cmyk.jpg");
+    const std::uint8_t cyanInk[4] = {255, 0, 0, 0};
+    writeCmykJpeg(path, 16, 16, cyanInk);
+    const cv::Mat rgb = decodeImageFile(path);
+    ASSERT_EQ(rgb.type(), CV_8UC3);
+    expectNear(pixel(rgb, 8, 8), 0, 255, 255, 12);
+}
+
+TEST(ImageDecoder, exifOrientationIsApplied) {
+    TempDir dir;
+    const std::string path = dir.file("rotated.jpg");
+    // 40 wide, 20 high, left half red, right half blue.
+    cv::Mat img = solidBgr(40, 20, {255, 0, 0});
+    img(cv::Rect(20, 0, 20, 20)).setTo(cv::Scalar(255, 0, 0));
+    writeImage(path, img);
+    addExifOrientation(path, 6);  // display rotated 90 degrees clockwise
+    const cv::Mat rgb = decodeImageFile(path);
+    ASSERT_EQ(rgb.cols, 20);
+    ASSERT_EQ(rgb.rows, 40);
+    expectNear(pixel(rgb, 10, 5), 255, 0, 0, 20);   // left becomes top
+    expectNear(pixel(rgb, 10, 35), 0, 0, 255, 20);  // right becomes bottom
+}
+
+TEST(ImageDecoder, resizesToTheRequestedSizeWithoutCropping) {
+    TempDir dir;
+    const std::string path = dir.file("wide.png");
+    cv::Mat img = solidBgr(200, 100, {0, 255, 0});
+    img(cv::Rect(100, 0, 100, 100)).setTo(cv::Scalar(255, 0, 0));  // right half blue
+    writeImage(path, img);
+    DecodeOptions options;
+    options.width = options.height = 50;
+    const cv::Mat rgb = decodeImageFile(path, options);
+    EXPECT_EQ(rgb.size(), cv::Size(50, 50));
+    expectNear(pixel(rgb, 5, 25), 0, 255, 0, 0);
+    expectNear(pixel(rgb, 45, 25), 0, 0, 255, 0);
+}
+
+TEST(ImageDecoder, largeJpegDecodedAtReducedScaleStillHasTheTargetSize) {
+    TempDir dir;
+    const std::string path = dir.file("big.jpg");
+    writeImage(path, solidBgr(1600, 1200, {90, 160, 220}));
+    DecodeOptions options;
+    options.width = options.height = 150;
+    const cv::Mat rgb = decodeImageFile(path, options);
+    EXPECT_EQ(rgb.size(), cv::Size(150, 150));
+    expectNear(pixel(rgb, 75, 75), 90, 160, 220, 6);
+}
+
+TEST(ImageDecoder, truncatedJpegIsReportedNotDecoded) {
+    TempDir dir;
+    const std::string path = dir.file("cut.jpg");
+    writeImage(path, patternBgr(64, 64));
+    auto bytes = readBytes(path);
+    bytes.resize(bytes.size() / 2);
+    writeBytes(path, bytes);
+    try {
+        decodeImageFile(path);
+        FAIL() << "a truncated JPEG decoded";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.subject(), path);
+        EXPECT_EQ(e.reason(), "truncated JPEG (no end marker)");
+    }
+}
+
+TEST(ImageDecoder, corruptPixelDataIsAnErrorNotACrash) {
+    TempDir dir;
+    const std::string path = dir.file("garbage.png");
+    writeImage(path, patternBgr(32, 32));
+    auto bytes = readBytes(path);
+    for (std::size_t i = 40; i + 20 < bytes.size(); ++i) bytes[i] = std::uint8_t(i * 31);
+    writeBytes(path, bytes);
+    EXPECT_THROW(decodeImageFile(path), Error);
+}
+
+TEST(ImageDecoder, decompressionBombIsRefusedFromItsHeader) {
+    TempDir dir;
+    const std::string path = dir.file("bomb.png");
+    writePngHeaderOnly(path, 100000, 100000);
+    try {
+        decodeImageFile(path);
+        FAIL() << "a 10-gigapixel PNG was accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(e.reason().find("image too large (100000x100000"), std::string::npos) << e.reason();
+    }
+}
+
+TEST(ImageDecoder, missingFileNamesTheFile) {
+    try {
+        decodeImageFile("/nonexistent/cat.jpg");
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.subject(), "/nonexistent/cat.jpg");
+        EXPECT_NE(std::string(e.what()).find("/nonexistent/cat.jpg: cannot open"), std::string::npos);
+    }
+}
+
+TEST(ImageProbe, readsSizesFromHeadersOfEveryFormat) {
+    TempDir dir;
+    for (const char* ext : {"jpg", "png", "bmp", "tif", "webp"}) {
+        const std::string path = dir.file(std::string("size.") + ext);
+        writeImage(path, patternBgr(123, 45));
+        const ImageProbe p = probeImageFile(path);
+        EXPECT_TRUE(p.ok()) << ext << ": " << p.problem;
+        EXPECT_EQ(p.width, 123) << ext;
+        EXPECT_EQ(p.height, 45) << ext;
+    }
+}
