@@ -26,7 +26,20 @@ const char* kUsage =
     "          [--fill-mode constant|nearest|reflect|wrap] [--cval V]\n"
     "      writes augmented previews named <class>_<index>_<random>.jpeg\n"
     "  demo-data DIR [--per-class N] [--val-per-class N] [--source DIR]\n"
-    "      exports Debian's Fashion-MNIST as class folders (train/ and validation/)\n";
+    "      exports Debian's Fashion-MNIST as class folders (train/ and validation/)\n"
+    "  train DATA --out RUN_DIR [--arch small|vgg16|resnet18|mobilenetv2] [--head flatten|gap]\n"
+    "        [--size N] [--epochs N] [--batch N] [--optimizer sgd|adam|rmsprop] [--lr F]\n"
+    "        [--momentum F] [--nesterov] [--weight-decay F] [--schedule constant|step|cosine|plateau]\n"
+    "        [--early-stopping N] [--seed N] [--device auto|cpu|cuda] [--val-fraction F]\n"
+    "        [--weights FILE.h5] [--freeze-up-to LAYER] [--no-augment] [augmentation options] [--json]\n"
+    "  train --resume RUN_DIR [--json]\n"
+    "      trains; RUN_DIR gets config.json, history.csv, checkpoint.pt and weights.h5\n"
+    "  evaluate WEIGHTS DATA [--split validation|train|all] [--json]\n"
+    "      accuracy, per-class precision and recall, confusion matrix\n"
+    "  predict WEIGHTS IMAGE...|FOLDER [--top-k 3] [--csv OUT.csv] [--json]\n"
+    "          [--arch A --size N --classes a,b,...]  (for weight files without ConvScope metadata)\n"
+    "  summary ARCH|WEIGHTS [--size N] [--classes N] [--head flatten|gap] [--json]\n"
+    "      layers with output shapes and parameter counts\n";
 
 }  // namespace
 
@@ -35,6 +48,10 @@ int main(int argc, char** argv) {
         {"scan", convscope::cli::scanCommand},
         {"augment", convscope::cli::augmentCommand},
         {"demo-data", convscope::cli::demoDataCommand},
+        {"train", convscope::cli::trainCommand},
+        {"evaluate", convscope::cli::evaluateCommand},
+        {"predict", convscope::cli::predictCommand},
+        {"summary", convscope::cli::summaryCommand},
     };
     if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
         std::fputs(kUsage, argc < 2 ? stderr : stdout);

@@ -1,9 +1,9 @@
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/json.h"
 
 #include "data/datasetindex.h"
 #include "data/imagecache.h"
+#include "data/reportjson.h"
 
 #include <unistd.h>
 
@@ -19,36 +19,6 @@ void printProgress(const char* what, std::size_t done, std::size_t total) {
     std::fprintf(stderr, "\r%s %zu/%zu", what, done, total);
     if (done == total) std::fprintf(stderr, "\n");
     std::fflush(stderr);
-}
-
-void printJson(const DatasetIndex& index) {
-    const auto& names = index.classNames();
-    std::string out = "{\"root\": " + jsonString(index.root()) + ", \"layout\": " +
-                      jsonString(index.layout() == DatasetLayout::ClassFolders ? "class-folders"
-                                                                               : "train-validation") +
-                      ", \"classes\": [";
-    std::size_t train = 0, validation = 0;
-    for (std::size_t c = 0; c < names.size(); ++c) {
-        const std::size_t t = index.count(int(c), Split::Train);
-        const std::size_t v = index.count(int(c), Split::Validation);
-        train += t;
-        validation += v;
-        out += (c ? ", " : "") + std::string("{\"name\": ") + jsonString(names[c]) +
-               ", \"train\": " + std::to_string(t) + ", \"validation\": " + std::to_string(v) + "}";
-    }
-    out += "], \"images\": " + std::to_string(train + validation) +
-           ", \"train\": " + std::to_string(train) + ", \"validation\": " + std::to_string(validation) +
-           ", \"skipped\": [";
-    const auto& skipped = index.report().skipped;
-    for (std::size_t i = 0; i < skipped.size(); ++i) {
-        out += (i ? ", " : "") + std::string("{\"path\": ") + jsonString(skipped[i].path) +
-               ", \"reason\": " + jsonString(skipped[i].reason) + "}";
-    }
-    out += "], \"warnings\": [";
-    const auto& warnings = index.report().warnings;
-    for (std::size_t i = 0; i < warnings.size(); ++i) out += (i ? ", " : "") + jsonString(warnings[i]);
-    out += "]}";
-    std::cout << out << std::endl;
 }
 
 void printText(const DatasetIndex& index) {
@@ -100,7 +70,7 @@ int scanCommand(const std::vector<std::string>& argv) {
         });
     }
     if (args.flag("json"))
-        printJson(index);
+        std::cout << datasetSummaryJson(index) << std::endl;
     else
         printText(index);
     return 0;

@@ -1,0 +1,140 @@
+#include "inspect/predictor.h"
+
+#include "data/batchloader.h"
+#include "data/imagedecoder.h"
+#include "error.h"
+#include "train/evaluator.h"
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+#include <torch/torch.h>
+
+namespace convscope {
+
+struct Predictor::Impl {
+    WeightsMetadata metadata;
+    Classifier model;
+
+    torch::Tensor toInput(const std::vector<cv::Mat>& images) const {
+        const int s = metadata.model.inputSize;
+        torch::Tensor x = torch::empty({std::int64_t(images.size()), s, s, 3}, torch::kFloat32);
+        float* out = x.data_ptr<float>();
+        const Preprocessing& p = metadata.preprocessing;
+        for (const cv::Mat& img : images) {
+            for (int y = 0; y < s; ++y) {
+                const std::uint8_t* row = img.ptr<std::uint8_t>(y);
+                for (int i = 0; i < s * 3; ++i) *out++ = (row[i] * p.rescale - p.mean[std::size_t(i % 3)]) / p.stddev[std::size_t(i % 3)];
+            }
+        }
+        return x.permute({0, 3, 1, 2});
+    }
+
+    torch::Tensor probabilities(const std::vector<cv::Mat>& images) {
+        torch::InferenceMode inference;
+        return torch::softmax(model->forward(toInput(images)), 1).contiguous();
+    }
+};
+
+Predictor::Predictor(const std::string& weightsPath, const std::optional<WeightsMetadata>& fallback)
+    : m_impl(std::make_unique<Impl>()) {
+    auto stored = readWeightsMetadata(weightsPath);
+    if (!stored && !fallback)
+        throw Error(weightsPath, "has no ConvScope metadata: give the architecture, input size and class names");
+    m_impl->metadata = stored ? *stored : *fallback;
+    WeightsMetadata& m = m_impl->metadata;
+    if (int(m.classNames.size()) != m.model.classCount)
+        throw Error(weightsPath, "the class names do not match the model's class count (" +
+                                     std::to_string(m.model.classCount) + ")");
+    m_impl->model = makeClassifier(m.model);
+    loadModelWeights(weightsPath, *m_impl->model, /*byName=*/true);
+    m_impl->model->eval();
+}
+
+Predictor::~Predictor() = default;
+Predictor::Predictor(Predictor&&) noexcept = default;
+
+const WeightsMetadata& Predictor::metadata() const { return m_impl->metadata; }
+
+std::vector<Prediction> Predictor::predictFiles(const std::vector<std::string>& paths, int batchSize) {
+    std::vector<Prediction> out(paths.size());
+    DecodeOptions decode;
+    decode.width = decode.height = m_impl->metadata.model.inputSize;
+    std::vector<cv::Mat> images;
+    std::vector<std::size_t> slots;
+    auto flush = [&] {
+        if (images.empty()) return;
+        const torch::Tensor probs = m_impl->probabilities(images);
+        for (std::size_t k = 0; k < slots.size(); ++k) {
+            Prediction& p = out[slots[k]];
+            const float* row = probs[std::int64_t(k)].data_ptr<float>();
+            p.probabilities.assign(row, row + probs.size(1));
+            p.top = int(std::max_element(p.probabilities.begin(), p.probabilities.end()) - p.probabilities.begin());
+        }
+        images.clear();
+        slots.clear();
+    };
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+        out[i].path = paths[i];
+        try {
+            images.push_back(decodeImageFile(paths[i], decode));
+            slots.push_back(i);
+        } catch (const Error& e) {
+            out[i].error = e.reason();
+        }
+        if (int(images.size()) >= batchSize) flush();
+    }
+    flush();
+    return out;
+}
+
+Prediction Predictor::predict(const RgbImage& image) {
+    const int s = m_impl->metadata.model.inputSize;
+    cv::Mat rgb(image.height, image.width, CV_8UC3, const_cast<std::uint8_t*>(image.pixels.data()));
+    cv::Mat sized;
+    cv::resize(rgb, sized, cv::Size(s, s), 0, 0, cv::INTER_AREA);
+    const torch::Tensor probs = m_impl->probabilities({sized});
+    Prediction p;
+    p.probabilities.assign(probs.data_ptr<float>(), probs.data_ptr<float>() + probs.size(1));
+    p.top = int(std::max_element(p.probabilities.begin(), p.probabilities.end()) - p.probabilities.begin());
+    return p;
+}
+
+Evaluation Predictor::evaluate(const std::string& dataDir, std::optional<Split> split, double validationFraction,
+                               std::uint64_t seed, int batchSize) {
+    ScanOptions scan;
+    scan.validationFraction = validationFraction;
+    scan.seed = seed;
+    DatasetIndex index = DatasetIndex::scan(dataDir, scan);
+    if (index.classNames() != m_impl->metadata.classNames) {
+        std::string names;
+        for (const auto& n : m_impl->metadata.classNames) names += (names.empty() ? "" : ", ") + n;
+        throw Error(dataDir, "its classes differ from the model's (" + names + ")");
+    }
+    CacheOptions cacheOptions;
+    cacheOptions.width = cacheOptions.height = m_impl->metadata.model.inputSize;
+    ImageCache cache(index, cacheOptions);
+    cache.decodeAll();
+    std::vector<std::size_t> samples;
+    if (split) {
+        samples = index.indices(*split);
+    } else {
+        for (std::size_t i = 0; i < index.samples().size(); ++i)
+            if (index.samples()[i].usable) samples.push_back(i);
+    }
+    if (samples.empty()) throw Error(dataDir, "no images to evaluate in that split");
+    LoaderOptions lo;
+    lo.batchSize = batchSize;
+    lo.shuffle = false;
+    lo.augment = false;
+    const Preprocessing& p = m_impl->metadata.preprocessing;
+    for (std::size_t k = 0; k < 3; ++k) {
+        lo.mean[k] = p.mean.at(k);
+        lo.stddev[k] = p.stddev.at(k);
+    }
+    AugmentParams none;
+    none.rescale = p.rescale;
+    BatchLoader loader(cache, samples, none, lo);
+    return evaluateModel(*m_impl->model, loader, torch::kCPU, false);
+}
+
+}  // namespace convscope

@@ -1,0 +1,50 @@
+#pragma once
+
+#include "data/rgbimage.h"
+#include "io/modelweights.h"
+#include "train/evaluation.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace convscope {
+
+enum class Split;
+
+struct Prediction {
+    std::string path;
+    std::vector<float> probabilities;  ///< per class, summing to 1
+    int top = -1;
+    std::string error;  ///< non-empty when the image could not be read; nothing else is set
+};
+
+/// A trained model ready to classify images: weights loaded once, preprocessing from the
+/// file's metadata. Uses its own copy of the weights, so it can run beside training.
+/// One Predictor is used by one thread at a time.
+class Predictor {
+public:
+    /// Loads `weightsPath`; a file without ConvScope metadata needs `fallback` (architecture,
+    /// input size, class names). Throws convscope::Error naming the file.
+    explicit Predictor(const std::string& weightsPath, const std::optional<WeightsMetadata>& fallback = {});
+    ~Predictor();
+    Predictor(Predictor&&) noexcept;
+
+    const WeightsMetadata& metadata() const;
+
+    /// Classifies files in batches; unreadable files get an error, never an exception.
+    std::vector<Prediction> predictFiles(const std::vector<std::string>& paths, int batchSize = 32);
+    Prediction predict(const RgbImage& image);
+
+    /// Accuracy, confusion and per-class metrics on a dataset folder whose class names match
+    /// the model's. `split`: the split to use, or every usable image when not given.
+    Evaluation evaluate(const std::string& dataDir, std::optional<Split> split, double validationFraction,
+                        std::uint64_t seed, int batchSize = 32);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace convscope

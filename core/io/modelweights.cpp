@@ -1,0 +1,238 @@
+#include "io/modelweights.h"
+
+#include "error.h"
+#include "io/kerasweights.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <map>
+
+namespace convscope {
+
+namespace {
+
+enum class LayerKind { Conv, DepthwiseConv, Dense, BatchNorm };
+
+/// A model layer with weights, and its tensors in Keras's order and names.
+struct ModelLayer {
+    std::string name;
+    LayerKind kind;
+    std::vector<std::pair<std::string, torch::Tensor>> tensors;  // keras name -> torch tensor
+};
+
+std::vector<ModelLayer> layersOf(ClassifierImpl& model) {
+    std::vector<ModelLayer> layers;
+    for (const auto& item : model.named_modules("", false)) {
+        torch::nn::Module* m = item.value().get();
+        ModelLayer layer;
+        layer.name = item.key();
+        if (auto* conv = dynamic_cast<torch::nn::Conv2dImpl*>(m)) {
+            const auto& o = conv->options;
+            const bool depthwise = o.groups() > 1 && o.groups() == o.in_channels() && o.out_channels() == o.in_channels();
+            layer.kind = depthwise ? LayerKind::DepthwiseConv : LayerKind::Conv;
+            layer.tensors.emplace_back(depthwise ? "depthwise_kernel:0" : "kernel:0", conv->weight);
+            if (conv->bias.defined()) layer.tensors.emplace_back("bias:0", conv->bias);
+        } else if (auto* dense = dynamic_cast<torch::nn::LinearImpl*>(m)) {
+            layer.kind = LayerKind::Dense;
+            layer.tensors.emplace_back("kernel:0", dense->weight);
+            if (dense->bias.defined()) layer.tensors.emplace_back("bias:0", dense->bias);
+        } else if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(m)) {
+            layer.kind = LayerKind::BatchNorm;
+            layer.tensors = {{"gamma:0", bn->weight}, {"beta:0", bn->bias},
+                             {"moving_mean:0", bn->running_mean}, {"moving_variance:0", bn->running_var}};
+        } else {
+            continue;
+        }
+        layers.push_back(std::move(layer));
+    }
+    return layers;
+}
+
+/// Torch layout -> Keras layout.
+torch::Tensor toKeras(const torch::Tensor& t, LayerKind kind, const std::string& name) {
+    const bool kernel = name == "kernel:0" || name == "depthwise_kernel:0";
+    if (!kernel) return t;
+    switch (kind) {
+    case LayerKind::Conv: return t.permute({2, 3, 1, 0});           // OIHW -> HWIO
+    case LayerKind::DepthwiseConv: return t.permute({2, 3, 0, 1});  // C1HW -> HWC1
+    case LayerKind::Dense: return t.t();                           // (out, in) -> (in, out)
+    case LayerKind::BatchNorm: return t;
+    }
+    return t;
+}
+
+/// Keras layout -> torch layout (the inverse permutations).
+torch::Tensor fromKeras(const torch::Tensor& t, LayerKind kind, const std::string& name) {
+    const bool kernel = name == "kernel:0" || name == "depthwise_kernel:0";
+    if (!kernel || t.dim() < 2) return t;
+    switch (kind) {
+    case LayerKind::Conv: return t.dim() == 4 ? t.permute({3, 2, 0, 1}) : t;
+    case LayerKind::DepthwiseConv: return t.dim() == 4 ? t.permute({2, 3, 0, 1}) : t;
+    case LayerKind::Dense: return t.t();
+    case LayerKind::BatchNorm: return t;
+    }
+    return t;
+}
+
+std::string shapeText(at::IntArrayRef s) {
+    std::string out = "(";
+    for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + ")";
+}
+
+std::string metadataJson(const WeightsMetadata& m) {
+    const nlohmann::json j{{"architecture", architectureName(m.model.architecture)},
+                           {"head", headName(m.model.head)},
+                           {"input_size", m.model.inputSize},
+                           {"class_count", m.model.classCount},
+                           {"dropout", m.model.dropout},
+                           {"class_names", m.classNames},
+                           {"preprocessing",
+                            {{"name", m.preprocessing.name},
+                             {"rescale", m.preprocessing.rescale},
+                             {"mean", m.preprocessing.mean},
+                             {"std", m.preprocessing.stddev}}}};
+    return j.dump();
+}
+
+WeightsMetadata metadataFromJson(const std::string& text, const std::string& path) {
+    try {
+        const nlohmann::json j = nlohmann::json::parse(text);
+        WeightsMetadata m;
+        m.model.architecture = parseArchitecture(j.at("architecture"));
+        m.model.head = parseHead(j.at("head"));
+        m.model.inputSize = j.at("input_size");
+        m.model.classCount = j.at("class_count");
+        m.model.dropout = j.at("dropout");
+        m.classNames = j.at("class_names").get<std::vector<std::string>>();
+        const auto& p = j.at("preprocessing");
+        m.preprocessing.name = p.at("name");
+        m.preprocessing.rescale = p.at("rescale");
+        m.preprocessing.mean = p.at("mean").get<std::vector<float>>();
+        m.preprocessing.stddev = p.at("std").get<std::vector<float>>();
+        return m;
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(path, std::string("damaged ConvScope metadata (") + e.what() + ")");
+    }
+}
+
+constexpr const char* kMetadataKey = "model";
+
+}  // namespace
+
+std::string describe(const LoadReport& r) {
+    auto list = [](const std::vector<std::string>& v) {
+        std::string s;
+        for (std::size_t i = 0; i < v.size() && i < 8; ++i) s += (i ? ", " : "") + v[i];
+        if (v.size() > 8) s += ", ... (" + std::to_string(v.size()) + " in all)";
+        return s;
+    };
+    std::string out = "Loaded " + std::to_string(r.loaded.size()) + " layers";
+    if (!r.notInModel.empty()) out += "; skipped " + std::to_string(r.notInModel.size()) + " not in this model: " + list(r.notInModel);
+    if (!r.notInFile.empty()) out += "; kept " + std::to_string(r.notInFile.size()) + " not in the file as initialised: " + list(r.notInFile);
+    return out;
+}
+
+void saveModelWeights(const std::string& path, ClassifierImpl& model, const WeightsMetadata& metadata) {
+    KerasWeightsFile file;
+    torch::NoGradGuard noGrad;
+    for (const ModelLayer& layer : layersOf(model)) {
+        LayerWeights lw;
+        lw.name = layer.name;
+        for (const auto& [name, tensor] : layer.tensors) {
+            const torch::Tensor k = toKeras(tensor.detach().to(torch::kCPU, torch::kFloat32), layer.kind, name).contiguous();
+            WeightArray a;
+            a.name = name;
+            a.shape.assign(k.sizes().begin(), k.sizes().end());
+            a.values.assign(k.data_ptr<float>(), k.data_ptr<float>() + k.numel());
+            lw.weights.push_back(std::move(a));
+        }
+        file.layers.push_back(std::move(lw));
+    }
+    file.metadata[kMetadataKey] = metadataJson(metadata);
+    writeKerasWeights(path, file);
+}
+
+std::optional<WeightsMetadata> readWeightsMetadata(const std::string& path) {
+    const KerasWeightsFile file = readKerasWeights(path);
+    const auto it = file.metadata.find(kMetadataKey);
+    if (it == file.metadata.end()) return std::nullopt;
+    return metadataFromJson(it->second, path);
+}
+
+LoadReport loadModelWeights(const std::string& path, ClassifierImpl& model, bool byName) {
+    const KerasWeightsFile file = readKerasWeights(path);
+    LoadReport report;
+    if (const auto it = file.metadata.find(kMetadataKey); it != file.metadata.end())
+        report.metadata = metadataFromJson(it->second, path);
+
+    const std::vector<ModelLayer> layers = layersOf(model);
+    std::vector<const LayerWeights*> fileLayers;
+    for (const auto& l : file.layers)
+        if (!l.weights.empty()) fileLayers.push_back(&l);
+
+    std::vector<std::pair<const ModelLayer*, const LayerWeights*>> pairs;
+    if (byName) {
+        std::map<std::string, const LayerWeights*> byLayer;
+        for (const LayerWeights* l : fileLayers) byLayer[l->name] = l;
+        for (const ModelLayer& layer : layers) {
+            const auto it = byLayer.find(layer.name);
+            if (it == byLayer.end()) {
+                report.notInFile.push_back(layer.name);
+            } else {
+                pairs.emplace_back(&layer, it->second);
+                byLayer.erase(it);
+            }
+        }
+        for (const LayerWeights* l : fileLayers)
+            if (byLayer.count(l->name)) report.notInModel.push_back(l->name);
+    } else {
+        if (fileLayers.size() != layers.size()) {
+            throw Error(path, "has " + std::to_string(fileLayers.size()) + " layers with weights, the model " +
+                                  std::to_string(layers.size()) + " (load by name to match what can be matched)");
+        }
+        for (std::size_t i = 0; i < layers.size(); ++i) pairs.emplace_back(&layers[i], fileLayers[i]);
+    }
+    if (pairs.empty()) throw Error(path, "no layer of this file matches the model (wrong architecture?)");
+
+    // Convert and check everything first, so that a mismatch leaves the model untouched.
+    std::vector<std::pair<torch::Tensor, torch::Tensor>> assignments;
+    std::vector<std::string> problems;
+    for (const auto& [layer, weights] : pairs) {
+        if (weights->weights.size() != layer->tensors.size()) {
+            problems.push_back(layer->name + ": " + std::to_string(weights->weights.size()) + " arrays in the file, " +
+                               std::to_string(layer->tensors.size()) + " in the model");
+            continue;
+        }
+        for (std::size_t k = 0; k < layer->tensors.size(); ++k) {
+            const WeightArray& a = weights->weights[k];
+            const auto& [name, target] = layer->tensors[k];
+            std::int64_t count = 1;
+            for (auto d : a.shape) count *= d;
+            if (count != std::int64_t(a.values.size())) {
+                problems.push_back(layer->name + "/" + a.name + ": damaged array");
+                continue;
+            }
+            const torch::Tensor stored = torch::from_blob(const_cast<float*>(a.values.data()), a.shape, torch::kFloat32);
+            const torch::Tensor converted = fromKeras(stored, layer->kind, name);
+            if (converted.sizes() != target.sizes()) {
+                problems.push_back(layer->name + "/" + name + ": file " + shapeText(stored.sizes()) + ", model expects " +
+                                   shapeText(toKeras(target, layer->kind, name).sizes()));
+                continue;
+            }
+            assignments.emplace_back(target, converted.clone());
+        }
+        report.loaded.push_back(layer->name);
+    }
+    if (!problems.empty()) {
+        std::string text = "shape mismatch, nothing loaded: ";
+        for (std::size_t i = 0; i < problems.size(); ++i) text += (i ? "; " : "") + problems[i];
+        throw Error(path, text);
+    }
+    torch::NoGradGuard noGrad;
+    for (auto& [target, value] : assignments) target.copy_(value.to(target.device()));
+    return report;
+}
+
+}  // namespace convscope

@@ -1,0 +1,172 @@
+#include "models/classifier.h"
+
+#include "error.h"
+#include "models/architectures.h"
+
+#include <torch/torch.h>
+
+#include <map>
+
+namespace convscope {
+
+namespace {
+
+bool hasPrefix(const std::string& name, const std::string& prefix) {
+    return name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
+           name[prefix.size()] == '.';
+}
+
+std::string kindOf(const std::string& layer, const torch::nn::Module* module) {
+    if (module) {
+        const std::string type = module->name();
+        if (type.find("Conv2d") != std::string::npos) return "Conv2D";
+        if (type.find("Linear") != std::string::npos) return "Dense";
+        if (type.find("BatchNorm") != std::string::npos) return "BatchNorm";
+        if (type.find("Dropout") != std::string::npos) return "Dropout";
+        return "Block";
+    }
+    if (layer.find("global_average") != std::string::npos || layer == "avgpool") return "GlobalAvgPool";
+    if (layer.find("pool") != std::string::npos) return "MaxPool2D";
+    if (layer == "flatten") return "Flatten";
+    if (layer == "dropout") return "Dropout";
+    return "Op";
+}
+
+}  // namespace
+
+const char* architectureName(Architecture a) {
+    switch (a) {
+    case Architecture::SmallConvNet: return "small";
+    case Architecture::Vgg16: return "vgg16";
+    case Architecture::ResNet18: return "resnet18";
+    case Architecture::MobileNetV2: return "mobilenetv2";
+    }
+    return "small";
+}
+
+Architecture parseArchitecture(const std::string& name) {
+    for (Architecture a : {Architecture::SmallConvNet, Architecture::Vgg16, Architecture::ResNet18,
+                           Architecture::MobileNetV2})
+        if (name == architectureName(a)) return a;
+    throw Error("architecture", "unknown '" + name + "' (small, vgg16, resnet18 or mobilenetv2)");
+}
+
+const char* headName(Head h) { return h == Head::Flatten ? "flatten" : "gap"; }
+
+Head parseHead(const std::string& name) {
+    if (name == "flatten") return Head::Flatten;
+    if (name == "gap") return Head::GlobalAveragePool;
+    throw Error("head", "unknown '" + name + "' (flatten or gap)");
+}
+
+std::vector<LayerInfo> ClassifierImpl::summary() {
+    std::vector<LayerInfo> layers;
+    const LayerTap tap = [&](const std::string& name, const torch::Tensor& out) {
+        LayerInfo info;
+        info.name = name;
+        const auto sizes = out.sizes();
+        info.outputShape.assign(sizes.begin() + 1, sizes.end());
+        layers.push_back(std::move(info));
+    };
+    const bool wasTraining = is_training();
+    {
+        torch::NoGradGuard noGrad;
+        eval();
+        forward(torch::zeros({1, 3, m_config.inputSize, m_config.inputSize}), &tap);
+    }
+    train(wasTraining);
+
+    const auto modules = named_modules("", false);
+    std::map<std::string, const torch::nn::Module*> byName;
+    for (const auto& item : modules) byName[item.key()] = item.value().get();
+    const auto params = named_parameters(true);
+    for (auto& layer : layers) {
+        const auto it = byName.find(layer.name);
+        layer.kind = kindOf(layer.name, it == byName.end() ? nullptr : it->second);
+        bool anyTrainable = false, any = false;
+        for (const auto& p : params) {
+            if (p.key() == layer.name || hasPrefix(p.key(), layer.name)) {
+                layer.parameters += p.value().numel();
+                any = true;
+                anyTrainable = anyTrainable || p.value().requires_grad();
+            }
+        }
+        layer.trainable = !any || anyTrainable;
+    }
+    return layers;
+}
+
+std::vector<std::string> ClassifierImpl::layerNames() {
+    std::vector<std::string> names;
+    for (const auto& layer : summary()) names.push_back(layer.name);
+    return names;
+}
+
+void ClassifierImpl::freezeUpTo(const std::string& layer) {
+    std::set<std::string> prefixes;
+    if (!layer.empty()) {
+        bool found = false;
+        for (const auto& name : layerNames()) {
+            prefixes.insert(name);
+            if (name == layer) {
+                found = true;
+                break;
+            }
+        }
+        if (!found) throw Error(layer, "no such layer in this model (see `convscope summary`)");
+    }
+    m_frozenPrefixes = prefixes;
+    m_frozenUpTo = layer;
+    for (auto& p : named_parameters(true)) {
+        bool frozen = false;
+        for (const auto& prefix : m_frozenPrefixes) frozen = frozen || hasPrefix(p.key(), prefix);
+        p.value().set_requires_grad(!frozen);
+    }
+    train(is_training());
+}
+
+void ClassifierImpl::train(bool on) {
+    torch::nn::Module::train(on);
+    if (!on || m_frozenPrefixes.empty()) return;
+    for (const auto& item : named_modules("", false)) {
+        if (item.value()->name().find("BatchNorm") == std::string::npos) continue;
+        for (const auto& prefix : m_frozenPrefixes) {
+            if (item.key() == prefix || hasPrefix(item.key(), prefix)) {
+                item.value()->eval();
+                break;
+            }
+        }
+    }
+}
+
+Classifier makeClassifier(const ModelConfig& config) {
+    if (config.classCount < 1) throw Error("model", "needs at least one class");
+    if (config.inputSize < 8) throw Error("model", "input size must be at least 8 pixels");
+    try {
+        switch (config.architecture) {
+        case Architecture::SmallConvNet: return makeSmallConvNet(config);
+        case Architecture::Vgg16: return makeVgg16(config);
+        case Architecture::ResNet18: return makeResNet18(config);
+        case Architecture::MobileNetV2: return makeMobileNetV2(config);
+        }
+    } catch (const c10::Error& e) {
+        throw Error(architectureName(config.architecture),
+                    "cannot build for input size " + std::to_string(config.inputSize) + ": " +
+                        e.what_without_backtrace());
+    }
+    throw Error("model", "unknown architecture");
+}
+
+Classifier cloneClassifier(const Classifier& model) {
+    Classifier copy = makeClassifier(model->config());
+    torch::NoGradGuard noGrad;
+    auto src = model->named_parameters(true);
+    for (auto& p : copy->named_parameters(true)) p.value().copy_(src[p.key()]);
+    auto srcBuffers = model->named_buffers(true);
+    for (auto& b : copy->named_buffers(true)) b.value().copy_(srcBuffers[b.key()]);
+    copy->freezeUpTo(model->frozenUpTo());
+    copy->train(model->is_training());
+    return copy;
+}
+
+}  // namespace convscope

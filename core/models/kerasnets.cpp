@@ -1,0 +1,132 @@
+// The two architectures named the Keras way: the Keras blog's small convnet and VGG16.
+#include "models/architectures.h"
+
+#include <torch/torch.h>
+
+namespace convscope {
+
+namespace {
+
+namespace nn = torch::nn;
+
+/// Keras flattens NHWC; doing the same keeps dense kernels interchangeable with Keras files.
+torch::Tensor flattenLikeKeras(const torch::Tensor& x) { return x.permute({0, 2, 3, 1}).flatten(1); }
+
+class SmallConvNetImpl : public ClassifierImpl {
+public:
+    explicit SmallConvNetImpl(const ModelConfig& c) : ClassifierImpl(c) {
+        m_convs = {register_module("conv2d", nn::Conv2d(nn::Conv2dOptions(3, 32, 3))),
+                   register_module("conv2d_1", nn::Conv2d(nn::Conv2dOptions(32, 32, 3))),
+                   register_module("conv2d_2", nn::Conv2d(nn::Conv2dOptions(32, 64, 3)))};
+        int side = c.inputSize;
+        for (int i = 0; i < 3; ++i) side = (side - 2) / 2;
+        TORCH_CHECK(side >= 1, "input too small for three conv+pool stages");
+        if (c.head == Head::Flatten) {
+            m_hidden = register_module("dense", nn::Linear(std::int64_t(side) * side * 64, 64));
+            m_dropout = register_module("dropout", nn::Dropout(c.dropout));
+            m_out = register_module("dense_1", nn::Linear(64, c.classCount));
+        } else {
+            m_out = register_module("dense", nn::Linear(64, c.classCount));
+        }
+    }
+
+    torch::Tensor forward(torch::Tensor x, const LayerTap* tap) override {
+        static const char* convNames[] = {"conv2d", "conv2d_1", "conv2d_2"};
+        static const char* poolNames[] = {"max_pooling2d", "max_pooling2d_1", "max_pooling2d_2"};
+        for (int i = 0; i < 3; ++i) {
+            x = torch::relu(m_convs[std::size_t(i)]->forward(x));
+            tapIf(tap, convNames[i], x);
+            x = torch::max_pool2d(x, 2);
+            tapIf(tap, poolNames[i], x);
+        }
+        if (config().head == Head::GlobalAveragePool) {
+            x = x.mean({2, 3});
+            tapIf(tap, "global_average_pooling2d", x);
+            x = m_out->forward(x);
+            tapIf(tap, "dense", x);
+            return x;
+        }
+        x = flattenLikeKeras(x);
+        tapIf(tap, "flatten", x);
+        x = torch::relu(m_hidden->forward(x));
+        tapIf(tap, "dense", x);
+        x = m_dropout->forward(x);
+        tapIf(tap, "dropout", x);
+        x = m_out->forward(x);
+        tapIf(tap, "dense_1", x);
+        return x;
+    }
+
+private:
+    std::vector<nn::Conv2d> m_convs;
+    nn::Linear m_hidden{nullptr};
+    nn::Dropout m_dropout{nullptr};
+    nn::Linear m_out{nullptr};
+};
+
+class Vgg16Impl : public ClassifierImpl {
+public:
+    explicit Vgg16Impl(const ModelConfig& c) : ClassifierImpl(c) {
+        const int widths[5] = {64, 128, 256, 512, 512};
+        const int depths[5] = {2, 2, 3, 3, 3};
+        std::int64_t in = 3;
+        for (int b = 0; b < 5; ++b) {
+            for (int i = 0; i < depths[b]; ++i) {
+                const std::string name = "block" + std::to_string(b + 1) + "_conv" + std::to_string(i + 1);
+                m_convs.push_back(register_module(name, nn::Conv2d(nn::Conv2dOptions(in, widths[b], 3).padding(1))));
+                m_convNames.push_back(name);
+                m_blockOf.push_back(b);
+                in = widths[b];
+            }
+        }
+        const int side = c.inputSize / 32;
+        TORCH_CHECK(side >= 1, "VGG16 needs inputs of at least 32 pixels");
+        if (c.head == Head::Flatten) {
+            m_fc1 = register_module("fc1", nn::Linear(std::int64_t(side) * side * 512, 256));
+            m_dropout = register_module("dropout", nn::Dropout(c.dropout));
+            m_out = register_module("predictions", nn::Linear(256, c.classCount));
+        } else {
+            m_out = register_module("predictions", nn::Linear(512, c.classCount));
+        }
+    }
+
+    torch::Tensor forward(torch::Tensor x, const LayerTap* tap) override {
+        for (std::size_t i = 0; i < m_convs.size(); ++i) {
+            x = torch::relu(m_convs[i]->forward(x));
+            tapIf(tap, m_convNames[i], x);
+            if (i + 1 == m_convs.size() || m_blockOf[i + 1] != m_blockOf[i]) {
+                x = torch::max_pool2d(x, 2);
+                tapIf(tap, "block" + std::to_string(m_blockOf[i] + 1) + "_pool", x);
+            }
+        }
+        if (config().head == Head::GlobalAveragePool) {
+            x = x.mean({2, 3});
+            tapIf(tap, "global_average_pooling2d", x);
+        } else {
+            x = flattenLikeKeras(x);
+            tapIf(tap, "flatten", x);
+            x = torch::relu(m_fc1->forward(x));
+            tapIf(tap, "fc1", x);
+            x = m_dropout->forward(x);
+            tapIf(tap, "dropout", x);
+        }
+        x = m_out->forward(x);
+        tapIf(tap, "predictions", x);
+        return x;
+    }
+
+private:
+    std::vector<nn::Conv2d> m_convs;
+    std::vector<std::string> m_convNames;
+    std::vector<int> m_blockOf;
+    nn::Linear m_fc1{nullptr};
+    nn::Dropout m_dropout{nullptr};
+    nn::Linear m_out{nullptr};
+};
+
+}  // namespace
+
+Classifier makeSmallConvNet(const ModelConfig& config) { return std::make_shared<SmallConvNetImpl>(config); }
+Classifier makeVgg16(const ModelConfig& config) { return std::make_shared<Vgg16Impl>(config); }
+
+}  // namespace convscope

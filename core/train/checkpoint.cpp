@@ -1,0 +1,95 @@
+#include "train/checkpoint.h"
+
+#include "error.h"
+#include "util/atomicfile.h"
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+namespace convscope {
+
+namespace {
+
+std::string stateToJson(const TrainingState& s) {
+    nlohmann::json history = nlohmann::json::array();
+    for (const EpochEnd& e : s.history) {
+        history.push_back({e.epoch, e.trainLoss, e.trainAccuracy, e.validationLoss, e.validationAccuracy,
+                           e.learningRate, e.seconds});
+    }
+    const nlohmann::json j{{"epochs_completed", s.epochsCompleted},
+                           {"learning_rate", s.learningRate},
+                           {"best_validation_loss", std::isfinite(s.bestValidationLoss) ? s.bestValidationLoss : -1.0},
+                           {"epochs_since_best", s.epochsSinceBest},
+                           {"history", history}};
+    return j.dump();
+}
+
+TrainingState stateFromJson(const std::string& text) {
+    const nlohmann::json j = nlohmann::json::parse(text);
+    TrainingState s;
+    s.epochsCompleted = j.at("epochs_completed");
+    s.learningRate = j.at("learning_rate");
+    const double best = j.at("best_validation_loss");
+    s.bestValidationLoss = best < 0 ? std::numeric_limits<double>::infinity() : best;
+    s.epochsSinceBest = j.at("epochs_since_best");
+    for (const auto& row : j.at("history")) {
+        EpochEnd e;
+        e.epoch = row.at(0);
+        e.trainLoss = row.at(1);
+        e.trainAccuracy = row.at(2);
+        e.validationLoss = row.at(3);
+        e.validationAccuracy = row.at(4);
+        e.learningRate = row.at(5);
+        e.seconds = row.at(6);
+        s.history.push_back(e);
+    }
+    return s;
+}
+
+}  // namespace
+
+void saveCheckpoint(const std::string& path, ClassifierImpl& model, torch::optim::Optimizer& optimizer,
+                    const TrainingState& state) {
+    replaceFileAtomically(path, [&](const std::string& temp) {
+        try {
+            torch::serialize::OutputArchive archive;
+            torch::serialize::OutputArchive modelArchive;
+            model.save(modelArchive);
+            archive.write("model", modelArchive);
+            torch::serialize::OutputArchive optimizerArchive;
+            optimizer.save(optimizerArchive);
+            archive.write("optimizer", optimizerArchive);
+            archive.write("rng", at::detail::getDefaultCPUGenerator().get_state());
+            archive.write("state", c10::IValue(stateToJson(state)));
+            archive.save_to(temp);
+        } catch (const c10::Error& e) {
+            throw Error(path, std::string("cannot write checkpoint (") + e.what_without_backtrace() + ")");
+        }
+    });
+}
+
+TrainingState loadCheckpoint(const std::string& path, ClassifierImpl& model, torch::optim::Optimizer& optimizer) {
+    try {
+        torch::serialize::InputArchive archive;
+        archive.load_from(path);
+        torch::serialize::InputArchive modelArchive;
+        archive.read("model", modelArchive);
+        model.load(modelArchive);
+        torch::serialize::InputArchive optimizerArchive;
+        archive.read("optimizer", optimizerArchive);
+        optimizer.load(optimizerArchive);
+        torch::Tensor rng;
+        archive.read("rng", rng);
+        at::Generator generator = at::detail::getDefaultCPUGenerator();
+        generator.set_state(rng);
+        c10::IValue state;
+        archive.read("state", state);
+        return stateFromJson(state.toStringRef());
+    } catch (const c10::Error& e) {
+        throw Error(path, std::string("cannot read checkpoint (") + e.what_without_backtrace() + ")");
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(path, std::string("damaged checkpoint state (") + e.what() + ")");
+    }
+}
+
+}  // namespace convscope

@@ -1,0 +1,179 @@
+#include "train/trainconfig.h"
+
+#include "error.h"
+
+#include <nlohmann/json.hpp>
+
+namespace convscope {
+
+namespace {
+
+template <typename Enum, std::size_t N>
+Enum parseName(const std::string& name, const Enum (&values)[N], const char* (*nameOf)(Enum),
+               const char* what) {
+    std::string choices;
+    for (Enum v : values) {
+        if (name == nameOf(v)) return v;
+        choices += (choices.empty() ? "" : ", ") + std::string(nameOf(v));
+    }
+    throw Error(what, "unknown '" + name + "' (" + choices + ")");
+}
+
+}  // namespace
+
+const char* optimizerName(OptimizerKind k) {
+    switch (k) {
+    case OptimizerKind::Sgd: return "sgd";
+    case OptimizerKind::Adam: return "adam";
+    case OptimizerKind::RmsProp: return "rmsprop";
+    }
+    return "adam";
+}
+
+OptimizerKind parseOptimizer(const std::string& name) {
+    static const OptimizerKind all[] = {OptimizerKind::Sgd, OptimizerKind::Adam, OptimizerKind::RmsProp};
+    return parseName(name, all, optimizerName, "optimizer");
+}
+
+const char* scheduleName(Schedule s) {
+    switch (s) {
+    case Schedule::Constant: return "constant";
+    case Schedule::Step: return "step";
+    case Schedule::Cosine: return "cosine";
+    case Schedule::Plateau: return "plateau";
+    }
+    return "constant";
+}
+
+Schedule parseSchedule(const std::string& name) {
+    static const Schedule all[] = {Schedule::Constant, Schedule::Step, Schedule::Cosine, Schedule::Plateau};
+    return parseName(name, all, scheduleName, "schedule");
+}
+
+const char* deviceName(DeviceChoice d) {
+    switch (d) {
+    case DeviceChoice::Auto: return "auto";
+    case DeviceChoice::Cpu: return "cpu";
+    case DeviceChoice::Cuda: return "cuda";
+    }
+    return "auto";
+}
+
+DeviceChoice parseDevice(const std::string& name) {
+    static const DeviceChoice all[] = {DeviceChoice::Auto, DeviceChoice::Cpu, DeviceChoice::Cuda};
+    return parseName(name, all, deviceName, "device");
+}
+
+std::string toJson(const TrainConfig& c) {
+    const AugmentParams& a = c.augmentation;
+    nlohmann::json j{
+        {"data", c.dataDir},
+        {"run_dir", c.runDir},
+        {"architecture", architectureName(c.model.architecture)},
+        {"head", headName(c.model.head)},
+        {"input_size", c.model.inputSize},
+        {"dropout", c.model.dropout},
+        {"epochs", c.epochs},
+        {"batch_size", c.batchSize},
+        {"optimizer", optimizerName(c.optimizer)},
+        {"learning_rate", c.learningRate},
+        {"momentum", c.momentum},
+        {"nesterov", c.nesterov},
+        {"weight_decay", c.weightDecay},
+        {"schedule", scheduleName(c.schedule)},
+        {"step_epochs", c.stepEpochs},
+        {"step_gamma", c.stepGamma},
+        {"plateau_patience", c.plateauPatience},
+        {"plateau_factor", c.plateauFactor},
+        {"early_stopping_patience", c.earlyStoppingPatience},
+        {"seed", c.seed},
+        {"device", deviceName(c.device)},
+        {"validation_fraction", c.validationFraction},
+        {"augment", c.augment},
+        {"augmentation",
+         {{"rotation_range", a.rotationRange},
+          {"width_shift_range", a.widthShiftRange},
+          {"height_shift_range", a.heightShiftRange},
+          {"shear_range", a.shearRange},
+          {"zoom_range", {a.zoomLow, a.zoomHigh}},
+          {"horizontal_flip", a.horizontalFlip},
+          {"vertical_flip", a.verticalFlip},
+          {"brightness_range", {a.brightnessLow, a.brightnessHigh}},
+          {"channel_shift_range", a.channelShiftRange},
+          {"fill_mode", fillModeName(a.fillMode)},
+          {"cval", a.cval}}},
+        {"preprocessing",
+         {{"name", c.preprocessing.name},
+          {"rescale", c.preprocessing.rescale},
+          {"mean", c.preprocessing.mean},
+          {"std", c.preprocessing.stddev}}},
+        {"channels_last", c.channelsLast},
+        {"threads", c.threads},
+        {"loader_workers", c.loaderWorkers},
+        {"cache_budget_bytes", c.cacheBudgetBytes},
+        {"initial_weights", c.initialWeights},
+        {"freeze_up_to", c.freezeUpTo},
+    };
+    return j.dump(2);
+}
+
+TrainConfig trainConfigFromJson(const std::string& text, const std::string& source) {
+    try {
+        const nlohmann::json j = nlohmann::json::parse(text);
+        TrainConfig c;
+        c.dataDir = j.at("data");
+        c.runDir = j.at("run_dir");
+        c.model.architecture = parseArchitecture(j.at("architecture"));
+        c.model.head = parseHead(j.at("head"));
+        c.model.inputSize = j.at("input_size");
+        c.model.dropout = j.at("dropout");
+        c.epochs = j.at("epochs");
+        c.batchSize = j.at("batch_size");
+        c.optimizer = parseOptimizer(j.at("optimizer"));
+        c.learningRate = j.at("learning_rate");
+        c.momentum = j.at("momentum");
+        c.nesterov = j.at("nesterov");
+        c.weightDecay = j.at("weight_decay");
+        c.schedule = parseSchedule(j.at("schedule"));
+        c.stepEpochs = j.at("step_epochs");
+        c.stepGamma = j.at("step_gamma");
+        c.plateauPatience = j.at("plateau_patience");
+        c.plateauFactor = j.at("plateau_factor");
+        c.earlyStoppingPatience = j.at("early_stopping_patience");
+        c.seed = j.at("seed");
+        c.device = parseDevice(j.at("device"));
+        c.validationFraction = j.at("validation_fraction");
+        c.augment = j.at("augment");
+        const auto& a = j.at("augmentation");
+        AugmentParams& p = c.augmentation;
+        p.rotationRange = a.at("rotation_range");
+        p.widthShiftRange = a.at("width_shift_range");
+        p.heightShiftRange = a.at("height_shift_range");
+        p.shearRange = a.at("shear_range");
+        p.zoomLow = a.at("zoom_range").at(0);
+        p.zoomHigh = a.at("zoom_range").at(1);
+        p.horizontalFlip = a.at("horizontal_flip");
+        p.verticalFlip = a.at("vertical_flip");
+        p.brightnessLow = a.at("brightness_range").at(0);
+        p.brightnessHigh = a.at("brightness_range").at(1);
+        p.channelShiftRange = a.at("channel_shift_range");
+        p.fillMode = parseFillMode(a.at("fill_mode"));
+        p.cval = a.at("cval");
+        const auto& pre = j.at("preprocessing");
+        c.preprocessing.name = pre.at("name");
+        c.preprocessing.rescale = pre.at("rescale");
+        c.preprocessing.mean = pre.at("mean").get<std::vector<float>>();
+        c.preprocessing.stddev = pre.at("std").get<std::vector<float>>();
+        c.channelsLast = j.at("channels_last");
+        c.threads = j.at("threads");
+        c.loaderWorkers = j.at("loader_workers");
+        c.cacheBudgetBytes = j.at("cache_budget_bytes");
+        c.initialWeights = j.at("initial_weights");
+        c.freezeUpTo = j.at("freeze_up_to");
+        return c;
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(source, std::string("bad run configuration (") + e.what() + ")");
+    }
+}
+
+}  // namespace convscope

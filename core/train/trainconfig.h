@@ -1,0 +1,66 @@
+#pragma once
+
+#include "augment/augmentparams.h"
+#include "models/modelconfig.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace convscope {
+
+enum class OptimizerKind { Sgd, Adam, RmsProp };
+enum class Schedule { Constant, Step, Cosine, Plateau };
+enum class DeviceChoice { Auto, Cpu, Cuda };
+
+const char* optimizerName(OptimizerKind k);  ///< "sgd", "adam", "rmsprop"
+OptimizerKind parseOptimizer(const std::string& name);
+const char* scheduleName(Schedule s);  ///< "constant", "step", "cosine", "plateau"
+Schedule parseSchedule(const std::string& name);
+const char* deviceName(DeviceChoice d);  ///< "auto", "cpu", "cuda"
+DeviceChoice parseDevice(const std::string& name);
+
+/// How pixels become network inputs: x * rescale, then (x - mean) / std per channel.
+struct Preprocessing {
+    float rescale = 1.0f / 255.0f;
+    std::vector<float> mean{0, 0, 0};
+    std::vector<float> stddev{1, 1, 1};
+    std::string name = "rescale";  ///< "rescale", "torchvision", "caffe", "tf"
+};
+
+struct TrainConfig {
+    std::string dataDir;
+    std::string runDir;
+    ModelConfig model;  ///< classCount comes from the data
+    int epochs = 10;
+    int batchSize = 32;
+    OptimizerKind optimizer = OptimizerKind::Adam;
+    double learningRate = 1e-3;
+    double momentum = 0.9;  ///< SGD momentum; RMSprop's is 0
+    bool nesterov = false;
+    double weightDecay = 0;
+    Schedule schedule = Schedule::Constant;
+    int stepEpochs = 10;        ///< step schedule: multiply by stepGamma every stepEpochs
+    double stepGamma = 0.1;
+    int plateauPatience = 2;    ///< plateau schedule: epochs without val-loss improvement
+    double plateauFactor = 0.1;
+    int earlyStoppingPatience = 0;  ///< 0: off
+    std::uint64_t seed = 1337;
+    DeviceChoice device = DeviceChoice::Auto;
+    double validationFraction = 0.2;
+    bool augment = true;
+    AugmentParams augmentation;
+    Preprocessing preprocessing;
+    bool channelsLast = true;  ///< CPU memory format; measured faster for these nets here
+    int threads = 0;           ///< LibTorch intra-op threads; 0 = all cores
+    int loaderWorkers = 0;     ///< 0 = all cores
+    std::uint64_t cacheBudgetBytes = 4ull << 30;
+    std::string initialWeights;  ///< HDF5 file to start from (by layer name)
+    std::string freezeUpTo;      ///< layer name; empty = train everything
+};
+
+/// config.json text of a run, and back. fromJson throws convscope::Error on bad input.
+std::string toJson(const TrainConfig& config);
+TrainConfig trainConfigFromJson(const std::string& json, const std::string& source);
+
+}  // namespace convscope

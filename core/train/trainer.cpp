@@ -1,0 +1,333 @@
+#include "train/trainer.h"
+
+#include "data/batchloader.h"
+#include "data/reportjson.h"
+#include "error.h"
+#include "io/modelweights.h"
+#include "runtime.h"
+#include "train/checkpoint.h"
+#include "train/evaluator.h"
+#include "util/atomicfile.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+
+namespace convscope {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+class NullObserver : public TrainingObserver {};
+
+torch::Device chooseDevice(DeviceChoice choice) {
+    const bool cuda = torch::cuda::is_available();
+    if (choice == DeviceChoice::Cuda && !cuda)
+        throw Error("--device cuda", "no CUDA device is available to this LibTorch build");
+    return (choice != DeviceChoice::Cpu && cuda) ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+}
+
+std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& c, std::vector<torch::Tensor> params) {
+    switch (c.optimizer) {
+    case OptimizerKind::Sgd:
+        return std::make_unique<torch::optim::SGD>(
+            params, torch::optim::SGDOptions(c.learningRate).momentum(c.momentum).nesterov(c.nesterov).weight_decay(c.weightDecay));
+    case OptimizerKind::Adam:
+        return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(c.learningRate).weight_decay(c.weightDecay));
+    case OptimizerKind::RmsProp:
+        // Keras's RMSprop defaults (rho 0.9, epsilon 1e-7), which the Keras blog recipe uses.
+        return std::make_unique<torch::optim::RMSprop>(
+            params, torch::optim::RMSpropOptions(c.learningRate).alpha(0.9).eps(1e-7).weight_decay(c.weightDecay));
+    }
+    throw Error("optimizer", "unknown");
+}
+
+std::string historyCsv(const std::vector<EpochEnd>& history) {
+    std::string csv = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,learning_rate,seconds\n";
+    char line[256];
+    for (const EpochEnd& e : history) {
+        std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.6f,%.8g,%.3f\n", e.epoch, e.trainLoss, e.trainAccuracy,
+                      e.validationLoss, e.validationAccuracy, e.learningRate, e.seconds);
+        csv += line;
+    }
+    return csv;
+}
+
+}  // namespace
+
+struct Trainer::Impl {
+    TrainConfig config;
+    TrainingObserver* observer;
+    bool resumeRun;
+    std::atomic<bool> cancelled{false};
+    std::atomic<bool> paused{false};
+    mutable std::mutex mutex;
+    std::condition_variable wake;
+    BatchLoader* activeLoader = nullptr;  // guarded by mutex; stopped on cancel
+
+    void waitWhilePaused() {
+        std::unique_lock lock(mutex);
+        wake.wait(lock, [&] { return !paused || cancelled; });
+    }
+
+    double learningRateFor(int epoch, const TrainingState& state) const {
+        const TrainConfig& c = config;
+        switch (c.schedule) {
+        case Schedule::Constant: return c.learningRate;
+        case Schedule::Step: return c.learningRate * std::pow(c.stepGamma, epoch / std::max(1, c.stepEpochs));
+        case Schedule::Cosine:
+            return c.learningRate * 0.5 * (1 + std::cos(3.14159265358979323846 * epoch / std::max(1, c.epochs)));
+        case Schedule::Plateau: return state.learningRate > 0 ? state.learningRate : c.learningRate;
+        }
+        return c.learningRate;
+    }
+
+    TrainingResult run();
+};
+
+Trainer::Trainer(TrainConfig config, TrainingObserver* observer, bool resumeRun)
+    : m_impl(std::make_unique<Impl>()) {
+    m_impl->config = std::move(config);
+    static NullObserver none;
+    m_impl->observer = observer ? observer : &none;
+    m_impl->resumeRun = resumeRun;
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::pause() { m_impl->paused = true; }
+
+void Trainer::resume() {
+    std::lock_guard lock(m_impl->mutex);
+    m_impl->paused = false;
+    m_impl->wake.notify_all();
+}
+
+void Trainer::cancel() {
+    std::lock_guard lock(m_impl->mutex);
+    m_impl->cancelled = true;
+    if (m_impl->activeLoader) m_impl->activeLoader->stop();
+    m_impl->wake.notify_all();
+}
+
+bool Trainer::isPaused() const { return m_impl->paused; }
+
+const TrainConfig& Trainer::config() const { return m_impl->config; }
+
+TrainConfig Trainer::resumeConfig(const std::string& runDir) {
+    const std::string path = (fs::path(runDir) / "config.json").string();
+    if (!fs::exists(path)) throw Error(runDir, "not a ConvScope run directory (no config.json)");
+    return trainConfigFromJson(readTextFile(path), path);
+}
+
+TrainingResult Trainer::run() {
+    try {
+        return m_impl->run();
+    } catch (const c10::Error& e) {
+        throw Error(m_impl->config.runDir, std::string("training failed: ") + e.what_without_backtrace());
+    }
+}
+
+TrainingResult Trainer::Impl::run() {
+    TrainConfig& c = config;
+    if (c.epochs <= 0 || c.batchSize <= 0) throw Error("training", "epochs and batch size must be positive");
+    const fs::path runDir(c.runDir);
+    const std::string checkpointPath = (runDir / "checkpoint.pt").string();
+    if (resumeRun) {
+        if (!fs::exists(checkpointPath))
+            throw Error(c.runDir, "nothing to resume (no checkpoint.pt: the first epoch never finished)");
+    } else {
+        if (fs::exists(runDir / "config.json"))
+            throw Error(c.runDir, "already holds a run (resume it with --resume, or choose another --out)");
+        fs::create_directories(runDir);
+        writeTextFileAtomically((runDir / "config.json").string(), toJson(c));
+    }
+    configureThreads(c.threads);
+
+    ScanOptions scan;
+    scan.validationFraction = c.validationFraction;
+    scan.seed = c.seed;
+    scan.cancel = &cancelled;
+    scan.progress = [&](std::size_t d, std::size_t t) { observer->onProgress(Phase::Scanning, d, t); };
+    DatasetIndex index = DatasetIndex::scan(c.dataDir, scan);
+    if (index.classNames().size() < 2) throw Error(c.dataDir, "a classifier needs at least two classes");
+
+    CacheOptions cacheOptions;
+    cacheOptions.width = cacheOptions.height = c.model.inputSize;
+    cacheOptions.memoryBudgetBytes = c.cacheBudgetBytes;
+    ImageCache cache(index, cacheOptions);
+    cache.decodeAll(&cancelled, [&](std::size_t d, std::size_t t) { observer->onProgress(Phase::Decoding, d, t); });
+    writeTextFileAtomically((runDir / "import-report.json").string(), datasetSummaryJson(index));
+    TrainingResult result;
+    if (cancelled) {
+        result.cancelled = true;
+        observer->onFinished(result);
+        return result;
+    }
+    const auto trainSamples = index.indices(Split::Train);
+    const auto validationSamples = index.indices(Split::Validation);
+    if (trainSamples.empty()) throw Error(c.dataDir, "no training images");
+    observer->onMessage(std::to_string(index.classNames().size()) + " classes, " +
+                        std::to_string(trainSamples.size()) + " training and " +
+                        std::to_string(validationSamples.size()) + " validation images, " +
+                        std::to_string(index.report().skipped.size()) + " skipped");
+
+    c.model.classCount = int(index.classNames().size());
+    torch::manual_seed(c.seed);
+    Classifier model = makeClassifier(c.model);
+    WeightsMetadata metadata{c.model, index.classNames(), c.preprocessing};
+    if (!c.initialWeights.empty()) {
+        const LoadReport report = loadModelWeights(c.initialWeights, *model, /*byName=*/true);
+        observer->onMessage(describe(report));
+    }
+    if (!c.freezeUpTo.empty()) model->freezeUpTo(c.freezeUpTo);
+
+    const torch::Device device = chooseDevice(c.device);
+    model->to(device);
+    const bool channelsLast = c.channelsLast;
+    if (channelsLast) {
+        torch::NoGradGuard noGrad;
+        for (auto& p : model->parameters())
+            if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+    std::vector<torch::Tensor> trainable;
+    for (auto& p : model->parameters())
+        if (p.requires_grad()) trainable.push_back(p);
+    if (trainable.empty()) throw Error(c.freezeUpTo, "every layer is frozen: nothing to train");
+    auto optimizer = makeOptimizer(c, trainable);
+
+    LoaderOptions lo;
+    lo.batchSize = c.batchSize;
+    lo.seed = c.seed;
+    lo.workers = c.loaderWorkers;
+    lo.channelsLast = channelsLast;
+    for (std::size_t k = 0; k < 3; ++k) {
+        lo.mean[k] = c.preprocessing.mean.at(k);
+        lo.stddev[k] = c.preprocessing.stddev.at(k);
+    }
+    lo.augment = c.augment;
+    AugmentParams augment = c.augmentation;
+    augment.rescale = c.preprocessing.rescale;
+    BatchLoader trainLoader(cache, trainSamples, augment, lo);
+    LoaderOptions vo = lo;
+    vo.augment = false;
+    vo.shuffle = false;
+    BatchLoader validationLoader(cache, validationSamples, augment, vo);
+
+    TrainingState state;
+    if (resumeRun) {
+        state = loadCheckpoint(checkpointPath, *model, *optimizer);
+        observer->onMessage("Resuming after epoch " + std::to_string(state.epochsCompleted));
+        for (const EpochEnd& e : state.history) observer->onEpochEnd(e);
+    }
+
+    bool stoppedEarly = false;
+    for (int epoch = state.epochsCompleted; epoch < c.epochs && !cancelled; ++epoch) {
+        const double lr = learningRateFor(epoch, state);
+        for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
+        model->train();
+        const auto epochStart = Clock::now();
+        double lossSum = 0;
+        std::int64_t correct = 0, seen = 0;
+        {
+            std::lock_guard lock(mutex);
+            activeLoader = &trainLoader;
+        }
+        trainLoader.startEpoch(epoch);
+        if (cancelled) trainLoader.stop();
+        while (auto batch = trainLoader.next()) {
+            waitWhilePaused();
+            if (cancelled) break;
+            const auto batchStart = Clock::now();
+            const torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
+            const torch::Tensor y = batch->labels.to(device, true);
+            optimizer->zero_grad();
+            const torch::Tensor logits = model->forward(x);
+            const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
+            loss.backward();
+            optimizer->step();
+            const std::int64_t n = y.size(0);
+            const double batchLoss = loss.item<double>();
+            const std::int64_t batchCorrect = logits.argmax(1).eq(y).sum().item<std::int64_t>();
+            lossSum += batchLoss * double(n);
+            correct += batchCorrect;
+            seen += n;
+            BatchEnd b;
+            b.epoch = epoch + 1;
+            b.batch = batch->index + 1;
+            b.batchesPerEpoch = trainLoader.batchesPerEpoch();
+            b.loss = batchLoss;
+            b.accuracy = double(batchCorrect) / double(n);
+            b.imagesPerSecond = double(n) / std::max(1e-9, secondsSince(batchStart));
+            b.epochSeconds = secondsSince(epochStart);
+            b.epochImagesPerSecond = double(seen) / std::max(1e-9, b.epochSeconds);
+            observer->onBatchEnd(b);
+        }
+        {
+            std::lock_guard lock(mutex);
+            activeLoader = nullptr;
+        }
+        if (cancelled) break;
+
+        const Evaluation val = evaluateModel(*model, validationLoader, device, false, &cancelled);
+        if (cancelled) break;
+        EpochEnd e;
+        e.epoch = epoch + 1;
+        e.trainLoss = seen ? lossSum / double(seen) : 0;
+        e.trainAccuracy = seen ? double(correct) / double(seen) : 0;
+        e.validationLoss = val.loss;
+        e.validationAccuracy = val.accuracy();
+        e.learningRate = lr;
+        e.seconds = secondsSince(epochStart);
+
+        state.history.push_back(e);
+        state.epochsCompleted = epoch + 1;
+        state.learningRate = lr;
+        if (e.validationLoss < state.bestValidationLoss - 1e-9) {
+            state.bestValidationLoss = e.validationLoss;
+            state.epochsSinceBest = 0;
+        } else {
+            ++state.epochsSinceBest;
+            if (c.schedule == Schedule::Plateau && state.epochsSinceBest > 0 &&
+                state.epochsSinceBest % std::max(1, c.plateauPatience) == 0)
+                state.learningRate = lr * c.plateauFactor;
+        }
+        stoppedEarly = c.earlyStoppingPatience > 0 && state.epochsSinceBest >= c.earlyStoppingPatience;
+        saveCheckpoint(checkpointPath, *model, *optimizer, state);
+        writeTextFileAtomically((runDir / "history.csv").string(), historyCsv(state.history));
+        observer->onCheckpoint(checkpointPath);
+        observer->onEpochEnd(e);
+        if (stoppedEarly) {
+            observer->onMessage("Early stopping: validation loss has not improved for " +
+                                std::to_string(state.epochsSinceBest) + " epochs");
+            break;
+        }
+    }
+
+    result.cancelled = cancelled;
+    result.stoppedEarly = stoppedEarly;
+    result.epochsCompleted = state.epochsCompleted;
+    result.history = state.history;
+    if (!state.history.empty()) {
+        result.finalValidationAccuracy = state.history.back().validationAccuracy;
+        result.finalValidationLoss = state.history.back().validationLoss;
+    }
+    if (!cancelled) {
+        result.weightsPath = (runDir / "weights.h5").string();
+        model->to(torch::kCPU);
+        saveModelWeights(result.weightsPath, *model, metadata);
+    }
+    observer->onFinished(result);
+    return result;
+}
+
+}  // namespace convscope

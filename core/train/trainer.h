@@ -1,0 +1,42 @@
+#pragma once
+
+#include "train/trainconfig.h"
+#include "train/trainingobserver.h"
+
+#include <memory>
+#include <string>
+
+namespace convscope {
+
+/// Trains a model on a dataset folder into a run directory:
+///   config.json, import-report.json, history.csv, checkpoint.pt (each epoch), weights.h5.
+/// run() blocks the calling thread (the one worker thread that owns the model); pause(),
+/// resume() and cancel() may be called from any thread and take effect within one batch.
+class Trainer {
+public:
+    /// `observer` may be null and must outlive run(). With `resumeRun`, `config` should come
+    /// from resumeConfig() and run() continues after the last checkpoint.
+    Trainer(TrainConfig config, TrainingObserver* observer, bool resumeRun = false);
+    ~Trainer();
+    Trainer(const Trainer&) = delete;
+    Trainer& operator=(const Trainer&) = delete;
+
+    /// Throws convscope::Error for bad data, configuration or I/O; a cancel is not an error.
+    TrainingResult run();
+
+    void pause();
+    void resume();
+    void cancel();
+    bool isPaused() const;
+
+    const TrainConfig& config() const;
+
+    /// The configuration of an existing run directory (its config.json).
+    static TrainConfig resumeConfig(const std::string& runDir);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace convscope

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace convscope {
+
+struct BatchEnd {
+    int epoch = 0;  ///< 1-based
+    std::int64_t batch = 0;  ///< 1-based within the epoch
+    std::int64_t batchesPerEpoch = 0;
+    double loss = 0;
+    double accuracy = 0;
+    double imagesPerSecond = 0;  ///< of this batch, loading excluded
+    double epochImagesPerSecond = 0;  ///< since the epoch began, loading included
+    double epochSeconds = 0;          ///< since the epoch began
+};
+
+struct EpochEnd {
+    int epoch = 0;  ///< 1-based
+    double trainLoss = 0;
+    double trainAccuracy = 0;
+    double validationLoss = 0;
+    double validationAccuracy = 0;
+    double learningRate = 0;
+    double seconds = 0;
+};
+
+enum class Phase { Scanning, Decoding, Training, Finished };
+
+struct TrainingResult {
+    bool cancelled = false;
+    bool stoppedEarly = false;
+    int epochsCompleted = 0;
+    double finalValidationAccuracy = 0;
+    double finalValidationLoss = 0;
+    std::string weightsPath;  ///< empty when no weights were written
+    std::vector<EpochEnd> history;
+};
+
+/// Receives training events. Called on the thread that runs Trainer::run(); implementations
+/// hand them to their own thread (the UI posts them as queued signals). Must not throw.
+class TrainingObserver {
+public:
+    virtual ~TrainingObserver() = default;
+    virtual void onProgress(Phase /*phase*/, std::size_t /*done*/, std::size_t /*total*/) {}
+    virtual void onMessage(const std::string& /*text*/) {}
+    virtual void onBatchEnd(const BatchEnd& /*event*/) {}
+    virtual void onEpochEnd(const EpochEnd& /*event*/) {}
+    virtual void onCheckpoint(const std::string& /*path*/) {}
+    virtual void onFinished(const TrainingResult& /*result*/) {}
+};
+
+}  // namespace convscope

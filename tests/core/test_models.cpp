@@ -1,0 +1,136 @@
+#include "models/classifier.h"
+
+#include "error.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+using namespace convscope;
+
+namespace {
+
+std::int64_t parameterCount(ClassifierImpl& m) {
+    std::int64_t n = 0;
+    for (const auto& p : m.parameters()) n += p.numel();
+    return n;
+}
+
+ModelConfig config(Architecture a, Head h, int size, int classes) {
+    ModelConfig c;
+    c.architecture = a;
+    c.head = h;
+    c.inputSize = size;
+    c.classCount = classes;
+    return c;
+}
+
+}  // namespace
+
+struct ArchCase {
+    Architecture architecture;
+    int inputSize;
+};
+
+class EveryArchitecture : public ::testing::TestWithParam<ArchCase> {};
+
+TEST_P(EveryArchitecture, givesOneLogitPerClassWithBothHeads) {
+    for (Head head : {Head::Flatten, Head::GlobalAveragePool}) {
+        const Classifier model = makeClassifier(config(GetParam().architecture, head, GetParam().inputSize, 5));
+        model->eval();
+        torch::NoGradGuard noGrad;
+        const torch::Tensor logits = model->forward(torch::rand({2, 3, GetParam().inputSize, GetParam().inputSize}));
+        EXPECT_EQ(logits.sizes(), (std::vector<std::int64_t>{2, 5})) << headName(head);
+        const auto layers = model->summary();
+        ASSERT_FALSE(layers.empty());
+        EXPECT_EQ(layers.back().outputShape, std::vector<std::int64_t>{5});
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, EveryArchitecture,
+                         ::testing::Values(ArchCase{Architecture::SmallConvNet, 150}, ArchCase{Architecture::SmallConvNet, 28},
+                                           ArchCase{Architecture::Vgg16, 32}, ArchCase{Architecture::ResNet18, 64},
+                                           ArchCase{Architecture::MobileNetV2, 64}));
+
+TEST(Models, smallConvNetHasTheKerasBlogLayersAndSizes) {
+    const Classifier model = makeClassifier(config(Architecture::SmallConvNet, Head::Flatten, 150, 2));
+    const auto layers = model->summary();
+    std::vector<std::string> names;
+    for (const auto& l : layers) names.push_back(l.name);
+    EXPECT_EQ(names, (std::vector<std::string>{"conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "conv2d_2",
+                                               "max_pooling2d_2", "flatten", "dense", "dropout", "dense_1"}));
+    EXPECT_EQ(layers[0].parameters, 3 * 3 * 3 * 32 + 32);
+    EXPECT_EQ(layers[0].outputShape, (std::vector<std::int64_t>{32, 148, 148}));
+    EXPECT_EQ(layers[6].outputShape, (std::vector<std::int64_t>{17 * 17 * 64}));
+    EXPECT_EQ(layers[0].kind, "Conv2D");
+    EXPECT_EQ(layers[1].kind, "MaxPool2D");
+    EXPECT_EQ(layers[7].kind, "Dense");
+}
+
+TEST(Models, parameterCountsMatchTheReferenceImplementations) {
+    // Keras VGG16 without its top: 14,714,688; torchvision resnet18: 11,689,512;
+    // torchvision mobilenet_v2: 3,504,872 (both with 1000 classes).
+    const Classifier vgg = makeClassifier(config(Architecture::Vgg16, Head::GlobalAveragePool, 32, 1));
+    EXPECT_EQ(parameterCount(*vgg) - (512 + 1), 14'714'688);
+    const Classifier resnet = makeClassifier(config(Architecture::ResNet18, Head::GlobalAveragePool, 224, 1000));
+    EXPECT_EQ(parameterCount(*resnet), 11'689'512);
+    const Classifier mobilenet = makeClassifier(config(Architecture::MobileNetV2, Head::GlobalAveragePool, 224, 1000));
+    EXPECT_EQ(parameterCount(*mobilenet), 3'504'872);
+}
+
+TEST(Models, torchvisionModuleNamesAreKept) {
+    const Classifier resnet = makeClassifier(config(Architecture::ResNet18, Head::GlobalAveragePool, 64, 3));
+    const auto params = resnet->named_parameters();
+    EXPECT_TRUE(params.contains("layer1.0.conv1.weight"));
+    EXPECT_TRUE(params.contains("layer2.0.downsample.0.weight"));
+    EXPECT_TRUE(params.contains("fc.bias"));
+    const Classifier mobilenet = makeClassifier(config(Architecture::MobileNetV2, Head::GlobalAveragePool, 64, 3));
+    const auto mp = mobilenet->named_parameters();
+    EXPECT_TRUE(mp.contains("features.0.0.weight"));
+    EXPECT_TRUE(mp.contains("features.1.conv.0.0.weight"));
+    EXPECT_TRUE(mp.contains("features.2.conv.1.0.weight"));
+    EXPECT_TRUE(mp.contains("features.18.1.running_mean") || mobilenet->named_buffers().contains("features.18.1.running_mean"));
+    EXPECT_TRUE(mp.contains("classifier.1.weight"));
+}
+
+TEST(Models, freezingStopsGradientsAndBatchNormStatistics) {
+    const Classifier model = makeClassifier(config(Architecture::ResNet18, Head::GlobalAveragePool, 64, 3));
+    model->freezeUpTo("layer2");
+    const auto params = model->named_parameters();
+    EXPECT_FALSE(params["conv1.weight"].requires_grad());
+    EXPECT_FALSE(params["layer2.1.conv2.weight"].requires_grad());
+    EXPECT_TRUE(params["layer3.0.conv1.weight"].requires_grad());
+    EXPECT_TRUE(params["fc.weight"].requires_grad());
+    model->train();
+    const torch::Tensor before = model->named_buffers()["layer1.0.bn1.running_mean"].clone();
+    const torch::Tensor unfrozenBefore = model->named_buffers()["layer3.0.bn1.running_mean"].clone();
+    model->forward(torch::rand({4, 3, 64, 64}) * 5);
+    EXPECT_TRUE(torch::equal(before, model->named_buffers()["layer1.0.bn1.running_mean"]));
+    EXPECT_FALSE(torch::equal(unfrozenBefore, model->named_buffers()["layer3.0.bn1.running_mean"]));
+    const auto summary = model->summary();
+    EXPECT_FALSE(summary[0].trainable);
+    EXPECT_TRUE(summary.back().trainable);
+    EXPECT_THROW(model->freezeUpTo("layer9"), Error);
+    model->freezeUpTo("");
+    EXPECT_TRUE(model->named_parameters()["conv1.weight"].requires_grad());
+}
+
+TEST(Models, cloneIsAnIndependentCopy) {
+    const Classifier model = makeClassifier(config(Architecture::SmallConvNet, Head::GlobalAveragePool, 32, 2));
+    const Classifier copy = cloneClassifier(model);
+    model->eval();
+    copy->eval();
+    torch::NoGradGuard noGrad;
+    const torch::Tensor x = torch::rand({1, 3, 32, 32});
+    EXPECT_TRUE(torch::allclose(model->forward(x), copy->forward(x)));
+    model->named_parameters()["conv2d.bias"].add_(1);
+    EXPECT_FALSE(torch::allclose(model->forward(x), copy->forward(x)));
+}
+
+TEST(Models, tooSmallInputIsAClearError) {
+    try {
+        makeClassifier(config(Architecture::SmallConvNet, Head::Flatten, 12, 2));
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("input size"), std::string::npos) << e.what();
+    }
+}

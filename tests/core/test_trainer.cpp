@@ -1,0 +1,175 @@
+#include "train/trainer.h"
+
+#include "error.h"
+#include "inspect/predictor.h"
+#include "io/kerasweights.h"
+#include "testimages.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+using namespace convscope;
+using namespace convscope::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Two trivially separable classes: red and blue images with a little variation.
+void makeColourDataset(const TempDir& dir, int perClass) {
+    for (int i = 0; i < perClass; ++i) {
+        writeImage(dir.file("data/red/" + std::to_string(i) + ".png"), solidBgr(20, 20, {200.0 + i % 50, 20.0 + i % 30, 30}));
+        writeImage(dir.file("data/blue/" + std::to_string(i) + ".png"), solidBgr(20, 20, {20, 30.0 + i % 30, 200.0 + i % 50}));
+    }
+}
+
+TrainConfig smallConfig(const TempDir& dir, const std::string& run, int epochs) {
+    TrainConfig c;
+    c.dataDir = dir.path() + "/data";
+    c.runDir = dir.path() + "/" + run;
+    c.model.architecture = Architecture::SmallConvNet;
+    c.model.inputSize = 32;
+    c.epochs = epochs;
+    c.batchSize = 8;
+    c.learningRate = 3e-3;
+    c.augmentation.horizontalFlip = true;
+    c.augmentation.rotationRange = 10;
+    c.seed = 7;
+    return c;
+}
+
+struct Recorder : TrainingObserver {
+    std::vector<BatchEnd> batches;
+    std::vector<EpochEnd> epochs;
+    std::vector<std::string> checkpoints;
+    std::function<void(const BatchEnd&)> afterBatch;
+    std::function<void(const EpochEnd&)> afterEpoch;
+    void onBatchEnd(const BatchEnd& e) override {
+        batches.push_back(e);
+        if (afterBatch) afterBatch(e);
+    }
+    void onEpochEnd(const EpochEnd& e) override {
+        epochs.push_back(e);
+        if (afterEpoch) afterEpoch(e);
+    }
+    void onCheckpoint(const std::string& p) override { checkpoints.push_back(p); }
+};
+
+}  // namespace
+
+TEST(Trainer, learnsASeparableDatasetAndWritesTheRunDirectory) {
+    TempDir dir;
+    makeColourDataset(dir, 20);
+    Recorder recorder;
+    Trainer trainer(smallConfig(dir, "run", 3), &recorder);
+    const TrainingResult result = trainer.run();
+    EXPECT_FALSE(result.cancelled);
+    EXPECT_EQ(result.epochsCompleted, 3);
+    EXPECT_EQ(result.finalValidationAccuracy, 1.0);
+    ASSERT_EQ(recorder.epochs.size(), 3u);
+    EXPECT_EQ(recorder.batches.size(), 3u * 4u);  // 32 training images, batches of 8
+    EXPECT_EQ(recorder.checkpoints.size(), 3u);
+    for (const char* file : {"config.json", "history.csv", "checkpoint.pt", "weights.h5", "import-report.json"})
+        EXPECT_TRUE(fs::exists(dir.path() + "/run/" + file)) << file;
+
+    const KerasWeightsFile weights = readKerasWeights(dir.path() + "/run/weights.h5");
+    ASSERT_EQ(weights.layers.front().name, "conv2d");
+    EXPECT_EQ(weights.layers.front().weights.front().shape, (std::vector<std::int64_t>{3, 3, 3, 32}));
+
+    Predictor predictor(dir.path() + "/run/weights.h5");
+    EXPECT_EQ(predictor.metadata().classNames, (std::vector<std::string>{"blue", "red"}));
+    const auto predictions = predictor.predictFiles({dir.path() + "/data/red/3.png", dir.path() + "/data/blue/5.png"});
+    EXPECT_EQ(predictions[0].top, 1);
+    EXPECT_EQ(predictions[1].top, 0);
+    const Evaluation e = predictor.evaluate(dir.path() + "/data", std::nullopt, 0.2, 7);
+    EXPECT_EQ(e.samples, 40);
+    EXPECT_EQ(e.accuracy(), 1.0);
+    EXPECT_EQ(e.recall(0), 1.0);
+}
+
+TEST(Trainer, cancelStopsWithinOneBatch) {
+    TempDir dir;
+    makeColourDataset(dir, 20);
+    Recorder recorder;
+    Trainer trainer(smallConfig(dir, "run", 5), &recorder);
+    recorder.afterBatch = [&](const BatchEnd& b) {
+        if (b.epoch == 2 && b.batch == 1) trainer.cancel();
+    };
+    const TrainingResult result = trainer.run();
+    EXPECT_TRUE(result.cancelled);
+    EXPECT_EQ(result.epochsCompleted, 1);
+    EXPECT_EQ(recorder.batches.size(), 5u);  // 4 in epoch 1, then the one that cancelled
+    EXPECT_TRUE(result.weightsPath.empty());
+    EXPECT_TRUE(fs::exists(dir.path() + "/run/checkpoint.pt"));
+}
+
+TEST(Trainer, pauseHoldsTrainingUntilResumed) {
+    TempDir dir;
+    makeColourDataset(dir, 10);
+    Recorder recorder;
+    Trainer trainer(smallConfig(dir, "run", 1), &recorder);
+    std::atomic<bool> pausedSeen{false};
+    recorder.afterBatch = [&](const BatchEnd& b) {
+        if (b.batch == 1) {
+            trainer.pause();
+            pausedSeen = true;
+        }
+    };
+    std::thread resumer([&] {
+        while (!pausedSeen) std::this_thread::yield();
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        EXPECT_EQ(recorder.batches.size(), 1u);  // held at the pause
+        EXPECT_TRUE(trainer.isPaused());
+        trainer.resume();
+    });
+    const TrainingResult result = trainer.run();
+    resumer.join();
+    EXPECT_EQ(result.epochsCompleted, 1);
+    EXPECT_EQ(recorder.batches.size(), 2u);
+}
+
+TEST(Trainer, resumingFromACheckpointContinuesTheSameCurve) {
+    TempDir dir;
+    makeColourDataset(dir, 20);
+    TrainConfig straight = smallConfig(dir, "straight", 4);
+    straight.optimizer = OptimizerKind::RmsProp;
+    straight.threads = 1;
+    const TrainingResult uninterrupted = Trainer(straight, nullptr).run();
+
+    TrainConfig interrupted = straight;
+    interrupted.runDir = dir.path() + "/interrupted";
+    {
+        Recorder recorder;
+        Trainer first(interrupted, &recorder);
+        recorder.afterBatch = [&](const BatchEnd& b) {
+            if (b.epoch == 3 && b.batch == 2) first.cancel();  // mid-epoch, as a crash would
+        };
+        EXPECT_TRUE(first.run().cancelled);
+    }
+    Trainer second(Trainer::resumeConfig(interrupted.runDir), nullptr, /*resumeRun=*/true);
+    const TrainingResult resumed = second.run();
+    ASSERT_EQ(resumed.history.size(), uninterrupted.history.size());
+    for (std::size_t i = 0; i < resumed.history.size(); ++i) {
+        EXPECT_NEAR(resumed.history[i].trainLoss, uninterrupted.history[i].trainLoss, 1e-5) << "epoch " << i + 1;
+        EXPECT_NEAR(resumed.history[i].validationLoss, uninterrupted.history[i].validationLoss, 1e-5) << "epoch " << i + 1;
+    }
+}
+
+TEST(Trainer, refusesToOverwriteARunAndExplainsBadInput) {
+    TempDir dir;
+    makeColourDataset(dir, 4);
+    TrainConfig c = smallConfig(dir, "run", 1);
+    Trainer(c, nullptr).run();
+    EXPECT_THROW(Trainer(c, nullptr).run(), Error);
+    TrainConfig missing = smallConfig(dir, "run2", 1);
+    missing.dataDir = dir.path() + "/nope";
+    EXPECT_THROW(Trainer(missing, nullptr).run(), Error);
+    TrainConfig frozen = smallConfig(dir, "run3", 1);
+    frozen.freezeUpTo = "no_such_layer";
+    EXPECT_THROW(Trainer(frozen, nullptr).run(), Error);
+    // Resuming a finished run changes nothing and says so by completing at once.
+    const TrainingResult again = Trainer(Trainer::resumeConfig(dir.path() + "/run"), nullptr, true).run();
+    EXPECT_EQ(again.epochsCompleted, 1);
+}

@@ -1,0 +1,138 @@
+"""End-to-end: train, kill -9 mid-epoch, resume, and compare with an uninterrupted run;
+then evaluate, predict and summary on the result."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import unittest
+import zlib
+import struct
+
+BINARY = None
+
+
+def write_png(path, width, height, rgb):
+    """A solid-colour RGB PNG, written without any imaging library."""
+    raw = b"".join(b"\0" + bytes(rgb) * width for _ in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def history(run_dir):
+    with open(os.path.join(run_dir, "history.csv")) as f:
+        return list(csv.DictReader(f))
+
+
+class TrainCliTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.data = os.path.join(cls.tmp.name, "data")
+        for i in range(60):
+            write_png(os.path.join(cls.data, "red", f"{i}.png"), 24, 24, (150 + i, 20 + i % 40, 30))
+            write_png(os.path.join(cls.data, "green", f"{i}.png"), 24, 24, (30, 150 + i, 20 + i % 40))
+        cls.common = ["--size", "32", "--epochs", "4", "--batch", "4", "--optimizer", "rmsprop",
+                      "--lr", "0.001", "--seed", "11", "--threads", "1", "--horizontal-flip",
+                      "--rotation-range", "15"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def train(self, *args):
+        return subprocess.run([BINARY, "train", *args], capture_output=True, text=True, timeout=600)
+
+    def test_kill_mid_epoch_then_resume_gives_the_same_curve(self):
+        straight = os.path.join(self.tmp.name, "straight")
+        proc = self.train(self.data, "--out", straight, *self.common, "--json")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        events = [json.loads(line) for line in proc.stdout.splitlines()]
+        self.assertEqual(events[-1]["event"], "finished")
+        self.assertIn("val_accuracy", events[-1])
+        self.assertEqual(events[-1]["epochs"], 4)
+
+        crashed = os.path.join(self.tmp.name, "crashed")
+        child = subprocess.Popen([BINARY, "train", self.data, "--out", crashed, *self.common, "--json"],
+                                 stdout=subprocess.PIPE, text=True)
+        killed_in_epoch = None
+        for line in child.stdout:
+            event = json.loads(line)
+            if event["event"] == "batch" and event["epoch"] == 3 and event["batch"] == 5:
+                os.kill(child.pid, signal.SIGKILL)
+                killed_in_epoch = 3
+                break
+        child.wait()
+        self.assertEqual(killed_in_epoch, 3, "training ended before it could be killed")
+        self.assertEqual(child.returncode, -signal.SIGKILL)
+        self.assertEqual(len(history(crashed)), 2)
+        self.assertFalse(os.path.exists(os.path.join(crashed, "weights.h5")))
+        self.assertEqual([f for f in os.listdir(crashed) if ".tmp" in f], [])
+
+        proc = self.train("--resume", crashed, "--json")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        a, b = history(straight), history(crashed)
+        self.assertEqual(len(a), len(b))
+        for row_a, row_b in zip(a, b):
+            for key in ("train_loss", "val_loss", "val_accuracy"):
+                self.assertAlmostEqual(float(row_a[key]), float(row_b[key]), places=4,
+                                       msg=f"epoch {row_a['epoch']} {key}")
+
+        weights = os.path.join(crashed, "weights.h5")
+        out = subprocess.run([BINARY, "evaluate", weights, self.data, "--json"], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        evaluation = json.loads(out.stdout)
+        self.assertGreaterEqual(evaluation["accuracy"], 0.9)
+        self.assertEqual(len(evaluation["confusion"]), 2)
+
+        red = os.path.join(self.data, "red", "7.png")
+        out = subprocess.run([BINARY, "predict", weights, red, "--json"], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        prediction = json.loads(out.stdout.splitlines()[0])
+        self.assertEqual(prediction["path"], red)
+        self.assertEqual(prediction["top"], "red")
+        self.assertAlmostEqual(sum(prediction["probabilities"].values()), 1.0, places=4)
+
+        table = os.path.join(self.tmp.name, "predictions.csv")
+        out = subprocess.run([BINARY, "predict", weights, os.path.join(self.data, "green"), "--csv", table],
+                             capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        with open(table) as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(len(rows), 60)
+        self.assertGreaterEqual(sum(r["top"] == "green" for r in rows), 55)
+
+        out = subprocess.run([BINARY, "summary", weights], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("conv2d_1", out.stdout)
+
+    def test_bad_arguments_are_clear_errors(self):
+        proc = self.train(self.data)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("--out", proc.stderr)
+        proc = self.train(self.data, "--out", os.path.join(self.tmp.name, "x"), "--arch", "alexnet")
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("unknown 'alexnet'", proc.stderr)
+        proc = self.train("--resume", os.path.join(self.tmp.name, "nothing-here"))
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("not a ConvScope run directory", proc.stderr)
+        bad = os.path.join(self.tmp.name, "bad.h5")
+        with open(bad, "w") as f:
+            f.write("not hdf5")
+        proc = subprocess.run([BINARY, "predict", bad, os.path.join(self.data, "red", "1.png")],
+                              capture_output=True, text=True)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("bad.h5", proc.stderr)
+
+
+if __name__ == "__main__":
+    BINARY = sys.argv.pop(1)
+    unittest.main(verbosity=2)
