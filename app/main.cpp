@@ -4,8 +4,13 @@
 #include "error.h"
 #include "runtime.h"
 
+#ifdef CONVSCOPE_HAS_UI
+#include "mainwindow.h"
+#endif
+
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <string>
@@ -14,7 +19,8 @@
 namespace {
 
 const char* kUsage =
-    "usage: convscope <command> [arguments]\n"
+    "usage: convscope [FOLDER]                 the workbench window, with FOLDER imported\n"
+    "       convscope <command> [arguments]    headless\n"
     "\n"
     "commands:\n"
     "  scan DATA [--json] [--val-fraction F] [--seed N] [--decode [--size N]]\n"
@@ -53,11 +59,21 @@ int main(int argc, char** argv) {
         {"predict", convscope::cli::predictCommand},
         {"summary", convscope::cli::summaryCommand},
     };
-    if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
-        std::fputs(kUsage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+        std::fputs(kUsage, stdout);
+        return 0;
     }
-    const auto command = commands.find(argv[1]);
+    const auto command = argc >= 2 ? commands.find(argv[1]) : commands.end();
+    const bool folderOrNothing = argc < 2 || (argc == 2 && std::filesystem::is_directory(argv[1]));
+    if (command == commands.end() && folderOrNothing) {
+#ifdef CONVSCOPE_HAS_UI
+        convscope::configureThreads();
+        return convscope::ui::runWorkbench(argc, argv, argc >= 2 ? QString::fromLocal8Bit(argv[1]) : QString());
+#else
+        std::fputs(kUsage, stderr);
+        return 2;
+#endif
+    }
     if (command == commands.end()) {
         std::fprintf(stderr, "convscope: unknown command '%s'\n\n%s", argv[1], kUsage);
         return 2;

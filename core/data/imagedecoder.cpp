@@ -5,7 +5,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -129,13 +131,18 @@ cv::Mat decodeImageFile(const std::string& path, const DecodeOptions& options) {
     } catch (const Error& e) {
         throw Error(path, e.reason());
     }
-    if (options.width > 0 && options.height > 0 &&
-        (bgr.cols != options.width || bgr.rows != options.height)) {
-        const bool shrinking = bgr.cols >= options.width && bgr.rows >= options.height;
-        cv::Mat resized;
-        cv::resize(bgr, resized, cv::Size(options.width, options.height), 0, 0,
-                   shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
-        bgr = resized;
+    if (options.width > 0 && options.height > 0) {
+        cv::Size size(options.width, options.height);
+        if (options.keepAspect) {
+            const double scale = std::min(double(options.width) / bgr.cols, double(options.height) / bgr.rows);
+            size = cv::Size(std::max(1, int(std::lround(bgr.cols * scale))), std::max(1, int(std::lround(bgr.rows * scale))));
+        }
+        if (size != bgr.size()) {
+            const bool shrinking = bgr.cols >= size.width && bgr.rows >= size.height;
+            cv::Mat resized;
+            cv::resize(bgr, resized, size, 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+            bgr = resized;
+        }
     }
     cv::Mat rgb;
     cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);

@@ -18,6 +18,8 @@ struct DecodeOptions {
     /// `target_size` does, not cropped.
     int width = 0;
     int height = 0;
+    /// Keep the aspect ratio: fit inside width x height instead of squashing (thumbnails).
+    bool keepAspect = false;
     std::uint64_t maxPixels = kDefaultMaxPixels;
     /// Colour that transparent pixels are composited onto.
     std::array<std::uint8_t, 3> background{255, 255, 255};

@@ -134,7 +134,9 @@ Evaluation Predictor::evaluate(const std::string& dataDir, std::optional<Split> 
     AugmentParams none;
     none.rescale = p.rescale;
     BatchLoader loader(cache, samples, none, lo);
-    return evaluateModel(*m_impl->model, loader, torch::kCPU, false);
+    Evaluation e = evaluateModel(*m_impl->model, loader, torch::kCPU, false);
+    for (std::size_t i : e.sampleIndices) e.samplePaths.push_back(index.samples()[i].path);
+    return e;
 }
 
 }  // namespace convscope

@@ -55,6 +55,7 @@ Evaluation evaluateModel(ClassifierImpl& model, BatchLoader& loader, const torch
         for (std::int64_t i = 0; i < predicted.size(0); ++i) {
             ++e.confusion[std::size_t(t[i])][std::size_t(p[i])];
             e.predictions.push_back(int(p[i]));
+            e.truths.push_back(int(t[i]));
         }
         e.sampleIndices.insert(e.sampleIndices.end(), batch->samples.begin(), batch->samples.end());
         e.samples += predicted.size(0);

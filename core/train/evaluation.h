@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace convscope {
@@ -12,6 +13,8 @@ struct Evaluation {
     std::int64_t samples = 0;
     std::vector<std::size_t> sampleIndices;  ///< dataset samples, in evaluation order
     std::vector<int> predictions;            ///< predicted class per evaluated sample
+    std::vector<int> truths;                 ///< true class per evaluated sample
+    std::vector<std::string> samplePaths;    ///< file of each evaluated sample, when known
 
     double accuracy() const;
     double precision(int label) const;  ///< 0 when nothing was predicted as `label`

@@ -303,6 +303,8 @@ TrainingResult Trainer::Impl::run() {
         }
         stoppedEarly = c.earlyStoppingPatience > 0 && state.epochsSinceBest >= c.earlyStoppingPatience;
         saveCheckpoint(checkpointPath, *model, *optimizer, state);
+        // A snapshot for classifying while training goes on (the UI reads it on another thread).
+        saveModelWeights((runDir / "latest.h5").string(), *model, metadata);
         writeTextFileAtomically((runDir / "history.csv").string(), historyCsv(state.history));
         observer->onCheckpoint(checkpointPath);
         observer->onEpochEnd(e);

@@ -9,7 +9,8 @@
 namespace convscope {
 
 /// Trains a model on a dataset folder into a run directory:
-///   config.json, import-report.json, history.csv, checkpoint.pt (each epoch), weights.h5.
+///   config.json, import-report.json, history.csv, checkpoint.pt and latest.h5 (each epoch),
+///   weights.h5 (at the end).
 /// run() blocks the calling thread (the one worker thread that owns the model); pause(),
 /// resume() and cancel() may be called from any thread and take effect within one batch.
 class Trainer {

@@ -1,0 +1,126 @@
+// The data pipeline alone, no training: scan a folder, decode every image once to 150x150,
+// then two epochs of shuffled, augmented (Keras blog settings) float batches of 32 over all
+// of train/ + validation/. Epoch 1 is what a first epoch costs (import + decode + augment +
+// batch); epoch 2 is the steady state, served from the filled cache. A third, diagnostic epoch
+// without augmentation separates the warp from the batch assembly. Prints one JSON object;
+// run_pipeline_bench.sh sets it beside reference_pipeline.py.
+#include "data/batchloader.h"
+#include "data/datasetindex.h"
+#include "data/imagecache.h"
+#include "runtime.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+using namespace convscope;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double secondsSince(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+struct EpochResult {
+    double seconds = 0;
+    std::int64_t images = 0;
+    std::int64_t batches = 0;
+    double checksum = 0;
+};
+
+/// Takes every batch of one epoch and reads from it, as a training loop would, so no stage
+/// can be skipped or deferred.
+EpochResult runEpoch(BatchLoader& loader, int epoch) {
+    EpochResult r;
+    const auto start = Clock::now();
+    loader.startEpoch(epoch);
+    while (std::optional<Batch> batch = loader.next()) {
+        const torch::Tensor& images = batch->images;
+        const float* first = images.data_ptr<float>();
+        r.checksum += double(first[0]) + double(first[images.numel() - 1]) +
+                      double(batch->labels.sum().item<std::int64_t>());
+        r.images += images.size(0);
+        ++r.batches;
+    }
+    r.seconds = secondsSince(start);
+    return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: bench_pipeline DATA [threads]\n");
+        return 2;
+    }
+    const std::string data = argv[1];
+    const int threads = argc > 2 ? std::atoi(argv[2]) : 0;
+    try {
+        configureThreads(threads);
+
+        auto start = Clock::now();
+        ScanOptions scanOptions;
+        scanOptions.threads = threads;
+        DatasetIndex index = DatasetIndex::scan(data, scanOptions);
+        const double scanSeconds = secondsSince(start);
+
+        start = Clock::now();
+        CacheOptions cacheOptions;
+        cacheOptions.width = 150;
+        cacheOptions.height = 150;
+        cacheOptions.threads = threads;
+        ImageCache cache(index, cacheOptions);
+        cache.decodeAll();
+        const double decodeSeconds = secondsSince(start);
+
+        std::vector<std::size_t> samples = index.indices(Split::Train);
+        for (std::size_t i : index.indices(Split::Validation)) samples.push_back(i);
+
+        AugmentParams augment;
+        augment.rotationRange = 40;
+        augment.widthShiftRange = 0.2;
+        augment.heightShiftRange = 0.2;
+        augment.shearRange = 20;
+        augment.setZoomRange(0.2);
+        augment.horizontalFlip = true;
+        augment.rescale = 1.0 / 255;
+        augment.fillMode = FillMode::Nearest;
+
+        LoaderOptions loaderOptions;
+        loaderOptions.batchSize = 32;
+        loaderOptions.shuffle = true;
+        loaderOptions.workers = threads;
+        BatchLoader loader(cache, samples, augment, loaderOptions);
+        const EpochResult first = runEpoch(loader, 0);
+        const EpochResult second = runEpoch(loader, 1);
+
+        loaderOptions.augment = false;
+        BatchLoader plain(cache, samples, augment, loaderOptions);
+        const EpochResult unaugmented = runEpoch(plain, 0);
+
+        const double epoch1Seconds = scanSeconds + decodeSeconds + first.seconds;
+        const auto n = double(samples.size());
+        std::printf(
+            "{\"images\": %zu, \"classes\": %zu, \"skipped\": %zu, \"cached\": %zu, "
+            "\"batches_per_epoch\": %lld, \"threads\": %d, "
+            "\"scan_seconds\": %.4f, \"decode_seconds\": %.4f, \"augment_batch_seconds\": %.4f, "
+            "\"epoch1_seconds\": %.4f, \"epoch1_images_per_second\": %.1f, "
+            "\"epoch2_seconds\": %.4f, \"epoch2_images_per_second\": %.1f, "
+            "\"batch_only_seconds\": %.4f, \"decode_images_per_second\": %.1f, "
+            "\"checksum\": %.3f}\n",
+            samples.size(), index.classNames().size(), index.report().skipped.size(),
+            cache.cachedCount(), static_cast<long long>(first.batches), torchThreadCount(),
+            scanSeconds, decodeSeconds, first.seconds, epoch1Seconds, n / epoch1Seconds,
+            second.seconds, double(second.images) / second.seconds, unaugmented.seconds,
+            n / decodeSeconds, first.checksum + second.checksum + unaugmented.checksum);
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_pipeline: %s\n", e.what());
+        return 1;
+    }
+}

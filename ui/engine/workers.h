@@ -1,0 +1,95 @@
+#pragma once
+
+// The workers behind EngineBridge; each lives on its own thread. Internal to ui/engine.
+
+#include "engine/enginebridge.h"
+
+#include <QMutex>
+#include <QObject>
+
+#include <deque>
+#include <memory>
+#include <optional>
+
+namespace convscope {
+class Predictor;
+class Trainer;
+}  // namespace convscope
+
+namespace convscope::ui {
+
+class JobWorker : public QObject {
+    Q_OBJECT
+public:
+    JobWorker();
+    ~JobWorker() override;
+
+public:  // run on the worker thread (queued through QMetaObject::invokeMethod)
+    void importFolder(const QString& path, double validationFraction, quint64 seed,
+                      std::shared_ptr<std::atomic<bool>> cancel);
+    void makePreviews(const QString& imagePath, const convscope::AugmentParams& params, int count, quint64 seed,
+                      int size, int generation, std::shared_ptr<std::atomic<int>> latest);
+    void classify(const QString& weightsPath, const QString& imagePath);
+    void evaluate(const QString& weightsPath, const QString& dataDir, double validationFraction, quint64 seed);
+
+Q_SIGNALS:
+    void importProgress(int done, int total);
+    void imported(convscope::ui::DatasetPtr dataset);
+    void previewsReady(const QList<QImage>& images);
+    void classified(const convscope::ui::Classification& result);
+    void evaluated(const convscope::Evaluation& evaluation, const QStringList& classNames);
+    void failed(const QString& what, const QString& message);
+
+private:
+    convscope::Predictor& predictorFor(const QString& weightsPath);
+
+    std::unique_ptr<convscope::Predictor> m_predictor;  // the last weights used, reloaded when the file changes
+    QString m_predictorPath;
+    qint64 m_predictorStamp = 0;
+};
+
+class TrainWorker : public QObject {
+    Q_OBJECT
+public:
+    /// Thread-safe: called from the GUI thread while run() blocks the worker thread.
+    void pause();
+    void resume();
+    void cancel();
+
+public:  // run on the worker thread (queued through QMetaObject::invokeMethod)
+    void run(const convscope::TrainConfig& config, bool resume);
+
+Q_SIGNALS:
+    void message(const QString& text);
+    void progress(int phase, int done, int total);
+    void batchEnded(const convscope::BatchEnd& event);
+    void epochEnded(const convscope::EpochEnd& event);
+    void checkpointWritten(const QString& path);
+    void finished(const convscope::TrainingResult& result);
+    void failed(const QString& what, const QString& message);
+
+private:
+    QMutex m_mutex;
+    convscope::Trainer* m_active = nullptr;  // guarded by m_mutex
+    bool m_cancelPending = false;            // guarded by m_mutex
+};
+
+class ThumbnailWorker : public QObject {
+    Q_OBJECT
+public:
+    /// Thread-safe; returns true when the worker needs a drain() call queued.
+    bool enqueue(const QString& path, int size);
+
+public:  // run on the worker thread (queued through QMetaObject::invokeMethod)
+    void drain();
+
+Q_SIGNALS:
+    void ready(const QString& path, const QImage& image);
+
+private:
+    QMutex m_mutex;
+    std::deque<std::pair<QString, int>> m_queue;  // guarded; newest at the back
+    bool m_scheduled = false;                     // guarded
+};
+
+}  // namespace convscope::ui

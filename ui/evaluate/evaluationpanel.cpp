@@ -1,0 +1,123 @@
+#include "evaluate/evaluationpanel.h"
+
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QListWidget>
+#include <QPushButton>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include <algorithm>
+
+namespace convscope::ui {
+
+EvaluationPanel::EvaluationPanel(EngineBridge* bridge, QWidget* parent)
+    : QWidget(parent),
+      m_bridge(bridge),
+      m_run(new QPushButton(tr("Evaluate on the validation set"))),
+      m_summary(new QLabel),
+      m_matrix(new QTableWidget),
+      m_perClass(new QTableWidget),
+      m_images(new QListWidget) {
+    m_matrix->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_matrix->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_matrix->setToolTip(tr("Rows: true class. Columns: predicted class. Click a cell to see its images."));
+    m_perClass->setColumnCount(2);
+    m_perClass->setHorizontalHeaderLabels({tr("precision"), tr("recall")});
+    m_perClass->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_images->setToolTip(tr("Click an image to classify it"));
+
+    auto* left = new QVBoxLayout;
+    left->addWidget(m_run);
+    left->addWidget(m_summary);
+    left->addWidget(m_matrix, 3);
+    left->addWidget(m_perClass, 2);
+    auto* layout = new QHBoxLayout(this);
+    layout->addLayout(left, 3);
+    layout->addWidget(m_images, 2);
+
+    connect(m_run, &QPushButton::clicked, this, &EvaluationPanel::evaluate);
+    connect(m_bridge, &EngineBridge::evaluated, this, &EvaluationPanel::show);
+    connect(m_matrix, &QTableWidget::cellClicked, this, &EvaluationPanel::showCell);
+    connect(m_matrix->verticalHeader(), &QHeaderView::sectionClicked, this, [this](int truth) { listImages(truth, -1); });
+    connect(m_images, &QListWidget::itemClicked, this,
+            [this](QListWidgetItem* item) { Q_EMIT imageActivated(item->data(Qt::UserRole).toString()); });
+}
+
+void EvaluationPanel::setSource(const QString& weightsPath, const QString& dataDir) {
+    m_weights = weightsPath;
+    m_dataDir = dataDir;
+    m_run->setEnabled(!m_weights.isEmpty() && !m_dataDir.isEmpty());
+}
+
+void EvaluationPanel::evaluate() {
+    if (m_weights.isEmpty() || m_dataDir.isEmpty()) {
+        m_summary->setText(tr("Needs a dataset and a trained model."));
+        return;
+    }
+    m_summary->setText(tr("Evaluating…"));
+    m_bridge->evaluate(m_weights, m_dataDir, 0.2, 1337);
+}
+
+void EvaluationPanel::show(const Evaluation& e, const QStringList& names) {
+    m_evaluation = e;
+    m_names = names;
+    const int n = names.size();
+    m_summary->setText(tr("%1 images, accuracy %2").arg(e.samples).arg(e.accuracy(), 0, 'f', 4));
+    m_matrix->setRowCount(n);
+    m_matrix->setColumnCount(n);
+    m_matrix->setVerticalHeaderLabels(names);
+    m_matrix->setHorizontalHeaderLabels(names);
+    for (int t = 0; t < n; ++t) {
+        std::int64_t rowTotal = 0;
+        for (int p = 0; p < n; ++p) rowTotal += e.confusion[std::size_t(t)][std::size_t(p)];
+        for (int p = 0; p < n; ++p) {
+            const std::int64_t count = e.confusion[std::size_t(t)][std::size_t(p)];
+            const double share = rowTotal ? double(count) / double(rowTotal) : 0.0;
+            auto* item = new QTableWidgetItem(QString::number(count));
+            item->setTextAlignment(Qt::AlignCenter);
+            // Heat: white to blue on the diagonal, white to red off it.
+            const int fade = int(255 * (1 - share));
+            item->setBackground(t == p ? QColor(fade, fade, 255) : QColor(255, fade, fade));
+            item->setForeground(share > 0.6 ? Qt::white : Qt::black);
+            m_matrix->setItem(t, p, item);
+        }
+    }
+    m_perClass->setRowCount(n);
+    m_perClass->setVerticalHeaderLabels(names);
+    for (int c = 0; c < n; ++c) {
+        m_perClass->setItem(c, 0, new QTableWidgetItem(QString::number(e.precision(c), 'f', 3)));
+        m_perClass->setItem(c, 1, new QTableWidgetItem(QString::number(e.recall(c), 'f', 3)));
+    }
+    Q_EMIT evaluated(e.accuracy());
+}
+
+void EvaluationPanel::showCell(int truth, int predicted) { listImages(truth, predicted); }
+
+void EvaluationPanel::listImages(int truth, int predicted) {
+    m_images->clear();
+    const Evaluation& e = m_evaluation;
+    std::vector<std::size_t> rows;
+    for (std::size_t i = 0; i < e.predictions.size() && i < e.samplePaths.size(); ++i) {
+        if (e.truths[i] == truth && (predicted < 0 || e.predictions[i] == predicted)) rows.push_back(i);
+    }
+    // Misclassified first: those are the ones worth a look.
+    std::stable_sort(rows.begin(), rows.end(), [&](std::size_t a, std::size_t b) {
+        return (e.predictions[a] != e.truths[a]) > (e.predictions[b] != e.truths[b]);
+    });
+    for (std::size_t i : rows) {
+        const QString path = QString::fromStdString(e.samplePaths[i]);
+        const bool wrong = e.predictions[i] != e.truths[i];
+        auto* item = new QListWidgetItem(QFileInfo(path).fileName() +
+                                         (wrong ? tr("  → %1").arg(m_names.value(e.predictions[i])) : QString()));
+        item->setData(Qt::UserRole, path);
+        item->setToolTip(path);
+        if (wrong) item->setForeground(QColor(180, 0, 0));
+        m_images->addItem(item);
+    }
+}
+
+}  // namespace convscope::ui

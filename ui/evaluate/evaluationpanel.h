@@ -1,0 +1,50 @@
+#pragma once
+
+#include "engine/enginebridge.h"
+
+#include <QWidget>
+
+class QLabel;
+class QListWidget;
+class QPushButton;
+class QTableWidget;
+
+namespace convscope::ui {
+
+/// The confusion matrix of the validation set as a heat map, per-class precision and recall,
+/// and the images behind any cell (misclassified cells first in the list of cells).
+class EvaluationPanel : public QWidget {
+    Q_OBJECT
+public:
+    EvaluationPanel(EngineBridge* bridge, QWidget* parent = nullptr);
+
+    void setSource(const QString& weightsPath, const QString& dataDir);
+    void evaluate();
+    /// Lists the images whose true class is `truth` and predicted class `predicted`
+    /// (any prediction when negative, misclassified first).
+    void showCell(int truth, int predicted);
+    void listImages(int truth, int predicted);
+
+    QTableWidget* matrix() const { return m_matrix; }
+    QListWidget* images() const { return m_images; }
+
+Q_SIGNALS:
+    void imageActivated(const QString& path);
+    void evaluated(double accuracy);
+
+private:
+    void show(const convscope::Evaluation& e, const QStringList& classNames);
+
+    EngineBridge* m_bridge;
+    QString m_weights;
+    QString m_dataDir;
+    convscope::Evaluation m_evaluation;
+    QStringList m_names;
+    QPushButton* m_run;
+    QLabel* m_summary;
+    QTableWidget* m_matrix;
+    QTableWidget* m_perClass;
+    QListWidget* m_images;
+};
+
+}  // namespace convscope::ui

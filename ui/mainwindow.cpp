@@ -1,0 +1,254 @@
+#include "mainwindow.h"
+
+#include "augment/augmentpanel.h"
+#include "classify/classifypanel.h"
+#include "dataset/datasetpanel.h"
+#include "evaluate/evaluationpanel.h"
+#include "training/trainingpanel.h"
+#include "training/trainingplots.h"
+
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDateTime>
+#include <QDockWidget>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QListWidget>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QSaveFile>
+#include <QSettings>
+#include <QStatusBar>
+
+namespace convscope::ui {
+
+namespace {
+
+QDockWidget* dock(QMainWindow* window, const QString& title, const QString& name, QWidget* content, Qt::DockWidgetArea area) {
+    auto* d = new QDockWidget(title, window);
+    d->setObjectName(name);
+    d->setWidget(content);
+    window->addDockWidget(area, d);
+    return d;
+}
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent),
+      m_bridge(new EngineBridge(this)),
+      m_dataset(new DatasetPanel(m_bridge)),
+      m_augment(new AugmentPanel(m_bridge)),
+      m_training(new TrainingPanel(m_bridge)),
+      m_classify(new ClassifyPanel(m_bridge)),
+      m_evaluation(new EvaluationPanel(m_bridge)),
+      m_issues(new QListWidget) {
+    setWindowTitle(tr("ConvScope"));
+    setAcceptDrops(true);
+    setCentralWidget(m_training);
+    QDockWidget* datasetDock = dock(this, tr("Dataset"), QStringLiteral("dataset"), m_dataset, Qt::LeftDockWidgetArea);
+    QDockWidget* augmentDock = dock(this, tr("Augmentation"), QStringLiteral("augmentation"), m_augment, Qt::RightDockWidgetArea);
+    QDockWidget* classifyDock = dock(this, tr("Classify"), QStringLiteral("classify"), m_classify, Qt::RightDockWidgetArea);
+    QDockWidget* evaluateDock = dock(this, tr("Evaluate"), QStringLiteral("evaluate"), m_evaluation, Qt::BottomDockWidgetArea);
+    QDockWidget* issuesDock = dock(this, tr("Issues"), QStringLiteral("issues"), m_issues, Qt::BottomDockWidgetArea);
+    tabifyDockWidget(augmentDock, classifyDock);
+    tabifyDockWidget(evaluateDock, issuesDock);
+    augmentDock->raise();
+    evaluateDock->raise();
+    Q_UNUSED(datasetDock);
+
+    createMenus();
+    statusBar()->showMessage(tr("Drop a folder of class sub-folders here, or File > Open folder."));
+
+    connect(m_bridge, &EngineBridge::imported, this, &MainWindow::onImported);
+    connect(m_bridge, &EngineBridge::importProgress, m_dataset, &DatasetPanel::setImportProgress);
+    connect(m_dataset, &DatasetPanel::cancelImportRequested, m_bridge, &EngineBridge::cancelImport);
+    connect(m_bridge, &EngineBridge::failed, this, &MainWindow::onFailed);
+    connect(m_dataset, &DatasetPanel::imageActivated, this, &MainWindow::onImageActivated);
+    connect(m_evaluation, &EvaluationPanel::imageActivated, this, &MainWindow::onImageActivated);
+    connect(m_augment, &AugmentPanel::paramsChanged, this,
+            [this] { m_training->setAugmentation(m_augment->params(), m_augment->augmentationEnabled()); });
+    m_training->setAugmentation(m_augment->params(), m_augment->augmentationEnabled());
+    connect(m_training, &TrainingPanel::weightsAvailable, this, [this](const QString& path) {
+        if (path.isEmpty()) return;
+        m_classify->setWeights(path);
+        m_evaluation->setSource(path, m_folder);
+    });
+
+    QSettings settings;
+    restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    if (!settings.contains(QStringLiteral("window/geometry"))) resize(1280, 800);
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::createMenus() {
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(tr("&Open folder…"), QKeySequence::Open, this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a dataset folder"), m_folder);
+        if (!dir.isEmpty()) openFolder(dir);
+    });
+    m_recent = file->addMenu(tr("Open &recent"));
+    rebuildRecentMenu();
+    file->addSeparator();
+    file->addAction(tr("&Load weights…"), QKeySequence(tr("Ctrl+L")), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Load weights"), {}, tr("HDF5 weights (*.h5 *.hdf5)"));
+        if (!path.isEmpty()) loadWeights(path);
+    });
+    file->addAction(tr("&Save weights as…"), QKeySequence::Save, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Save weights"), QStringLiteral("weights.h5"),
+                                                          tr("HDF5 weights (*.h5)"));
+        if (!path.isEmpty()) saveWeights(path);
+    });
+    file->addAction(tr("Resume a &run…"), this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Run folder to resume"));
+        if (!dir.isEmpty()) m_training->resumeRun(dir);
+    });
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+    QMenu* train = menuBar()->addMenu(tr("&Training"));
+    train->addAction(tr("&Start"), QKeySequence(tr("Ctrl+R")), m_training, &TrainingPanel::start);
+    train->addAction(tr("&Pause / resume"), QKeySequence(tr("Ctrl+P")), m_training, &TrainingPanel::togglePause);
+    train->addAction(tr("&Cancel"), QKeySequence(tr("Ctrl+.")), m_training, &TrainingPanel::cancel);
+    train->addSeparator();
+    train->addAction(tr("&Evaluate"), QKeySequence(tr("Ctrl+E")), m_evaluation, &EvaluationPanel::evaluate);
+    train->addAction(tr("E&xport charts…"), this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export charts"), QStringLiteral("training.png"),
+                                                          tr("PNG (*.png);;PDF (*.pdf)"));
+        if (!path.isEmpty() && !m_training->plots()->exportTo(path)) addIssue(tr("Could not write %1").arg(path));
+    });
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
+}
+
+void MainWindow::openFolder(const QString& path) {
+    m_folder = QFileInfo(path).absoluteFilePath();
+    statusBar()->showMessage(tr("Importing %1…").arg(m_folder));
+    m_bridge->importFolder(m_folder, 0.2, 1337);
+}
+
+void MainWindow::onImported(DatasetPtr dataset) {
+    m_dataset->setDataset(dataset);
+    m_folder = QString::fromStdString(dataset->root());
+    m_training->setDataFolder(m_folder);
+    m_evaluation->setSource(m_classify->weights(), m_folder);
+    rememberFolder(m_folder);
+    const auto& report = dataset->report();
+    for (const auto& w : report.warnings) addIssue(QString::fromStdString(w));
+    if (!report.skipped.empty())
+        addIssue(tr("%1 files skipped in %2 (see the Dataset panel's flagged files)").arg(report.skipped.size()).arg(m_folder));
+    statusBar()->showMessage(tr("%1: %2 classes, %3 images").arg(m_folder).arg(dataset->classNames().size()).arg(dataset->usableCount()));
+    for (std::size_t i = 0; i < dataset->samples().size(); ++i) {
+        if (dataset->samples()[i].usable) {
+            onImageActivated(QString::fromStdString(dataset->samples()[i].path));
+            break;
+        }
+    }
+}
+
+void MainWindow::onImageActivated(const QString& path) {
+    QString className;
+    if (const DatasetPtr d = m_dataset->dataset()) {
+        const std::string p = path.toStdString();
+        for (const Sample& s : d->samples()) {
+            if (s.path == p) {
+                className = QString::fromStdString(d->classNames()[std::size_t(s.label)]);
+                break;
+            }
+        }
+    }
+    m_augment->setImage(path, className);
+    if (!m_classify->weights().isEmpty()) m_classify->classify(path);
+}
+
+void MainWindow::loadWeights(const QString& path) {
+    m_classify->setWeights(path);
+    m_evaluation->setSource(path, m_folder);
+    statusBar()->showMessage(tr("Classifying with %1").arg(path));
+}
+
+bool MainWindow::saveWeights(const QString& path) {
+    const QString source = m_classify->weights();
+    QFile in(source);
+    QSaveFile out(path);  // written beside the target and renamed: never half a file
+    if (source.isEmpty() || !in.open(QIODevice::ReadOnly) || !out.open(QIODevice::WriteOnly) ||
+        out.write(in.readAll()) < 0 || !out.commit()) {
+        onFailed(tr("Save weights"), source.isEmpty() ? tr("There is no model yet.") : tr("Could not write %1").arg(path));
+        return false;
+    }
+    statusBar()->showMessage(tr("Saved %1").arg(path));
+    return true;
+}
+
+void MainWindow::addIssue(const QString& text) {
+    m_issues->addItem(QDateTime::currentDateTime().toString(QStringLiteral("HH:mm:ss  ")) + text);
+    m_issues->scrollToBottom();
+}
+
+void MainWindow::onFailed(const QString& what, const QString& message) {
+    addIssue(QStringLiteral("%1: %2").arg(what, message));
+    statusBar()->showMessage(QStringLiteral("%1 failed: %2").arg(what, message));
+    // What the user just asked for gets a (non-blocking) dialog; the rest stays in the issues dock.
+    auto* box = new QMessageBox(QMessageBox::Warning, what, message, QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+}
+
+void MainWindow::rememberFolder(const QString& path) {
+    QSettings settings;
+    QStringList recent = settings.value(QStringLiteral("recentFolders")).toStringList();
+    recent.removeAll(path);
+    recent.prepend(path);
+    while (recent.size() > 8) recent.removeLast();
+    settings.setValue(QStringLiteral("recentFolders"), recent);
+    rebuildRecentMenu();
+}
+
+void MainWindow::rebuildRecentMenu() {
+    m_recent->clear();
+    const QStringList recent = QSettings().value(QStringLiteral("recentFolders")).toStringList();
+    for (const QString& folder : recent) m_recent->addAction(folder, this, [this, folder] { openFolder(folder); });
+    m_recent->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    if (event->mimeData()->hasUrls()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    const auto urls = event->mimeData()->urls();
+    if (urls.isEmpty() || !urls.front().isLocalFile()) return;
+    const QString path = urls.front().toLocalFile();
+    if (QFileInfo(path).isDir())
+        openFolder(path);
+    else
+        onImageActivated(path);
+    event->acceptProposedAction();
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    if (m_bridge->isTraining()) m_bridge->cancelTraining();  // the last checkpoint is kept; resume later
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("window/state"), saveState());
+    settings.setValue(QStringLiteral("lastFolder"), m_folder);
+    event->accept();
+}
+
+int runWorkbench(int argc, char** argv, const QString& folder) {
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName(QStringLiteral("ConvScope"));
+    QApplication::setApplicationName(QStringLiteral("ConvScope"));
+    MainWindow window;
+    window.show();
+    const QString start = folder.isEmpty() ? QSettings().value(QStringLiteral("lastFolder")).toString() : folder;
+    if (!start.isEmpty() && QFileInfo(start).isDir()) window.openFolder(start);
+    return app.exec();
+}
+
+}  // namespace convscope::ui

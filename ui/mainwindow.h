@@ -1,0 +1,68 @@
+#pragma once
+
+#include "engine/enginebridge.h"
+
+#include <QMainWindow>
+
+class QListWidget;
+class QMenu;
+
+namespace convscope::ui {
+
+class AugmentPanel;
+class ClassifyPanel;
+class DatasetPanel;
+class EvaluationPanel;
+class TrainingPanel;
+
+/// The workbench: dataset browser, augmentation preview, training with live charts,
+/// classification and evaluation, as docks around the training charts. Drop a folder on it
+/// to import, an image to classify.
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    void openFolder(const QString& path);
+    void loadWeights(const QString& path);
+    bool saveWeights(const QString& path);
+    /// Adds a line to the issues dock (background warnings and errors).
+    void addIssue(const QString& text);
+
+    EngineBridge* bridge() const { return m_bridge; }
+    DatasetPanel* datasetPanel() const { return m_dataset; }
+    AugmentPanel* augmentPanel() const { return m_augment; }
+    TrainingPanel* trainingPanel() const { return m_training; }
+    ClassifyPanel* classifyPanel() const { return m_classify; }
+    EvaluationPanel* evaluationPanel() const { return m_evaluation; }
+    QListWidget* issues() const { return m_issues; }
+
+protected:
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+    void closeEvent(QCloseEvent* event) override;
+
+private:
+    void createMenus();
+    void onImported(DatasetPtr dataset);
+    void onImageActivated(const QString& path);
+    void onFailed(const QString& what, const QString& message);
+    void rememberFolder(const QString& path);
+    void rebuildRecentMenu();
+
+    EngineBridge* m_bridge;
+    DatasetPanel* m_dataset;
+    AugmentPanel* m_augment;
+    TrainingPanel* m_training;
+    ClassifyPanel* m_classify;
+    EvaluationPanel* m_evaluation;
+    QListWidget* m_issues;
+    QMenu* m_recent = nullptr;
+    QString m_folder;
+};
+
+/// Runs the workbench (the whole GUI application); `folder` is imported at once if given.
+int runWorkbench(int argc, char** argv, const QString& folder);
+
+}  // namespace convscope::ui
