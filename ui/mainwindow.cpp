@@ -57,7 +57,11 @@ MainWindow::MainWindow(QWidget* parent)
     tabifyDockWidget(evaluateDock, issuesDock);
     augmentDock->raise();
     evaluateDock->raise();
-    Q_UNUSED(datasetDock);
+    // Side docks run the full height; the bottom dock sits under the charts only.
+    setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
+    setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
+    resizeDocks({datasetDock, augmentDock}, {330, 350}, Qt::Horizontal);
+    resizeDocks({evaluateDock}, {230}, Qt::Vertical);
 
     createMenus();
     statusBar()->showMessage(tr("Drop a folder of class sub-folders here, or File > Open folder."));
@@ -66,6 +70,9 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_bridge, &EngineBridge::importProgress, m_dataset, &DatasetPanel::setImportProgress);
     connect(m_dataset, &DatasetPanel::cancelImportRequested, m_bridge, &EngineBridge::cancelImport);
     connect(m_bridge, &EngineBridge::failed, this, &MainWindow::onFailed);
+    connect(m_bridge, &EngineBridge::failed, this, [this](const QString& what) {
+        if (what == QLatin1String("Import")) m_dataset->clearImportProgress();
+    });
     connect(m_dataset, &DatasetPanel::imageActivated, this, &MainWindow::onImageActivated);
     connect(m_evaluation, &EvaluationPanel::imageActivated, this, &MainWindow::onImageActivated);
     connect(m_augment, &AugmentPanel::paramsChanged, this,

@@ -75,8 +75,13 @@ struct Trainer::Impl {
     BatchLoader* activeLoader = nullptr;  // guarded by mutex; stopped on cancel
 
     void waitWhilePaused() {
-        std::unique_lock lock(mutex);
-        wake.wait(lock, [&] { return !paused || cancelled; });
+        if (!paused) return;
+        observer->onPaused(true);
+        {
+            std::unique_lock lock(mutex);
+            wake.wait(lock, [&] { return !paused || cancelled; });
+        }
+        observer->onPaused(false);
     }
 
     double learningRateFor(int epoch, const TrainingState& state) const {

@@ -49,6 +49,8 @@ public:
     virtual void onBatchEnd(const BatchEnd& /*event*/) {}
     virtual void onEpochEnd(const EpochEnd& /*event*/) {}
     virtual void onCheckpoint(const std::string& /*path*/) {}
+    /// Training has actually stopped at a batch boundary (true), or goes on again (false).
+    virtual void onPaused(bool /*paused*/) {}
     virtual void onFinished(const TrainingResult& /*result*/) {}
 };
 

@@ -7,7 +7,6 @@
 #include <QDir>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
-#include <QFormLayout>
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -19,7 +18,7 @@ namespace convscope::ui {
 
 namespace {
 constexpr int kPreviewCount = 9;
-constexpr int kPreviewSize = 128;
+constexpr int kPreviewSize = 96;
 }  // namespace
 
 AugmentPanel::AugmentPanel(EngineBridge* bridge, QWidget* parent)
@@ -31,19 +30,25 @@ AugmentPanel::AugmentPanel(EngineBridge* bridge, QWidget* parent)
       m_fillMode(new QComboBox),
       m_form(new QWidget),
       m_grid(new QGridLayout) {
-    auto* form = new QFormLayout(m_form);
-    form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
-    auto add = [&](const QString& label, QWidget* w) { form->addRow(label, w); };
+    // Two parameters per row, the preview grid below: the panel fits a narrow dock.
+    auto* form = new QGridLayout(m_form);
+    form->setContentsMargins(0, 0, 0, 0);
+    int slot = 0;
+    auto add = [&](const QString& label, QWidget* w) {
+        form->addWidget(new QLabel(label), 1 + slot / 2, (slot % 2) * 2);
+        form->addWidget(w, 1 + slot / 2, (slot % 2) * 2 + 1);
+        ++slot;
+    };
     m_enabled->setChecked(true);
-    form->addRow(m_enabled);
-    add(tr("Rotation (°)"), addSpin(tr("Rotation"), QStringLiteral("rotation_range"), 180, 5, 20));
+    form->addWidget(m_enabled, 0, 0, 1, 4);
+    add(tr("Rotation °"), addSpin(tr("Rotation"), QStringLiteral("rotation_range"), 180, 5, 20));
+    add(tr("Shear °"), addSpin(tr("Shear"), QStringLiteral("shear_range"), 60, 5));
     add(tr("Width shift"), addSpin(tr("Width shift"), QStringLiteral("width_shift_range"), 1, 0.05, 0.1));
     add(tr("Height shift"), addSpin(tr("Height shift"), QStringLiteral("height_shift_range"), 1, 0.05, 0.1));
-    add(tr("Shear (°)"), addSpin(tr("Shear"), QStringLiteral("shear_range"), 60, 5));
     add(tr("Zoom"), addSpin(tr("Zoom"), QStringLiteral("zoom_range"), 0.9, 0.05, 0.1));
-    add(tr("Brightness low"), addSpin(tr("Brightness low"), QStringLiteral("brightness_range[0]"), 2, 0.05, 1));
-    add(tr("Brightness high"), addSpin(tr("Brightness high"), QStringLiteral("brightness_range[1]"), 3, 0.05, 1));
     add(tr("Channel shift"), addSpin(tr("Channel shift"), QStringLiteral("channel_shift_range"), 255, 5));
+    add(tr("Brightness ≥"), addSpin(tr("Brightness low"), QStringLiteral("brightness_range[0]"), 2, 0.05, 1));
+    add(tr("Brightness ≤"), addSpin(tr("Brightness high"), QStringLiteral("brightness_range[1]"), 3, 0.05, 1));
     m_fillMode->addItems({QStringLiteral("nearest"), QStringLiteral("constant"), QStringLiteral("reflect"), QStringLiteral("wrap")});
     m_fillMode->setToolTip(QStringLiteral("fill_mode"));
     add(tr("Fill"), m_fillMode);
@@ -51,8 +56,8 @@ AugmentPanel::AugmentPanel(EngineBridge* bridge, QWidget* parent)
     m_horizontalFlip->setToolTip(QStringLiteral("horizontal_flip"));
     m_horizontalFlip->setChecked(true);
     m_verticalFlip->setToolTip(QStringLiteral("vertical_flip"));
-    form->addRow(m_horizontalFlip);
-    form->addRow(m_verticalFlip);
+    form->addWidget(m_horizontalFlip, 1 + (slot + 1) / 2, 0, 1, 2);
+    form->addWidget(m_verticalFlip, 1 + (slot + 1) / 2, 2, 1, 2);
 
     auto* reseedButton = new QPushButton(tr("Reseed"));
     auto* saveButton = new QPushButton(tr("Save previews…"));
@@ -70,13 +75,12 @@ AugmentPanel::AugmentPanel(EngineBridge* bridge, QWidget* parent)
     }
     m_tiles.front()->setText(tr("Click an image"));
 
-    auto* right = new QVBoxLayout;
-    right->addLayout(m_grid);
-    right->addLayout(buttons);
-    right->addStretch();
-    auto* layout = new QHBoxLayout(this);
+    m_grid->setSpacing(4);
+    auto* layout = new QVBoxLayout(this);
     layout->addWidget(m_form);
-    layout->addLayout(right);
+    layout->addLayout(m_grid);
+    layout->addLayout(buttons);
+    layout->addStretch();
 
     m_debounce.setSingleShot(true);
     m_debounce.setInterval(60);

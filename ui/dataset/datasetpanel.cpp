@@ -73,6 +73,7 @@ DatasetPanel::DatasetPanel(EngineBridge* bridge, QWidget* parent)
     splitter->addWidget(createClassPane());
     splitter->addWidget(m_tabs);
     splitter->setStretchFactor(1, 1);
+    splitter->setSizes({360, 720});
 
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(m_header);
@@ -105,10 +106,8 @@ QWidget* DatasetPanel::createClassPane() {
     m_classView->setWordWrap(false);
     m_classView->verticalHeader()->hide();
     QHeaderView* header = m_classView->horizontalHeader();
-    header->setSectionResizeMode(ClassListModel::NameColumn, QHeaderView::Stretch);
-    header->setSectionResizeMode(ClassListModel::TrainColumn, QHeaderView::ResizeToContents);
-    header->setSectionResizeMode(ClassListModel::ValidationColumn, QHeaderView::ResizeToContents);
-    header->resizeSection(ClassListModel::BalanceColumn, 110);
+    header->setSectionResizeMode(QHeaderView::ResizeToContents);
+    header->setSectionResizeMode(ClassListModel::BalanceColumn, QHeaderView::Stretch);
     connect(m_classView->selectionModel(), &QItemSelectionModel::selectionChanged, this,
             &DatasetPanel::onClassSelectionChanged);
     connect(m_showAllClasses, &QToolButton::clicked, m_classView,

@@ -57,6 +57,7 @@ EngineBridge::EngineBridge(QObject* parent)
     connect(m_trainer, &TrainWorker::batchEnded, this, &EngineBridge::batchEnded);
     connect(m_trainer, &TrainWorker::epochEnded, this, &EngineBridge::epochEnded);
     connect(m_trainer, &TrainWorker::checkpointWritten, this, &EngineBridge::checkpointWritten);
+    connect(m_trainer, &TrainWorker::paused, this, &EngineBridge::trainingPaused);
     connect(m_trainer, &TrainWorker::failed, this, &EngineBridge::failed);
     connect(m_trainer, &TrainWorker::finished, this, [this](const TrainingResult& r) {
         m_training = false;

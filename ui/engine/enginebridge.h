@@ -74,6 +74,8 @@ Q_SIGNALS:
     void batchEnded(const convscope::BatchEnd& event);
     void epochEnded(const convscope::EpochEnd& event);
     void checkpointWritten(const QString& path);
+    /// The trainer has actually stopped between batches (true) or goes on (false).
+    void trainingPaused(bool paused);
     void trainingFinished(const convscope::TrainingResult& result);
     void classified(const convscope::ui::Classification& result);
     void evaluated(const convscope::Evaluation& evaluation, const QStringList& classNames);

@@ -26,6 +26,7 @@ public:
     void onBatchEnd(const BatchEnd& e) override { Q_EMIT m_worker->batchEnded(e); }
     void onEpochEnd(const EpochEnd& e) override { Q_EMIT m_worker->epochEnded(e); }
     void onCheckpoint(const std::string& p) override { Q_EMIT m_worker->checkpointWritten(QString::fromStdString(p)); }
+    void onPaused(bool paused) override { Q_EMIT m_worker->paused(paused); }
 
 private:
     TrainWorker* m_worker;

@@ -65,6 +65,7 @@ Q_SIGNALS:
     void batchEnded(const convscope::BatchEnd& event);
     void epochEnded(const convscope::EpochEnd& event);
     void checkpointWritten(const QString& path);
+    void paused(bool paused);
     void finished(const convscope::TrainingResult& result);
     void failed(const QString& what, const QString& message);
 

@@ -20,21 +20,17 @@ EvaluationPanel::EvaluationPanel(EngineBridge* bridge, QWidget* parent)
       m_run(new QPushButton(tr("Evaluate on the validation set"))),
       m_summary(new QLabel),
       m_matrix(new QTableWidget),
-      m_perClass(new QTableWidget),
       m_images(new QListWidget) {
     m_matrix->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_matrix->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_matrix->setToolTip(tr("Rows: true class. Columns: predicted class. Click a cell to see its images."));
-    m_perClass->setColumnCount(2);
-    m_perClass->setHorizontalHeaderLabels({tr("precision"), tr("recall")});
-    m_perClass->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_matrix->verticalHeader()->setDefaultSectionSize(22);
     m_images->setToolTip(tr("Click an image to classify it"));
 
     auto* left = new QVBoxLayout;
     left->addWidget(m_run);
     left->addWidget(m_summary);
-    left->addWidget(m_matrix, 3);
-    left->addWidget(m_perClass, 2);
+    left->addWidget(m_matrix, 1);
     auto* layout = new QHBoxLayout(this);
     layout->addLayout(left, 3);
     layout->addWidget(m_images, 2);
@@ -67,10 +63,12 @@ void EvaluationPanel::show(const Evaluation& e, const QStringList& names) {
     m_names = names;
     const int n = names.size();
     m_summary->setText(tr("%1 images, accuracy %2").arg(e.samples).arg(e.accuracy(), 0, 'f', 4));
-    m_matrix->setRowCount(n);
-    m_matrix->setColumnCount(n);
-    m_matrix->setVerticalHeaderLabels(names);
-    m_matrix->setHorizontalHeaderLabels(names);
+    // The matrix with recall as an extra column (per true class) and precision as an extra
+    // row (per predicted class).
+    m_matrix->setRowCount(n + 1);
+    m_matrix->setColumnCount(n + 1);
+    m_matrix->setVerticalHeaderLabels(QStringList(names) << tr("precision"));
+    m_matrix->setHorizontalHeaderLabels(QStringList(names) << tr("recall"));
     for (int t = 0; t < n; ++t) {
         std::int64_t rowTotal = 0;
         for (int p = 0; p < n; ++p) rowTotal += e.confusion[std::size_t(t)][std::size_t(p)];
@@ -85,17 +83,23 @@ void EvaluationPanel::show(const Evaluation& e, const QStringList& names) {
             item->setForeground(share > 0.6 ? Qt::white : Qt::black);
             m_matrix->setItem(t, p, item);
         }
+        auto* recall = new QTableWidgetItem(QString::number(e.recall(t), 'f', 3));
+        recall->setTextAlignment(Qt::AlignCenter);
+        m_matrix->setItem(t, n, recall);
     }
-    m_perClass->setRowCount(n);
-    m_perClass->setVerticalHeaderLabels(names);
-    for (int c = 0; c < n; ++c) {
-        m_perClass->setItem(c, 0, new QTableWidgetItem(QString::number(e.precision(c), 'f', 3)));
-        m_perClass->setItem(c, 1, new QTableWidgetItem(QString::number(e.recall(c), 'f', 3)));
+    for (int p = 0; p < n; ++p) {
+        auto* precision = new QTableWidgetItem(QString::number(e.precision(p), 'f', 3));
+        precision->setTextAlignment(Qt::AlignCenter);
+        m_matrix->setItem(n, p, precision);
     }
+    m_matrix->setItem(n, n, new QTableWidgetItem());
     Q_EMIT evaluated(e.accuracy());
 }
 
-void EvaluationPanel::showCell(int truth, int predicted) { listImages(truth, predicted); }
+void EvaluationPanel::showCell(int truth, int predicted) {
+    const int n = m_names.size();
+    if (truth < n && predicted < n) listImages(truth, predicted);  // not the precision/recall cells
+}
 
 void EvaluationPanel::listImages(int truth, int predicted) {
     m_images->clear();

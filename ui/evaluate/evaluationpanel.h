@@ -11,8 +11,8 @@ class QTableWidget;
 
 namespace convscope::ui {
 
-/// The confusion matrix of the validation set as a heat map, per-class precision and recall,
-/// and the images behind any cell (misclassified cells first in the list of cells).
+/// The confusion matrix of the validation set as a heat map with per-class precision and
+/// recall, and the images behind any cell or class (misclassified ones first).
 class EvaluationPanel : public QWidget {
     Q_OBJECT
 public:
@@ -43,7 +43,6 @@ private:
     QPushButton* m_run;
     QLabel* m_summary;
     QTableWidget* m_matrix;
-    QTableWidget* m_perClass;
     QListWidget* m_images;
 };
 

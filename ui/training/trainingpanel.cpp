@@ -9,7 +9,7 @@
 #include <QDir>
 #include <QDoubleSpinBox>
 #include <QFileInfo>
-#include <QFormLayout>
+#include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -69,37 +69,33 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
     m_learningRate->setValue(1e-3);
     m_runDir->setPlaceholderText(tr("run folder (made when training starts)"));
 
-    auto* form = new QFormLayout;
-    form->addRow(tr("Architecture"), m_architecture);
-    form->addRow(tr("Head"), m_head);
-    form->addRow(tr("Image size"), m_size);
-    form->addRow(tr("Epochs"), m_epochCount);
-    form->addRow(tr("Batch size"), m_batch);
-    form->addRow(tr("Optimizer"), m_optimizer);
-    form->addRow(tr("Learning rate"), m_learningRate);
-    form->addRow(tr("Device"), m_device);
-    form->addRow(tr("Run folder"), m_runDir);
+    // Settings in a compact grid above the charts, so that the charts get the room.
+    auto* form = new QGridLayout;
+    const QList<QPair<QString, QWidget*>> fields{
+        {tr("Architecture"), m_architecture}, {tr("Head"), m_head},       {tr("Image size"), m_size},
+        {tr("Epochs"), m_epochCount},         {tr("Batch size"), m_batch}, {tr("Optimizer"), m_optimizer},
+        {tr("Learning rate"), m_learningRate}, {tr("Device"), m_device}};
+    for (int i = 0; i < fields.size(); ++i) {
+        form->addWidget(new QLabel(fields[i].first), i / 3, (i % 3) * 2);
+        form->addWidget(fields[i].second, i / 3, (i % 3) * 2 + 1);
+    }
+    form->addWidget(new QLabel(tr("Run folder")), 2, 4);
+    form->addWidget(m_runDir, 3, 0, 1, 6);
+    for (int c = 1; c < 6; c += 2) form->setColumnStretch(c, 1);
 
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(m_start);
     buttons->addWidget(m_pause);
     buttons->addWidget(m_cancel);
+    buttons->addWidget(m_progress, 1);
     m_pause->setEnabled(false);
     m_cancel->setEnabled(false);
-
-    auto* left = new QVBoxLayout;
-    left->addLayout(form);
-    left->addLayout(buttons);
-    left->addWidget(m_progress);
-    left->addWidget(m_status);
-    left->addStretch();
     m_status->setWordWrap(true);
 
-    auto* layout = new QHBoxLayout(this);
-    auto* leftBox = new QWidget;
-    leftBox->setLayout(left);
-    leftBox->setMaximumWidth(330);
-    layout->addWidget(leftBox);
+    auto* layout = new QVBoxLayout(this);
+    layout->addLayout(form);
+    layout->addLayout(buttons);
+    layout->addWidget(m_status);
     layout->addWidget(m_plots, 1);
 
     connect(m_start, &QPushButton::clicked, this, &TrainingPanel::start);
@@ -109,6 +105,9 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
     connect(m_bridge, &EngineBridge::epochEnded, this, &TrainingPanel::onEpoch);
     connect(m_bridge, &EngineBridge::trainingFinished, this, &TrainingPanel::onFinished);
     connect(m_bridge, &EngineBridge::trainingMessage, m_status, &QLabel::setText);
+    connect(m_bridge, &EngineBridge::trainingPaused, this, [this](bool paused) {
+        if (paused) m_status->setText(tr("Paused. Resume continues with the next batch."));
+    });
     connect(m_bridge, &EngineBridge::trainingProgress, this, [this](int phase, int done, int total) {
         m_progress->setRange(0, total);
         m_progress->setValue(done);
