@@ -69,11 +69,12 @@ DatasetPanel::DatasetPanel(EngineBridge* bridge, QWidget* parent)
     m_tabs->addTab(m_flaggedView, QString());
     connect(m_tabs, &QTabWidget::currentChanged, this, &DatasetPanel::scheduleThumbnailRequests);
 
-    auto* splitter = new QSplitter(Qt::Horizontal, this);
+    // Classes above, images below: the panel lives in a narrow side dock.
+    auto* splitter = new QSplitter(Qt::Vertical, this);
     splitter->addWidget(createClassPane());
     splitter->addWidget(m_tabs);
     splitter->setStretchFactor(1, 1);
-    splitter->setSizes({360, 720});
+    splitter->setSizes({260, 500});
 
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(m_header);
