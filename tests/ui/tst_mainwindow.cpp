@@ -9,10 +9,10 @@
 #include "mainwindow.h"
 #include "training/trainingpanel.h"
 #include "training/trainingplots.h"
+#include "stallmeter.h"
 
 #include <QDir>
 #include <QDropEvent>
-#include <QElapsedTimer>
 #include <QFile>
 #include <QImage>
 #include <QListWidget>
@@ -29,24 +29,6 @@ using namespace convscope;
 using namespace convscope::ui;
 
 namespace {
-
-/// Longest gap between ticks of a 5 ms timer: how long the event loop was blocked.
-class StallMeter : public QObject {
-public:
-    StallMeter() {
-        m_clock.start();
-        connect(&m_timer, &QTimer::timeout, this, [this] {
-            m_longest = std::max(m_longest, m_clock.restart());
-        });
-        m_timer.start(5);
-    }
-    qint64 longestMs() const { return m_longest; }
-
-private:
-    QTimer m_timer;
-    QElapsedTimer m_clock;
-    qint64 m_longest = 0;
-};
 
 void writeColourImages(const QString& folder, const QColor& colour, int count) {
     QDir().mkpath(folder);
