@@ -134,3 +134,16 @@ TEST(Models, tooSmallInputIsAClearError) {
         EXPECT_NE(std::string(e.what()).find("input size"), std::string::npos) << e.what();
     }
 }
+
+TEST(Models, theFusedPoolThenReluPathGivesTheSameOutputsAsTheTappedPath) {
+    // Without a tap the Keras nets pool before the ReLU (cheaper); with one they follow the
+    // layer order. Both must give the same logits.
+    for (Architecture a : {Architecture::SmallConvNet, Architecture::Vgg16}) {
+        const Classifier model = makeClassifier(config(a, Head::Flatten, 64, 3));
+        model->eval();
+        torch::NoGradGuard noGrad;
+        const torch::Tensor x = torch::randn({2, 3, 64, 64});
+        const LayerTap tap = [](const std::string&, const torch::Tensor&) {};
+        EXPECT_TRUE(torch::allclose(model->forward(x), model->forward(x, &tap), 1e-5, 1e-6)) << architectureName(a);
+    }
+}
