@@ -35,15 +35,18 @@ const char* kUsage =
     "      exports Debian's Fashion-MNIST as class folders (train/ and validation/)\n"
     "  train DATA --out RUN_DIR [--arch small|vgg16|resnet18|mobilenetv2] [--head flatten|gap]\n"
     "        [--size N] [--epochs N] [--batch N] [--optimizer sgd|adam|rmsprop] [--lr F]\n"
-    "        [--momentum F] [--nesterov] [--weight-decay F] [--schedule constant|step|cosine|plateau]\n"
+    "        [--momentum F] [--nesterov] [--weight-decay F] [--schedule "
+    "constant|step|cosine|plateau]\n"
     "        [--early-stopping N] [--seed N] [--device auto|cpu|cuda] [--val-fraction F]\n"
-    "        [--weights FILE.h5] [--freeze-up-to LAYER] [--no-augment] [augmentation options] [--json]\n"
+    "        [--weights FILE.h5] [--freeze-up-to LAYER] [--no-augment] [augmentation options] "
+    "[--json]\n"
     "  train --resume RUN_DIR [--json]\n"
     "      trains; RUN_DIR gets config.json, history.csv, checkpoint.pt and weights.h5\n"
     "  evaluate WEIGHTS DATA [--split validation|train|all] [--json]\n"
     "      accuracy, per-class precision and recall, confusion matrix\n"
     "  predict WEIGHTS IMAGE...|FOLDER [--top-k 3] [--csv OUT.csv] [--json]\n"
-    "          [--arch A --size N --classes a,b,...]  (for weight files without ConvScope metadata)\n"
+    "          [--arch A --size N --classes a,b,...]  (for weight files without ConvScope "
+    "metadata)\n"
     "  summary ARCH|WEIGHTS [--size N] [--classes N] [--head flatten|gap] [--json]\n"
     "      layers with output shapes and parameter counts\n";
 
@@ -51,12 +54,9 @@ const char* kUsage =
 
 int main(int argc, char** argv) {
     const std::map<std::string, std::function<int(const std::vector<std::string>&)>> commands{
-        {"scan", convscope::cli::scanCommand},
-        {"augment", convscope::cli::augmentCommand},
-        {"demo-data", convscope::cli::demoDataCommand},
-        {"train", convscope::cli::trainCommand},
-        {"evaluate", convscope::cli::evaluateCommand},
-        {"predict", convscope::cli::predictCommand},
+        {"scan", convscope::cli::scanCommand},          {"augment", convscope::cli::augmentCommand},
+        {"demo-data", convscope::cli::demoDataCommand}, {"train", convscope::cli::trainCommand},
+        {"evaluate", convscope::cli::evaluateCommand},  {"predict", convscope::cli::predictCommand},
         {"summary", convscope::cli::summaryCommand},
     };
     if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
@@ -68,7 +68,8 @@ int main(int argc, char** argv) {
     if (command == commands.end() && folderOrNothing) {
 #ifdef CONVSCOPE_HAS_UI
         convscope::configureThreads();
-        return convscope::ui::runWorkbench(argc, argv, argc >= 2 ? QString::fromLocal8Bit(argv[1]) : QString());
+        return convscope::ui::runWorkbench(argc, argv,
+                                           argc >= 2 ? QString::fromLocal8Bit(argv[1]) : QString());
 #else
         std::fputs(kUsage, stderr);
         return 2;

@@ -14,6 +14,8 @@ void configureThreads(int threads) {
     cv::setNumThreads(0);
 }
 
-int torchThreadCount() { return torch::get_num_threads(); }
+int torchThreadCount() {
+    return torch::get_num_threads();
+}
 
 }  // namespace convscope

@@ -26,7 +26,8 @@ namespace convscope::ui {
 
 namespace {
 
-QDockWidget* dock(QMainWindow* window, const QString& title, const QString& name, QWidget* content, Qt::DockWidgetArea area) {
+QDockWidget* dock(QMainWindow* window, const QString& title, const QString& name, QWidget* content,
+                  Qt::DockWidgetArea area) {
     auto* d = new QDockWidget(title, window);
     d->setObjectName(name);
     d->setWidget(content);
@@ -48,11 +49,16 @@ MainWindow::MainWindow(QWidget* parent)
     setWindowTitle(tr("ConvScope"));
     setAcceptDrops(true);
     setCentralWidget(m_training);
-    QDockWidget* datasetDock = dock(this, tr("Dataset"), QStringLiteral("dataset"), m_dataset, Qt::LeftDockWidgetArea);
-    QDockWidget* augmentDock = dock(this, tr("Augmentation"), QStringLiteral("augmentation"), m_augment, Qt::RightDockWidgetArea);
-    QDockWidget* classifyDock = dock(this, tr("Classify"), QStringLiteral("classify"), m_classify, Qt::RightDockWidgetArea);
-    QDockWidget* evaluateDock = dock(this, tr("Evaluate"), QStringLiteral("evaluate"), m_evaluation, Qt::BottomDockWidgetArea);
-    QDockWidget* issuesDock = dock(this, tr("Issues"), QStringLiteral("issues"), m_issues, Qt::BottomDockWidgetArea);
+    QDockWidget* datasetDock =
+        dock(this, tr("Dataset"), QStringLiteral("dataset"), m_dataset, Qt::LeftDockWidgetArea);
+    QDockWidget* augmentDock = dock(this, tr("Augmentation"), QStringLiteral("augmentation"),
+                                    m_augment, Qt::RightDockWidgetArea);
+    QDockWidget* classifyDock =
+        dock(this, tr("Classify"), QStringLiteral("classify"), m_classify, Qt::RightDockWidgetArea);
+    QDockWidget* evaluateDock = dock(this, tr("Evaluate"), QStringLiteral("evaluate"), m_evaluation,
+                                     Qt::BottomDockWidgetArea);
+    QDockWidget* issuesDock =
+        dock(this, tr("Issues"), QStringLiteral("issues"), m_issues, Qt::BottomDockWidgetArea);
     tabifyDockWidget(augmentDock, classifyDock);
     tabifyDockWidget(evaluateDock, issuesDock);
     augmentDock->raise();
@@ -71,15 +77,18 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_dataset, &DatasetPanel::cancelImportRequested, m_bridge, &EngineBridge::cancelImport);
     connect(m_bridge, &EngineBridge::failed, this, &MainWindow::onFailed);
     connect(m_bridge, &EngineBridge::failed, this, [this](const QString& what) {
-        if (what == QLatin1String("Import")) m_dataset->clearImportProgress();
+        if (what == QLatin1String("Import"))
+            m_dataset->clearImportProgress();
     });
     connect(m_dataset, &DatasetPanel::imageActivated, this, &MainWindow::onImageActivated);
     connect(m_evaluation, &EvaluationPanel::imageActivated, this, &MainWindow::onImageActivated);
-    connect(m_augment, &AugmentPanel::paramsChanged, this,
-            [this] { m_training->setAugmentation(m_augment->params(), m_augment->augmentationEnabled()); });
+    connect(m_augment, &AugmentPanel::paramsChanged, this, [this] {
+        m_training->setAugmentation(m_augment->params(), m_augment->augmentationEnabled());
+    });
     m_training->setAugmentation(m_augment->params(), m_augment->augmentationEnabled());
     connect(m_training, &TrainingPanel::weightsAvailable, this, [this](const QString& path) {
-        if (path.isEmpty()) return;
+        if (path.isEmpty())
+            return;
         m_classify->setWeights(path);
         m_evaluation->setSource(path, m_folder);
     });
@@ -87,7 +96,8 @@ MainWindow::MainWindow(QWidget* parent)
     QSettings settings;
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
     restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
-    if (!settings.contains(QStringLiteral("window/geometry"))) resize(1280, 800);
+    if (!settings.contains(QStringLiteral("window/geometry")))
+        resize(1280, 800);
 }
 
 MainWindow::~MainWindow() = default;
@@ -95,42 +105,53 @@ MainWindow::~MainWindow() = default;
 void MainWindow::createMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open folder…"), QKeySequence::Open, this, [this] {
-        const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a dataset folder"), m_folder);
-        if (!dir.isEmpty()) openFolder(dir);
+        const QString dir =
+            QFileDialog::getExistingDirectory(this, tr("Open a dataset folder"), m_folder);
+        if (!dir.isEmpty())
+            openFolder(dir);
     });
     m_recent = file->addMenu(tr("Open &recent"));
     rebuildRecentMenu();
     file->addSeparator();
     file->addAction(tr("&Load weights…"), QKeySequence(tr("Ctrl+L")), this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Load weights"), {}, tr("HDF5 weights (*.h5 *.hdf5)"));
-        if (!path.isEmpty()) loadWeights(path);
+        const QString path = QFileDialog::getOpenFileName(this, tr("Load weights"), {},
+                                                          tr("HDF5 weights (*.h5 *.hdf5)"));
+        if (!path.isEmpty())
+            loadWeights(path);
     });
     file->addAction(tr("&Save weights as…"), QKeySequence::Save, this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Save weights"), QStringLiteral("weights.h5"),
-                                                          tr("HDF5 weights (*.h5)"));
-        if (!path.isEmpty()) saveWeights(path);
+        const QString path = QFileDialog::getSaveFileName(
+            this, tr("Save weights"), QStringLiteral("weights.h5"), tr("HDF5 weights (*.h5)"));
+        if (!path.isEmpty())
+            saveWeights(path);
     });
     file->addAction(tr("Resume a &run…"), this, [this] {
         const QString dir = QFileDialog::getExistingDirectory(this, tr("Run folder to resume"));
-        if (!dir.isEmpty()) m_training->resumeRun(dir);
+        if (!dir.isEmpty())
+            m_training->resumeRun(dir);
     });
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
     QMenu* train = menuBar()->addMenu(tr("&Training"));
     train->addAction(tr("&Start"), QKeySequence(tr("Ctrl+R")), m_training, &TrainingPanel::start);
-    train->addAction(tr("&Pause / resume"), QKeySequence(tr("Ctrl+P")), m_training, &TrainingPanel::togglePause);
+    train->addAction(tr("&Pause / resume"), QKeySequence(tr("Ctrl+P")), m_training,
+                     &TrainingPanel::togglePause);
     train->addAction(tr("&Cancel"), QKeySequence(tr("Ctrl+.")), m_training, &TrainingPanel::cancel);
     train->addSeparator();
-    train->addAction(tr("&Evaluate"), QKeySequence(tr("Ctrl+E")), m_evaluation, &EvaluationPanel::evaluate);
+    train->addAction(tr("&Evaluate"), QKeySequence(tr("Ctrl+E")), m_evaluation,
+                     &EvaluationPanel::evaluate);
     train->addAction(tr("E&xport charts…"), this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Export charts"), QStringLiteral("training.png"),
-                                                          tr("PNG (*.png);;PDF (*.pdf)"));
-        if (!path.isEmpty() && !m_training->plots()->exportTo(path)) addIssue(tr("Could not write %1").arg(path));
+        const QString path =
+            QFileDialog::getSaveFileName(this, tr("Export charts"), QStringLiteral("training.png"),
+                                         tr("PNG (*.png);;PDF (*.pdf)"));
+        if (!path.isEmpty() && !m_training->plots()->exportTo(path))
+            addIssue(tr("Could not write %1").arg(path));
     });
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
-    for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
+    for (QDockWidget* d : findChildren<QDockWidget*>())
+        view->addAction(d->toggleViewAction());
 }
 
 void MainWindow::openFolder(const QString& path) {
@@ -146,10 +167,16 @@ void MainWindow::onImported(DatasetPtr dataset) {
     m_evaluation->setSource(m_classify->weights(), m_folder);
     rememberFolder(m_folder);
     const auto& report = dataset->report();
-    for (const auto& w : report.warnings) addIssue(QString::fromStdString(w));
+    for (const auto& w : report.warnings)
+        addIssue(QString::fromStdString(w));
     if (!report.skipped.empty())
-        addIssue(tr("%1 files skipped in %2 (see the Dataset panel's flagged files)").arg(report.skipped.size()).arg(m_folder));
-    statusBar()->showMessage(tr("%1: %2 classes, %3 images").arg(m_folder).arg(dataset->classNames().size()).arg(dataset->usableCount()));
+        addIssue(tr("%1 files skipped in %2 (see the Dataset panel's flagged files)")
+                     .arg(report.skipped.size())
+                     .arg(m_folder));
+    statusBar()->showMessage(tr("%1: %2 classes, %3 images")
+                                 .arg(m_folder)
+                                 .arg(dataset->classNames().size())
+                                 .arg(dataset->usableCount()));
     for (std::size_t i = 0; i < dataset->samples().size(); ++i) {
         if (dataset->samples()[i].usable) {
             onImageActivated(QString::fromStdString(dataset->samples()[i].path));
@@ -170,7 +197,8 @@ void MainWindow::onImageActivated(const QString& path) {
         }
     }
     m_augment->setImage(path, className);
-    if (!m_classify->weights().isEmpty()) m_classify->classify(path);
+    if (!m_classify->weights().isEmpty())
+        m_classify->classify(path);
 }
 
 void MainWindow::loadWeights(const QString& path) {
@@ -185,7 +213,8 @@ bool MainWindow::saveWeights(const QString& path) {
     QSaveFile out(path);  // written beside the target and renamed: never half a file
     if (source.isEmpty() || !in.open(QIODevice::ReadOnly) || !out.open(QIODevice::WriteOnly) ||
         out.write(in.readAll()) < 0 || !out.commit()) {
-        onFailed(tr("Save weights"), source.isEmpty() ? tr("There is no model yet.") : tr("Could not write %1").arg(path));
+        onFailed(tr("Save weights"), source.isEmpty() ? tr("There is no model yet.")
+                                                      : tr("Could not write %1").arg(path));
         return false;
     }
     statusBar()->showMessage(tr("Saved %1").arg(path));
@@ -211,7 +240,8 @@ void MainWindow::rememberFolder(const QString& path) {
     QStringList recent = settings.value(QStringLiteral("recentFolders")).toStringList();
     recent.removeAll(path);
     recent.prepend(path);
-    while (recent.size() > 8) recent.removeLast();
+    while (recent.size() > 8)
+        recent.removeLast();
     settings.setValue(QStringLiteral("recentFolders"), recent);
     rebuildRecentMenu();
 }
@@ -219,17 +249,20 @@ void MainWindow::rememberFolder(const QString& path) {
 void MainWindow::rebuildRecentMenu() {
     m_recent->clear();
     const QStringList recent = QSettings().value(QStringLiteral("recentFolders")).toStringList();
-    for (const QString& folder : recent) m_recent->addAction(folder, this, [this, folder] { openFolder(folder); });
+    for (const QString& folder : recent)
+        m_recent->addAction(folder, this, [this, folder] { openFolder(folder); });
     m_recent->setEnabled(!recent.isEmpty());
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
-    if (event->mimeData()->hasUrls()) event->acceptProposedAction();
+    if (event->mimeData()->hasUrls())
+        event->acceptProposedAction();
 }
 
 void MainWindow::dropEvent(QDropEvent* event) {
     const auto urls = event->mimeData()->urls();
-    if (urls.isEmpty() || !urls.front().isLocalFile()) return;
+    if (urls.isEmpty() || !urls.front().isLocalFile())
+        return;
     const QString path = urls.front().toLocalFile();
     if (QFileInfo(path).isDir())
         openFolder(path);
@@ -239,7 +272,8 @@ void MainWindow::dropEvent(QDropEvent* event) {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-    if (m_bridge->isTraining()) m_bridge->cancelTraining();  // the last checkpoint is kept; resume later
+    if (m_bridge->isTraining())
+        m_bridge->cancelTraining();  // the last checkpoint is kept; resume later
     QSettings settings;
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
     settings.setValue(QStringLiteral("window/state"), saveState());
@@ -253,8 +287,10 @@ int runWorkbench(int argc, char** argv, const QString& folder) {
     QApplication::setApplicationName(QStringLiteral("ConvScope"));
     MainWindow window;
     window.show();
-    const QString start = folder.isEmpty() ? QSettings().value(QStringLiteral("lastFolder")).toString() : folder;
-    if (!start.isEmpty() && QFileInfo(start).isDir()) window.openFolder(start);
+    const QString start =
+        folder.isEmpty() ? QSettings().value(QStringLiteral("lastFolder")).toString() : folder;
+    if (!start.isEmpty() && QFileInfo(start).isDir())
+        window.openFolder(start);
     return app.exec();
 }
 

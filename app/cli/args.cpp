@@ -20,15 +20,18 @@ Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& op
         }
         // Keras spells parameters with underscores (rotation_range); accept both.
         for (char& c : name)
-            if (c == '_') c = '-';
+            if (c == '_')
+                c = '-';
         if (flags.count(name)) {
-            if (inlineValue) throw UsageError("--" + name + " takes no value");
+            if (inlineValue)
+                throw UsageError("--" + name + " takes no value");
             m_flags.insert(name);
         } else if (options.count(name)) {
             if (inlineValue) {
                 m_values[name] = *inlineValue;
             } else {
-                if (i + 1 >= argv.size()) throw UsageError("--" + name + " needs a value");
+                if (i + 1 >= argv.size())
+                    throw UsageError("--" + name + " needs a value");
                 m_values[name] = argv[++i];
             }
         } else {
@@ -39,7 +42,8 @@ Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& op
 
 std::optional<std::string> Args::value(const std::string& name) const {
     const auto it = m_values.find(name);
-    if (it == m_values.end()) return std::nullopt;
+    if (it == m_values.end())
+        return std::nullopt;
     return it->second;
 }
 
@@ -51,7 +55,8 @@ namespace {
 double parseNumber(const std::string& name, const std::string& s) {
     char* end = nullptr;
     const double v = std::strtod(s.c_str(), &end);
-    if (s.empty() || *end != '\0') throw UsageError("--" + name + ": '" + s + "' is not a number");
+    if (s.empty() || *end != '\0')
+        throw UsageError("--" + name + ": '" + s + "' is not a number");
     return v;
 }
 }  // namespace
@@ -63,16 +68,20 @@ double Args::number(const std::string& name, double fallback) const {
 
 long long Args::integer(const std::string& name, long long fallback) const {
     const auto v = value(name);
-    if (!v) return fallback;
+    if (!v)
+        return fallback;
     char* end = nullptr;
     const long long n = std::strtoll(v->c_str(), &end, 10);
-    if (v->empty() || *end != '\0') throw UsageError("--" + name + ": '" + *v + "' is not an integer");
+    if (v->empty() || *end != '\0')
+        throw UsageError("--" + name + ": '" + *v + "' is not an integer");
     return n;
 }
 
-std::pair<double, double> Args::pair(const std::string& name, std::pair<double, double> fallback) const {
+std::pair<double, double> Args::pair(const std::string& name,
+                                     std::pair<double, double> fallback) const {
     const auto v = value(name);
-    if (!v) return fallback;
+    if (!v)
+        return fallback;
     const auto comma = v->find(',');
     if (comma == std::string::npos) {
         const double x = parseNumber(name, *v);

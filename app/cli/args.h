@@ -28,7 +28,8 @@ public:
     double number(const std::string& name, double fallback) const;
     long long integer(const std::string& name, long long fallback) const;
     /// "a,b" -> {a, b}; a single number x -> {x, x}.
-    std::pair<double, double> pair(const std::string& name, std::pair<double, double> fallback) const;
+    std::pair<double, double> pair(const std::string& name,
+                                   std::pair<double, double> fallback) const;
 
 private:
     std::vector<std::string> m_positionals;

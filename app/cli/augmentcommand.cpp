@@ -27,13 +27,15 @@ struct Source {
 };
 
 std::vector<Source> pickSources(const std::string& data, const Args& args) {
-    if (fs::is_regular_file(data)) return {{fs::path(data).stem().string(), data}};
+    if (fs::is_regular_file(data))
+        return {{fs::path(data).stem().string(), data}};
     const DatasetIndex index = DatasetIndex::scan(data);
     const auto wanted = args.value("class");
     std::vector<Source> sources;
     const auto& names = index.classNames();
     for (std::size_t c = 0; c < names.size(); ++c) {
-        if (wanted && *wanted != names[c]) continue;
+        if (wanted && *wanted != names[c])
+            continue;
         for (std::size_t i : index.indices(Split::Train)) {
             if (index.samples()[i].label == int(c)) {
                 sources.push_back({names[c], index.samples()[i].path});
@@ -41,7 +43,8 @@ std::vector<Source> pickSources(const std::string& data, const Args& args) {
             }
         }
     }
-    if (sources.empty()) throw Error(data, wanted ? "no class named " + *wanted : "no images");
+    if (sources.empty())
+        throw Error(data, wanted ? "no class named " + *wanted : "no images");
     return sources;
 }
 
@@ -51,11 +54,14 @@ int augmentCommand(const std::vector<std::string>& argv) {
     std::set<std::string> options{"n", "out", "seed", "size", "class"};
     options.insert(augmentOptionNames().begin(), augmentOptionNames().end());
     const Args args(argv, options, augmentFlagNames());
-    if (args.positionals().size() != 1) throw UsageError("augment takes one folder or image");
+    if (args.positionals().size() != 1)
+        throw UsageError("augment takes one folder or image");
     const auto out = args.value("out");
-    if (!out) throw UsageError("augment needs --out DIR");
+    if (!out)
+        throw UsageError("augment needs --out DIR");
     const int n = int(args.integer("n", 9));
-    if (n <= 0) throw UsageError("--n must be positive");
+    if (n <= 0)
+        throw UsageError("--n must be positive");
     const Augmenter augmenter(augmentParamsFromArgs(args));
     const std::uint64_t seed = std::uint64_t(args.integer("seed", 1337));
     DecodeOptions decode;
@@ -71,8 +77,9 @@ int augmentCommand(const std::vector<std::string>& argv) {
             augmenter.apply(rgb, augmented, mixSeed(seed, std::uint64_t(written + 1)));
             cv::cvtColor(augmented, bgr, cv::COLOR_RGB2BGR);
             // Keras's preview naming: <prefix>_<index>_<random>.jpeg
-            const fs::path file = fs::path(*out) / (source.prefix + "_" + std::to_string(i) + "_" +
-                                                    std::to_string(names.below(10'000'000)) + ".jpeg");
+            const fs::path file =
+                fs::path(*out) / (source.prefix + "_" + std::to_string(i) + "_" +
+                                  std::to_string(names.below(10'000'000)) + ".jpeg");
             if (!cv::imwrite(file.string(), bgr, {cv::IMWRITE_JPEG_QUALITY, 95}))
                 throw Error(file.string(), "cannot write");
             ++written;

@@ -3,10 +3,16 @@
 namespace convscope::cli {
 
 const std::set<std::string>& augmentOptionNames() {
-    static const std::set<std::string> names{
-        "rotation-range", "width-shift-range", "height-shift-range", "shear-range",
-        "zoom-range",     "brightness-range",  "channel-shift-range", "fill-mode",
-        "cval",           "rescale"};
+    static const std::set<std::string> names{"rotation-range",
+                                             "width-shift-range",
+                                             "height-shift-range",
+                                             "shear-range",
+                                             "zoom-range",
+                                             "brightness-range",
+                                             "channel-shift-range",
+                                             "fill-mode",
+                                             "cval",
+                                             "rescale"};
     return names;
 }
 
@@ -37,7 +43,8 @@ AugmentParams augmentParamsFromArgs(const Args& args) {
     p.rescale = args.number("rescale", 1);
     for (double v : {p.rotationRange, p.widthShiftRange, p.heightShiftRange, p.shearRange,
                      p.channelShiftRange}) {
-        if (v < 0) throw UsageError("augmentation ranges must not be negative");
+        if (v < 0)
+            throw UsageError("augmentation ranges must not be negative");
     }
     if (p.zoomLow <= 0 || p.zoomHigh < p.zoomLow)
         throw UsageError("--zoom-range must give 0 < low <= high");

@@ -28,7 +28,8 @@ const std::set<std::string> kModelOptions{"arch", "size", "classes", "head"};
 /// For weight files without ConvScope metadata: --arch, --size, --classes a,b,c [--head].
 std::optional<WeightsMetadata> fallbackMetadata(const Args& args) {
     const auto classes = args.value("classes");
-    if (!classes) return std::nullopt;
+    if (!classes)
+        return std::nullopt;
     WeightsMetadata m;
     m.model.architecture = parseArchitecture(args.text("arch", "small"));
     m.model.head = parseHead(args.text("head", "flatten"));
@@ -36,8 +37,10 @@ std::optional<WeightsMetadata> fallbackMetadata(const Args& args) {
     std::size_t start = 0;
     while (start <= classes->size()) {
         const std::size_t comma = classes->find(',', start);
-        m.classNames.push_back(classes->substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-        if (comma == std::string::npos) break;
+        m.classNames.push_back(
+            classes->substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (comma == std::string::npos)
+            break;
         start = comma + 1;
     }
     m.model.classCount = int(m.classNames.size());
@@ -50,9 +53,11 @@ std::vector<std::string> imagesIn(const std::vector<std::string>& inputs) {
         std::error_code ec;
         if (fs::is_directory(input, ec)) {
             std::vector<std::string> found;
-            for (auto it = fs::recursive_directory_iterator(input, fs::directory_options::skip_permission_denied, ec);
+            for (auto it = fs::recursive_directory_iterator(
+                     input, fs::directory_options::skip_permission_denied, ec);
                  !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-                if (it->is_regular_file() && probeImageFile(it->path().string()).format != ImageFormat::Unknown)
+                if (it->is_regular_file() &&
+                    probeImageFile(it->path().string()).format != ImageFormat::Unknown)
                     found.push_back(it->path().string());
             }
             std::sort(found.begin(), found.end());
@@ -65,9 +70,11 @@ std::vector<std::string> imagesIn(const std::vector<std::string>& inputs) {
 }
 
 std::string csvField(const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    if (s.find_first_of(",\"\n") == std::string::npos)
+        return s;
     std::string out = "\"";
-    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    for (char c : s)
+        out += c == '"' ? std::string("\"\"") : std::string(1, c);
     return out + "\"";
 }
 
@@ -77,21 +84,25 @@ int predictCommand(const std::vector<std::string>& argv) {
     std::set<std::string> options{"csv", "top-k", "batch"};
     options.insert(kModelOptions.begin(), kModelOptions.end());
     const Args args(argv, options, {"json"});
-    if (args.positionals().size() < 2) throw UsageError("predict takes a weights file and images or folders");
+    if (args.positionals().size() < 2)
+        throw UsageError("predict takes a weights file and images or folders");
     Predictor predictor(args.positionals()[0], fallbackMetadata(args));
     const auto& names = predictor.metadata().classNames;
     const int topK = std::clamp(int(args.integer("top-k", 3)), 1, int(names.size()));
     const std::vector<std::string> inputs(args.positionals().begin() + 1, args.positionals().end());
     const auto files = imagesIn(inputs);
-    if (files.empty()) throw Error(inputs[0], "no images found");
+    if (files.empty())
+        throw Error(inputs[0], "no images found");
     const auto predictions = predictor.predictFiles(files, int(args.integer("batch", 32)));
 
     std::ofstream csv;
     if (const auto path = args.value("csv")) {
         csv.open(*path);
-        if (!csv) throw Error(*path, "cannot write");
+        if (!csv)
+            throw Error(*path, "cannot write");
         csv << "path,top";
-        for (const auto& n : names) csv << "," << csvField(n);
+        for (const auto& n : names)
+            csv << "," << csvField(n);
         csv << "\n";
     }
     int failures = 0;
@@ -103,21 +114,29 @@ int predictCommand(const std::vector<std::string>& argv) {
         }
         std::vector<int> order(p.probabilities.size());
         std::iota(order.begin(), order.end(), 0);
-        std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return p.probabilities[std::size_t(a)] > p.probabilities[std::size_t(b)]; });
+        std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+            return p.probabilities[std::size_t(a)] > p.probabilities[std::size_t(b)];
+        });
         if (args.flag("json")) {
             nlohmann::json probs = nlohmann::json::object();
-            for (std::size_t c = 0; c < names.size(); ++c) probs[names[c]] = p.probabilities[c];
-            std::cout << nlohmann::json{{"path", p.path}, {"probabilities", probs}, {"top", names[std::size_t(p.top)]}}.dump()
+            for (std::size_t c = 0; c < names.size(); ++c)
+                probs[names[c]] = p.probabilities[c];
+            std::cout << nlohmann::json{{"path", p.path},
+                                        {"probabilities", probs},
+                                        {"top", names[std::size_t(p.top)]}}
+                             .dump()
                       << "\n";
         } else {
             std::printf("%s:", p.path.c_str());
             for (int k = 0; k < topK; ++k)
-                std::printf(" %s %.3f", names[std::size_t(order[std::size_t(k)])].c_str(), p.probabilities[std::size_t(order[std::size_t(k)])]);
+                std::printf(" %s %.3f", names[std::size_t(order[std::size_t(k)])].c_str(),
+                            p.probabilities[std::size_t(order[std::size_t(k)])]);
             std::printf("\n");
         }
         if (csv.is_open()) {
             csv << csvField(p.path) << "," << csvField(names[std::size_t(p.top)]);
-            for (float v : p.probabilities) csv << "," << v;
+            for (float v : p.probabilities)
+                csv << "," << v;
             csv << "\n";
         }
     }
@@ -129,37 +148,54 @@ int evaluateCommand(const std::vector<std::string>& argv) {
     std::set<std::string> options{"split", "val-fraction", "seed", "batch"};
     options.insert(kModelOptions.begin(), kModelOptions.end());
     const Args args(argv, options, {"json"});
-    if (args.positionals().size() != 2) throw UsageError("evaluate takes a weights file and a data folder");
+    if (args.positionals().size() != 2)
+        throw UsageError("evaluate takes a weights file and a data folder");
     Predictor predictor(args.positionals()[0], fallbackMetadata(args));
     const std::string splitName = args.text("split", "validation");
     std::optional<Split> split;
-    if (splitName == "train") split = Split::Train;
-    else if (splitName == "validation") split = Split::Validation;
-    else if (splitName != "all") throw UsageError("--split must be train, validation or all");
-    const Evaluation e = predictor.evaluate(args.positionals()[1], split, args.number("val-fraction", 0.2),
-                                            std::uint64_t(args.integer("seed", 1337)), int(args.integer("batch", 32)));
+    if (splitName == "train")
+        split = Split::Train;
+    else if (splitName == "validation")
+        split = Split::Validation;
+    else if (splitName != "all")
+        throw UsageError("--split must be train, validation or all");
+    const Evaluation e = predictor.evaluate(
+        args.positionals()[1], split, args.number("val-fraction", 0.2),
+        std::uint64_t(args.integer("seed", 1337)), int(args.integer("batch", 32)));
     const auto& names = predictor.metadata().classNames;
     if (args.flag("json")) {
         nlohmann::json classes = nlohmann::json::array();
         for (std::size_t c = 0; c < names.size(); ++c)
-            classes.push_back({{"name", names[c]}, {"precision", e.precision(int(c))}, {"recall", e.recall(int(c))}});
-        std::cout << nlohmann::json{{"accuracy", e.accuracy()}, {"loss", e.loss}, {"images", e.samples},
-                                    {"classes", classes}, {"confusion", e.confusion}}.dump()
+            classes.push_back({{"name", names[c]},
+                               {"precision", e.precision(int(c))},
+                               {"recall", e.recall(int(c))}});
+        std::cout << nlohmann::json{{"accuracy", e.accuracy()},
+                                    {"loss", e.loss},
+                                    {"images", e.samples},
+                                    {"classes", classes},
+                                    {"confusion", e.confusion}}
+                         .dump()
                   << std::endl;
         return 0;
     }
-    std::printf("%lld images (%s): accuracy %.4f, loss %.4f\n", (long long)e.samples, splitName.c_str(), e.accuracy(), e.loss);
+    std::printf("%lld images (%s): accuracy %.4f, loss %.4f\n", (long long)e.samples,
+                splitName.c_str(), e.accuracy(), e.loss);
     std::size_t width = 5;
-    for (const auto& n : names) width = std::max(width, n.size());
+    for (const auto& n : names)
+        width = std::max(width, n.size());
     std::printf("\n  %-*s %9s %7s\n", int(width), "class", "precision", "recall");
     for (std::size_t c = 0; c < names.size(); ++c)
-        std::printf("  %-*s %9.3f %7.3f\n", int(width), names[c].c_str(), e.precision(int(c)), e.recall(int(c)));
+        std::printf("  %-*s %9.3f %7.3f\n", int(width), names[c].c_str(), e.precision(int(c)),
+                    e.recall(int(c)));
     std::printf("\nconfusion (rows: true class, columns: predicted)\n  %-*s", int(width), "");
-    for (std::size_t c = 0; c < names.size(); ++c) std::printf(" %5zu", c);
+    for (std::size_t c = 0; c < names.size(); ++c)
+        std::printf(" %5zu", c);
     std::printf("\n");
     for (std::size_t t = 0; t < names.size(); ++t) {
-        std::printf("  %-*s", int(width), (std::to_string(t) + " " + names[t]).substr(0, width).c_str());
-        for (std::size_t p = 0; p < names.size(); ++p) std::printf(" %5lld", (long long)e.confusion[t][p]);
+        std::printf("  %-*s", int(width),
+                    (std::to_string(t) + " " + names[t]).substr(0, width).c_str());
+        for (std::size_t p = 0; p < names.size(); ++p)
+            std::printf(" %5lld", (long long)e.confusion[t][p]);
         std::printf("\n");
     }
     return 0;
@@ -167,12 +203,14 @@ int evaluateCommand(const std::vector<std::string>& argv) {
 
 int summaryCommand(const std::vector<std::string>& argv) {
     const Args args(argv, {"size", "classes", "head"}, {"json"});
-    if (args.positionals().size() != 1) throw UsageError("summary takes an architecture name or a weights file");
+    if (args.positionals().size() != 1)
+        throw UsageError("summary takes an architecture name or a weights file");
     const std::string& what = args.positionals()[0];
     ModelConfig config;
     if (fs::is_regular_file(what)) {
         const auto m = readWeightsMetadata(what);
-        if (!m) throw Error(what, "has no ConvScope metadata; name the architecture instead");
+        if (!m)
+            throw Error(what, "has no ConvScope metadata; name the architecture instead");
         config = m->model;
     } else {
         config.architecture = parseArchitecture(what);
@@ -183,13 +221,19 @@ int summaryCommand(const std::vector<std::string>& argv) {
     const Classifier model = makeClassifier(config);
     const auto layers = model->summary();
     std::int64_t total = 0;
-    for (const auto& l : layers) total += l.parameters;
+    for (const auto& l : layers)
+        total += l.parameters;
     if (args.flag("json")) {
         nlohmann::json rows = nlohmann::json::array();
         for (const auto& l : layers)
-            rows.push_back({{"name", l.name}, {"kind", l.kind}, {"output_shape", l.outputShape}, {"parameters", l.parameters}});
-        std::cout << nlohmann::json{{"architecture", architectureName(config.architecture)}, {"layers", rows},
-                                    {"parameters", total}}.dump()
+            rows.push_back({{"name", l.name},
+                            {"kind", l.kind},
+                            {"output_shape", l.outputShape},
+                            {"parameters", l.parameters}});
+        std::cout << nlohmann::json{{"architecture", architectureName(config.architecture)},
+                                    {"layers", rows},
+                                    {"parameters", total}}
+                         .dump()
                   << std::endl;
         return 0;
     }
@@ -198,9 +242,11 @@ int summaryCommand(const std::vector<std::string>& argv) {
     std::printf("  %-26s %-12s %-18s %12s\n", "layer", "kind", "output", "parameters");
     for (const auto& l : layers) {
         std::string shape = "(";
-        for (std::size_t i = 0; i < l.outputShape.size(); ++i) shape += (i ? ", " : "") + std::to_string(l.outputShape[i]);
+        for (std::size_t i = 0; i < l.outputShape.size(); ++i)
+            shape += (i ? ", " : "") + std::to_string(l.outputShape[i]);
         shape += ")";
-        std::printf("  %-26s %-12s %-18s %12lld\n", l.name.c_str(), l.kind.c_str(), shape.c_str(), (long long)l.parameters);
+        std::printf("  %-26s %-12s %-18s %12lld\n", l.name.c_str(), l.kind.c_str(), shape.c_str(),
+                    (long long)l.parameters);
     }
     std::printf("\nTotal parameters: %lld\n", (long long)total);
     return 0;

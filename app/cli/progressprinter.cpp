@@ -17,18 +17,23 @@ std::string clock(double seconds) {
     return buf;
 }
 
-void emit(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
+void emit(const nlohmann::json& j) {
+    std::cout << j.dump() << std::endl;
+}
 
 }  // namespace
 
 ProgressPrinter::ProgressPrinter(Style style, int epochs)
-    : m_mode(style == Style::Json ? Mode::Json : isatty(STDOUT_FILENO) ? Mode::Terminal : Mode::Lines),
+    : m_mode(style == Style::Json    ? Mode::Json
+             : isatty(STDOUT_FILENO) ? Mode::Terminal
+                                     : Mode::Lines),
       m_epochs(epochs) {}
 
 void ProgressPrinter::onProgress(Phase phase, std::size_t done, std::size_t total) {
     const char* what = phase == Phase::Scanning ? "scanning" : "decoding";
     if (m_mode == Mode::Json) {
-        if (done == total) emit({{"event", what}, {"done", done}, {"total", total}});
+        if (done == total)
+            emit({{"event", what}, {"done", done}, {"total", total}});
     } else if (m_mode == Mode::Terminal) {
         std::printf("\r%s %zu/%zu%s", what, done, total, done == total ? "\n" : "");
         std::fflush(stdout);
@@ -47,53 +52,73 @@ void ProgressPrinter::onMessage(const std::string& text) {
 void ProgressPrinter::onBatchEnd(const BatchEnd& e) {
     const double remainingBatches = double(e.batchesPerEpoch - e.batch);
     if (m_mode == Mode::Json) {
-        emit({{"event", "batch"}, {"epoch", e.epoch}, {"batch", e.batch}, {"batches", e.batchesPerEpoch},
-              {"loss", e.loss}, {"accuracy", e.accuracy}, {"images_per_second", e.epochImagesPerSecond}});
+        emit({{"event", "batch"},
+              {"epoch", e.epoch},
+              {"batch", e.batch},
+              {"batches", e.batchesPerEpoch},
+              {"loss", e.loss},
+              {"accuracy", e.accuracy},
+              {"images_per_second", e.epochImagesPerSecond}});
         return;
     }
-    if (m_mode != Mode::Terminal) return;
+    if (m_mode != Mode::Terminal)
+        return;
     const auto now = std::chrono::steady_clock::now();
-    if (e.batch != e.batchesPerEpoch && now - m_lastDraw < std::chrono::milliseconds(100)) return;
+    if (e.batch != e.batchesPerEpoch && now - m_lastDraw < std::chrono::milliseconds(100))
+        return;
     m_lastDraw = now;
     const int width = 24;
     const int filled = int(width * e.batch / std::max<std::int64_t>(1, e.batchesPerEpoch));
     const double perBatch = e.epochSeconds / double(std::max<std::int64_t>(1, e.batch));
-    const double eta = perBatch * (remainingBatches + double(e.batchesPerEpoch) * double(m_epochs - e.epoch));
-    std::printf("\repoch %d/%d [%s%s] %lld/%lld loss %.4f acc %.3f %.0f img/s ETA %s", e.epoch, m_epochs,
-                std::string(std::size_t(filled), '#').c_str(), std::string(std::size_t(width - filled), '.').c_str(),
-                (long long)e.batch, (long long)e.batchesPerEpoch, e.loss, e.accuracy, e.epochImagesPerSecond,
+    const double eta =
+        perBatch * (remainingBatches + double(e.batchesPerEpoch) * double(m_epochs - e.epoch));
+    std::printf("\repoch %d/%d [%s%s] %lld/%lld loss %.4f acc %.3f %.0f img/s ETA %s", e.epoch,
+                m_epochs, std::string(std::size_t(filled), '#').c_str(),
+                std::string(std::size_t(width - filled), '.').c_str(), (long long)e.batch,
+                (long long)e.batchesPerEpoch, e.loss, e.accuracy, e.epochImagesPerSecond,
                 clock(eta).c_str());
     std::fflush(stdout);
 }
 
 void ProgressPrinter::onEpochEnd(const EpochEnd& e) {
     if (m_mode == Mode::Json) {
-        emit({{"event", "epoch"}, {"epoch", e.epoch}, {"loss", e.trainLoss}, {"accuracy", e.trainAccuracy},
-              {"val_loss", e.validationLoss}, {"val_accuracy", e.validationAccuracy}, {"lr", e.learningRate},
+        emit({{"event", "epoch"},
+              {"epoch", e.epoch},
+              {"loss", e.trainLoss},
+              {"accuracy", e.trainAccuracy},
+              {"val_loss", e.validationLoss},
+              {"val_accuracy", e.validationAccuracy},
+              {"lr", e.learningRate},
               {"seconds", e.seconds}});
         return;
     }
     const double eta = e.seconds * double(m_epochs - e.epoch);
-    std::printf("%sepoch %d/%d: loss %.4f acc %.4f  val_loss %.4f val_acc %.4f  lr %.3g  %.1fs  ETA %s\n",
-                m_mode == Mode::Terminal ? "\r\033[K" : "", e.epoch, m_epochs, e.trainLoss, e.trainAccuracy,
-                e.validationLoss, e.validationAccuracy, e.learningRate, e.seconds, clock(eta).c_str());
+    std::printf(
+        "%sepoch %d/%d: loss %.4f acc %.4f  val_loss %.4f val_acc %.4f  lr %.3g  %.1fs  ETA %s\n",
+        m_mode == Mode::Terminal ? "\r\033[K" : "", e.epoch, m_epochs, e.trainLoss, e.trainAccuracy,
+        e.validationLoss, e.validationAccuracy, e.learningRate, e.seconds, clock(eta).c_str());
     std::fflush(stdout);
 }
 
 void ProgressPrinter::onCheckpoint(const std::string& path) {
-    if (m_mode == Mode::Json) emit({{"event", "checkpoint"}, {"path", path}});
+    if (m_mode == Mode::Json)
+        emit({{"event", "checkpoint"}, {"path", path}});
 }
 
 void ProgressPrinter::onFinished(const TrainingResult& r) {
     if (m_mode == Mode::Json) {
-        emit({{"event", "finished"}, {"cancelled", r.cancelled}, {"stopped_early", r.stoppedEarly},
-              {"epochs", r.epochsCompleted}, {"val_accuracy", r.finalValidationAccuracy},
-              {"val_loss", r.finalValidationLoss}, {"weights", r.weightsPath}});
+        emit({{"event", "finished"},
+              {"cancelled", r.cancelled},
+              {"stopped_early", r.stoppedEarly},
+              {"epochs", r.epochsCompleted},
+              {"val_accuracy", r.finalValidationAccuracy},
+              {"val_loss", r.finalValidationLoss},
+              {"weights", r.weightsPath}});
         return;
     }
     if (!r.weightsPath.empty())
-        std::printf("Finished %d epochs: val_acc %.4f; weights in %s\n", r.epochsCompleted, r.finalValidationAccuracy,
-                    r.weightsPath.c_str());
+        std::printf("Finished %d epochs: val_acc %.4f; weights in %s\n", r.epochsCompleted,
+                    r.finalValidationAccuracy, r.weightsPath.c_str());
 }
 
 }  // namespace convscope::cli

@@ -15,9 +15,11 @@ namespace convscope::cli {
 namespace {
 
 void printProgress(const char* what, std::size_t done, std::size_t total) {
-    if (!isatty(STDERR_FILENO)) return;
+    if (!isatty(STDERR_FILENO))
+        return;
     std::fprintf(stderr, "\r%s %zu/%zu", what, done, total);
-    if (done == total) std::fprintf(stderr, "\n");
+    if (done == total)
+        std::fprintf(stderr, "\n");
     std::fflush(stderr);
 }
 
@@ -27,7 +29,8 @@ void printText(const DatasetIndex& index) {
                 index.layout() == DatasetLayout::ClassFolders ? "class folders, split by fraction"
                                                               : "train/ and validation/ folders");
     std::size_t width = 5;
-    for (const auto& n : names) width = std::max(width, n.size());
+    for (const auto& n : names)
+        width = std::max(width, n.size());
     std::printf("  %-*s %8s %11s\n", int(width), "class", "train", "validation");
     std::size_t train = 0, validation = 0;
     for (std::size_t c = 0; c < names.size(); ++c) {
@@ -42,16 +45,19 @@ void printText(const DatasetIndex& index) {
     const auto& report = index.report();
     if (!report.skipped.empty()) {
         std::printf("Skipped %zu file(s):\n", report.skipped.size());
-        for (const auto& s : report.skipped) std::printf("  %s: %s\n", s.path.c_str(), s.reason.c_str());
+        for (const auto& s : report.skipped)
+            std::printf("  %s: %s\n", s.path.c_str(), s.reason.c_str());
     }
-    for (const auto& w : report.warnings) std::printf("Warning: %s\n", w.c_str());
+    for (const auto& w : report.warnings)
+        std::printf("Warning: %s\n", w.c_str());
 }
 
 }  // namespace
 
 int scanCommand(const std::vector<std::string>& argv) {
     const Args args(argv, {"val-fraction", "seed", "max-pixels", "size"}, {"json", "decode"});
-    if (args.positionals().size() != 1) throw UsageError("scan takes one folder");
+    if (args.positionals().size() != 1)
+        throw UsageError("scan takes one folder");
     ScanOptions options;
     options.validationFraction = args.number("val-fraction", 0.2);
     if (options.validationFraction < 0 || options.validationFraction >= 1)

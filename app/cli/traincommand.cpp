@@ -24,11 +24,13 @@ void onInterrupt(int) {
 }
 
 TrainConfig configFromArgs(const Args& args) {
-    if (args.positionals().size() != 1) throw UsageError("train takes one data folder");
+    if (args.positionals().size() != 1)
+        throw UsageError("train takes one data folder");
     TrainConfig c;
     c.dataDir = args.positionals()[0];
     const auto out = args.value("out");
-    if (!out) throw UsageError("train needs --out RUN_DIR");
+    if (!out)
+        throw UsageError("train needs --out RUN_DIR");
     c.runDir = *out;
     c.model.architecture = parseArchitecture(args.text("arch", "small"));
     c.model.head = parseHead(args.text("head", "flatten"));
@@ -57,18 +59,41 @@ TrainConfig configFromArgs(const Args& args) {
     c.loaderWorkers = int(args.integer("workers", 0));
     c.initialWeights = args.text("weights", "");
     c.freezeUpTo = args.text("freeze-up-to", "");
-    if (c.model.inputSize < 8) throw UsageError("--size must be at least 8");
-    if (c.validationFraction < 0 || c.validationFraction >= 1) throw UsageError("--val-fraction must be in [0, 1)");
+    if (c.model.inputSize < 8)
+        throw UsageError("--size must be at least 8");
+    if (c.validationFraction < 0 || c.validationFraction >= 1)
+        throw UsageError("--val-fraction must be in [0, 1)");
     return c;
 }
 
 }  // namespace
 
 int trainCommand(const std::vector<std::string>& argv) {
-    std::set<std::string> options{"out", "arch", "head", "size", "dropout", "epochs", "batch", "optimizer", "lr",
-                                  "momentum", "weight-decay", "schedule", "step-epochs", "gamma",
-                                  "plateau-patience", "plateau-factor", "early-stopping", "seed", "device",
-                                  "val-fraction", "threads", "workers", "weights", "freeze-up-to", "resume"};
+    std::set<std::string> options{"out",
+                                  "arch",
+                                  "head",
+                                  "size",
+                                  "dropout",
+                                  "epochs",
+                                  "batch",
+                                  "optimizer",
+                                  "lr",
+                                  "momentum",
+                                  "weight-decay",
+                                  "schedule",
+                                  "step-epochs",
+                                  "gamma",
+                                  "plateau-patience",
+                                  "plateau-factor",
+                                  "early-stopping",
+                                  "seed",
+                                  "device",
+                                  "val-fraction",
+                                  "threads",
+                                  "workers",
+                                  "weights",
+                                  "freeze-up-to",
+                                  "resume"};
     options.insert(augmentOptionNames().begin(), augmentOptionNames().end());
     std::set<std::string> flags{"nesterov", "no-augment", "nchw", "json"};
     flags.insert(augmentFlagNames().begin(), augmentFlagNames().end());
@@ -77,12 +102,15 @@ int trainCommand(const std::vector<std::string>& argv) {
     const auto resumeDir = args.value("resume");
     TrainConfig config;
     if (resumeDir) {
-        if (!args.positionals().empty()) throw UsageError("--resume takes the run directory, no data folder");
+        if (!args.positionals().empty())
+            throw UsageError("--resume takes the run directory, no data folder");
         config = Trainer::resumeConfig(*resumeDir);
     } else {
         config = configFromArgs(args);
     }
-    ProgressPrinter printer(args.flag("json") ? ProgressPrinter::Style::Json : ProgressPrinter::Style::Auto, config.epochs);
+    ProgressPrinter printer(
+        args.flag("json") ? ProgressPrinter::Style::Json : ProgressPrinter::Style::Auto,
+        config.epochs);
     Trainer trainer(config, &printer, resumeDir.has_value());
     g_trainer = &trainer;
     std::signal(SIGINT, onInterrupt);
@@ -90,8 +118,10 @@ int trainCommand(const std::vector<std::string>& argv) {
     g_trainer = nullptr;
     std::signal(SIGINT, SIG_DFL);
     if (result.cancelled) {
-        std::fprintf(stderr, "Cancelled after %d completed epochs; resume with: convscope train --resume %s\n",
-                     result.epochsCompleted, config.runDir.c_str());
+        std::fprintf(
+            stderr,
+            "Cancelled after %d completed epochs; resume with: convscope train --resume %s\n",
+            result.epochsCompleted, config.runDir.c_str());
         return 130;
     }
     return 0;

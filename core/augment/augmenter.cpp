@@ -19,20 +19,27 @@ Mat3 multiply(const Mat3& a, const Mat3& b) {
     Mat3 r{};
     for (int i = 0; i < 3; ++i)
         for (int j = 0; j < 3; ++j)
-            for (int k = 0; k < 3; ++k) r[i][j] += a[i][k] * b[k][j];
+            for (int k = 0; k < 3; ++k)
+                r[i][j] += a[i][k] * b[k][j];
     return r;
 }
 
 constexpr double kDegToRad = 3.14159265358979323846 / 180.0;
 
-double symmetric(Rng& rng, double range) { return range > 0 ? rng.uniform(-range, range) : 0.0; }
+double symmetric(Rng& rng, double range) {
+    return range > 0 ? rng.uniform(-range, range) : 0.0;
+}
 
 int borderMode(FillMode mode) {
     switch (mode) {
-    case FillMode::Constant: return cv::BORDER_CONSTANT;
-    case FillMode::Nearest: return cv::BORDER_REPLICATE;
-    case FillMode::Reflect: return cv::BORDER_REFLECT;  // scipy's "reflect": d c b a | a b c d
-    case FillMode::Wrap: return cv::BORDER_WRAP;
+        case FillMode::Constant:
+            return cv::BORDER_CONSTANT;
+        case FillMode::Nearest:
+            return cv::BORDER_REPLICATE;
+        case FillMode::Reflect:
+            return cv::BORDER_REFLECT;  // scipy's "reflect": d c b a | a b c d
+        case FillMode::Wrap:
+            return cv::BORDER_WRAP;
     }
     return cv::BORDER_REPLICATE;
 }
@@ -41,17 +48,22 @@ int borderMode(FillMode mode) {
 
 const char* fillModeName(FillMode mode) {
     switch (mode) {
-    case FillMode::Constant: return "constant";
-    case FillMode::Nearest: return "nearest";
-    case FillMode::Reflect: return "reflect";
-    case FillMode::Wrap: return "wrap";
+        case FillMode::Constant:
+            return "constant";
+        case FillMode::Nearest:
+            return "nearest";
+        case FillMode::Reflect:
+            return "reflect";
+        case FillMode::Wrap:
+            return "wrap";
     }
     return "nearest";
 }
 
 FillMode parseFillMode(const std::string& name) {
     for (FillMode m : {FillMode::Constant, FillMode::Nearest, FillMode::Reflect, FillMode::Wrap})
-        if (name == fillModeName(m)) return m;
+        if (name == fillModeName(m))
+            return m;
     throw Error("fill_mode", "unknown value '" + name + "' (constant, nearest, reflect or wrap)");
 }
 
@@ -66,9 +78,11 @@ AugmentDraw Augmenter::draw(Rng& rng, int width, int height) const {
     AugmentDraw d;
     d.thetaDeg = symmetric(rng, p.rotationRange);
     d.shiftRows = symmetric(rng, p.heightShiftRange);
-    if (p.heightShiftRange < 1) d.shiftRows *= height;
+    if (p.heightShiftRange < 1)
+        d.shiftRows *= height;
     d.shiftCols = symmetric(rng, p.widthShiftRange);
-    if (p.widthShiftRange < 1) d.shiftCols *= width;
+    if (p.widthShiftRange < 1)
+        d.shiftCols *= width;
     d.shearDeg = symmetric(rng, p.shearRange);
     if (p.zoomLow != 1 || p.zoomHigh != 1) {
         d.zoomRows = rng.uniform(p.zoomLow, p.zoomHigh);
@@ -87,7 +101,8 @@ Affine2x3 Augmenter::matrix(const AugmentDraw& d, int width, int height) {
     // the centre; flips are applied after the warp, so they compose on the output side.
     const double theta = d.thetaDeg * kDegToRad;
     const double shear = d.shearDeg * kDegToRad;
-    const Mat3 rotation{{{std::cos(theta), -std::sin(theta), 0}, {std::sin(theta), std::cos(theta), 0}, {0, 0, 1}}};
+    const Mat3 rotation{
+        {{std::cos(theta), -std::sin(theta), 0}, {std::sin(theta), std::cos(theta), 0}, {0, 0, 1}}};
     const Mat3 shift{{{1, 0, d.shiftRows}, {0, 1, d.shiftCols}, {0, 0, 1}}};
     const Mat3 shearM{{{1, -std::sin(shear), 0}, {0, std::cos(shear), 0}, {0, 0, 1}}};
     const Mat3 zoom{{{d.zoomRows, 0, 0}, {0, d.zoomCols, 0}, {0, 0, 1}}};
@@ -107,9 +122,11 @@ Affine2x3 Augmenter::matrix(const AugmentDraw& d, int width, int height) {
 }
 
 void Augmenter::apply(const cv::Mat& src, cv::Mat& dst, const AugmentDraw& d) const {
-    if (src.type() != CV_8UC3) throw Error("augment", "expects an 8-bit RGB image");
+    if (src.type() != CV_8UC3)
+        throw Error("augment", "expects an 8-bit RGB image");
     const Affine2x3 a = matrix(d, src.cols, src.rows);
-    const bool identity = a[0] == 1 && a[1] == 0 && a[2] == 0 && a[3] == 0 && a[4] == 1 && a[5] == 0;
+    const bool identity =
+        a[0] == 1 && a[1] == 0 && a[2] == 0 && a[3] == 0 && a[4] == 1 && a[5] == 0;
     if (identity) {
         src.copyTo(dst);
     } else {
@@ -118,11 +135,13 @@ void Augmenter::apply(const cv::Mat& src, cv::Mat& dst, const AugmentDraw& d) co
         cv::warpAffine(src, dst, m, src.size(), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
                        borderMode(m_params.fillMode), cv::Scalar(c, c, c));
     }
-    if (d.channelShift == 0 && d.brightness == 1) return;
+    if (d.channelShift == 0 && d.brightness == 1)
+        return;
 
     // Keras clips the channel shift to the image's own range, then scales brightness.
     double lo = 0, hi = 255;
-    if (d.channelShift != 0) cv::minMaxLoc(dst.reshape(1), &lo, &hi);
+    if (d.channelShift != 0)
+        cv::minMaxLoc(dst.reshape(1), &lo, &hi);
     cv::Mat lut(1, 256, CV_8U);
     for (int v = 0; v < 256; ++v) {
         const double shifted = std::clamp(v + d.channelShift, lo, hi);

@@ -8,10 +8,11 @@
 
 namespace convscope {
 
-std::vector<RgbImage> augmentPreviews(const RgbImage& source, const AugmentParams& params, int count,
-                                      std::uint64_t seed) {
+std::vector<RgbImage> augmentPreviews(const RgbImage& source, const AugmentParams& params,
+                                      int count, std::uint64_t seed) {
     const Augmenter augmenter(params);
-    const cv::Mat src(source.height, source.width, CV_8UC3, const_cast<std::uint8_t*>(source.pixels.data()));
+    const cv::Mat src(source.height, source.width, CV_8UC3,
+                      const_cast<std::uint8_t*>(source.pixels.data()));
     std::vector<RgbImage> out;
     cv::Mat augmented;
     for (int i = 0; i < count; ++i) {

@@ -11,7 +11,7 @@ namespace convscope {
 /// `count` augmented variants of `source`, variant i drawn from mixSeed(seed, i), so the
 /// same seed gives the same grid and changing one parameter keeps the others' draws.
 /// Plain types only, for front ends. Thread-safe.
-std::vector<RgbImage> augmentPreviews(const RgbImage& source, const AugmentParams& params, int count,
-                                      std::uint64_t seed);
+std::vector<RgbImage> augmentPreviews(const RgbImage& source, const AugmentParams& params,
+                                      int count, std::uint64_t seed);
 
 }  // namespace convscope

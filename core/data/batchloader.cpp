@@ -12,11 +12,15 @@ namespace convscope {
 BatchLoader::BatchLoader(const ImageCache& cache, std::vector<std::size_t> samples,
                          const AugmentParams& augment, const LoaderOptions& options)
     : m_cache(cache), m_samples(std::move(samples)), m_augmenter(augment), m_options(options) {
-    if (m_options.batchSize <= 0) throw Error("batch loader", "batch size must be positive");
-    if (m_options.prefetchBatches <= 0) m_options.prefetchBatches = 1;
+    if (m_options.batchSize <= 0)
+        throw Error("batch loader", "batch size must be positive");
+    if (m_options.prefetchBatches <= 0)
+        m_options.prefetchBatches = 1;
 }
 
-BatchLoader::~BatchLoader() { joinWorkers(); }
+BatchLoader::~BatchLoader() {
+    joinWorkers();
+}
 
 std::int64_t BatchLoader::batchesPerEpoch() const {
     const auto n = std::int64_t(m_samples.size());
@@ -30,7 +34,8 @@ void BatchLoader::joinWorkers() {
         std::lock_guard lock(m_mutex);
         m_changed.notify_all();
     }
-    for (auto& t : m_workers) t.join();
+    for (auto& t : m_workers)
+        t.join();
     m_workers.clear();
 }
 
@@ -50,7 +55,8 @@ void BatchLoader::startEpoch(int epoch) {
     }
     m_stop = false;
     const int workers = m_options.workers > 0 ? m_options.workers : defaultThreadCount();
-    for (int w = 0; w < workers; ++w) m_workers.emplace_back([this, epoch] { work(epoch, m_order); });
+    for (int w = 0; w < workers; ++w)
+        m_workers.emplace_back([this, epoch] { work(epoch, m_order); });
 }
 
 void BatchLoader::stop() {
@@ -69,7 +75,8 @@ void BatchLoader::work(int epoch, const std::vector<std::size_t>& order) {
                 return m_stop || m_nextToMake >= total ||
                        m_nextToMake < m_nextToHand + m_options.prefetchBatches;
             });
-            if (m_stop || m_nextToMake >= total) return;
+            if (m_stop || m_nextToMake >= total)
+                return;
             b = m_nextToMake++;
         }
         try {
@@ -79,7 +86,8 @@ void BatchLoader::work(int epoch, const std::vector<std::size_t>& order) {
             m_changed.notify_all();
         } catch (const std::exception& e) {
             std::lock_guard lock(m_mutex);
-            if (m_failure.empty()) m_failure = e.what();
+            if (m_failure.empty())
+                m_failure = e.what();
             m_stop = true;
             m_changed.notify_all();
             return;
@@ -89,17 +97,21 @@ void BatchLoader::work(int epoch, const std::vector<std::size_t>& order) {
 
 std::optional<Batch> BatchLoader::next() {
     std::unique_lock lock(m_mutex);
-    if (m_workers.empty() || m_nextToHand >= batchesPerEpoch()) return std::nullopt;
+    if (m_workers.empty() || m_nextToHand >= batchesPerEpoch())
+        return std::nullopt;
     m_changed.wait(lock, [&] { return m_stop || m_ready.count(m_nextToHand) > 0; });
-    if (!m_failure.empty()) throw Error("batch loader", m_failure);
-    if (m_stop) return std::nullopt;
+    if (!m_failure.empty())
+        throw Error("batch loader", m_failure);
+    if (m_stop)
+        return std::nullopt;
     auto node = m_ready.extract(m_nextToHand);
     ++m_nextToHand;
     m_changed.notify_all();
     return std::move(node.mapped());
 }
 
-Batch BatchLoader::makeBatch(std::int64_t b, int epoch, const std::vector<std::size_t>& order) const {
+Batch BatchLoader::makeBatch(std::int64_t b, int epoch,
+                             const std::vector<std::size_t>& order) const {
     const std::size_t begin = std::size_t(b) * std::size_t(m_options.batchSize);
     const std::size_t end = std::min(order.size(), begin + std::size_t(m_options.batchSize));
     const int n = int(end - begin);
@@ -108,7 +120,8 @@ Batch BatchLoader::makeBatch(std::int64_t b, int epoch, const std::vector<std::s
 
     Batch batch;
     batch.index = b;
-    batch.samples.assign(order.begin() + std::ptrdiff_t(begin), order.begin() + std::ptrdiff_t(end));
+    batch.samples.assign(order.begin() + std::ptrdiff_t(begin),
+                         order.begin() + std::ptrdiff_t(end));
     batch.labels = torch::empty({n}, torch::kInt64);
     // Filled as NHWC; viewed as NCHW this is exactly the channels_last layout.
     torch::Tensor nhwc = torch::empty({n, h, w, 3}, torch::kFloat32);
@@ -128,7 +141,8 @@ Batch BatchLoader::makeBatch(std::int64_t b, int epoch, const std::vector<std::s
         const cv::Mat src = m_cache.image(sample);
         const cv::Mat* img = &src;
         if (augment) {
-            m_augmenter.apply(src, augmented, mixSeed(m_options.seed, std::uint64_t(epoch), sample + 1));
+            m_augmenter.apply(src, augmented,
+                              mixSeed(m_options.seed, std::uint64_t(epoch), sample + 1));
             img = &augmented;
         }
         float* dst = out + std::size_t(i) * std::size_t(h) * w * 3;
@@ -143,7 +157,8 @@ Batch BatchLoader::makeBatch(std::int64_t b, int epoch, const std::vector<std::s
         }
     }
     batch.images = nhwc.permute({0, 3, 1, 2});
-    if (!m_options.channelsLast) batch.images = batch.images.contiguous();
+    if (!m_options.channelsLast)
+        batch.images = batch.images.contiguous();
     return batch;
 }
 

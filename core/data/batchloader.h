@@ -30,7 +30,7 @@ struct LoaderOptions {
     bool augment = true;
     bool channelsLast = false;
     std::uint64_t seed = 1337;
-    int workers = 0;         ///< 0 = all cores
+    int workers = 0;          ///< 0 = all cores
     int prefetchBatches = 4;  ///< batches made ahead of the consumer, at most
     /// Per-channel normalisation after rescale: (x * rescale - mean) / std.
     std::array<float, 3> mean{0.f, 0.f, 0.f};
@@ -76,8 +76,8 @@ private:
     std::mutex m_mutex;
     std::condition_variable m_changed;
     std::map<std::int64_t, Batch> m_ready;
-    std::int64_t m_nextToHand = 0;   // guarded by m_mutex
-    std::int64_t m_nextToMake = 0;   // guarded by m_mutex
+    std::int64_t m_nextToHand = 0;  // guarded by m_mutex
+    std::int64_t m_nextToMake = 0;  // guarded by m_mutex
     std::atomic<bool> m_stop{false};
     std::string m_failure;  // guarded by m_mutex
 };

@@ -29,12 +29,16 @@ struct Walker {
 
     std::string rel(const fs::path& p) const { return p.lexically_relative(root).generic_string(); }
 
-    void skip(const fs::path& p, std::string reason) { report.skipped.push_back({rel(p), std::move(reason)}); }
+    void skip(const fs::path& p, std::string reason) {
+        report.skipped.push_back({rel(p), std::move(reason)});
+    }
 
-    static std::vector<fs::directory_entry> sortedEntries(const fs::path& dir, std::error_code& ec) {
+    static std::vector<fs::directory_entry> sortedEntries(const fs::path& dir,
+                                                          std::error_code& ec) {
         std::vector<fs::directory_entry> entries;
         fs::directory_iterator it(dir, ec);
-        for (; !ec && it != fs::directory_iterator(); it.increment(ec)) entries.push_back(*it);
+        for (; !ec && it != fs::directory_iterator(); it.increment(ec))
+            entries.push_back(*it);
         std::sort(entries.begin(), entries.end(),
                   [](const auto& a, const auto& b) { return a.path() < b.path(); });
         return entries;
@@ -74,7 +78,8 @@ struct Walker {
                 const fs::path target = fs::canonical(p, sec);
                 if (sec) {
                     skip(p, "cannot open folder (" + sec.message() + ")");
-                } else if (std::find(ancestors.begin(), ancestors.end(), target) != ancestors.end()) {
+                } else if (std::find(ancestors.begin(), ancestors.end(), target) !=
+                           ancestors.end()) {
                     skip(p, "symbolic link loop (points back to an enclosing folder)");
                 } else if (visited.count(target)) {
                     skip(p, "folder already scanned through another path");
@@ -108,7 +113,8 @@ struct Walker {
                 skip(entry.path(), "not inside a class folder");
             }
         }
-        if (ec) throw Error(dir.string(), "cannot list folder (" + ec.message() + ")");
+        if (ec)
+            throw Error(dir.string(), "cannot list folder (" + ec.message() + ")");
         return folders;
     }
 };
@@ -116,20 +122,25 @@ struct Walker {
 const char* validationFolderName(const fs::path& root) {
     for (const char* name : {"validation", "val", "valid"}) {
         std::error_code ec;
-        if (fs::is_directory(root / name, ec)) return name;
+        if (fs::is_directory(root / name, ec))
+            return name;
     }
     return nullptr;
 }
 
 }  // namespace
 
-const char* splitName(Split split) { return split == Split::Train ? "train" : "validation"; }
+const char* splitName(Split split) {
+    return split == Split::Train ? "train" : "validation";
+}
 
 DatasetIndex DatasetIndex::scan(const std::string& rootPath, const ScanOptions& options) {
     std::error_code ec;
     const fs::path root = fs::path(rootPath).lexically_normal();
-    if (!fs::exists(root, ec)) throw Error(rootPath, "folder not found");
-    if (!fs::is_directory(root, ec)) throw Error(rootPath, "not a folder");
+    if (!fs::exists(root, ec))
+        throw Error(rootPath, "folder not found");
+    if (!fs::is_directory(root, ec))
+        throw Error(rootPath, "not a folder");
 
     DatasetIndex index;
     index.m_root = root.string();
@@ -141,8 +152,10 @@ DatasetIndex DatasetIndex::scan(const std::string& rootPath, const ScanOptions& 
     std::map<std::string, std::vector<std::pair<fs::path, Split>>> classDirs;
     if (fs::is_directory(root / "train", ec) && valName) {
         index.m_layout = DatasetLayout::TrainValidationFolders;
-        for (const auto& [split, sub] : {std::pair{Split::Train, "train"}, {Split::Validation, valName}}) {
-            for (auto& [name, dir] : walker.classFolders(root / sub)) classDirs[name].emplace_back(dir, split);
+        for (const auto& [split, sub] :
+             {std::pair{Split::Train, "train"}, {Split::Validation, valName}}) {
+            for (auto& [name, dir] : walker.classFolders(root / sub))
+                classDirs[name].emplace_back(dir, split);
         }
         std::error_code lec;
         for (const auto& entry : Walker::sortedEntries(root, lec)) {
@@ -152,14 +165,16 @@ DatasetIndex DatasetIndex::scan(const std::string& rootPath, const ScanOptions& 
         }
     } else {
         index.m_layout = DatasetLayout::ClassFolders;
-        for (auto& [name, dir] : walker.classFolders(root)) classDirs[name].emplace_back(dir, Split::Train);
+        for (auto& [name, dir] : walker.classFolders(root))
+            classDirs[name].emplace_back(dir, Split::Train);
     }
 
     std::vector<std::string> names;
     for (const auto& [name, dirs] : classDirs) {
         const int label = int(names.size());
         names.push_back(name);
-        for (const auto& [dir, split] : dirs) walker.collect(dir, label, split, ancestors, candidates);
+        for (const auto& [dir, split] : dirs)
+            walker.collect(dir, label, split, ancestors, candidates);
     }
 
     std::vector<ImageProbe> probes(candidates.size());
@@ -167,7 +182,8 @@ DatasetIndex DatasetIndex::scan(const std::string& rootPath, const ScanOptions& 
         candidates.size(), options.threads,
         [&](std::size_t i) { probes[i] = probeImageFile(candidates[i].path, options.maxPixels); },
         options.cancel, options.progress);
-    if (options.cancel && options.cancel->load()) throw Error(rootPath, "scan cancelled");
+    if (options.cancel && options.cancel->load())
+        throw Error(rootPath, "scan cancelled");
 
     // Keep only classes that hold at least one image; relabel densely.
     std::vector<std::size_t> perClass(names.size(), 0);
@@ -188,7 +204,8 @@ DatasetIndex DatasetIndex::scan(const std::string& rootPath, const ScanOptions& 
         index.m_classNames.push_back(names[c]);
     }
     for (std::size_t i = 0; i < candidates.size(); ++i) {
-        if (!probes[i].ok()) continue;
+        if (!probes[i].ok())
+            continue;
         Sample s;
         s.path = candidates[i].path;
         s.label = newLabel[std::size_t(candidates[i].label)];
@@ -200,7 +217,8 @@ DatasetIndex DatasetIndex::scan(const std::string& rootPath, const ScanOptions& 
     std::sort(index.m_report.skipped.begin(), index.m_report.skipped.end(),
               [](const SkippedFile& a, const SkippedFile& b) { return a.path < b.path; });
 
-    if (index.m_classNames.empty()) throw Error(rootPath, "no class folder with an image in it");
+    if (index.m_classNames.empty())
+        throw Error(rootPath, "no class folder with an image in it");
     if (index.m_classNames.size() == 1) {
         index.m_report.warnings.push_back("only one class (" + index.m_classNames[0] +
                                           "): a classifier needs at least two");
@@ -211,19 +229,24 @@ DatasetIndex DatasetIndex::scan(const std::string& rootPath, const ScanOptions& 
         for (int label = 0; label < int(index.m_classNames.size()); ++label) {
             std::vector<std::size_t> members;
             for (std::size_t i = 0; i < index.m_samples.size(); ++i)
-                if (index.m_samples[i].label == label) members.push_back(i);
+                if (index.m_samples[i].label == label)
+                    members.push_back(i);
             Rng rng(mixSeed(options.seed, std::uint64_t(label)));
             rng.shuffle(members);
             std::size_t nVal = std::size_t(std::lround(double(members.size()) * fraction));
-            if (fraction > 0 && nVal == 0 && members.size() >= 2) nVal = 1;
-            if (nVal >= members.size() && fraction < 1) nVal = members.size() - 1;
-            for (std::size_t k = 0; k < nVal; ++k) index.m_samples[members[k]].split = Split::Validation;
+            if (fraction > 0 && nVal == 0 && members.size() >= 2)
+                nVal = 1;
+            if (nVal >= members.size() && fraction < 1)
+                nVal = members.size() - 1;
+            for (std::size_t k = 0; k < nVal; ++k)
+                index.m_samples[members[k]].split = Split::Validation;
         }
     } else {
         for (int label = 0; label < int(index.m_classNames.size()); ++label) {
             for (Split split : {Split::Train, Split::Validation}) {
                 if (index.count(label, split) == 0)
-                    index.m_report.warnings.push_back("class " + index.m_classNames[std::size_t(label)] +
+                    index.m_report.warnings.push_back("class " +
+                                                      index.m_classNames[std::size_t(label)] +
                                                       " has no " + splitName(split) + " images");
             }
         }
@@ -234,7 +257,8 @@ DatasetIndex DatasetIndex::scan(const std::string& rootPath, const ScanOptions& 
 std::vector<std::size_t> DatasetIndex::indices(Split split) const {
     std::vector<std::size_t> out;
     for (std::size_t i = 0; i < m_samples.size(); ++i)
-        if (m_samples[i].usable && m_samples[i].split == split) out.push_back(i);
+        if (m_samples[i].usable && m_samples[i].split == split)
+            out.push_back(i);
     return out;
 }
 
@@ -251,7 +275,8 @@ std::size_t DatasetIndex::usableCount() const {
 
 void DatasetIndex::markUnusable(std::size_t sampleIndex, const std::string& reason) {
     Sample& s = m_samples.at(sampleIndex);
-    if (!s.usable) return;
+    if (!s.usable)
+        return;
     s.usable = false;
     m_report.skipped.push_back({relativePath(s.path), reason});
 }

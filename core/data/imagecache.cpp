@@ -19,7 +19,8 @@ ImageCache::ImageCache(DatasetIndex& index, const CacheOptions& options)
     m_slot.assign(samples.size(), -1);
     std::size_t slots = 0;
     for (std::size_t i = 0; i < samples.size() && slots < capacity; ++i) {
-        if (samples[i].usable) m_slot[i] = std::int64_t(slots++);
+        if (samples[i].usable)
+            m_slot[i] = std::int64_t(slots++);
     }
     m_storage.resize(slots * bytesPerImage);
     m_ready.assign(slots, 0);
@@ -28,7 +29,8 @@ ImageCache::ImageCache(DatasetIndex& index, const CacheOptions& options)
 bool ImageCache::decodeAll(const std::atomic<bool>* cancel, const ProgressFn& progress) {
     std::vector<std::size_t> todo;
     for (std::size_t i = 0; i < m_slot.size(); ++i)
-        if (m_slot[i] >= 0 && !m_ready[std::size_t(m_slot[i])]) todo.push_back(i);
+        if (m_slot[i] >= 0 && !m_ready[std::size_t(m_slot[i])])
+            todo.push_back(i);
 
     DecodeOptions decode;
     decode.width = m_options.width;
@@ -64,7 +66,8 @@ bool ImageCache::decodeAll(const std::atomic<bool>* cancel, const ProgressFn& pr
         m_slot[sample] = -1;
     }
     m_cached = 0;
-    for (std::uint8_t r : m_ready) m_cached += r;
+    for (std::uint8_t r : m_ready)
+        m_cached += r;
     return complete;
 }
 
@@ -72,8 +75,9 @@ cv::Mat ImageCache::image(std::size_t sampleIndex) const {
     const std::int64_t slot = m_slot.at(sampleIndex);
     if (slot >= 0 && m_ready[std::size_t(slot)]) {
         const std::size_t bytesPerImage = std::size_t(m_options.width) * m_options.height * 3;
-        return cv::Mat(m_options.height, m_options.width, CV_8UC3,
-                       const_cast<std::uint8_t*>(m_storage.data()) + std::size_t(slot) * bytesPerImage);
+        return cv::Mat(
+            m_options.height, m_options.width, CV_8UC3,
+            const_cast<std::uint8_t*>(m_storage.data()) + std::size_t(slot) * bytesPerImage);
     }
     DecodeOptions decode;
     decode.width = m_options.width;

@@ -49,7 +49,7 @@ private:
     DatasetIndex* m_index;
     CacheOptions m_options;
     std::vector<std::uint8_t> m_storage;
-    std::vector<std::int64_t> m_slot;  // per sample: slot in m_storage, or -1
+    std::vector<std::int64_t> m_slot;   // per sample: slot in m_storage, or -1
     std::vector<std::uint8_t> m_ready;  // per slot: decoded
     std::size_t m_cached = 0;
 };

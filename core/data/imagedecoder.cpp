@@ -19,8 +19,9 @@ namespace {
 std::vector<unsigned char> readWholeFile(const std::string& path) {
     std::ifstream in(path, std::ios::binary | std::ios::ate);
     if (!in) {
-        throw Error(path, errno == EACCES ? "cannot read (permission denied)"
-                                          : std::string("cannot open (") + std::strerror(errno) + ")");
+        throw Error(path, errno == EACCES
+                              ? "cannot read (permission denied)"
+                              : std::string("cannot open (") + std::strerror(errno) + ")");
     }
     const std::streamsize size = in.tellg();
     std::vector<unsigned char> bytes(size > 0 ? std::size_t(size) : 0);
@@ -31,29 +32,38 @@ std::vector<unsigned char> readWholeFile(const std::string& path) {
 }
 
 int jpegReducedFlag(const ImageProbe& probe, const DecodeOptions& o) {
-    if (o.width <= 0 || o.height <= 0) return cv::IMREAD_COLOR;
+    if (o.width <= 0 || o.height <= 0)
+        return cv::IMREAD_COLOR;
     // EXIF orientation may swap the axes, so each reduced side must cover both target sides.
     const int need = std::max(o.width, o.height);
     const int have = std::min(probe.width, probe.height);
-    if (have >= 8 * need) return cv::IMREAD_REDUCED_COLOR_8;
-    if (have >= 4 * need) return cv::IMREAD_REDUCED_COLOR_4;
-    if (have >= 2 * need) return cv::IMREAD_REDUCED_COLOR_2;
+    if (have >= 8 * need)
+        return cv::IMREAD_REDUCED_COLOR_8;
+    if (have >= 4 * need)
+        return cv::IMREAD_REDUCED_COLOR_4;
+    if (have >= 2 * need)
+        return cv::IMREAD_REDUCED_COLOR_2;
     return cv::IMREAD_COLOR;
 }
 
 cv::Mat toEightBit(const cv::Mat& m) {
-    if (m.depth() == CV_8U) return m;
+    if (m.depth() == CV_8U)
+        return m;
     cv::Mat out;
     switch (m.depth()) {
-    case CV_16U: m.convertTo(out, CV_8U, 1.0 / 257.0); break;
-    case CV_32F:
-    case CV_64F: m.convertTo(out, CV_8U, 255.0); break;
-    default: {
-        double lo = 0, hi = 0;
-        cv::minMaxLoc(m.reshape(1), &lo, &hi);
-        const double scale = hi > lo ? 255.0 / (hi - lo) : 1.0;
-        m.convertTo(out, CV_8U, scale, -lo * scale);
-    }
+        case CV_16U:
+            m.convertTo(out, CV_8U, 1.0 / 257.0);
+            break;
+        case CV_32F:
+        case CV_64F:
+            m.convertTo(out, CV_8U, 255.0);
+            break;
+        default: {
+            double lo = 0, hi = 0;
+            cv::minMaxLoc(m.reshape(1), &lo, &hi);
+            const double scale = hi > lo ? 255.0 / (hi - lo) : 1.0;
+            m.convertTo(out, CV_8U, scale, -lo * scale);
+        }
     }
     return out;
 }
@@ -80,25 +90,30 @@ cv::Mat toBgr(const cv::Mat& decoded, const DecodeOptions& o) {
     const cv::Mat m = toEightBit(decoded);
     cv::Mat bgr;
     switch (m.channels()) {
-    case 1: cv::cvtColor(m, bgr, cv::COLOR_GRAY2BGR); break;
-    case 2: {
-        cv::Mat planes[2];
-        cv::split(m, planes);
-        cv::Mat grey;
-        cv::cvtColor(planes[0], grey, cv::COLOR_GRAY2BGR);
-        bgr = compositeOnBackground(grey, planes[1], o.background);
-        break;
-    }
-    case 3: bgr = m; break;
-    case 4: {
-        cv::Mat planes[4];
-        cv::split(m, planes);
-        cv::Mat colour;
-        cv::merge(planes, 3, colour);
-        bgr = compositeOnBackground(colour, planes[3], o.background);
-        break;
-    }
-    default: throw Error("", "unsupported channel count " + std::to_string(m.channels()));
+        case 1:
+            cv::cvtColor(m, bgr, cv::COLOR_GRAY2BGR);
+            break;
+        case 2: {
+            cv::Mat planes[2];
+            cv::split(m, planes);
+            cv::Mat grey;
+            cv::cvtColor(planes[0], grey, cv::COLOR_GRAY2BGR);
+            bgr = compositeOnBackground(grey, planes[1], o.background);
+            break;
+        }
+        case 3:
+            bgr = m;
+            break;
+        case 4: {
+            cv::Mat planes[4];
+            cv::split(m, planes);
+            cv::Mat colour;
+            cv::merge(planes, 3, colour);
+            bgr = compositeOnBackground(colour, planes[3], o.background);
+            break;
+        }
+        default:
+            throw Error("", "unsupported channel count " + std::to_string(m.channels()));
     }
     return bgr;
 }
@@ -108,7 +123,8 @@ cv::Mat toBgr(const cv::Mat& decoded, const DecodeOptions& o) {
 cv::Mat decodeImageFile(const std::string& path, const DecodeOptions& options) {
     const std::vector<unsigned char> bytes = readWholeFile(path);
     const ImageProbe probe = probeImageBytes(bytes.data(), bytes.size(), options.maxPixels);
-    if (!probe.ok()) throw Error(path, probe.problem);
+    if (!probe.ok())
+        throw Error(path, probe.problem);
 
     const cv::Mat buffer(1, int(bytes.size()), CV_8U, const_cast<unsigned char*>(bytes.data()));
     cv::Mat decoded;
@@ -134,8 +150,10 @@ cv::Mat decodeImageFile(const std::string& path, const DecodeOptions& options) {
     if (options.width > 0 && options.height > 0) {
         cv::Size size(options.width, options.height);
         if (options.keepAspect) {
-            const double scale = std::min(double(options.width) / bgr.cols, double(options.height) / bgr.rows);
-            size = cv::Size(std::max(1, int(std::lround(bgr.cols * scale))), std::max(1, int(std::lround(bgr.rows * scale))));
+            const double scale =
+                std::min(double(options.width) / bgr.cols, double(options.height) / bgr.rows);
+            size = cv::Size(std::max(1, int(std::lround(bgr.cols * scale))),
+                            std::max(1, int(std::lround(bgr.rows * scale))));
         }
         if (size != bgr.size()) {
             const bool shrinking = bgr.cols >= size.width && bgr.rows >= size.height;

@@ -16,15 +16,21 @@ namespace {
 constexpr std::size_t kHeadBytes = 64 * 1024;
 constexpr std::size_t kTailBytes = 4 * 1024;
 
-std::uint32_t be16(const unsigned char* p) { return (p[0] << 8) | p[1]; }
+std::uint32_t be16(const unsigned char* p) {
+    return (p[0] << 8) | p[1];
+}
 std::uint32_t be32(const unsigned char* p) {
     return (std::uint32_t(p[0]) << 24) | (p[1] << 16) | (p[2] << 8) | p[3];
 }
-std::uint32_t le16(const unsigned char* p) { return p[0] | (p[1] << 8); }
+std::uint32_t le16(const unsigned char* p) {
+    return p[0] | (p[1] << 8);
+}
 std::uint32_t le32(const unsigned char* p) {
     return p[0] | (p[1] << 8) | (p[2] << 16) | (std::uint32_t(p[3]) << 24);
 }
-std::uint32_t le24(const unsigned char* p) { return p[0] | (p[1] << 8) | (p[2] << 16); }
+std::uint32_t le24(const unsigned char* p) {
+    return p[0] | (p[1] << 8) | (p[2] << 16);
+}
 
 struct Bytes {
     const unsigned char* head;
@@ -37,21 +43,27 @@ struct Bytes {
 ImageFormat sniff(const Bytes& b) {
     const unsigned char* p = b.head;
     const std::size_t n = b.headSize;
-    if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) return ImageFormat::Jpeg;
-    if (n >= 8 && std::memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0) return ImageFormat::Png;
-    if (n >= 2 && p[0] == 'B' && p[1] == 'M') return ImageFormat::Bmp;
+    if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF)
+        return ImageFormat::Jpeg;
+    if (n >= 8 && std::memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0)
+        return ImageFormat::Png;
+    if (n >= 2 && p[0] == 'B' && p[1] == 'M')
+        return ImageFormat::Bmp;
     if (n >= 4 && (std::memcmp(p, "II*\0", 4) == 0 || std::memcmp(p, "MM\0*", 4) == 0))
         return ImageFormat::Tiff;
     if (n >= 12 && std::memcmp(p, "RIFF", 4) == 0 && std::memcmp(p + 8, "WEBP", 4) == 0)
         return ImageFormat::WebP;
-    if (n >= 4 && std::memcmp(p, "GIF8", 4) == 0) return ImageFormat::Gif;
+    if (n >= 4 && std::memcmp(p, "GIF8", 4) == 0)
+        return ImageFormat::Gif;
     return ImageFormat::Unknown;
 }
 
 bool tailContains(const Bytes& b, const char* needle, std::size_t len) {
-    if (b.tailSize < len) return false;
+    if (b.tailSize < len)
+        return false;
     for (std::size_t i = b.tailSize - len + 1; i-- > 0;) {
-        if (std::memcmp(b.tail + i, needle, len) == 0) return true;
+        if (std::memcmp(b.tail + i, needle, len) == 0)
+            return true;
     }
     return false;
 }
@@ -69,8 +81,8 @@ void readJpeg(const Bytes& b, ImageProbe& r) {
             ++i;
             continue;
         }
-        const bool isFrame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 &&
-                             marker != 0xC8 && marker != 0xCC;
+        const bool isFrame =
+            marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
         if (isFrame) {
             r.height = int(be16(p + i + 5));
             r.width = int(be16(p + i + 7));
@@ -88,7 +100,8 @@ void readJpeg(const Bytes& b, ImageProbe& r) {
         return;
     }
     // Cameras and editors sometimes pad after the end marker, so look for it near the end.
-    if (!tailContains(b, "\xFF\xD9", 2)) r.problem = "truncated JPEG (no end marker)";
+    if (!tailContains(b, "\xFF\xD9", 2))
+        r.problem = "truncated JPEG (no end marker)";
 }
 
 void readPng(const Bytes& b, ImageProbe& r) {
@@ -98,7 +111,8 @@ void readPng(const Bytes& b, ImageProbe& r) {
     }
     r.width = int(be32(b.head + 16));
     r.height = int(be32(b.head + 20));
-    if (!tailContains(b, "IEND", 4)) r.problem = "truncated PNG (no IEND chunk)";
+    if (!tailContains(b, "IEND", 4))
+        r.problem = "truncated PNG (no IEND chunk)";
 }
 
 void readBmp(const Bytes& b, ImageProbe& r) {
@@ -158,10 +172,13 @@ void readTiff(const Bytes& b, ImageProbe& r, int fd) {
         const std::uint32_t tag = u16(entry);
         const std::uint32_t type = u16(entry + 2);
         const std::uint32_t value = type == 3 ? u16(entry + 8) : u32(entry + 8);
-        if (tag == 256) r.width = int(value);
-        if (tag == 257) r.height = int(value);
+        if (tag == 256)
+            r.width = int(value);
+        if (tag == 257)
+            r.height = int(value);
     }
-    if (r.width <= 0 || r.height <= 0) r.problem = "corrupt TIFF (no image size)";
+    if (r.width <= 0 || r.height <= 0)
+        r.problem = "corrupt TIFF (no image size)";
 }
 
 void readWebP(const Bytes& b, ImageProbe& r) {
@@ -184,7 +201,8 @@ void readWebP(const Bytes& b, ImageProbe& r) {
         r.problem = "corrupt WebP (unknown chunk)";
         return;
     }
-    if (le32(p + 4) + 8 > b.fileSize) r.problem = "truncated WebP (file shorter than its header says)";
+    if (le32(p + 4) + 8 > b.fileSize)
+        r.problem = "truncated WebP (file shorter than its header says)";
 }
 
 ImageProbe classify(const Bytes& b, std::uint64_t maxPixels, int fd) {
@@ -196,30 +214,43 @@ ImageProbe classify(const Bytes& b, std::uint64_t maxPixels, int fd) {
     }
     r.format = sniff(b);
     switch (r.format) {
-    case ImageFormat::Jpeg: readJpeg(b, r); break;
-    case ImageFormat::Png: readPng(b, r); break;
-    case ImageFormat::Bmp: readBmp(b, r); break;
-    case ImageFormat::Tiff: readTiff(b, r, fd); break;
-    case ImageFormat::WebP: readWebP(b, r); break;
-    case ImageFormat::Gif: r.problem = "GIF is not supported (convert it to PNG)"; return r;
-    case ImageFormat::Unknown:
-        if (b.headSize >= 4 && le32(b.head) == 0x07160500u)
-            r.problem = "not an image (AppleDouble resource fork)";
-        else if (b.headSize >= 8 && std::memcmp(b.head + 4, "Bud1", 4) == 0)
-            r.problem = "not an image (macOS .DS_Store folder metadata)";
-        else
-            r.problem = "not an image (unrecognised file signature)";
-        return r;
+        case ImageFormat::Jpeg:
+            readJpeg(b, r);
+            break;
+        case ImageFormat::Png:
+            readPng(b, r);
+            break;
+        case ImageFormat::Bmp:
+            readBmp(b, r);
+            break;
+        case ImageFormat::Tiff:
+            readTiff(b, r, fd);
+            break;
+        case ImageFormat::WebP:
+            readWebP(b, r);
+            break;
+        case ImageFormat::Gif:
+            r.problem = "GIF is not supported (convert it to PNG)";
+            return r;
+        case ImageFormat::Unknown:
+            if (b.headSize >= 4 && le32(b.head) == 0x07160500u)
+                r.problem = "not an image (AppleDouble resource fork)";
+            else if (b.headSize >= 8 && std::memcmp(b.head + 4, "Bud1", 4) == 0)
+                r.problem = "not an image (macOS .DS_Store folder metadata)";
+            else
+                r.problem = "not an image (unrecognised file signature)";
+            return r;
     }
-    if (!r.ok()) return r;
+    if (!r.ok())
+        return r;
     if (r.width <= 0 || r.height <= 0) {
         r.problem = std::string("corrupt ") + formatName(r.format) + " (zero image size)";
         return r;
     }
     const std::uint64_t pixels = std::uint64_t(r.width) * std::uint64_t(r.height);
     if (pixels > maxPixels) {
-        r.problem = "image too large (" + std::to_string(r.width) + "x" +
-                    std::to_string(r.height) + " pixels, limit " + std::to_string(maxPixels) +
+        r.problem = "image too large (" + std::to_string(r.width) + "x" + std::to_string(r.height) +
+                    " pixels, limit " + std::to_string(maxPixels) +
                     "): refused as a possible decompression bomb";
     }
     return r;
@@ -229,13 +260,20 @@ ImageProbe classify(const Bytes& b, std::uint64_t maxPixels, int fd) {
 
 const char* formatName(ImageFormat format) {
     switch (format) {
-    case ImageFormat::Jpeg: return "JPEG";
-    case ImageFormat::Png: return "PNG";
-    case ImageFormat::Bmp: return "BMP";
-    case ImageFormat::Tiff: return "TIFF";
-    case ImageFormat::WebP: return "WebP";
-    case ImageFormat::Gif: return "GIF";
-    case ImageFormat::Unknown: break;
+        case ImageFormat::Jpeg:
+            return "JPEG";
+        case ImageFormat::Png:
+            return "PNG";
+        case ImageFormat::Bmp:
+            return "BMP";
+        case ImageFormat::Tiff:
+            return "TIFF";
+        case ImageFormat::WebP:
+            return "WebP";
+        case ImageFormat::Gif:
+            return "GIF";
+        case ImageFormat::Unknown:
+            break;
     }
     return "unknown";
 }
@@ -249,7 +287,7 @@ ImageProbe probeImageFile(const std::string& path, std::uint64_t maxPixels) {
                                   : std::string("cannot open (") + std::strerror(err) + ")";
         return r;
     }
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd);
         r.problem = "not a regular file";

@@ -17,10 +17,12 @@ std::string datasetSummaryJson(const DatasetIndex& index) {
         classes.push_back({{"name", index.classNames()[c]}, {"train", t}, {"validation", v}});
     }
     nlohmann::json skipped = nlohmann::json::array();
-    for (const auto& s : index.report().skipped) skipped.push_back({{"path", s.path}, {"reason", s.reason}});
+    for (const auto& s : index.report().skipped)
+        skipped.push_back({{"path", s.path}, {"reason", s.reason}});
     const nlohmann::json j{
         {"root", index.root()},
-        {"layout", index.layout() == DatasetLayout::ClassFolders ? "class-folders" : "train-validation"},
+        {"layout",
+         index.layout() == DatasetLayout::ClassFolders ? "class-folders" : "train-validation"},
         {"classes", classes},
         {"images", train + validation},
         {"train", train},

@@ -23,7 +23,9 @@ struct Predictor::Impl {
         for (const cv::Mat& img : images) {
             for (int y = 0; y < s; ++y) {
                 const std::uint8_t* row = img.ptr<std::uint8_t>(y);
-                for (int i = 0; i < s * 3; ++i) *out++ = (row[i] * p.rescale - p.mean[std::size_t(i % 3)]) / p.stddev[std::size_t(i % 3)];
+                for (int i = 0; i < s * 3; ++i)
+                    *out++ = (row[i] * p.rescale - p.mean[std::size_t(i % 3)]) /
+                             p.stddev[std::size_t(i % 3)];
             }
         }
         return x.permute({0, 3, 1, 2});
@@ -39,7 +41,8 @@ Predictor::Predictor(const std::string& weightsPath, const std::optional<Weights
     : m_impl(std::make_unique<Impl>()) {
     auto stored = readWeightsMetadata(weightsPath);
     if (!stored && !fallback)
-        throw Error(weightsPath, "has no ConvScope metadata: give the architecture, input size and class names");
+        throw Error(weightsPath,
+                    "has no ConvScope metadata: give the architecture, input size and class names");
     m_impl->metadata = stored ? *stored : *fallback;
     WeightsMetadata& m = m_impl->metadata;
     if (int(m.classNames.size()) != m.model.classCount)
@@ -53,22 +56,27 @@ Predictor::Predictor(const std::string& weightsPath, const std::optional<Weights
 Predictor::~Predictor() = default;
 Predictor::Predictor(Predictor&&) noexcept = default;
 
-const WeightsMetadata& Predictor::metadata() const { return m_impl->metadata; }
+const WeightsMetadata& Predictor::metadata() const {
+    return m_impl->metadata;
+}
 
-std::vector<Prediction> Predictor::predictFiles(const std::vector<std::string>& paths, int batchSize) {
+std::vector<Prediction> Predictor::predictFiles(const std::vector<std::string>& paths,
+                                                int batchSize) {
     std::vector<Prediction> out(paths.size());
     DecodeOptions decode;
     decode.width = decode.height = m_impl->metadata.model.inputSize;
     std::vector<cv::Mat> images;
     std::vector<std::size_t> slots;
     auto flush = [&] {
-        if (images.empty()) return;
+        if (images.empty())
+            return;
         const torch::Tensor probs = m_impl->probabilities(images);
         for (std::size_t k = 0; k < slots.size(); ++k) {
             Prediction& p = out[slots[k]];
             const float* row = probs[std::int64_t(k)].data_ptr<float>();
             p.probabilities.assign(row, row + probs.size(1));
-            p.top = int(std::max_element(p.probabilities.begin(), p.probabilities.end()) - p.probabilities.begin());
+            p.top = int(std::max_element(p.probabilities.begin(), p.probabilities.end()) -
+                        p.probabilities.begin());
         }
         images.clear();
         slots.clear();
@@ -81,7 +89,8 @@ std::vector<Prediction> Predictor::predictFiles(const std::vector<std::string>& 
         } catch (const Error& e) {
             out[i].error = e.reason();
         }
-        if (int(images.size()) >= batchSize) flush();
+        if (int(images.size()) >= batchSize)
+            flush();
     }
     flush();
     return out;
@@ -95,19 +104,21 @@ Prediction Predictor::predict(const RgbImage& image) {
     const torch::Tensor probs = m_impl->probabilities({sized});
     Prediction p;
     p.probabilities.assign(probs.data_ptr<float>(), probs.data_ptr<float>() + probs.size(1));
-    p.top = int(std::max_element(p.probabilities.begin(), p.probabilities.end()) - p.probabilities.begin());
+    p.top = int(std::max_element(p.probabilities.begin(), p.probabilities.end()) -
+                p.probabilities.begin());
     return p;
 }
 
-Evaluation Predictor::evaluate(const std::string& dataDir, std::optional<Split> split, double validationFraction,
-                               std::uint64_t seed, int batchSize) {
+Evaluation Predictor::evaluate(const std::string& dataDir, std::optional<Split> split,
+                               double validationFraction, std::uint64_t seed, int batchSize) {
     ScanOptions scan;
     scan.validationFraction = validationFraction;
     scan.seed = seed;
     DatasetIndex index = DatasetIndex::scan(dataDir, scan);
     if (index.classNames() != m_impl->metadata.classNames) {
         std::string names;
-        for (const auto& n : m_impl->metadata.classNames) names += (names.empty() ? "" : ", ") + n;
+        for (const auto& n : m_impl->metadata.classNames)
+            names += (names.empty() ? "" : ", ") + n;
         throw Error(dataDir, "its classes differ from the model's (" + names + ")");
     }
     CacheOptions cacheOptions;
@@ -119,9 +130,11 @@ Evaluation Predictor::evaluate(const std::string& dataDir, std::optional<Split> 
         samples = index.indices(*split);
     } else {
         for (std::size_t i = 0; i < index.samples().size(); ++i)
-            if (index.samples()[i].usable) samples.push_back(i);
+            if (index.samples()[i].usable)
+                samples.push_back(i);
     }
-    if (samples.empty()) throw Error(dataDir, "no images to evaluate in that split");
+    if (samples.empty())
+        throw Error(dataDir, "no images to evaluate in that split");
     LoaderOptions lo;
     lo.batchSize = batchSize;
     lo.shuffle = false;
@@ -135,7 +148,8 @@ Evaluation Predictor::evaluate(const std::string& dataDir, std::optional<Split> 
     none.rescale = p.rescale;
     BatchLoader loader(cache, samples, none, lo);
     Evaluation e = evaluateModel(*m_impl->model, loader, torch::kCPU, false);
-    for (std::size_t i : e.sampleIndices) e.samplePaths.push_back(index.samples()[i].path);
+    for (std::size_t i : e.sampleIndices)
+        e.samplePaths.push_back(index.samples()[i].path);
     return e;
 }
 

@@ -27,7 +27,8 @@ class Predictor {
 public:
     /// Loads `weightsPath`; a file without ConvScope metadata needs `fallback` (architecture,
     /// input size, class names). Throws convscope::Error naming the file.
-    explicit Predictor(const std::string& weightsPath, const std::optional<WeightsMetadata>& fallback = {});
+    explicit Predictor(const std::string& weightsPath,
+                       const std::optional<WeightsMetadata>& fallback = {});
     ~Predictor();
     Predictor(Predictor&&) noexcept;
 
@@ -39,8 +40,8 @@ public:
 
     /// Accuracy, confusion and per-class metrics on a dataset folder whose class names match
     /// the model's. `split`: the split to use, or every usable image when not given.
-    Evaluation evaluate(const std::string& dataDir, std::optional<Split> split, double validationFraction,
-                        std::uint64_t seed, int batchSize = 32);
+    Evaluation evaluate(const std::string& dataDir, std::optional<Split> split,
+                        double validationFraction, std::uint64_t seed, int batchSize = 32);
 
 private:
     struct Impl;

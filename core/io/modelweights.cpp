@@ -29,18 +29,23 @@ std::vector<ModelLayer> layersOf(ClassifierImpl& model) {
         layer.name = item.key();
         if (auto* conv = dynamic_cast<torch::nn::Conv2dImpl*>(m)) {
             const auto& o = conv->options;
-            const bool depthwise = o.groups() > 1 && o.groups() == o.in_channels() && o.out_channels() == o.in_channels();
+            const bool depthwise = o.groups() > 1 && o.groups() == o.in_channels() &&
+                                   o.out_channels() == o.in_channels();
             layer.kind = depthwise ? LayerKind::DepthwiseConv : LayerKind::Conv;
             layer.tensors.emplace_back(depthwise ? "depthwise_kernel:0" : "kernel:0", conv->weight);
-            if (conv->bias.defined()) layer.tensors.emplace_back("bias:0", conv->bias);
+            if (conv->bias.defined())
+                layer.tensors.emplace_back("bias:0", conv->bias);
         } else if (auto* dense = dynamic_cast<torch::nn::LinearImpl*>(m)) {
             layer.kind = LayerKind::Dense;
             layer.tensors.emplace_back("kernel:0", dense->weight);
-            if (dense->bias.defined()) layer.tensors.emplace_back("bias:0", dense->bias);
+            if (dense->bias.defined())
+                layer.tensors.emplace_back("bias:0", dense->bias);
         } else if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(m)) {
             layer.kind = LayerKind::BatchNorm;
-            layer.tensors = {{"gamma:0", bn->weight}, {"beta:0", bn->bias},
-                             {"moving_mean:0", bn->running_mean}, {"moving_variance:0", bn->running_var}};
+            layer.tensors = {{"gamma:0", bn->weight},
+                             {"beta:0", bn->bias},
+                             {"moving_mean:0", bn->running_mean},
+                             {"moving_variance:0", bn->running_var}};
         } else {
             continue;
         }
@@ -52,12 +57,17 @@ std::vector<ModelLayer> layersOf(ClassifierImpl& model) {
 /// Torch layout -> Keras layout.
 torch::Tensor toKeras(const torch::Tensor& t, LayerKind kind, const std::string& name) {
     const bool kernel = name == "kernel:0" || name == "depthwise_kernel:0";
-    if (!kernel) return t;
+    if (!kernel)
+        return t;
     switch (kind) {
-    case LayerKind::Conv: return t.permute({2, 3, 1, 0});           // OIHW -> HWIO
-    case LayerKind::DepthwiseConv: return t.permute({2, 3, 0, 1});  // C1HW -> HWC1
-    case LayerKind::Dense: return t.t();                           // (out, in) -> (in, out)
-    case LayerKind::BatchNorm: return t;
+        case LayerKind::Conv:
+            return t.permute({2, 3, 1, 0});  // OIHW -> HWIO
+        case LayerKind::DepthwiseConv:
+            return t.permute({2, 3, 0, 1});  // C1HW -> HWC1
+        case LayerKind::Dense:
+            return t.t();  // (out, in) -> (in, out)
+        case LayerKind::BatchNorm:
+            return t;
     }
     return t;
 }
@@ -65,19 +75,25 @@ torch::Tensor toKeras(const torch::Tensor& t, LayerKind kind, const std::string&
 /// Keras layout -> torch layout (the inverse permutations).
 torch::Tensor fromKeras(const torch::Tensor& t, LayerKind kind, const std::string& name) {
     const bool kernel = name == "kernel:0" || name == "depthwise_kernel:0";
-    if (!kernel || t.dim() < 2) return t;
+    if (!kernel || t.dim() < 2)
+        return t;
     switch (kind) {
-    case LayerKind::Conv: return t.dim() == 4 ? t.permute({3, 2, 0, 1}) : t;
-    case LayerKind::DepthwiseConv: return t.dim() == 4 ? t.permute({2, 3, 0, 1}) : t;
-    case LayerKind::Dense: return t.t();
-    case LayerKind::BatchNorm: return t;
+        case LayerKind::Conv:
+            return t.dim() == 4 ? t.permute({3, 2, 0, 1}) : t;
+        case LayerKind::DepthwiseConv:
+            return t.dim() == 4 ? t.permute({2, 3, 0, 1}) : t;
+        case LayerKind::Dense:
+            return t.t();
+        case LayerKind::BatchNorm:
+            return t;
     }
     return t;
 }
 
 std::string shapeText(at::IntArrayRef s) {
     std::string out = "(";
-    for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+    for (std::size_t i = 0; i < s.size(); ++i)
+        out += (i ? ", " : "") + std::to_string(s[i]);
     return out + ")";
 }
 
@@ -124,24 +140,33 @@ constexpr const char* kMetadataKey = "model";
 std::string describe(const LoadReport& r) {
     auto list = [](const std::vector<std::string>& v) {
         std::string s;
-        for (std::size_t i = 0; i < v.size() && i < 8; ++i) s += (i ? ", " : "") + v[i];
-        if (v.size() > 8) s += ", ... (" + std::to_string(v.size()) + " in all)";
+        for (std::size_t i = 0; i < v.size() && i < 8; ++i)
+            s += (i ? ", " : "") + v[i];
+        if (v.size() > 8)
+            s += ", ... (" + std::to_string(v.size()) + " in all)";
         return s;
     };
     std::string out = "Loaded " + std::to_string(r.loaded.size()) + " layers";
-    if (!r.notInModel.empty()) out += "; skipped " + std::to_string(r.notInModel.size()) + " not in this model: " + list(r.notInModel);
-    if (!r.notInFile.empty()) out += "; kept " + std::to_string(r.notInFile.size()) + " not in the file as initialised: " + list(r.notInFile);
+    if (!r.notInModel.empty())
+        out += "; skipped " + std::to_string(r.notInModel.size()) +
+               " not in this model: " + list(r.notInModel);
+    if (!r.notInFile.empty())
+        out += "; kept " + std::to_string(r.notInFile.size()) +
+               " not in the file as initialised: " + list(r.notInFile);
     return out;
 }
 
-void saveModelWeights(const std::string& path, ClassifierImpl& model, const WeightsMetadata& metadata) {
+void saveModelWeights(const std::string& path, ClassifierImpl& model,
+                      const WeightsMetadata& metadata) {
     KerasWeightsFile file;
     torch::NoGradGuard noGrad;
     for (const ModelLayer& layer : layersOf(model)) {
         LayerWeights lw;
         lw.name = layer.name;
         for (const auto& [name, tensor] : layer.tensors) {
-            const torch::Tensor k = toKeras(tensor.detach().to(torch::kCPU, torch::kFloat32), layer.kind, name).contiguous();
+            const torch::Tensor k =
+                toKeras(tensor.detach().to(torch::kCPU, torch::kFloat32), layer.kind, name)
+                    .contiguous();
             WeightArray a;
             a.name = name;
             a.shape.assign(k.sizes().begin(), k.sizes().end());
@@ -157,7 +182,8 @@ void saveModelWeights(const std::string& path, ClassifierImpl& model, const Weig
 std::optional<WeightsMetadata> readWeightsMetadata(const std::string& path) {
     const KerasWeightsFile file = readKerasWeights(path);
     const auto it = file.metadata.find(kMetadataKey);
-    if (it == file.metadata.end()) return std::nullopt;
+    if (it == file.metadata.end())
+        return std::nullopt;
     return metadataFromJson(it->second, path);
 }
 
@@ -170,12 +196,14 @@ LoadReport loadModelWeights(const std::string& path, ClassifierImpl& model, bool
     const std::vector<ModelLayer> layers = layersOf(model);
     std::vector<const LayerWeights*> fileLayers;
     for (const auto& l : file.layers)
-        if (!l.weights.empty()) fileLayers.push_back(&l);
+        if (!l.weights.empty())
+            fileLayers.push_back(&l);
 
     std::vector<std::pair<const ModelLayer*, const LayerWeights*>> pairs;
     if (byName) {
         std::map<std::string, const LayerWeights*> byLayer;
-        for (const LayerWeights* l : fileLayers) byLayer[l->name] = l;
+        for (const LayerWeights* l : fileLayers)
+            byLayer[l->name] = l;
         for (const ModelLayer& layer : layers) {
             const auto it = byLayer.find(layer.name);
             if (it == byLayer.end()) {
@@ -186,38 +214,47 @@ LoadReport loadModelWeights(const std::string& path, ClassifierImpl& model, bool
             }
         }
         for (const LayerWeights* l : fileLayers)
-            if (byLayer.count(l->name)) report.notInModel.push_back(l->name);
+            if (byLayer.count(l->name))
+                report.notInModel.push_back(l->name);
     } else {
         if (fileLayers.size() != layers.size()) {
-            throw Error(path, "has " + std::to_string(fileLayers.size()) + " layers with weights, the model " +
-                                  std::to_string(layers.size()) + " (load by name to match what can be matched)");
+            throw Error(path, "has " + std::to_string(fileLayers.size()) +
+                                  " layers with weights, the model " +
+                                  std::to_string(layers.size()) +
+                                  " (load by name to match what can be matched)");
         }
-        for (std::size_t i = 0; i < layers.size(); ++i) pairs.emplace_back(&layers[i], fileLayers[i]);
+        for (std::size_t i = 0; i < layers.size(); ++i)
+            pairs.emplace_back(&layers[i], fileLayers[i]);
     }
-    if (pairs.empty()) throw Error(path, "no layer of this file matches the model (wrong architecture?)");
+    if (pairs.empty())
+        throw Error(path, "no layer of this file matches the model (wrong architecture?)");
 
     // Convert and check everything first, so that a mismatch leaves the model untouched.
     std::vector<std::pair<torch::Tensor, torch::Tensor>> assignments;
     std::vector<std::string> problems;
     for (const auto& [layer, weights] : pairs) {
         if (weights->weights.size() != layer->tensors.size()) {
-            problems.push_back(layer->name + ": " + std::to_string(weights->weights.size()) + " arrays in the file, " +
-                               std::to_string(layer->tensors.size()) + " in the model");
+            problems.push_back(layer->name + ": " + std::to_string(weights->weights.size()) +
+                               " arrays in the file, " + std::to_string(layer->tensors.size()) +
+                               " in the model");
             continue;
         }
         for (std::size_t k = 0; k < layer->tensors.size(); ++k) {
             const WeightArray& a = weights->weights[k];
             const auto& [name, target] = layer->tensors[k];
             std::int64_t count = 1;
-            for (auto d : a.shape) count *= d;
+            for (auto d : a.shape)
+                count *= d;
             if (count != std::int64_t(a.values.size())) {
                 problems.push_back(layer->name + "/" + a.name + ": damaged array");
                 continue;
             }
-            const torch::Tensor stored = torch::from_blob(const_cast<float*>(a.values.data()), a.shape, torch::kFloat32);
+            const torch::Tensor stored =
+                torch::from_blob(const_cast<float*>(a.values.data()), a.shape, torch::kFloat32);
             const torch::Tensor converted = fromKeras(stored, layer->kind, name);
             if (converted.sizes() != target.sizes()) {
-                problems.push_back(layer->name + "/" + name + ": file " + shapeText(stored.sizes()) + ", model expects " +
+                problems.push_back(layer->name + "/" + name + ": file " +
+                                   shapeText(stored.sizes()) + ", model expects " +
                                    shapeText(toKeras(target, layer->kind, name).sizes()));
                 continue;
             }
@@ -227,11 +264,13 @@ LoadReport loadModelWeights(const std::string& path, ClassifierImpl& model, bool
     }
     if (!problems.empty()) {
         std::string text = "shape mismatch, nothing loaded: ";
-        for (std::size_t i = 0; i < problems.size(); ++i) text += (i ? "; " : "") + problems[i];
+        for (std::size_t i = 0; i < problems.size(); ++i)
+            text += (i ? "; " : "") + problems[i];
         throw Error(path, text);
     }
     torch::NoGradGuard noGrad;
-    for (auto& [target, value] : assignments) target.copy_(value.to(target.device()));
+    for (auto& [target, value] : assignments)
+        target.copy_(value.to(target.device()));
     return report;
 }
 

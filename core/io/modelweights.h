@@ -30,7 +30,8 @@ std::string describe(const LoadReport& report);
 /// Writes the model in Keras's save_weights HDF5 layout (conv kernels HWIO, dense kernels
 /// (in, out), batch norm as gamma/beta/moving_mean/moving_variance), plus the metadata, atomically.
 /// Throws convscope::Error naming the file.
-void saveModelWeights(const std::string& path, ClassifierImpl& model, const WeightsMetadata& metadata);
+void saveModelWeights(const std::string& path, ClassifierImpl& model,
+                      const WeightsMetadata& metadata);
 
 /// Loads an HDF5 weight file into `model`. byName: layers are matched by name and the
 /// ones missing on either side are skipped (Keras's load_weights(by_name=True)); otherwise

@@ -19,16 +19,24 @@ bool hasPrefix(const std::string& name, const std::string& prefix) {
 std::string kindOf(const std::string& layer, const torch::nn::Module* module) {
     if (module) {
         const std::string type = module->name();
-        if (type.find("Conv2d") != std::string::npos) return "Conv2D";
-        if (type.find("Linear") != std::string::npos) return "Dense";
-        if (type.find("BatchNorm") != std::string::npos) return "BatchNorm";
-        if (type.find("Dropout") != std::string::npos) return "Dropout";
+        if (type.find("Conv2d") != std::string::npos)
+            return "Conv2D";
+        if (type.find("Linear") != std::string::npos)
+            return "Dense";
+        if (type.find("BatchNorm") != std::string::npos)
+            return "BatchNorm";
+        if (type.find("Dropout") != std::string::npos)
+            return "Dropout";
         return "Block";
     }
-    if (layer.find("global_average") != std::string::npos || layer == "avgpool") return "GlobalAvgPool";
-    if (layer.find("pool") != std::string::npos) return "MaxPool2D";
-    if (layer == "flatten") return "Flatten";
-    if (layer == "dropout") return "Dropout";
+    if (layer.find("global_average") != std::string::npos || layer == "avgpool")
+        return "GlobalAvgPool";
+    if (layer.find("pool") != std::string::npos)
+        return "MaxPool2D";
+    if (layer == "flatten")
+        return "Flatten";
+    if (layer == "dropout")
+        return "Dropout";
     return "Op";
 }
 
@@ -36,10 +44,14 @@ std::string kindOf(const std::string& layer, const torch::nn::Module* module) {
 
 const char* architectureName(Architecture a) {
     switch (a) {
-    case Architecture::SmallConvNet: return "small";
-    case Architecture::Vgg16: return "vgg16";
-    case Architecture::ResNet18: return "resnet18";
-    case Architecture::MobileNetV2: return "mobilenetv2";
+        case Architecture::SmallConvNet:
+            return "small";
+        case Architecture::Vgg16:
+            return "vgg16";
+        case Architecture::ResNet18:
+            return "resnet18";
+        case Architecture::MobileNetV2:
+            return "mobilenetv2";
     }
     return "small";
 }
@@ -47,15 +59,20 @@ const char* architectureName(Architecture a) {
 Architecture parseArchitecture(const std::string& name) {
     for (Architecture a : {Architecture::SmallConvNet, Architecture::Vgg16, Architecture::ResNet18,
                            Architecture::MobileNetV2})
-        if (name == architectureName(a)) return a;
+        if (name == architectureName(a))
+            return a;
     throw Error("architecture", "unknown '" + name + "' (small, vgg16, resnet18 or mobilenetv2)");
 }
 
-const char* headName(Head h) { return h == Head::Flatten ? "flatten" : "gap"; }
+const char* headName(Head h) {
+    return h == Head::Flatten ? "flatten" : "gap";
+}
 
 Head parseHead(const std::string& name) {
-    if (name == "flatten") return Head::Flatten;
-    if (name == "gap") return Head::GlobalAveragePool;
+    if (name == "flatten")
+        return Head::Flatten;
+    if (name == "gap")
+        return Head::GlobalAveragePool;
     throw Error("head", "unknown '" + name + "' (flatten or gap)");
 }
 
@@ -78,7 +95,8 @@ std::vector<LayerInfo> ClassifierImpl::summary() {
 
     const auto modules = named_modules("", false);
     std::map<std::string, const torch::nn::Module*> byName;
-    for (const auto& item : modules) byName[item.key()] = item.value().get();
+    for (const auto& item : modules)
+        byName[item.key()] = item.value().get();
     const auto params = named_parameters(true);
     for (auto& layer : layers) {
         const auto it = byName.find(layer.name);
@@ -98,7 +116,8 @@ std::vector<LayerInfo> ClassifierImpl::summary() {
 
 std::vector<std::string> ClassifierImpl::layerNames() {
     std::vector<std::string> names;
-    for (const auto& layer : summary()) names.push_back(layer.name);
+    for (const auto& layer : summary())
+        names.push_back(layer.name);
     return names;
 }
 
@@ -113,13 +132,15 @@ void ClassifierImpl::freezeUpTo(const std::string& layer) {
                 break;
             }
         }
-        if (!found) throw Error(layer, "no such layer in this model (see `convscope summary`)");
+        if (!found)
+            throw Error(layer, "no such layer in this model (see `convscope summary`)");
     }
     m_frozenPrefixes = prefixes;
     m_frozenUpTo = layer;
     for (auto& p : named_parameters(true)) {
         bool frozen = false;
-        for (const auto& prefix : m_frozenPrefixes) frozen = frozen || hasPrefix(p.key(), prefix);
+        for (const auto& prefix : m_frozenPrefixes)
+            frozen = frozen || hasPrefix(p.key(), prefix);
         p.value().set_requires_grad(!frozen);
     }
     train(is_training());
@@ -127,9 +148,11 @@ void ClassifierImpl::freezeUpTo(const std::string& layer) {
 
 void ClassifierImpl::train(bool on) {
     torch::nn::Module::train(on);
-    if (!on || m_frozenPrefixes.empty()) return;
+    if (!on || m_frozenPrefixes.empty())
+        return;
     for (const auto& item : named_modules("", false)) {
-        if (item.value()->name().find("BatchNorm") == std::string::npos) continue;
+        if (item.value()->name().find("BatchNorm") == std::string::npos)
+            continue;
         for (const auto& prefix : m_frozenPrefixes) {
             if (item.key() == prefix || hasPrefix(item.key(), prefix)) {
                 item.value()->eval();
@@ -140,19 +163,25 @@ void ClassifierImpl::train(bool on) {
 }
 
 Classifier makeClassifier(const ModelConfig& config) {
-    if (config.classCount < 1) throw Error("model", "needs at least one class");
-    if (config.inputSize < 8) throw Error("model", "input size must be at least 8 pixels");
+    if (config.classCount < 1)
+        throw Error("model", "needs at least one class");
+    if (config.inputSize < 8)
+        throw Error("model", "input size must be at least 8 pixels");
     try {
         switch (config.architecture) {
-        case Architecture::SmallConvNet: return makeSmallConvNet(config);
-        case Architecture::Vgg16: return makeVgg16(config);
-        case Architecture::ResNet18: return makeResNet18(config);
-        case Architecture::MobileNetV2: return makeMobileNetV2(config);
+            case Architecture::SmallConvNet:
+                return makeSmallConvNet(config);
+            case Architecture::Vgg16:
+                return makeVgg16(config);
+            case Architecture::ResNet18:
+                return makeResNet18(config);
+            case Architecture::MobileNetV2:
+                return makeMobileNetV2(config);
         }
     } catch (const c10::Error& e) {
-        throw Error(architectureName(config.architecture),
-                    "cannot build for input size " + std::to_string(config.inputSize) + ": " +
-                        e.what_without_backtrace());
+        throw Error(architectureName(config.architecture), "cannot build for input size " +
+                                                               std::to_string(config.inputSize) +
+                                                               ": " + e.what_without_backtrace());
     }
     throw Error("model", "unknown architecture");
 }
@@ -161,9 +190,11 @@ Classifier cloneClassifier(const Classifier& model) {
     Classifier copy = makeClassifier(model->config());
     torch::NoGradGuard noGrad;
     auto src = model->named_parameters(true);
-    for (auto& p : copy->named_parameters(true)) p.value().copy_(src[p.key()]);
+    for (auto& p : copy->named_parameters(true))
+        p.value().copy_(src[p.key()]);
     auto srcBuffers = model->named_buffers(true);
-    for (auto& b : copy->named_buffers(true)) b.value().copy_(srcBuffers[b.key()]);
+    for (auto& b : copy->named_buffers(true))
+        b.value().copy_(srcBuffers[b.key()]);
     copy->freezeUpTo(model->frozenUpTo());
     copy->train(model->is_training());
     return copy;

@@ -44,7 +44,8 @@ public:
 
 protected:
     static void tapIf(const LayerTap* tap, const std::string& name, const torch::Tensor& t) {
-        if (tap) (*tap)(name, t);
+        if (tap)
+            (*tap)(name, t);
     }
 
 private:

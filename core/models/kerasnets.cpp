@@ -10,12 +10,16 @@ namespace {
 namespace nn = torch::nn;
 
 /// Keras flattens NHWC; doing the same keeps dense kernels interchangeable with Keras files.
-torch::Tensor flattenLikeKeras(const torch::Tensor& x) { return x.permute({0, 2, 3, 1}).flatten(1); }
+torch::Tensor flattenLikeKeras(const torch::Tensor& x) {
+    return x.permute({0, 2, 3, 1}).flatten(1);
+}
 
 /// relu(max_pool(x)) equals max_pool(relu(x)) (ReLU is monotonic) and runs the ReLU, forward
 /// and backward, on a quarter of the values: about a sixth of a training step of the blog
 /// net at 150x150 (measured with torch.profiler). Used when no layer tap needs the conv output.
-torch::Tensor reluAfterPool(const torch::Tensor& x) { return torch::relu(torch::max_pool2d(x, 2)); }
+torch::Tensor reluAfterPool(const torch::Tensor& x) {
+    return torch::relu(torch::max_pool2d(x, 2));
+}
 
 class SmallConvNetImpl : public ClassifierImpl {
 public:
@@ -24,7 +28,8 @@ public:
                    register_module("conv2d_1", nn::Conv2d(nn::Conv2dOptions(32, 32, 3))),
                    register_module("conv2d_2", nn::Conv2d(nn::Conv2dOptions(32, 64, 3)))};
         int side = c.inputSize;
-        for (int i = 0; i < 3; ++i) side = (side - 2) / 2;
+        for (int i = 0; i < 3; ++i)
+            side = (side - 2) / 2;
         TORCH_CHECK(side >= 1, "input too small for three conv+pool stages");
         if (c.head == Head::Flatten) {
             m_hidden = register_module("dense", nn::Linear(std::int64_t(side) * side * 64, 64));
@@ -82,8 +87,10 @@ public:
         std::int64_t in = 3;
         for (int b = 0; b < 5; ++b) {
             for (int i = 0; i < depths[b]; ++i) {
-                const std::string name = "block" + std::to_string(b + 1) + "_conv" + std::to_string(i + 1);
-                m_convs.push_back(register_module(name, nn::Conv2d(nn::Conv2dOptions(in, widths[b], 3).padding(1))));
+                const std::string name =
+                    "block" + std::to_string(b + 1) + "_conv" + std::to_string(i + 1);
+                m_convs.push_back(register_module(
+                    name, nn::Conv2d(nn::Conv2dOptions(in, widths[b], 3).padding(1))));
                 m_convNames.push_back(name);
                 m_blockOf.push_back(b);
                 in = widths[b];
@@ -107,11 +114,13 @@ public:
             if (tap || !lastOfBlock) {
                 x = torch::relu(x);
                 tapIf(tap, m_convNames[i], x);
-                if (lastOfBlock) x = torch::max_pool2d(x, 2);
+                if (lastOfBlock)
+                    x = torch::max_pool2d(x, 2);
             } else {
                 x = reluAfterPool(x);
             }
-            if (lastOfBlock) tapIf(tap, "block" + std::to_string(m_blockOf[i] + 1) + "_pool", x);
+            if (lastOfBlock)
+                tapIf(tap, "block" + std::to_string(m_blockOf[i] + 1) + "_pool", x);
         }
         if (config().head == Head::GlobalAveragePool) {
             x = x.mean({2, 3});
@@ -140,7 +149,11 @@ private:
 
 }  // namespace
 
-Classifier makeSmallConvNet(const ModelConfig& config) { return std::make_shared<SmallConvNetImpl>(config); }
-Classifier makeVgg16(const ModelConfig& config) { return std::make_shared<Vgg16Impl>(config); }
+Classifier makeSmallConvNet(const ModelConfig& config) {
+    return std::make_shared<SmallConvNetImpl>(config);
+}
+Classifier makeVgg16(const ModelConfig& config) {
+    return std::make_shared<Vgg16Impl>(config);
+}
 
 }  // namespace convscope

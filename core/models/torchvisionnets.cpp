@@ -12,7 +12,11 @@ namespace nn = torch::nn;
 
 nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride = 1,
                 std::int64_t groups = 1) {
-    return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding((k - 1) / 2).groups(groups).bias(false));
+    return nn::Conv2d(nn::Conv2dOptions(in, out, k)
+                          .stride(stride)
+                          .padding((k - 1) / 2)
+                          .groups(groups)
+                          .bias(false));
 }
 
 /// Spatial side of `features`' output for a square input.
@@ -34,7 +38,8 @@ public:
           conv2(register_module("conv2", conv(out, out, 3))),
           bn2(register_module("bn2", nn::BatchNorm2d(out))) {
         if (stride != 1 || in != out)
-            downsample = register_module("downsample", nn::Sequential(conv(in, out, 1, stride), nn::BatchNorm2d(out)));
+            downsample = register_module(
+                "downsample", nn::Sequential(conv(in, out, 1, stride), nn::BatchNorm2d(out)));
     }
 
     torch::Tensor forward(torch::Tensor x) {
@@ -54,20 +59,23 @@ TORCH_MODULE(BasicBlock);
 class ResNet18Impl : public ClassifierImpl {
 public:
     explicit ResNet18Impl(const ModelConfig& c) : ClassifierImpl(c) {
-        m_conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(3, 64, 7).stride(2).padding(3).bias(false)));
+        m_conv1 = register_module(
+            "conv1", nn::Conv2d(nn::Conv2dOptions(3, 64, 7).stride(2).padding(3).bias(false)));
         m_bn1 = register_module("bn1", nn::BatchNorm2d(64));
         const std::int64_t widths[4] = {64, 128, 256, 512};
         std::int64_t in = 64;
         for (int i = 0; i < 4; ++i) {
             const std::int64_t stride = i == 0 ? 1 : 2;
-            m_layers.push_back(register_module("layer" + std::to_string(i + 1),
-                                               nn::Sequential(BasicBlock(in, widths[i], stride),
-                                                              BasicBlock(widths[i], widths[i], 1))));
+            m_layers.push_back(
+                register_module("layer" + std::to_string(i + 1),
+                                nn::Sequential(BasicBlock(in, widths[i], stride),
+                                               BasicBlock(widths[i], widths[i], 1))));
             in = widths[i];
         }
         std::int64_t fcIn = 512;
         if (c.head == Head::Flatten) {
-            const auto side = outputSide(*this, c.inputSize, [this](torch::Tensor x) { return trunk(x, nullptr); });
+            const auto side = outputSide(*this, c.inputSize,
+                                         [this](torch::Tensor x) { return trunk(x, nullptr); });
             fcIn *= side * side;
         }
         m_fc = register_module("fc", nn::Linear(fcIn, c.classCount));
@@ -116,24 +124,29 @@ public:
 };
 TORCH_MODULE(Stage);
 
-Stage convBnRelu6(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride = 1, std::int64_t groups = 1) {
+Stage convBnRelu6(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride = 1,
+                  std::int64_t groups = 1) {
     return Stage(conv(in, out, k, stride, groups), nn::BatchNorm2d(out), nn::ReLU6());
 }
 
 class InvertedResidualImpl : public nn::Module {
 public:
-    InvertedResidualImpl(std::int64_t in, std::int64_t out, std::int64_t stride, std::int64_t expand)
+    InvertedResidualImpl(std::int64_t in, std::int64_t out, std::int64_t stride,
+                         std::int64_t expand)
         : m_residual(stride == 1 && in == out) {
         const std::int64_t hidden = in * expand;
         Stage layers;
-        if (expand != 1) layers->push_back(convBnRelu6(in, hidden, 1));
+        if (expand != 1)
+            layers->push_back(convBnRelu6(in, hidden, 1));
         layers->push_back(convBnRelu6(hidden, hidden, 3, stride, hidden));
         layers->push_back(conv(hidden, out, 1));
         layers->push_back(nn::BatchNorm2d(out));
         m_conv = register_module("conv", layers);
     }
 
-    torch::Tensor forward(torch::Tensor x) { return m_residual ? x + m_conv->forward(x) : m_conv->forward(x); }
+    torch::Tensor forward(torch::Tensor x) {
+        return m_residual ? x + m_conv->forward(x) : m_conv->forward(x);
+    }
 
 private:
     bool m_residual;
@@ -145,8 +158,9 @@ class MobileNetV2Impl : public ClassifierImpl {
 public:
     explicit MobileNetV2Impl(const ModelConfig& c) : ClassifierImpl(c) {
         // (expansion t, channels c, repeats n, stride s), as in Sandler et al. 2018
-        const std::int64_t settings[7][4] = {{1, 16, 1, 1},  {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
-                                             {6, 96, 3, 1},  {6, 160, 3, 2}, {6, 320, 1, 1}};
+        const std::int64_t settings[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2},
+                                             {6, 64, 4, 2}, {6, 96, 3, 1}, {6, 160, 3, 2},
+                                             {6, 320, 1, 1}};
         nn::Sequential features;
         features->push_back(convBnRelu6(3, 32, 3, 2));
         std::int64_t in = 32;
@@ -160,7 +174,8 @@ public:
         m_features = register_module("features", features);
         std::int64_t classifierIn = 1280;
         if (c.head == Head::Flatten) {
-            const auto side = outputSide(*this, c.inputSize, [this](torch::Tensor x) { return m_features->forward(x); });
+            const auto side = outputSide(
+                *this, c.inputSize, [this](torch::Tensor x) { return m_features->forward(x); });
             classifierIn *= side * side;
         }
         m_classifier = register_module(
@@ -192,7 +207,11 @@ private:
 
 }  // namespace
 
-Classifier makeResNet18(const ModelConfig& config) { return std::make_shared<ResNet18Impl>(config); }
-Classifier makeMobileNetV2(const ModelConfig& config) { return std::make_shared<MobileNetV2Impl>(config); }
+Classifier makeResNet18(const ModelConfig& config) {
+    return std::make_shared<ResNet18Impl>(config);
+}
+Classifier makeMobileNetV2(const ModelConfig& config) {
+    return std::make_shared<MobileNetV2Impl>(config);
+}
 
 }  // namespace convscope

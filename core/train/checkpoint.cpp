@@ -13,14 +13,15 @@ namespace {
 std::string stateToJson(const TrainingState& s) {
     nlohmann::json history = nlohmann::json::array();
     for (const EpochEnd& e : s.history) {
-        history.push_back({e.epoch, e.trainLoss, e.trainAccuracy, e.validationLoss, e.validationAccuracy,
-                           e.learningRate, e.seconds});
+        history.push_back({e.epoch, e.trainLoss, e.trainAccuracy, e.validationLoss,
+                           e.validationAccuracy, e.learningRate, e.seconds});
     }
-    const nlohmann::json j{{"epochs_completed", s.epochsCompleted},
-                           {"learning_rate", s.learningRate},
-                           {"best_validation_loss", std::isfinite(s.bestValidationLoss) ? s.bestValidationLoss : -1.0},
-                           {"epochs_since_best", s.epochsSinceBest},
-                           {"history", history}};
+    const nlohmann::json j{
+        {"epochs_completed", s.epochsCompleted},
+        {"learning_rate", s.learningRate},
+        {"best_validation_loss", std::isfinite(s.bestValidationLoss) ? s.bestValidationLoss : -1.0},
+        {"epochs_since_best", s.epochsSinceBest},
+        {"history", history}};
     return j.dump();
 }
 
@@ -48,8 +49,8 @@ TrainingState stateFromJson(const std::string& text) {
 
 }  // namespace
 
-void saveCheckpoint(const std::string& path, ClassifierImpl& model, torch::optim::Optimizer& optimizer,
-                    const TrainingState& state) {
+void saveCheckpoint(const std::string& path, ClassifierImpl& model,
+                    torch::optim::Optimizer& optimizer, const TrainingState& state) {
     replaceFileAtomically(path, [&](const std::string& temp) {
         try {
             torch::serialize::OutputArchive archive;
@@ -63,12 +64,14 @@ void saveCheckpoint(const std::string& path, ClassifierImpl& model, torch::optim
             archive.write("state", c10::IValue(stateToJson(state)));
             archive.save_to(temp);
         } catch (const c10::Error& e) {
-            throw Error(path, std::string("cannot write checkpoint (") + e.what_without_backtrace() + ")");
+            throw Error(
+                path, std::string("cannot write checkpoint (") + e.what_without_backtrace() + ")");
         }
     });
 }
 
-TrainingState loadCheckpoint(const std::string& path, ClassifierImpl& model, torch::optim::Optimizer& optimizer) {
+TrainingState loadCheckpoint(const std::string& path, ClassifierImpl& model,
+                             torch::optim::Optimizer& optimizer) {
     try {
         torch::serialize::InputArchive archive;
         archive.load_from(path);
@@ -86,7 +89,8 @@ TrainingState loadCheckpoint(const std::string& path, ClassifierImpl& model, tor
         archive.read("state", state);
         return stateFromJson(state.toStringRef());
     } catch (const c10::Error& e) {
-        throw Error(path, std::string("cannot read checkpoint (") + e.what_without_backtrace() + ")");
+        throw Error(path,
+                    std::string("cannot read checkpoint (") + e.what_without_backtrace() + ")");
     } catch (const nlohmann::json::exception& e) {
         throw Error(path, std::string("damaged checkpoint state (") + e.what() + ")");
     }

@@ -12,21 +12,26 @@ double Evaluation::accuracy() const {
     for (std::size_t t = 0; t < confusion.size(); ++t)
         for (std::size_t p = 0; p < confusion[t].size(); ++p) {
             total += confusion[t][p];
-            if (t == p) right += confusion[t][p];
+            if (t == p)
+                right += confusion[t][p];
         }
     return total ? double(right) / double(total) : 0.0;
 }
 
 double Evaluation::precision(int label) const {
     std::int64_t predicted = 0;
-    for (const auto& row : confusion) predicted += row.at(std::size_t(label));
-    return predicted ? double(confusion[std::size_t(label)][std::size_t(label)]) / double(predicted) : 0.0;
+    for (const auto& row : confusion)
+        predicted += row.at(std::size_t(label));
+    return predicted ? double(confusion[std::size_t(label)][std::size_t(label)]) / double(predicted)
+                     : 0.0;
 }
 
 double Evaluation::recall(int label) const {
     std::int64_t actual = 0;
-    for (std::int64_t n : confusion.at(std::size_t(label))) actual += n;
-    return actual ? double(confusion[std::size_t(label)][std::size_t(label)]) / double(actual) : 0.0;
+    for (std::int64_t n : confusion.at(std::size_t(label)))
+        actual += n;
+    return actual ? double(confusion[std::size_t(label)][std::size_t(label)]) / double(actual)
+                  : 0.0;
 }
 
 Evaluation evaluateModel(ClassifierImpl& model, BatchLoader& loader, const torch::Device& device,
@@ -45,10 +50,14 @@ Evaluation evaluateModel(ClassifierImpl& model, BatchLoader& loader, const torch
             break;
         }
         torch::Tensor x = batch->images.to(device);
-        if (channelsLast) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+        if (channelsLast)
+            x = x.contiguous(torch::MemoryFormat::ChannelsLast);
         const torch::Tensor y = batch->labels.to(device);
         const torch::Tensor logits = model.forward(x);
-        lossSum += torch::nn::functional::cross_entropy(logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+        lossSum +=
+            torch::nn::functional::cross_entropy(
+                logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                .item<double>();
         const torch::Tensor predicted = logits.argmax(1).to(torch::kCPU);
         const auto* p = predicted.data_ptr<std::int64_t>();
         const auto* t = batch->labels.data_ptr<std::int64_t>();

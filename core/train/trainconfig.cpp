@@ -13,7 +13,8 @@ Enum parseName(const std::string& name, const Enum (&values)[N], const char* (*n
                const char* what) {
     std::string choices;
     for (Enum v : values) {
-        if (name == nameOf(v)) return v;
+        if (name == nameOf(v))
+            return v;
         choices += (choices.empty() ? "" : ", ") + std::string(nameOf(v));
     }
     throw Error(what, "unknown '" + name + "' (" + choices + ")");
@@ -23,38 +24,50 @@ Enum parseName(const std::string& name, const Enum (&values)[N], const char* (*n
 
 const char* optimizerName(OptimizerKind k) {
     switch (k) {
-    case OptimizerKind::Sgd: return "sgd";
-    case OptimizerKind::Adam: return "adam";
-    case OptimizerKind::RmsProp: return "rmsprop";
+        case OptimizerKind::Sgd:
+            return "sgd";
+        case OptimizerKind::Adam:
+            return "adam";
+        case OptimizerKind::RmsProp:
+            return "rmsprop";
     }
     return "adam";
 }
 
 OptimizerKind parseOptimizer(const std::string& name) {
-    static const OptimizerKind all[] = {OptimizerKind::Sgd, OptimizerKind::Adam, OptimizerKind::RmsProp};
+    static const OptimizerKind all[] = {OptimizerKind::Sgd, OptimizerKind::Adam,
+                                        OptimizerKind::RmsProp};
     return parseName(name, all, optimizerName, "optimizer");
 }
 
 const char* scheduleName(Schedule s) {
     switch (s) {
-    case Schedule::Constant: return "constant";
-    case Schedule::Step: return "step";
-    case Schedule::Cosine: return "cosine";
-    case Schedule::Plateau: return "plateau";
+        case Schedule::Constant:
+            return "constant";
+        case Schedule::Step:
+            return "step";
+        case Schedule::Cosine:
+            return "cosine";
+        case Schedule::Plateau:
+            return "plateau";
     }
     return "constant";
 }
 
 Schedule parseSchedule(const std::string& name) {
-    static const Schedule all[] = {Schedule::Constant, Schedule::Step, Schedule::Cosine, Schedule::Plateau};
+    static const Schedule all[] = {Schedule::Constant, Schedule::Step, Schedule::Cosine,
+                                   Schedule::Plateau};
     return parseName(name, all, scheduleName, "schedule");
 }
 
 const char* deviceName(DeviceChoice d) {
     switch (d) {
-    case DeviceChoice::Auto: return "auto";
-    case DeviceChoice::Cpu: return "cpu";
-    case DeviceChoice::Cuda: return "cuda";
+        case DeviceChoice::Auto:
+            return "auto";
+        case DeviceChoice::Cpu:
+            return "cpu";
+        case DeviceChoice::Cuda:
+            return "cuda";
     }
     return "auto";
 }

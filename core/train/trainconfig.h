@@ -40,9 +40,9 @@ struct TrainConfig {
     bool nesterov = false;
     double weightDecay = 0;
     Schedule schedule = Schedule::Constant;
-    int stepEpochs = 10;        ///< step schedule: multiply by stepGamma every stepEpochs
+    int stepEpochs = 10;  ///< step schedule: multiply by stepGamma every stepEpochs
     double stepGamma = 0.1;
-    int plateauPatience = 2;    ///< plateau schedule: epochs without val-loss improvement
+    int plateauPatience = 2;  ///< plateau schedule: epochs without val-loss improvement
     double plateauFactor = 0.1;
     int earlyStoppingPatience = 0;  ///< 0: off
     std::uint64_t seed = 1337;

@@ -25,7 +25,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double secondsSince(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double secondsSince(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 class NullObserver : public TrainingObserver {};
 
@@ -33,30 +35,41 @@ torch::Device chooseDevice(DeviceChoice choice) {
     const bool cuda = torch::cuda::is_available();
     if (choice == DeviceChoice::Cuda && !cuda)
         throw Error("--device cuda", "no CUDA device is available to this LibTorch build");
-    return (choice != DeviceChoice::Cpu && cuda) ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+    return (choice != DeviceChoice::Cpu && cuda) ? torch::Device(torch::kCUDA)
+                                                 : torch::Device(torch::kCPU);
 }
 
-std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& c, std::vector<torch::Tensor> params) {
+std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& c,
+                                                       std::vector<torch::Tensor> params) {
     switch (c.optimizer) {
-    case OptimizerKind::Sgd:
-        return std::make_unique<torch::optim::SGD>(
-            params, torch::optim::SGDOptions(c.learningRate).momentum(c.momentum).nesterov(c.nesterov).weight_decay(c.weightDecay));
-    case OptimizerKind::Adam:
-        return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(c.learningRate).weight_decay(c.weightDecay));
-    case OptimizerKind::RmsProp:
-        // Keras's RMSprop defaults (rho 0.9, epsilon 1e-7), which the Keras blog recipe uses.
-        return std::make_unique<torch::optim::RMSprop>(
-            params, torch::optim::RMSpropOptions(c.learningRate).alpha(0.9).eps(1e-7).weight_decay(c.weightDecay));
+        case OptimizerKind::Sgd:
+            return std::make_unique<torch::optim::SGD>(params,
+                                                       torch::optim::SGDOptions(c.learningRate)
+                                                           .momentum(c.momentum)
+                                                           .nesterov(c.nesterov)
+                                                           .weight_decay(c.weightDecay));
+        case OptimizerKind::Adam:
+            return std::make_unique<torch::optim::Adam>(
+                params, torch::optim::AdamOptions(c.learningRate).weight_decay(c.weightDecay));
+        case OptimizerKind::RmsProp:
+            // Keras's RMSprop defaults (rho 0.9, epsilon 1e-7), which the Keras blog recipe uses.
+            return std::make_unique<torch::optim::RMSprop>(
+                params, torch::optim::RMSpropOptions(c.learningRate)
+                            .alpha(0.9)
+                            .eps(1e-7)
+                            .weight_decay(c.weightDecay));
     }
     throw Error("optimizer", "unknown");
 }
 
 std::string historyCsv(const std::vector<EpochEnd>& history) {
-    std::string csv = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,learning_rate,seconds\n";
+    std::string csv =
+        "epoch,train_loss,train_accuracy,val_loss,val_accuracy,learning_rate,seconds\n";
     char line[256];
     for (const EpochEnd& e : history) {
-        std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.6f,%.8g,%.3f\n", e.epoch, e.trainLoss, e.trainAccuracy,
-                      e.validationLoss, e.validationAccuracy, e.learningRate, e.seconds);
+        std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.6f,%.8g,%.3f\n", e.epoch, e.trainLoss,
+                      e.trainAccuracy, e.validationLoss, e.validationAccuracy, e.learningRate,
+                      e.seconds);
         csv += line;
     }
     return csv;
@@ -75,7 +88,8 @@ struct Trainer::Impl {
     BatchLoader* activeLoader = nullptr;  // guarded by mutex; stopped on cancel
 
     void waitWhilePaused() {
-        if (!paused) return;
+        if (!paused)
+            return;
         observer->onPaused(true);
         {
             std::unique_lock lock(mutex);
@@ -87,11 +101,15 @@ struct Trainer::Impl {
     double learningRateFor(int epoch, const TrainingState& state) const {
         const TrainConfig& c = config;
         switch (c.schedule) {
-        case Schedule::Constant: return c.learningRate;
-        case Schedule::Step: return c.learningRate * std::pow(c.stepGamma, epoch / std::max(1, c.stepEpochs));
-        case Schedule::Cosine:
-            return c.learningRate * 0.5 * (1 + std::cos(3.14159265358979323846 * epoch / std::max(1, c.epochs)));
-        case Schedule::Plateau: return state.learningRate > 0 ? state.learningRate : c.learningRate;
+            case Schedule::Constant:
+                return c.learningRate;
+            case Schedule::Step:
+                return c.learningRate * std::pow(c.stepGamma, epoch / std::max(1, c.stepEpochs));
+            case Schedule::Cosine:
+                return c.learningRate * 0.5 *
+                       (1 + std::cos(3.14159265358979323846 * epoch / std::max(1, c.epochs)));
+            case Schedule::Plateau:
+                return state.learningRate > 0 ? state.learningRate : c.learningRate;
         }
         return c.learningRate;
     }
@@ -109,7 +127,9 @@ Trainer::Trainer(TrainConfig config, TrainingObserver* observer, bool resumeRun)
 
 Trainer::~Trainer() = default;
 
-void Trainer::pause() { m_impl->paused = true; }
+void Trainer::pause() {
+    m_impl->paused = true;
+}
 
 void Trainer::resume() {
     std::lock_guard lock(m_impl->mutex);
@@ -120,17 +140,23 @@ void Trainer::resume() {
 void Trainer::cancel() {
     std::lock_guard lock(m_impl->mutex);
     m_impl->cancelled = true;
-    if (m_impl->activeLoader) m_impl->activeLoader->stop();
+    if (m_impl->activeLoader)
+        m_impl->activeLoader->stop();
     m_impl->wake.notify_all();
 }
 
-bool Trainer::isPaused() const { return m_impl->paused; }
+bool Trainer::isPaused() const {
+    return m_impl->paused;
+}
 
-const TrainConfig& Trainer::config() const { return m_impl->config; }
+const TrainConfig& Trainer::config() const {
+    return m_impl->config;
+}
 
 TrainConfig Trainer::resumeConfig(const std::string& runDir) {
     const std::string path = (fs::path(runDir) / "config.json").string();
-    if (!fs::exists(path)) throw Error(runDir, "not a ConvScope run directory (no config.json)");
+    if (!fs::exists(path))
+        throw Error(runDir, "not a ConvScope run directory (no config.json)");
     return trainConfigFromJson(readTextFile(path), path);
 }
 
@@ -138,21 +164,25 @@ TrainingResult Trainer::run() {
     try {
         return m_impl->run();
     } catch (const c10::Error& e) {
-        throw Error(m_impl->config.runDir, std::string("training failed: ") + e.what_without_backtrace());
+        throw Error(m_impl->config.runDir,
+                    std::string("training failed: ") + e.what_without_backtrace());
     }
 }
 
 TrainingResult Trainer::Impl::run() {
     TrainConfig& c = config;
-    if (c.epochs <= 0 || c.batchSize <= 0) throw Error("training", "epochs and batch size must be positive");
+    if (c.epochs <= 0 || c.batchSize <= 0)
+        throw Error("training", "epochs and batch size must be positive");
     const fs::path runDir(c.runDir);
     const std::string checkpointPath = (runDir / "checkpoint.pt").string();
     if (resumeRun) {
         if (!fs::exists(checkpointPath))
-            throw Error(c.runDir, "nothing to resume (no checkpoint.pt: the first epoch never finished)");
+            throw Error(c.runDir,
+                        "nothing to resume (no checkpoint.pt: the first epoch never finished)");
     } else {
         if (fs::exists(runDir / "config.json"))
-            throw Error(c.runDir, "already holds a run (resume it with --resume, or choose another --out)");
+            throw Error(c.runDir,
+                        "already holds a run (resume it with --resume, or choose another --out)");
         fs::create_directories(runDir);
         writeTextFileAtomically((runDir / "config.json").string(), toJson(c));
     }
@@ -162,15 +192,20 @@ TrainingResult Trainer::Impl::run() {
     scan.validationFraction = c.validationFraction;
     scan.seed = c.seed;
     scan.cancel = &cancelled;
-    scan.progress = [&](std::size_t d, std::size_t t) { observer->onProgress(Phase::Scanning, d, t); };
+    scan.progress = [&](std::size_t d, std::size_t t) {
+        observer->onProgress(Phase::Scanning, d, t);
+    };
     DatasetIndex index = DatasetIndex::scan(c.dataDir, scan);
-    if (index.classNames().size() < 2) throw Error(c.dataDir, "a classifier needs at least two classes");
+    if (index.classNames().size() < 2)
+        throw Error(c.dataDir, "a classifier needs at least two classes");
 
     CacheOptions cacheOptions;
     cacheOptions.width = cacheOptions.height = c.model.inputSize;
     cacheOptions.memoryBudgetBytes = c.cacheBudgetBytes;
     ImageCache cache(index, cacheOptions);
-    cache.decodeAll(&cancelled, [&](std::size_t d, std::size_t t) { observer->onProgress(Phase::Decoding, d, t); });
+    cache.decodeAll(&cancelled, [&](std::size_t d, std::size_t t) {
+        observer->onProgress(Phase::Decoding, d, t);
+    });
     writeTextFileAtomically((runDir / "import-report.json").string(), datasetSummaryJson(index));
     TrainingResult result;
     if (cancelled) {
@@ -180,7 +215,8 @@ TrainingResult Trainer::Impl::run() {
     }
     const auto trainSamples = index.indices(Split::Train);
     const auto validationSamples = index.indices(Split::Validation);
-    if (trainSamples.empty()) throw Error(c.dataDir, "no training images");
+    if (trainSamples.empty())
+        throw Error(c.dataDir, "no training images");
     observer->onMessage(std::to_string(index.classNames().size()) + " classes, " +
                         std::to_string(trainSamples.size()) + " training and " +
                         std::to_string(validationSamples.size()) + " validation images, " +
@@ -194,7 +230,8 @@ TrainingResult Trainer::Impl::run() {
         const LoadReport report = loadModelWeights(c.initialWeights, *model, /*byName=*/true);
         observer->onMessage(describe(report));
     }
-    if (!c.freezeUpTo.empty()) model->freezeUpTo(c.freezeUpTo);
+    if (!c.freezeUpTo.empty())
+        model->freezeUpTo(c.freezeUpTo);
 
     const torch::Device device = chooseDevice(c.device);
     model->to(device);
@@ -202,12 +239,15 @@ TrainingResult Trainer::Impl::run() {
     if (channelsLast) {
         torch::NoGradGuard noGrad;
         for (auto& p : model->parameters())
-            if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+            if (p.dim() == 4)
+                p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
     }
     std::vector<torch::Tensor> trainable;
     for (auto& p : model->parameters())
-        if (p.requires_grad()) trainable.push_back(p);
-    if (trainable.empty()) throw Error(c.freezeUpTo, "every layer is frozen: nothing to train");
+        if (p.requires_grad())
+            trainable.push_back(p);
+    if (trainable.empty())
+        throw Error(c.freezeUpTo, "every layer is frozen: nothing to train");
     auto optimizer = makeOptimizer(c, trainable);
 
     LoaderOptions lo;
@@ -232,13 +272,15 @@ TrainingResult Trainer::Impl::run() {
     if (resumeRun) {
         state = loadCheckpoint(checkpointPath, *model, *optimizer);
         observer->onMessage("Resuming after epoch " + std::to_string(state.epochsCompleted));
-        for (const EpochEnd& e : state.history) observer->onEpochEnd(e);
+        for (const EpochEnd& e : state.history)
+            observer->onEpochEnd(e);
     }
 
     bool stoppedEarly = false;
     for (int epoch = state.epochsCompleted; epoch < c.epochs && !cancelled; ++epoch) {
         const double lr = learningRateFor(epoch, state);
-        for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
+        for (auto& group : optimizer->param_groups())
+            group.options().set_lr(lr);
         model->train();
         const auto epochStart = Clock::now();
         double lossSum = 0;
@@ -248,10 +290,12 @@ TrainingResult Trainer::Impl::run() {
             activeLoader = &trainLoader;
         }
         trainLoader.startEpoch(epoch);
-        if (cancelled) trainLoader.stop();
+        if (cancelled)
+            trainLoader.stop();
         while (auto batch = trainLoader.next()) {
             waitWhilePaused();
-            if (cancelled) break;
+            if (cancelled)
+                break;
             const auto batchStart = Clock::now();
             const torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
             const torch::Tensor y = batch->labels.to(device, true);
@@ -281,10 +325,12 @@ TrainingResult Trainer::Impl::run() {
             std::lock_guard lock(mutex);
             activeLoader = nullptr;
         }
-        if (cancelled) break;
+        if (cancelled)
+            break;
 
         const Evaluation val = evaluateModel(*model, validationLoader, device, false, &cancelled);
-        if (cancelled) break;
+        if (cancelled)
+            break;
         EpochEnd e;
         e.epoch = epoch + 1;
         e.trainLoss = seen ? lossSum / double(seen) : 0;
@@ -306,7 +352,8 @@ TrainingResult Trainer::Impl::run() {
                 state.epochsSinceBest % std::max(1, c.plateauPatience) == 0)
                 state.learningRate = lr * c.plateauFactor;
         }
-        stoppedEarly = c.earlyStoppingPatience > 0 && state.epochsSinceBest >= c.earlyStoppingPatience;
+        stoppedEarly =
+            c.earlyStoppingPatience > 0 && state.epochsSinceBest >= c.earlyStoppingPatience;
         saveCheckpoint(checkpointPath, *model, *optimizer, state);
         // A snapshot for classifying while training goes on (the UI reads it on another thread).
         saveModelWeights((runDir / "latest.h5").string(), *model, metadata);

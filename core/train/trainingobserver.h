@@ -7,12 +7,12 @@
 namespace convscope {
 
 struct BatchEnd {
-    int epoch = 0;  ///< 1-based
+    int epoch = 0;           ///< 1-based
     std::int64_t batch = 0;  ///< 1-based within the epoch
     std::int64_t batchesPerEpoch = 0;
     double loss = 0;
     double accuracy = 0;
-    double imagesPerSecond = 0;  ///< of this batch, loading excluded
+    double imagesPerSecond = 0;       ///< of this batch, loading excluded
     double epochImagesPerSecond = 0;  ///< since the epoch began, loading included
     double epochSeconds = 0;          ///< since the epoch began
 };

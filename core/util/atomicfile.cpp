@@ -20,16 +20,19 @@ namespace {
 
 void syncPath(const std::string& path, bool directory) {
     const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC);
-    if (fd < 0) throw Error(path, std::string("cannot open to sync (") + std::strerror(errno) + ")");
+    if (fd < 0)
+        throw Error(path, std::string("cannot open to sync (") + std::strerror(errno) + ")");
     const int rc = ::fsync(fd);
     const int err = errno;
     ::close(fd);
-    if (rc != 0 && !directory) throw Error(path, std::string("fsync failed (") + std::strerror(err) + ")");
+    if (rc != 0 && !directory)
+        throw Error(path, std::string("fsync failed (") + std::strerror(err) + ")");
 }
 
 }  // namespace
 
-void replaceFileAtomically(const std::string& path, const std::function<void(const std::string&)>& write) {
+void replaceFileAtomically(const std::string& path,
+                           const std::function<void(const std::string&)>& write) {
     const fs::path target(path);
     const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
     std::string tempName = ".";
@@ -55,13 +58,15 @@ void writeTextFileAtomically(const std::string& path, const std::string& text) {
         std::ofstream out(temp, std::ios::binary | std::ios::trunc);
         out << text;
         out.flush();
-        if (!out) throw Error(path, "write failed");
+        if (!out)
+            throw Error(path, "write failed");
     });
 }
 
 std::string readTextFile(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path, std::string("cannot open (") + std::strerror(errno) + ")");
+    if (!in)
+        throw Error(path, std::string("cannot open (") + std::strerror(errno) + ")");
     std::ostringstream text;
     text << in.rdbuf();
     return text.str();

@@ -9,7 +9,8 @@ namespace convscope {
 /// never a half-written file: `write` fills a temporary file in the same folder, which is
 /// then fsync'd and renamed over `path` (and the folder fsync'd). On failure the temporary
 /// file is removed and convscope::Error (or what `write` threw) propagates.
-void replaceFileAtomically(const std::string& path, const std::function<void(const std::string& tempPath)>& write);
+void replaceFileAtomically(const std::string& path,
+                           const std::function<void(const std::string& tempPath)>& write);
 
 void writeTextFileAtomically(const std::string& path, const std::string& text);
 

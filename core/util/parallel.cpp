@@ -26,19 +26,23 @@ bool parallelFor(std::size_t n, int threads, const std::function<void(std::size_
     auto cancelled = [&] { return cancel && cancel->load(std::memory_order_relaxed); };
     auto work = [&] {
         for (;;) {
-            if (cancelled()) break;
+            if (cancelled())
+                break;
             const std::size_t i = next.fetch_add(1);
-            if (i >= n) break;
+            if (i >= n)
+                break;
             fn(i);
             done.fetch_add(1, std::memory_order_relaxed);
         }
         std::lock_guard lock(mutex);
-        if (--running == 0) allDone.notify_all();
+        if (--running == 0)
+            allDone.notify_all();
     };
 
     std::vector<std::thread> pool;
     pool.reserve(std::size_t(workers));
-    for (int t = 0; t < workers; ++t) pool.emplace_back(work);
+    for (int t = 0; t < workers; ++t)
+        pool.emplace_back(work);
     {
         std::unique_lock lock(mutex);
         while (running > 0) {
@@ -50,8 +54,10 @@ bool parallelFor(std::size_t n, int threads, const std::function<void(std::size_
             }
         }
     }
-    for (auto& t : pool) t.join();
-    if (progress) progress(done.load(), n);
+    for (auto& t : pool)
+        t.join();
+    if (progress)
+        progress(done.load(), n);
     return !cancelled() || done.load() == n;
 }
 

@@ -21,6 +21,8 @@ std::uint64_t mixSeed(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
     return h;
 }
 
-std::uint64_t Rng::next() { return splitmix(m_state); }
+std::uint64_t Rng::next() {
+    return splitmix(m_state);
+}
 
 }  // namespace convscope

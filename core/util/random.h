@@ -26,7 +26,8 @@ public:
 
     template <typename T>
     void shuffle(std::vector<T>& v) {
-        for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[below(i)]);
+        for (std::size_t i = v.size(); i > 1; --i)
+            std::swap(v[i - 1], v[below(i)]);
     }
 
 private:

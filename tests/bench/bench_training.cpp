@@ -27,7 +27,8 @@ double matmulPeakGflops() {
     double best = 0;
     for (int round = 0; round < 3; ++round) {
         const auto start = Clock::now();
-        for (int i = 0; i < 4; ++i) torch::mm(a, b);
+        for (int i = 0; i < 4; ++i)
+            torch::mm(a, b);
         const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
         best = std::max(best, 4 * 2.0 * 2048.0 * 2048.0 * 2048.0 / seconds / 1e9);
     }
@@ -40,7 +41,8 @@ double forwardMacs(const ModelConfig& config) {
     double macs = 0;
     for (const LayerInfo& l : model->summary()) {
         if (l.kind == "Conv2D" && l.outputShape.size() == 3)
-            macs += double(l.parameters - l.outputShape[0]) * double(l.outputShape[1] * l.outputShape[2]);
+            macs += double(l.parameters - l.outputShape[0]) *
+                    double(l.outputShape[1] * l.outputShape[2]);
         else if (l.kind == "Dense" && l.outputShape.size() == 1)
             macs += double(l.parameters - l.outputShape[0]);
     }
@@ -67,7 +69,9 @@ int main(int argc, char** argv) {
 
     TrainConfig c;
     c.dataDir = argv[1];
-    c.runDir = (std::filesystem::temp_directory_path() / ("convscope-bench-" + std::to_string(::getpid()))).string();
+    c.runDir =
+        (std::filesystem::temp_directory_path() / ("convscope-bench-" + std::to_string(::getpid())))
+            .string();
     c.model.architecture = Architecture::SmallConvNet;
     c.model.inputSize = 150;
     c.epochs = 1;
@@ -89,12 +93,16 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(c.runDir);
 
     c.model.classCount = 2;
-    const double gflopPerImage = 3 * 2 * forwardMacs(c.model) / 1e9;  // forward + backward ~ 3x forward
+    const double gflopPerImage =
+        3 * 2 * forwardMacs(c.model) / 1e9;  // forward + backward ~ 3x forward
     const double achieved = gflopPerImage * timing.trainImagesPerSecond;
-    std::printf("{\"train_images_per_second\": %.2f, \"epoch_seconds\": %.2f, \"end_to_end_seconds\": %.2f, "
-                "\"gflop_per_training_image\": %.3f, \"achieved_gflops\": %.1f, \"matmul_peak_gflops\": %.1f, "
-                "\"fraction_of_peak\": %.3f, \"threads\": %d}\n",
-                timing.trainImagesPerSecond, timing.epochSeconds, total, gflopPerImage, achieved, peak, achieved / peak,
-                torchThreadCount());
+    std::printf(
+        "{\"train_images_per_second\": %.2f, \"epoch_seconds\": %.2f, \"end_to_end_seconds\": "
+        "%.2f, "
+        "\"gflop_per_training_image\": %.3f, \"achieved_gflops\": %.1f, \"matmul_peak_gflops\": "
+        "%.1f, "
+        "\"fraction_of_peak\": %.3f, \"threads\": %d}\n",
+        timing.trainImagesPerSecond, timing.epochSeconds, total, gflopPerImage, achieved, peak,
+        achieved / peak, torchThreadCount());
     return 0;
 }

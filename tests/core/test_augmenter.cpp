@@ -24,7 +24,8 @@ TEST(Augmenter, zeroRangesGiveTheIdentity) {
     const AugmentDraw d = augmenter.draw(rng, 32, 24);
     const Affine2x3 m = Augmenter::matrix(d, 32, 24);
     const Affine2x3 identity{1, 0, 0, 0, 1, 0};
-    for (int i = 0; i < 6; ++i) EXPECT_NEAR(m[std::size_t(i)], identity[std::size_t(i)], 1e-12);
+    for (int i = 0; i < 6; ++i)
+        EXPECT_NEAR(m[std::size_t(i)], identity[std::size_t(i)], 1e-12);
     const cv::Mat src = patternBgr(32, 24);
     cv::Mat dst;
     augmenter.apply(src, dst, d);
@@ -48,7 +49,8 @@ TEST(Augmenter, aKnownPointLandsWhereTheMatrixSays) {
     const int w = 64, h = 48;
     cv::Mat src(h, w, CV_8UC3, cv::Scalar::all(0));
     const cv::Point2d source(20, 14);
-    cv::rectangle(src, cv::Rect(int(source.x) - 1, int(source.y) - 1, 3, 3), cv::Scalar::all(255), cv::FILLED);
+    cv::rectangle(src, cv::Rect(int(source.x) - 1, int(source.y) - 1, 3, 3), cv::Scalar::all(255),
+                  cv::FILLED);
 
     AugmentDraw d;
     d.thetaDeg = 30;

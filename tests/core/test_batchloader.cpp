@@ -49,7 +49,8 @@ AugmentParams someAugmentation() {
 std::vector<Batch> wholeEpoch(BatchLoader& loader, int epoch) {
     loader.startEpoch(epoch);
     std::vector<Batch> out;
-    while (auto b = loader.next()) out.push_back(std::move(*b));
+    while (auto b = loader.next())
+        out.push_back(std::move(*b));
     return out;
 }
 
@@ -100,7 +101,8 @@ TEST(BatchLoader, everySampleComesOnceAndTheOrderChangesPerEpoch) {
     BatchLoader loader(*f.cache, f.train(), AugmentParams{}, o);
     auto order = [&](int epoch) {
         std::vector<std::size_t> seen;
-        for (const auto& b : wholeEpoch(loader, epoch)) seen.insert(seen.end(), b.samples.begin(), b.samples.end());
+        for (const auto& b : wholeEpoch(loader, epoch))
+            seen.insert(seen.end(), b.samples.begin(), b.samples.end());
         return seen;
     };
     const auto first = order(0);

@@ -20,12 +20,14 @@ namespace {
 
 void addImages(const TempDir& dir, const std::string& folder, int n) {
     for (int i = 0; i < n; ++i)
-        writeImage(dir.file(folder + "/img_" + std::to_string(i) + ".png"), solidBgr(8, 8, {i, 0, 0}));
+        writeImage(dir.file(folder + "/img_" + std::to_string(i) + ".png"),
+                   solidBgr(8, 8, {double(i), 0, 0}));
 }
 
 std::map<std::string, std::string> skippedByPath(const DatasetIndex& index) {
     std::map<std::string, std::string> out;
-    for (const auto& s : index.report().skipped) out[s.path] = s.reason;
+    for (const auto& s : index.report().skipped)
+        out[s.path] = s.reason;
     return out;
 }
 
@@ -56,7 +58,8 @@ TEST(DatasetIndex, theSameSeedGivesTheSameSplitAndAnotherSeedAnother) {
         o.seed = seed;
         std::vector<std::string> paths;
         const DatasetIndex index = DatasetIndex::scan(dir.path(), o);
-        for (std::size_t i : index.indices(Split::Validation)) paths.push_back(index.samples()[i].path);
+        for (std::size_t i : index.indices(Split::Validation))
+            paths.push_back(index.samples()[i].path);
         return paths;
     };
     EXPECT_EQ(validationOf(7), validationOf(7));
@@ -120,7 +123,8 @@ TEST(DatasetIndex, badFilesAreReportedWithTheirReasonAndTheRestImported) {
     EXPECT_EQ(skipped.at("cats/.DS_Store"), "not an image (macOS .DS_Store folder metadata)");
     EXPECT_EQ(skipped.at("cats/._img_0.png"), "not an image (AppleDouble resource fork)");
     EXPECT_EQ(skipped.at("dogs/notes.jpg"), "not an image (unrecognised file signature)");
-    EXPECT_NE(skipped.at("dogs/bomb.png").find("image too large (200000x200000"), std::string::npos);
+    EXPECT_NE(skipped.at("dogs/bomb.png").find("image too large (200000x200000"),
+              std::string::npos);
     EXPECT_EQ(skipped.at("dogs/broken.png"), "broken symbolic link (target missing)");
     EXPECT_EQ(skipped.at("dogs/loop"), "symbolic link loop (points back to an enclosing folder)");
     EXPECT_EQ(skipped.at("dogs/self"), "symbolic link loop");
@@ -150,7 +154,8 @@ TEST(DatasetIndex, unreadableFileIsReportedAsPermissionDenied) {
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-        if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(3);
         _exit(check() ? 0 : 1);
     }
     int status = 0;

@@ -14,10 +14,12 @@ using namespace convscope::test;
 
 namespace {
 
-void writeGzIdx(const std::string& path, const std::vector<int>& dims, const std::vector<std::uint8_t>& values) {
+void writeGzIdx(const std::string& path, const std::vector<int>& dims,
+                const std::vector<std::uint8_t>& values) {
     std::vector<std::uint8_t> bytes{0, 0, 0x08, std::uint8_t(dims.size())};
     for (int d : dims)
-        for (int s = 24; s >= 0; s -= 8) bytes.push_back(std::uint8_t(d >> s));
+        for (int s = 24; s >= 0; s -= 8)
+            bytes.push_back(std::uint8_t(d >> s));
     bytes.insert(bytes.end(), values.begin(), values.end());
     gzFile f = gzopen(path.c_str(), "wb");
     gzwrite(f, bytes.data(), unsigned(bytes.size()));
@@ -69,10 +71,13 @@ TEST(DemoData, missingPackageSaysWhatToInstall) {
 
 TEST(DemoData, readsTheRealDebianFashionMnist) {
     const std::string labels = std::string(kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz";
-    if (!std::filesystem::exists(labels)) GTEST_SKIP() << "dataset-fashion-mnist not installed";
+    if (!std::filesystem::exists(labels))
+        GTEST_SKIP() << "dataset-fashion-mnist not installed";
     const IdxData idx = readIdxFile(labels);
     ASSERT_EQ(idx.dims, std::vector<int>{10000});
     std::vector<int> perClass(10, 0);
-    for (auto v : idx.values) ++perClass.at(v);
-    for (int n : perClass) EXPECT_EQ(n, 1000);  // the test set is balanced
+    for (auto v : idx.values)
+        ++perClass.at(v);
+    for (int n : perClass)
+        EXPECT_EQ(n, 1000);  // the test set is balanced
 }

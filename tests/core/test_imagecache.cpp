@@ -64,7 +64,8 @@ TEST(ImageCache, undecodablePixelsMarkTheSampleUnusable) {
     makeDataset(dir, 2);
     // A PNG whose header and IEND are intact but whose compressed data is garbage.
     auto bytes = readBytes(dir.file("class0/0.png"));
-    for (std::size_t i = 41; i + 16 < bytes.size(); ++i) bytes[i] ^= 0x5A;
+    for (std::size_t i = 41; i + 16 < bytes.size(); ++i)
+        bytes[i] ^= 0x5A;
     writeBytes(dir.file("class0/0.png"), bytes);
     ScanOptions so;
     so.validationFraction = 0;

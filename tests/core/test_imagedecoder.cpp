@@ -12,7 +12,9 @@ using namespace convscope::test;
 
 namespace {
 
-cv::Vec3b pixel(const cv::Mat& rgb, int x, int y) { return rgb.at<cv::Vec3b>(y, x); }
+cv::Vec3b pixel(const cv::Mat& rgb, int x, int y) {
+    return rgb.at<cv::Vec3b>(y, x);
+}
 
 void expectNear(cv::Vec3b got, int r, int g, int b, int tolerance) {
     EXPECT_NEAR(got[0], r, tolerance);
@@ -51,8 +53,8 @@ TEST(ImageDecoder, alphaIsCompositedOnTheBackground) {
     TempDir dir;
     const std::string path = dir.file("alpha.png");
     cv::Mat bgra(4, 4, CV_8UC4, cv::Scalar(0, 0, 255, 255));  // opaque red
-    bgra.at<cv::Vec4b>(0, 0) = cv::Vec4b(0, 0, 255, 0);        // fully transparent
-    bgra.at<cv::Vec4b>(1, 1) = cv::Vec4b(0, 0, 0, 128);        // half-transparent black
+    bgra.at<cv::Vec4b>(0, 0) = cv::Vec4b(0, 0, 255, 0);       // fully transparent
+    bgra.at<cv::Vec4b>(1, 1) = cv::Vec4b(0, 0, 0, 128);       // half-transparent black
     writeImage(path, bgra);
     DecodeOptions options;
     options.background = {255, 255, 255};
@@ -151,7 +153,8 @@ TEST(ImageDecoder, corruptPixelDataIsAnErrorNotACrash) {
     const std::string path = dir.file("garbage.png");
     writeImage(path, patternBgr(32, 32));
     auto bytes = readBytes(path);
-    for (std::size_t i = 40; i + 20 < bytes.size(); ++i) bytes[i] = std::uint8_t(i * 31);
+    for (std::size_t i = 40; i + 20 < bytes.size(); ++i)
+        bytes[i] = std::uint8_t(i * 31);
     writeBytes(path, bytes);
     EXPECT_THROW(decodeImageFile(path), Error);
 }
@@ -164,7 +167,8 @@ TEST(ImageDecoder, decompressionBombIsRefusedFromItsHeader) {
         decodeImageFile(path);
         FAIL() << "a 10-gigapixel PNG was accepted";
     } catch (const Error& e) {
-        EXPECT_NE(e.reason().find("image too large (100000x100000"), std::string::npos) << e.reason();
+        EXPECT_NE(e.reason().find("image too large (100000x100000"), std::string::npos)
+            << e.reason();
     }
 }
 
@@ -174,7 +178,8 @@ TEST(ImageDecoder, missingFileNamesTheFile) {
         FAIL();
     } catch (const Error& e) {
         EXPECT_EQ(e.subject(), "/nonexistent/cat.jpg");
-        EXPECT_NE(std::string(e.what()).find("/nonexistent/cat.jpg: cannot open"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("/nonexistent/cat.jpg: cannot open"),
+                  std::string::npos);
     }
 }
 

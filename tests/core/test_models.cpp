@@ -11,7 +11,8 @@ namespace {
 
 std::int64_t parameterCount(ClassifierImpl& m) {
     std::int64_t n = 0;
-    for (const auto& p : m.parameters()) n += p.numel();
+    for (const auto& p : m.parameters())
+        n += p.numel();
     return n;
 }
 
@@ -35,10 +36,12 @@ class EveryArchitecture : public ::testing::TestWithParam<ArchCase> {};
 
 TEST_P(EveryArchitecture, givesOneLogitPerClassWithBothHeads) {
     for (Head head : {Head::Flatten, Head::GlobalAveragePool}) {
-        const Classifier model = makeClassifier(config(GetParam().architecture, head, GetParam().inputSize, 5));
+        const Classifier model =
+            makeClassifier(config(GetParam().architecture, head, GetParam().inputSize, 5));
         model->eval();
         torch::NoGradGuard noGrad;
-        const torch::Tensor logits = model->forward(torch::rand({2, 3, GetParam().inputSize, GetParam().inputSize}));
+        const torch::Tensor logits =
+            model->forward(torch::rand({2, 3, GetParam().inputSize, GetParam().inputSize}));
         EXPECT_EQ(logits.sizes(), (std::vector<std::int64_t>{2, 5})) << headName(head);
         const auto layers = model->summary();
         ASSERT_FALSE(layers.empty());
@@ -47,17 +50,22 @@ TEST_P(EveryArchitecture, givesOneLogitPerClassWithBothHeads) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, EveryArchitecture,
-                         ::testing::Values(ArchCase{Architecture::SmallConvNet, 150}, ArchCase{Architecture::SmallConvNet, 28},
-                                           ArchCase{Architecture::Vgg16, 32}, ArchCase{Architecture::ResNet18, 64},
+                         ::testing::Values(ArchCase{Architecture::SmallConvNet, 150},
+                                           ArchCase{Architecture::SmallConvNet, 28},
+                                           ArchCase{Architecture::Vgg16, 32},
+                                           ArchCase{Architecture::ResNet18, 64},
                                            ArchCase{Architecture::MobileNetV2, 64}));
 
 TEST(Models, smallConvNetHasTheKerasBlogLayersAndSizes) {
-    const Classifier model = makeClassifier(config(Architecture::SmallConvNet, Head::Flatten, 150, 2));
+    const Classifier model =
+        makeClassifier(config(Architecture::SmallConvNet, Head::Flatten, 150, 2));
     const auto layers = model->summary();
     std::vector<std::string> names;
-    for (const auto& l : layers) names.push_back(l.name);
-    EXPECT_EQ(names, (std::vector<std::string>{"conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "conv2d_2",
-                                               "max_pooling2d_2", "flatten", "dense", "dropout", "dense_1"}));
+    for (const auto& l : layers)
+        names.push_back(l.name);
+    EXPECT_EQ(names, (std::vector<std::string>{"conv2d", "max_pooling2d", "conv2d_1",
+                                               "max_pooling2d_1", "conv2d_2", "max_pooling2d_2",
+                                               "flatten", "dense", "dropout", "dense_1"}));
     EXPECT_EQ(layers[0].parameters, 3 * 3 * 3 * 32 + 32);
     EXPECT_EQ(layers[0].outputShape, (std::vector<std::int64_t>{32, 148, 148}));
     EXPECT_EQ(layers[6].outputShape, (std::vector<std::int64_t>{17 * 17 * 64}));
@@ -69,31 +77,38 @@ TEST(Models, smallConvNetHasTheKerasBlogLayersAndSizes) {
 TEST(Models, parameterCountsMatchTheReferenceImplementations) {
     // Keras VGG16 without its top: 14,714,688; torchvision resnet18: 11,689,512;
     // torchvision mobilenet_v2: 3,504,872 (both with 1000 classes).
-    const Classifier vgg = makeClassifier(config(Architecture::Vgg16, Head::GlobalAveragePool, 32, 1));
+    const Classifier vgg =
+        makeClassifier(config(Architecture::Vgg16, Head::GlobalAveragePool, 32, 1));
     EXPECT_EQ(parameterCount(*vgg) - (512 + 1), 14'714'688);
-    const Classifier resnet = makeClassifier(config(Architecture::ResNet18, Head::GlobalAveragePool, 224, 1000));
+    const Classifier resnet =
+        makeClassifier(config(Architecture::ResNet18, Head::GlobalAveragePool, 224, 1000));
     EXPECT_EQ(parameterCount(*resnet), 11'689'512);
-    const Classifier mobilenet = makeClassifier(config(Architecture::MobileNetV2, Head::GlobalAveragePool, 224, 1000));
+    const Classifier mobilenet =
+        makeClassifier(config(Architecture::MobileNetV2, Head::GlobalAveragePool, 224, 1000));
     EXPECT_EQ(parameterCount(*mobilenet), 3'504'872);
 }
 
 TEST(Models, torchvisionModuleNamesAreKept) {
-    const Classifier resnet = makeClassifier(config(Architecture::ResNet18, Head::GlobalAveragePool, 64, 3));
+    const Classifier resnet =
+        makeClassifier(config(Architecture::ResNet18, Head::GlobalAveragePool, 64, 3));
     const auto params = resnet->named_parameters();
     EXPECT_TRUE(params.contains("layer1.0.conv1.weight"));
     EXPECT_TRUE(params.contains("layer2.0.downsample.0.weight"));
     EXPECT_TRUE(params.contains("fc.bias"));
-    const Classifier mobilenet = makeClassifier(config(Architecture::MobileNetV2, Head::GlobalAveragePool, 64, 3));
+    const Classifier mobilenet =
+        makeClassifier(config(Architecture::MobileNetV2, Head::GlobalAveragePool, 64, 3));
     const auto mp = mobilenet->named_parameters();
     EXPECT_TRUE(mp.contains("features.0.0.weight"));
     EXPECT_TRUE(mp.contains("features.1.conv.0.0.weight"));
     EXPECT_TRUE(mp.contains("features.2.conv.1.0.weight"));
-    EXPECT_TRUE(mp.contains("features.18.1.running_mean") || mobilenet->named_buffers().contains("features.18.1.running_mean"));
+    EXPECT_TRUE(mp.contains("features.18.1.running_mean") ||
+                mobilenet->named_buffers().contains("features.18.1.running_mean"));
     EXPECT_TRUE(mp.contains("classifier.1.weight"));
 }
 
 TEST(Models, freezingStopsGradientsAndBatchNormStatistics) {
-    const Classifier model = makeClassifier(config(Architecture::ResNet18, Head::GlobalAveragePool, 64, 3));
+    const Classifier model =
+        makeClassifier(config(Architecture::ResNet18, Head::GlobalAveragePool, 64, 3));
     model->freezeUpTo("layer2");
     const auto params = model->named_parameters();
     EXPECT_FALSE(params["conv1.weight"].requires_grad());
@@ -102,7 +117,8 @@ TEST(Models, freezingStopsGradientsAndBatchNormStatistics) {
     EXPECT_TRUE(params["fc.weight"].requires_grad());
     model->train();
     const torch::Tensor before = model->named_buffers()["layer1.0.bn1.running_mean"].clone();
-    const torch::Tensor unfrozenBefore = model->named_buffers()["layer3.0.bn1.running_mean"].clone();
+    const torch::Tensor unfrozenBefore =
+        model->named_buffers()["layer3.0.bn1.running_mean"].clone();
     model->forward(torch::rand({4, 3, 64, 64}) * 5);
     EXPECT_TRUE(torch::equal(before, model->named_buffers()["layer1.0.bn1.running_mean"]));
     EXPECT_FALSE(torch::equal(unfrozenBefore, model->named_buffers()["layer3.0.bn1.running_mean"]));
@@ -115,7 +131,8 @@ TEST(Models, freezingStopsGradientsAndBatchNormStatistics) {
 }
 
 TEST(Models, cloneIsAnIndependentCopy) {
-    const Classifier model = makeClassifier(config(Architecture::SmallConvNet, Head::GlobalAveragePool, 32, 2));
+    const Classifier model =
+        makeClassifier(config(Architecture::SmallConvNet, Head::GlobalAveragePool, 32, 2));
     const Classifier copy = cloneClassifier(model);
     model->eval();
     copy->eval();
@@ -144,6 +161,7 @@ TEST(Models, theFusedPoolThenReluPathGivesTheSameOutputsAsTheTappedPath) {
         torch::NoGradGuard noGrad;
         const torch::Tensor x = torch::randn({2, 3, 64, 64});
         const LayerTap tap = [](const std::string&, const torch::Tensor&) {};
-        EXPECT_TRUE(torch::allclose(model->forward(x), model->forward(x, &tap), 1e-5, 1e-6)) << architectureName(a);
+        EXPECT_TRUE(torch::allclose(model->forward(x), model->forward(x, &tap), 1e-5, 1e-6))
+            << architectureName(a);
     }
 }

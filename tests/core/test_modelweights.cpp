@@ -26,7 +26,8 @@ ModelConfig config(Architecture a, int size, int classes, Head head = Head::Flat
 WeightsMetadata metadataFor(const ModelConfig& c) {
     WeightsMetadata m;
     m.model = c;
-    for (int i = 0; i < c.classCount; ++i) m.classNames.push_back("class" + std::to_string(i));
+    for (int i = 0; i < c.classCount; ++i)
+        m.classNames.push_back("class" + std::to_string(i));
     return m;
 }
 
@@ -49,7 +50,8 @@ TEST_P(WeightsRoundTrip, savedWeightsReloadToTheSameOutputs) {
         // Give batch-norm statistics non-default values, so that buffers are checked too.
         torch::NoGradGuard noGrad;
         for (auto& buffer : a->named_buffers())
-            if (buffer.key().find("running_") != std::string::npos) buffer.value().uniform_(0.5, 1.5);
+            if (buffer.key().find("running_") != std::string::npos)
+                buffer.value().uniform_(0.5, 1.5);
     }
     saveModelWeights(path, *a, metadataFor(GetParam()));
     const LoadReport report = loadModelWeights(path, *b, /*byName=*/false);
@@ -60,11 +62,12 @@ TEST_P(WeightsRoundTrip, savedWeightsReloadToTheSameOutputs) {
     EXPECT_TRUE(torch::allclose(logits(*a, x), logits(*b, x), 1e-5, 1e-6));
 }
 
-INSTANTIATE_TEST_SUITE_P(All, WeightsRoundTrip,
-                         ::testing::Values(config(Architecture::SmallConvNet, 32, 3),
-                                           config(Architecture::Vgg16, 32, 2, Head::GlobalAveragePool),
-                                           config(Architecture::ResNet18, 32, 4, Head::GlobalAveragePool),
-                                           config(Architecture::MobileNetV2, 32, 5, Head::GlobalAveragePool)));
+INSTANTIATE_TEST_SUITE_P(
+    All, WeightsRoundTrip,
+    ::testing::Values(config(Architecture::SmallConvNet, 32, 3),
+                      config(Architecture::Vgg16, 32, 2, Head::GlobalAveragePool),
+                      config(Architecture::ResNet18, 32, 4, Head::GlobalAveragePool),
+                      config(Architecture::MobileNetV2, 32, 5, Head::GlobalAveragePool)));
 
 TEST(ModelWeights, kerasLayoutIsHwioForConvAndInOutForDense) {
     TempDir dir;
@@ -101,7 +104,8 @@ TEST(ModelWeights, byNameSkipsWhatTheOtherSideLacks) {
     TempDir dir;
     // No layer of a small-net file is named like a VGG16 layer: an error, not an empty load.
     // Another model of the same kind takes every layer.
-    const Classifier gap = makeClassifier(config(Architecture::SmallConvNet, 32, 3, Head::GlobalAveragePool));
+    const Classifier gap =
+        makeClassifier(config(Architecture::SmallConvNet, 32, 3, Head::GlobalAveragePool));
     saveModelWeights(dir.file("w.h5"), *gap, metadataFor(gap->config()));
     const Classifier vgg = makeClassifier(config(Architecture::Vgg16, 32, 3));
     try {
@@ -110,7 +114,8 @@ TEST(ModelWeights, byNameSkipsWhatTheOtherSideLacks) {
     } catch (const Error& e) {
         EXPECT_NE(e.reason().find("wrong architecture"), std::string::npos) << e.reason();
     }
-    const Classifier other = makeClassifier(config(Architecture::SmallConvNet, 32, 3, Head::GlobalAveragePool));
+    const Classifier other =
+        makeClassifier(config(Architecture::SmallConvNet, 32, 3, Head::GlobalAveragePool));
     const LoadReport r = loadModelWeights(dir.file("w.h5"), *other, true);
     EXPECT_EQ(r.loaded.size(), 4u);
     EXPECT_TRUE(r.notInModel.empty());

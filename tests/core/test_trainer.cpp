@@ -20,8 +20,10 @@ namespace {
 /// Two trivially separable classes: red and blue images with a little variation.
 void makeColourDataset(const TempDir& dir, int perClass) {
     for (int i = 0; i < perClass; ++i) {
-        writeImage(dir.file("data/red/" + std::to_string(i) + ".png"), solidBgr(20, 20, {200.0 + i % 50, 20.0 + i % 30, 30}));
-        writeImage(dir.file("data/blue/" + std::to_string(i) + ".png"), solidBgr(20, 20, {20, 30.0 + i % 30, 200.0 + i % 50}));
+        writeImage(dir.file("data/red/" + std::to_string(i) + ".png"),
+                   solidBgr(20, 20, {200.0 + i % 50, 20.0 + i % 30, 30}));
+        writeImage(dir.file("data/blue/" + std::to_string(i) + ".png"),
+                   solidBgr(20, 20, {20, 30.0 + i % 30, 200.0 + i % 50}));
     }
 }
 
@@ -48,11 +50,13 @@ struct Recorder : TrainingObserver {
     std::function<void(const EpochEnd&)> afterEpoch;
     void onBatchEnd(const BatchEnd& e) override {
         batches.push_back(e);
-        if (afterBatch) afterBatch(e);
+        if (afterBatch)
+            afterBatch(e);
     }
     void onEpochEnd(const EpochEnd& e) override {
         epochs.push_back(e);
-        if (afterEpoch) afterEpoch(e);
+        if (afterEpoch)
+            afterEpoch(e);
     }
     void onCheckpoint(const std::string& p) override { checkpoints.push_back(p); }
 };
@@ -71,16 +75,19 @@ TEST(Trainer, learnsASeparableDatasetAndWritesTheRunDirectory) {
     ASSERT_EQ(recorder.epochs.size(), 3u);
     EXPECT_EQ(recorder.batches.size(), 3u * 4u);  // 32 training images, batches of 8
     EXPECT_EQ(recorder.checkpoints.size(), 3u);
-    for (const char* file : {"config.json", "history.csv", "checkpoint.pt", "weights.h5", "import-report.json"})
+    for (const char* file :
+         {"config.json", "history.csv", "checkpoint.pt", "weights.h5", "import-report.json"})
         EXPECT_TRUE(fs::exists(dir.path() + "/run/" + file)) << file;
 
     const KerasWeightsFile weights = readKerasWeights(dir.path() + "/run/weights.h5");
     ASSERT_EQ(weights.layers.front().name, "conv2d");
-    EXPECT_EQ(weights.layers.front().weights.front().shape, (std::vector<std::int64_t>{3, 3, 3, 32}));
+    EXPECT_EQ(weights.layers.front().weights.front().shape,
+              (std::vector<std::int64_t>{3, 3, 3, 32}));
 
     Predictor predictor(dir.path() + "/run/weights.h5");
     EXPECT_EQ(predictor.metadata().classNames, (std::vector<std::string>{"blue", "red"}));
-    const auto predictions = predictor.predictFiles({dir.path() + "/data/red/3.png", dir.path() + "/data/blue/5.png"});
+    const auto predictions =
+        predictor.predictFiles({dir.path() + "/data/red/3.png", dir.path() + "/data/blue/5.png"});
     EXPECT_EQ(predictions[0].top, 1);
     EXPECT_EQ(predictions[1].top, 0);
     const Evaluation e = predictor.evaluate(dir.path() + "/data", std::nullopt, 0.2, 7);
@@ -95,7 +102,8 @@ TEST(Trainer, cancelStopsWithinOneBatch) {
     Recorder recorder;
     Trainer trainer(smallConfig(dir, "run", 5), &recorder);
     recorder.afterBatch = [&](const BatchEnd& b) {
-        if (b.epoch == 2 && b.batch == 1) trainer.cancel();
+        if (b.epoch == 2 && b.batch == 1)
+            trainer.cancel();
     };
     const TrainingResult result = trainer.run();
     EXPECT_TRUE(result.cancelled);
@@ -118,7 +126,8 @@ TEST(Trainer, pauseHoldsTrainingUntilResumed) {
         }
     };
     std::thread resumer([&] {
-        while (!pausedSeen) std::this_thread::yield();
+        while (!pausedSeen)
+            std::this_thread::yield();
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         EXPECT_EQ(recorder.batches.size(), 1u);  // held at the pause
         EXPECT_TRUE(trainer.isPaused());
@@ -144,7 +153,8 @@ TEST(Trainer, resumingFromACheckpointContinuesTheSameCurve) {
         Recorder recorder;
         Trainer first(interrupted, &recorder);
         recorder.afterBatch = [&](const BatchEnd& b) {
-            if (b.epoch == 3 && b.batch == 2) first.cancel();  // mid-epoch, as a crash would
+            if (b.epoch == 3 && b.batch == 2)
+                first.cancel();  // mid-epoch, as a crash would
         };
         EXPECT_TRUE(first.run().cancelled);
     }
@@ -152,8 +162,11 @@ TEST(Trainer, resumingFromACheckpointContinuesTheSameCurve) {
     const TrainingResult resumed = second.run();
     ASSERT_EQ(resumed.history.size(), uninterrupted.history.size());
     for (std::size_t i = 0; i < resumed.history.size(); ++i) {
-        EXPECT_NEAR(resumed.history[i].trainLoss, uninterrupted.history[i].trainLoss, 1e-5) << "epoch " << i + 1;
-        EXPECT_NEAR(resumed.history[i].validationLoss, uninterrupted.history[i].validationLoss, 1e-5) << "epoch " << i + 1;
+        EXPECT_NEAR(resumed.history[i].trainLoss, uninterrupted.history[i].trainLoss, 1e-5)
+            << "epoch " << i + 1;
+        EXPECT_NEAR(resumed.history[i].validationLoss, uninterrupted.history[i].validationLoss,
+                    1e-5)
+            << "epoch " << i + 1;
     }
 }
 
@@ -170,6 +183,7 @@ TEST(Trainer, refusesToOverwriteARunAndExplainsBadInput) {
     frozen.freezeUpTo = "no_such_layer";
     EXPECT_THROW(Trainer(frozen, nullptr).run(), Error);
     // Resuming a finished run changes nothing and says so by completing at once.
-    const TrainingResult again = Trainer(Trainer::resumeConfig(dir.path() + "/run"), nullptr, true).run();
+    const TrainingResult again =
+        Trainer(Trainer::resumeConfig(dir.path() + "/run"), nullptr, true).run();
     EXPECT_EQ(again.epochsCompleted, 1);
 }

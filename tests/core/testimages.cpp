@@ -17,16 +17,19 @@ namespace fs = std::filesystem;
 
 TempDir::TempDir() {
     std::string templ = (fs::temp_directory_path() / "convscope-test-XXXXXX").string();
-    if (!mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
+    if (!mkdtemp(templ.data()))
+        throw std::runtime_error("mkdtemp failed");
     m_path = templ;
 }
 
 TempDir::~TempDir() {
     std::error_code ec;
     // Undo permission changes a test made, so that removal cannot fail half-way.
-    for (auto it = fs::recursive_directory_iterator(m_path, fs::directory_options::skip_permission_denied, ec);
+    for (auto it = fs::recursive_directory_iterator(
+             m_path, fs::directory_options::skip_permission_denied, ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        if (!it->is_symlink()) fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
+        if (!it->is_symlink())
+            fs::permissions(it->path(), fs::perms::owner_all, fs::perm_options::add, ec);
     }
     fs::remove_all(m_path, ec);
 }
@@ -52,7 +55,8 @@ cv::Mat patternBgr(int w, int h) {
 
 void writeImage(const std::string& path, const cv::Mat& img) {
     fs::create_directories(fs::path(path).parent_path());
-    if (!cv::imwrite(path, img)) throw std::runtime_error("cannot write " + path);
+    if (!cv::imwrite(path, img))
+        throw std::runtime_error("cannot write " + path);
 }
 
 void writeBytes(const std::string& path, const std::vector<std::uint8_t>& bytes) {
@@ -69,10 +73,12 @@ std::vector<std::uint8_t> readBytes(const std::string& path) {
 namespace {
 
 void putBe32(std::vector<std::uint8_t>& out, std::uint32_t v) {
-    for (int s = 24; s >= 0; s -= 8) out.push_back(std::uint8_t(v >> s));
+    for (int s = 24; s >= 0; s -= 8)
+        out.push_back(std::uint8_t(v >> s));
 }
 
-void putChunk(std::vector<std::uint8_t>& out, const char* type, const std::vector<std::uint8_t>& data) {
+void putChunk(std::vector<std::uint8_t>& out, const char* type,
+              const std::vector<std::uint8_t>& data) {
     putBe32(out, std::uint32_t(data.size()));
     std::vector<std::uint8_t> typed(type, type + 4);
     typed.insert(typed.end(), data.begin(), data.end());
@@ -97,7 +103,8 @@ void writePalettePng(const std::string& path, int w, int h, const std::vector<cv
     std::vector<std::uint8_t> png(kPngSignature, kPngSignature + 8);
     putChunk(png, "IHDR", ihdr(std::uint32_t(w), std::uint32_t(h), 3));
     std::vector<std::uint8_t> plte;
-    for (const auto& c : palette) plte.insert(plte.end(), {c[0], c[1], c[2]});
+    for (const auto& c : palette)
+        plte.insert(plte.end(), {c[0], c[1], c[2]});
     putChunk(png, "PLTE", plte);
     std::vector<std::uint8_t> raw;
     for (int y = 0; y < h; ++y) {
@@ -129,7 +136,8 @@ void writePngHeaderOnly(const std::string& path, std::uint32_t width, std::uint3
 void writeCmykJpeg(const std::string& path, int w, int h, const std::uint8_t ink[4]) {
     fs::create_directories(fs::path(path).parent_path());
     FILE* f = std::fopen(path.c_str(), "wb");
-    if (!f) throw std::runtime_error("cannot write " + path);
+    if (!f)
+        throw std::runtime_error("cannot write " + path);
     jpeg_compress_struct c{};
     jpeg_error_mgr err{};
     c.err = jpeg_std_error(&err);
@@ -146,7 +154,8 @@ void writeCmykJpeg(const std::string& path, int w, int h, const std::uint8_t ink
     // Adobe stores CMYK inverted: 255 means no ink.
     std::vector<JSAMPLE> row(std::size_t(w) * 4);
     for (int x = 0; x < w; ++x)
-        for (int k = 0; k < 4; ++k) row[std::size_t(x) * 4 + std::size_t(k)] = JSAMPLE(255 - ink[k]);
+        for (int k = 0; k < 4; ++k)
+            row[std::size_t(x) * 4 + std::size_t(k)] = JSAMPLE(255 - ink[k]);
     while (c.next_scanline < c.image_height) {
         JSAMPROW r = row.data();
         jpeg_write_scanlines(&c, &r, 1);
@@ -159,10 +168,10 @@ void writeCmykJpeg(const std::string& path, int w, int h, const std::uint8_t ink
 void addExifOrientation(const std::string& jpegPath, int orientation) {
     std::vector<std::uint8_t> jpeg = readBytes(jpegPath);
     // "Exif\0\0" + little-endian TIFF header + one IFD entry: 0x0112 SHORT 1 = orientation.
-    std::vector<std::uint8_t> tiff{'I', 'I', 0x2A, 0, 8, 0, 0, 0,  // header, IFD at 8
-                                   1, 0,                           // one entry
-                                   0x12, 0x01, 3, 0, 1, 0, 0, 0, std::uint8_t(orientation), 0, 0, 0,
-                                   0, 0, 0, 0};  // no next IFD
+    std::vector<std::uint8_t> tiff{'I',  'I',  0x2A, 0, 8, 0, 0, 0,  // header, IFD at 8
+                                   1,    0,                          // one entry
+                                   0x12, 0x01, 3,    0, 1, 0, 0, 0, std::uint8_t(orientation),
+                                   0,    0,    0,    0, 0, 0, 0};  // no next IFD
     std::vector<std::uint8_t> payload{'E', 'x', 'i', 'f', 0, 0};
     payload.insert(payload.end(), tiff.begin(), tiff.end());
     const std::size_t len = payload.size() + 2;

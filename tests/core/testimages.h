@@ -35,7 +35,8 @@ std::vector<std::uint8_t> readBytes(const std::string& path);
 
 /// An 8-bit palette PNG (colour type 3) whose pixels are palette[index[y][x]].
 void writePalettePng(const std::string& path, int w, int h,
-                     const std::vector<cv::Vec3b>& paletteRgb, const std::vector<std::uint8_t>& indices);
+                     const std::vector<cv::Vec3b>& paletteRgb,
+                     const std::vector<std::uint8_t>& indices);
 /// A PNG whose header claims width x height but which holds almost no data.
 void writePngHeaderOnly(const std::string& path, std::uint32_t width, std::uint32_t height);
 /// A CMYK JPEG in Adobe's inverted convention, all pixels the given ink values.

@@ -21,7 +21,8 @@ namespace {
 void waitFor(const std::function<bool()>& done, int timeoutMs) {
     QElapsedTimer clock;
     clock.start();
-    while (!done() && clock.elapsed() < timeoutMs) QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+    while (!done() && clock.elapsed() < timeoutMs)
+        QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
 }
 
 void pause(int ms) {
@@ -33,15 +34,19 @@ void pause(int ms) {
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("ConvScope-screenshots"));
-    if (argc < 3) return 2;
+    if (argc < 3)
+        return 2;
     const QString data = QString::fromLocal8Bit(argv[1]);
     const QString out = QString::fromLocal8Bit(argv[2]);
-    const QStringList size = argc > 3 ? QString::fromLocal8Bit(argv[3]).split(QLatin1Char('x')) : QStringList{};
+    const QStringList size =
+        argc > 3 ? QString::fromLocal8Bit(argv[3]).split(QLatin1Char('x')) : QStringList{};
     QDir().mkpath(out);
-    const QString suffix = size.size() == 2 ? QStringLiteral("-") + size[0] + QLatin1Char('x') + size[1] : QString();
+    const QString suffix =
+        size.size() == 2 ? QStringLiteral("-") + size[0] + QLatin1Char('x') + size[1] : QString();
 
     MainWindow window;
-    window.resize(size.size() == 2 ? size[0].toInt() : 1280, size.size() == 2 ? size[1].toInt() : 800);
+    window.resize(size.size() == 2 ? size[0].toInt() : 1280,
+                  size.size() == 2 ? size[1].toInt() : 800);
     window.show();
     window.openFolder(data);
     waitFor([&] { return window.datasetPanel()->dataset() != nullptr; }, 60000);
@@ -58,7 +63,8 @@ int main(int argc, char** argv) {
     pause(500);
     window.evaluationPanel()->evaluate();
     bool evaluated = false;
-    QObject::connect(window.evaluationPanel(), &EvaluationPanel::evaluated, [&] { evaluated = true; });
+    QObject::connect(window.evaluationPanel(), &EvaluationPanel::evaluated,
+                     [&] { evaluated = true; });
     waitFor([&] { return evaluated; }, 60000);
     window.evaluationPanel()->listImages(6, -1);
     const auto dataset = window.datasetPanel()->dataset();
@@ -70,9 +76,11 @@ int main(int argc, char** argv) {
         window.datasetPanel()->grab().save(QDir(out).filePath(QStringLiteral("dataset-panel.png")));
         window.augmentPanel()->grab().save(QDir(out).filePath(QStringLiteral("augment-panel.png")));
         training->grab().save(QDir(out).filePath(QStringLiteral("training-panel.png")));
-        window.evaluationPanel()->grab().save(QDir(out).filePath(QStringLiteral("evaluate-panel.png")));
+        window.evaluationPanel()->grab().save(
+            QDir(out).filePath(QStringLiteral("evaluate-panel.png")));
         window.classifyPanel()->parentWidget()->show();
-        window.classifyPanel()->grab().save(QDir(out).filePath(QStringLiteral("classify-panel.png")));
+        window.classifyPanel()->grab().save(
+            QDir(out).filePath(QStringLiteral("classify-panel.png")));
     }
     QDir(QDir(out).filePath(QStringLiteral("run"))).removeRecursively();
     return 0;

@@ -18,13 +18,15 @@ using namespace convscope::ui;
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("ConvScope-measure"));
-    if (argc < 2) return 2;
+    if (argc < 2)
+        return 2;
     const int size = argc > 2 ? std::atoi(argv[2]) : 64;
     MainWindow window;
     window.resize(1280, 800);
     window.show();
     auto waitFor = [](const std::function<bool()>& done) {
-        while (!done()) QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+        while (!done())
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
     };
 
     StallMeter meter;
@@ -34,7 +36,8 @@ int main(int argc, char** argv) {
     waitFor([&] { return window.datasetPanel()->dataset() != nullptr; });
     QCoreApplication::processEvents();
     std::printf("import of %zu images: %.2f s, longest GUI stall %lld ms\n",
-                window.datasetPanel()->dataset()->samples().size(), clock.elapsed() / 1000.0, meter.longestMs());
+                window.datasetPanel()->dataset()->samples().size(), clock.elapsed() / 1000.0,
+                meter.longestMs());
 
     QTemporaryDir runs;
     TrainingPanel* training = window.trainingPanel();
@@ -43,13 +46,14 @@ int main(int argc, char** argv) {
     bool finished = false;
     QObject::connect(window.bridge(), &EngineBridge::trainingFinished, [&] { finished = true; });
     double imagesPerSecond = 0;
-    QObject::connect(window.bridge(), &EngineBridge::batchEnded,
-                     [&](const convscope::BatchEnd& e) { imagesPerSecond = e.epochImagesPerSecond; });
+    QObject::connect(window.bridge(), &EngineBridge::batchEnded, [&](const convscope::BatchEnd& e) {
+        imagesPerSecond = e.epochImagesPerSecond;
+    });
     meter.reset();
     clock.restart();
     training->start();
     waitFor([&] { return finished; });
-    std::printf("one training epoch at %dx%d (%.0f images/s): %.1f s, longest GUI stall %lld ms\n", size, size,
-                imagesPerSecond, clock.elapsed() / 1000.0, meter.longestMs());
+    std::printf("one training epoch at %dx%d (%.0f images/s): %.1f s, longest GUI stall %lld ms\n",
+                size, size, imagesPerSecond, clock.elapsed() / 1000.0, meter.longestMs());
     return 0;
 }

@@ -11,7 +11,8 @@ class StallMeter : public QObject {
 public:
     StallMeter() {
         m_clock.start();
-        connect(&m_timer, &QTimer::timeout, this, [this] { m_longest = std::max(m_longest, m_clock.restart()); });
+        connect(&m_timer, &QTimer::timeout, this,
+                [this] { m_longest = std::max(m_longest, m_clock.restart()); });
         m_timer.start(5);
     }
     qint64 longestMs() const { return m_longest; }

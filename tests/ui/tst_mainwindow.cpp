@@ -34,9 +34,11 @@ void writeColourImages(const QString& folder, const QColor& colour, int count) {
     QDir().mkpath(folder);
     for (int i = 0; i < count; ++i) {
         QImage img(24, 24, QImage::Format_RGB888);
-        img.fill(QColor(qBound(0, colour.red() + i, 255), colour.green(), qBound(0, colour.blue() + i, 255)));
+        img.fill(QColor(qBound(0, colour.red() + i, 255), colour.green(),
+                        qBound(0, colour.blue() + i, 255)));
         for (int y = 2; y < 8; ++y)
-            for (int x = 2; x < 8; ++x) img.setPixelColor(x, y, Qt::white);  // something for a rotation to move
+            for (int x = 2; x < 8; ++x)
+                img.setPixelColor(x, y, Qt::white);  // something for a rotation to move
         QVERIFY(img.save(QStringLiteral("%1/%2.png").arg(folder).arg(i)));
     }
 }
@@ -96,13 +98,15 @@ void TestMainWindow::droppedFolderFillsTheDatasetPanel() {
     QVERIFY(flagged->rowCount() >= 1);
     bool found = false;
     for (int r = 0; r < flagged->rowCount(); ++r)
-        found = found || flagged->index(r, 0).data().toString().contains(QStringLiteral("notes.jpg"));
+        found =
+            found || flagged->index(r, 0).data().toString().contains(QStringLiteral("notes.jpg"));
     QVERIFY(found);
 }
 
 void TestMainWindow::changingAnAugmentationParameterRegeneratesThePreview() {
     AugmentPanel* augment = m_window->augmentPanel();
-    QTRY_VERIFY_WITH_TIMEOUT(!augment->previews().isEmpty(), 10000);  // the first image was previewed on import
+    QTRY_VERIFY_WITH_TIMEOUT(!augment->previews().isEmpty(),
+                             10000);  // the first image was previewed on import
     const QImage before = augment->previews().front();
     QSignalSpy updated(augment, &AugmentPanel::previewsUpdated);
     QVERIFY(augment->setParameter(QStringLiteral("rotation_range"), 90));
@@ -174,7 +178,9 @@ void TestMainWindow::evaluationFillsTheConfusionMatrix() {
     QCOMPARE(done.first().at(0).toDouble(), 1.0);
     QCOMPARE(evaluation->matrix()->rowCount(), 3);  // two classes and the precision row
     QCOMPARE(evaluation->matrix()->item(2, 0)->text(), QStringLiteral("1.000"));
-    QCOMPARE(evaluation->matrix()->item(0, 0)->text().toInt() + evaluation->matrix()->item(1, 1)->text().toInt(), 8);
+    QCOMPARE(evaluation->matrix()->item(0, 0)->text().toInt() +
+                 evaluation->matrix()->item(1, 1)->text().toInt(),
+             8);
     evaluation->showCell(1, 1);
     QCOMPARE(evaluation->images()->count(), 4);
 }

@@ -43,13 +43,19 @@ AugmentPanel::AugmentPanel(EngineBridge* bridge, QWidget* parent)
     form->addWidget(m_enabled, 0, 0, 1, 4);
     add(tr("Rotation °"), addSpin(tr("Rotation"), QStringLiteral("rotation_range"), 180, 5, 20));
     add(tr("Shear °"), addSpin(tr("Shear"), QStringLiteral("shear_range"), 60, 5));
-    add(tr("Width shift"), addSpin(tr("Width shift"), QStringLiteral("width_shift_range"), 1, 0.05, 0.1));
-    add(tr("Height shift"), addSpin(tr("Height shift"), QStringLiteral("height_shift_range"), 1, 0.05, 0.1));
+    add(tr("Width shift"),
+        addSpin(tr("Width shift"), QStringLiteral("width_shift_range"), 1, 0.05, 0.1));
+    add(tr("Height shift"),
+        addSpin(tr("Height shift"), QStringLiteral("height_shift_range"), 1, 0.05, 0.1));
     add(tr("Zoom"), addSpin(tr("Zoom"), QStringLiteral("zoom_range"), 0.9, 0.05, 0.1));
-    add(tr("Channel shift"), addSpin(tr("Channel shift"), QStringLiteral("channel_shift_range"), 255, 5));
-    add(tr("Brightness ≥"), addSpin(tr("Brightness low"), QStringLiteral("brightness_range[0]"), 2, 0.05, 1));
-    add(tr("Brightness ≤"), addSpin(tr("Brightness high"), QStringLiteral("brightness_range[1]"), 3, 0.05, 1));
-    m_fillMode->addItems({QStringLiteral("nearest"), QStringLiteral("constant"), QStringLiteral("reflect"), QStringLiteral("wrap")});
+    add(tr("Channel shift"),
+        addSpin(tr("Channel shift"), QStringLiteral("channel_shift_range"), 255, 5));
+    add(tr("Brightness ≥"),
+        addSpin(tr("Brightness low"), QStringLiteral("brightness_range[0]"), 2, 0.05, 1));
+    add(tr("Brightness ≤"),
+        addSpin(tr("Brightness high"), QStringLiteral("brightness_range[1]"), 3, 0.05, 1));
+    m_fillMode->addItems({QStringLiteral("nearest"), QStringLiteral("constant"),
+                          QStringLiteral("reflect"), QStringLiteral("wrap")});
     m_fillMode->setToolTip(QStringLiteral("fill_mode"));
     add(tr("Fill"), m_fillMode);
     add(tr("Fill value"), addSpin(tr("Fill value"), QStringLiteral("cval"), 255, 1));
@@ -89,7 +95,8 @@ AugmentPanel::AugmentPanel(EngineBridge* bridge, QWidget* parent)
         Q_EMIT paramsChanged();
         m_debounce.start();
     };
-    for (const auto& [name, spin] : m_spins) connect(spin, &QDoubleSpinBox::valueChanged, this, changed);
+    for (const auto& [name, spin] : m_spins)
+        connect(spin, &QDoubleSpinBox::valueChanged, this, changed);
     connect(m_horizontalFlip, &QCheckBox::toggled, this, changed);
     connect(m_verticalFlip, &QCheckBox::toggled, this, changed);
     connect(m_enabled, &QCheckBox::toggled, this, changed);
@@ -97,12 +104,14 @@ AugmentPanel::AugmentPanel(EngineBridge* bridge, QWidget* parent)
     connect(reseedButton, &QPushButton::clicked, this, &AugmentPanel::reseed);
     connect(saveButton, &QPushButton::clicked, this, [this] {
         const QString folder = QFileDialog::getExistingDirectory(this, tr("Save previews to"));
-        if (!folder.isEmpty()) savePreviews(folder);
+        if (!folder.isEmpty())
+            savePreviews(folder);
     });
     connect(m_bridge, &EngineBridge::previewsReady, this, &AugmentPanel::showPreviews);
 }
 
-QDoubleSpinBox* AugmentPanel::addSpin(const QString& label, const QString& kerasName, double max, double step, double value) {
+QDoubleSpinBox* AugmentPanel::addSpin(const QString& label, const QString& kerasName, double max,
+                                      double step, double value) {
     auto* spin = new QDoubleSpinBox;
     spin->setRange(0, max);
     spin->setSingleStep(step);
@@ -127,7 +136,8 @@ bool AugmentPanel::setParameter(const QString& kerasName, double value) {
 AugmentParams AugmentPanel::params() const {
     auto value = [this](const char* name) {
         for (const auto& [n, spin] : m_spins)
-            if (n == QLatin1String(name)) return spin->value();
+            if (n == QLatin1String(name))
+                return spin->value();
         return 0.0;
     };
     AugmentParams p;
@@ -146,7 +156,9 @@ AugmentParams AugmentPanel::params() const {
     return p;
 }
 
-bool AugmentPanel::augmentationEnabled() const { return m_enabled->isChecked(); }
+bool AugmentPanel::augmentationEnabled() const {
+    return m_enabled->isChecked();
+}
 
 void AugmentPanel::setImage(const QString& path, const QString& className) {
     m_imagePath = path;
@@ -160,7 +172,8 @@ void AugmentPanel::reseed() {
 }
 
 void AugmentPanel::requestPreviews() {
-    if (m_imagePath.isEmpty()) return;
+    if (m_imagePath.isEmpty())
+        return;
     AugmentParams p = augmentationEnabled() ? params() : AugmentParams{};
     m_bridge->requestPreviews(m_imagePath, p, kPreviewCount, m_seed, kPreviewSize);
 }
@@ -177,8 +190,12 @@ int AugmentPanel::savePreviews(const QString& folder) const {
     const QString prefix = m_className.isEmpty() ? QStringLiteral("preview") : m_className;
     int written = 0;
     for (int i = 0; i < m_previews.size(); ++i) {
-        const QString name = QStringLiteral("%1_%2_%3.jpeg").arg(prefix).arg(i).arg(QRandomGenerator::global()->bounded(10'000'000));
-        if (m_previews[i].save(QDir(folder).filePath(name), "JPEG", 95)) ++written;
+        const QString name = QStringLiteral("%1_%2_%3.jpeg")
+                                 .arg(prefix)
+                                 .arg(i)
+                                 .arg(QRandomGenerator::global()->bounded(10'000'000));
+        if (m_previews[i].save(QDir(folder).filePath(name), "JPEG", 95))
+            ++written;
     }
     return written;
 }

@@ -42,7 +42,8 @@ Q_SIGNALS:
     void previewsUpdated();
 
 private:
-    QDoubleSpinBox* addSpin(const QString& label, const QString& kerasName, double max, double step, double value = 0);
+    QDoubleSpinBox* addSpin(const QString& label, const QString& kerasName, double max, double step,
+                            double value = 0);
     void requestPreviews();
     void showPreviews(const QList<QImage>& images);
 

@@ -19,7 +19,11 @@ constexpr int kTopK = 5;
 }
 
 ClassifyPanel::ClassifyPanel(EngineBridge* bridge, QWidget* parent)
-    : QWidget(parent), m_bridge(bridge), m_image(new QLabel), m_caption(new QLabel), m_bars(new QVBoxLayout) {
+    : QWidget(parent),
+      m_bridge(bridge),
+      m_image(new QLabel),
+      m_caption(new QLabel),
+      m_bars(new QVBoxLayout) {
     setAcceptDrops(true);
     m_image->setFixedSize(200, 200);
     m_image->setAlignment(Qt::AlignCenter);
@@ -34,13 +38,18 @@ ClassifyPanel::ClassifyPanel(EngineBridge* bridge, QWidget* parent)
     connect(m_bridge, &EngineBridge::classified, this, &ClassifyPanel::show);
 }
 
-void ClassifyPanel::setWeights(const QString& path) { m_weights = path; }
+void ClassifyPanel::setWeights(const QString& path) {
+    m_weights = path;
+}
 
 void ClassifyPanel::classify(const QString& imagePath) {
     const QPixmap pixmap(imagePath);
-    if (!pixmap.isNull()) m_image->setPixmap(pixmap.scaled(m_image->size(), Qt::KeepAspectRatio, Qt::SmoothTransformation));
+    if (!pixmap.isNull())
+        m_image->setPixmap(
+            pixmap.scaled(m_image->size(), Qt::KeepAspectRatio, Qt::SmoothTransformation));
     if (m_weights.isEmpty()) {
-        m_caption->setText(tr("No model yet: train one, or load weights with File > Load weights."));
+        m_caption->setText(
+            tr("No model yet: train one, or load weights with File > Load weights."));
         return;
     }
     m_caption->setText(tr("Classifying %1…").arg(QFileInfo(imagePath).fileName()));
@@ -49,16 +58,19 @@ void ClassifyPanel::classify(const QString& imagePath) {
 
 QStringList ClassifyPanel::shownLines() const {
     QStringList lines;
-    for (QWidget* row : m_rows) lines.push_back(row->accessibleName());
+    for (QWidget* row : m_rows)
+        lines.push_back(row->accessibleName());
     return lines;
 }
 
 void ClassifyPanel::show(const Classification& c) {
-    for (QWidget* row : m_rows) row->deleteLater();
+    for (QWidget* row : m_rows)
+        row->deleteLater();
     m_rows.clear();
     std::vector<int> order(std::size_t(c.probabilities.size()));
     std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](int a, int b) { return c.probabilities[a] > c.probabilities[b]; });
+    std::sort(order.begin(), order.end(),
+              [&](int a, int b) { return c.probabilities[a] > c.probabilities[b]; });
     m_topClass = order.empty() ? QString() : c.classNames[order.front()];
     m_caption->setText(tr("%1: <b>%2</b>").arg(QFileInfo(c.imagePath).fileName(), m_topClass));
     for (int k = 0; k < std::min<int>(kTopK, int(order.size())); ++k) {
@@ -74,19 +86,22 @@ void ClassifyPanel::show(const Classification& c) {
         bar->setFormat(QStringLiteral("%1%").arg(100.0 * c.probabilities[cls], 0, 'f', 1));
         h->addWidget(name);
         h->addWidget(bar, 1);
-        row->setAccessibleName(QStringLiteral("%1 %2").arg(c.classNames[cls]).arg(c.probabilities[cls], 0, 'f', 3));
+        row->setAccessibleName(
+            QStringLiteral("%1 %2").arg(c.classNames[cls]).arg(c.probabilities[cls], 0, 'f', 3));
         m_bars->addWidget(row);
         m_rows.push_back(row);
     }
 }
 
 void ClassifyPanel::dragEnterEvent(QDragEnterEvent* event) {
-    if (event->mimeData()->hasUrls()) event->acceptProposedAction();
+    if (event->mimeData()->hasUrls())
+        event->acceptProposedAction();
 }
 
 void ClassifyPanel::dropEvent(QDropEvent* event) {
     const auto urls = event->mimeData()->urls();
-    if (urls.isEmpty() || !urls.front().isLocalFile()) return;
+    if (urls.isEmpty() || !urls.front().isLocalFile())
+        return;
     classify(urls.front().toLocalFile());
     event->acceptProposedAction();
 }

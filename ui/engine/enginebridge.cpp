@@ -12,7 +12,8 @@ namespace convscope::ui {
 QImage toQImage(const RgbImage& image) {
     QImage out(image.width, image.height, QImage::Format_RGB888);
     for (int y = 0; y < image.height; ++y)
-        std::memcpy(out.scanLine(y), image.pixels.data() + std::size_t(y) * std::size_t(image.width) * 3,
+        std::memcpy(out.scanLine(y),
+                    image.pixels.data() + std::size_t(y) * std::size_t(image.width) * 3,
                     std::size_t(image.width) * 3);
     return out;
 }
@@ -77,48 +78,66 @@ EngineBridge::~EngineBridge() {
         t->requestInterruption();
         t->quit();
     }
-    for (QThread* t : {m_jobThread, m_trainThread, m_thumbnailThread}) t->wait();
+    for (QThread* t : {m_jobThread, m_trainThread, m_thumbnailThread})
+        t->wait();
 }
 
 void EngineBridge::importFolder(const QString& path, double validationFraction, quint64 seed) {
     m_importCancel->store(true);  // a new import supersedes a running one
     m_importCancel = std::make_shared<std::atomic<bool>>(false);
     auto cancel = m_importCancel;
-    QMetaObject::invokeMethod(m_jobs, [=, jobs = m_jobs] { jobs->importFolder(path, validationFraction, seed, cancel); },
-                              Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        m_jobs, [=, jobs = m_jobs] { jobs->importFolder(path, validationFraction, seed, cancel); },
+        Qt::QueuedConnection);
 }
 
-void EngineBridge::cancelImport() { m_importCancel->store(true); }
+void EngineBridge::cancelImport() {
+    m_importCancel->store(true);
+}
 
-void EngineBridge::requestPreviews(const QString& imagePath, const AugmentParams& params, int count, quint64 seed,
-                                   int size) {
+void EngineBridge::requestPreviews(const QString& imagePath, const AugmentParams& params, int count,
+                                   quint64 seed, int size) {
     const int generation = ++*m_previewGeneration;
     auto latest = m_previewGeneration;
     QMetaObject::invokeMethod(
-        m_jobs, [=, jobs = m_jobs] { jobs->makePreviews(imagePath, params, count, seed, size, generation, latest); },
+        m_jobs,
+        [=, jobs = m_jobs] {
+            jobs->makePreviews(imagePath, params, count, seed, size, generation, latest);
+        },
         Qt::QueuedConnection);
 }
 
 void EngineBridge::startTraining(const TrainConfig& config, bool resume) {
-    if (m_training) return;
+    if (m_training)
+        return;
     m_training = true;
-    QMetaObject::invokeMethod(m_trainer, [=, trainer = m_trainer] { trainer->run(config, resume); },
-                              Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        m_trainer, [=, trainer = m_trainer] { trainer->run(config, resume); },
+        Qt::QueuedConnection);
 }
 
-void EngineBridge::pauseTraining() { m_trainer->pause(); }
-void EngineBridge::resumeTraining() { m_trainer->resume(); }
-void EngineBridge::cancelTraining() { m_trainer->cancel(); }
+void EngineBridge::pauseTraining() {
+    m_trainer->pause();
+}
+void EngineBridge::resumeTraining() {
+    m_trainer->resume();
+}
+void EngineBridge::cancelTraining() {
+    m_trainer->cancel();
+}
 
 void EngineBridge::classify(const QString& weightsPath, const QString& imagePath) {
-    QMetaObject::invokeMethod(m_jobs, [=, jobs = m_jobs] { jobs->classify(weightsPath, imagePath); },
-                              Qt::QueuedConnection);
+    QMetaObject::invokeMethod(
+        m_jobs, [=, jobs = m_jobs] { jobs->classify(weightsPath, imagePath); },
+        Qt::QueuedConnection);
 }
 
-void EngineBridge::evaluate(const QString& weightsPath, const QString& dataDir, double validationFraction,
-                            quint64 seed) {
-    QMetaObject::invokeMethod(m_jobs, [=, jobs = m_jobs] { jobs->evaluate(weightsPath, dataDir, validationFraction, seed); },
-                              Qt::QueuedConnection);
+void EngineBridge::evaluate(const QString& weightsPath, const QString& dataDir,
+                            double validationFraction, quint64 seed) {
+    QMetaObject::invokeMethod(
+        m_jobs,
+        [=, jobs = m_jobs] { jobs->evaluate(weightsPath, dataDir, validationFraction, seed); },
+        Qt::QueuedConnection);
 }
 
 void EngineBridge::requestThumbnail(const QString& path, int size) {

@@ -49,8 +49,8 @@ public:
 
     /// `count` augmented variants of the image, `size` pixels square; a newer request makes
     /// older unfinished ones moot.
-    void requestPreviews(const QString& imagePath, const convscope::AugmentParams& params, int count,
-                         quint64 seed, int size);
+    void requestPreviews(const QString& imagePath, const convscope::AugmentParams& params,
+                         int count, quint64 seed, int size);
 
     void startTraining(const convscope::TrainConfig& config, bool resume);
     void pauseTraining();
@@ -60,7 +60,8 @@ public:
 
     /// Classifies with the weights file as it is now (a snapshot: training may go on).
     void classify(const QString& weightsPath, const QString& imagePath);
-    void evaluate(const QString& weightsPath, const QString& dataDir, double validationFraction, quint64 seed);
+    void evaluate(const QString& weightsPath, const QString& dataDir, double validationFraction,
+                  quint64 seed);
 
     /// Thumbnails are decoded off the GUI thread, newest request first.
     void requestThumbnail(const QString& path, int size);

@@ -13,7 +13,9 @@ namespace convscope::ui {
 
 namespace {
 
-QString text(const std::exception& e) { return QString::fromStdString(e.what()); }
+QString text(const std::exception& e) {
+    return QString::fromStdString(e.what());
+}
 
 /// Hands trainer events to the TrainWorker's signals (queued to the GUI by Qt).
 class SignalObserver : public TrainingObserver {
@@ -22,10 +24,14 @@ public:
     void onProgress(Phase phase, std::size_t done, std::size_t total) override {
         Q_EMIT m_worker->progress(int(phase), int(done), int(total));
     }
-    void onMessage(const std::string& t) override { Q_EMIT m_worker->message(QString::fromStdString(t)); }
+    void onMessage(const std::string& t) override {
+        Q_EMIT m_worker->message(QString::fromStdString(t));
+    }
     void onBatchEnd(const BatchEnd& e) override { Q_EMIT m_worker->batchEnded(e); }
     void onEpochEnd(const EpochEnd& e) override { Q_EMIT m_worker->epochEnded(e); }
-    void onCheckpoint(const std::string& p) override { Q_EMIT m_worker->checkpointWritten(QString::fromStdString(p)); }
+    void onCheckpoint(const std::string& p) override {
+        Q_EMIT m_worker->checkpointWritten(QString::fromStdString(p));
+    }
     void onPaused(bool paused) override { Q_EMIT m_worker->paused(paused); }
 
 private:
@@ -44,24 +50,31 @@ void JobWorker::importFolder(const QString& path, double validationFraction, qui
         options.validationFraction = validationFraction;
         options.seed = seed;
         options.cancel = cancel.get();
-        options.progress = [this](std::size_t done, std::size_t total) { Q_EMIT importProgress(int(done), int(total)); };
-        auto index = std::make_shared<DatasetIndex>(DatasetIndex::scan(path.toStdString(), options));
+        options.progress = [this](std::size_t done, std::size_t total) {
+            Q_EMIT importProgress(int(done), int(total));
+        };
+        auto index =
+            std::make_shared<DatasetIndex>(DatasetIndex::scan(path.toStdString(), options));
         Q_EMIT imported(index);
     } catch (const std::exception& e) {
         Q_EMIT failed(QStringLiteral("Import"), text(e));
     }
 }
 
-void JobWorker::makePreviews(const QString& imagePath, const AugmentParams& params, int count, quint64 seed, int size,
-                             int generation, std::shared_ptr<std::atomic<int>> latest) {
-    if (generation != latest->load()) return;  // a newer request is queued behind this one
+void JobWorker::makePreviews(const QString& imagePath, const AugmentParams& params, int count,
+                             quint64 seed, int size, int generation,
+                             std::shared_ptr<std::atomic<int>> latest) {
+    if (generation != latest->load())
+        return;  // a newer request is queued behind this one
     try {
         DecodeOptions decode;
         decode.width = decode.height = size;
         const RgbImage source = decodeRgbImage(imagePath.toStdString(), decode);
         QList<QImage> images;
-        for (const RgbImage& img : augmentPreviews(source, params, count, seed)) images.push_back(toQImage(img));
-        if (generation == latest->load()) Q_EMIT previewsReady(images);
+        for (const RgbImage& img : augmentPreviews(source, params, count, seed))
+            images.push_back(toQImage(img));
+        if (generation == latest->load())
+            Q_EMIT previewsReady(images);
     } catch (const std::exception& e) {
         Q_EMIT failed(QStringLiteral("Augmentation preview"), text(e));
     }
@@ -81,10 +94,12 @@ void JobWorker::classify(const QString& weightsPath, const QString& imagePath) {
     try {
         Predictor& predictor = predictorFor(weightsPath);
         const Prediction p = predictor.predictFiles({imagePath.toStdString()}).front();
-        if (!p.error.empty()) throw Error(imagePath.toStdString(), p.error);
+        if (!p.error.empty())
+            throw Error(imagePath.toStdString(), p.error);
         Classification c;
         c.imagePath = imagePath;
-        for (const auto& n : predictor.metadata().classNames) c.classNames.push_back(QString::fromStdString(n));
+        for (const auto& n : predictor.metadata().classNames)
+            c.classNames.push_back(QString::fromStdString(n));
         c.probabilities = QVector<float>(p.probabilities.begin(), p.probabilities.end());
         Q_EMIT classified(c);
     } catch (const std::exception& e) {
@@ -92,12 +107,15 @@ void JobWorker::classify(const QString& weightsPath, const QString& imagePath) {
     }
 }
 
-void JobWorker::evaluate(const QString& weightsPath, const QString& dataDir, double validationFraction, quint64 seed) {
+void JobWorker::evaluate(const QString& weightsPath, const QString& dataDir,
+                         double validationFraction, quint64 seed) {
     try {
         Predictor& predictor = predictorFor(weightsPath);
-        const Evaluation e = predictor.evaluate(dataDir.toStdString(), Split::Validation, validationFraction, seed);
+        const Evaluation e =
+            predictor.evaluate(dataDir.toStdString(), Split::Validation, validationFraction, seed);
         QStringList names;
-        for (const auto& n : predictor.metadata().classNames) names.push_back(QString::fromStdString(n));
+        for (const auto& n : predictor.metadata().classNames)
+            names.push_back(QString::fromStdString(n));
         Q_EMIT evaluated(e, names);
     } catch (const std::exception& e) {
         Q_EMIT failed(QStringLiteral("Evaluate"), text(e));
@@ -106,12 +124,14 @@ void JobWorker::evaluate(const QString& weightsPath, const QString& dataDir, dou
 
 void TrainWorker::pause() {
     QMutexLocker lock(&m_mutex);
-    if (m_active) m_active->pause();
+    if (m_active)
+        m_active->pause();
 }
 
 void TrainWorker::resume() {
     QMutexLocker lock(&m_mutex);
-    if (m_active) m_active->resume();
+    if (m_active)
+        m_active->resume();
 }
 
 void TrainWorker::cancel() {
@@ -125,11 +145,13 @@ void TrainWorker::cancel() {
 void TrainWorker::run(const TrainConfig& config, bool resumeRun) {
     SignalObserver observer(this);
     try {
-        Trainer trainer(resumeRun ? Trainer::resumeConfig(config.runDir) : config, &observer, resumeRun);
+        Trainer trainer(resumeRun ? Trainer::resumeConfig(config.runDir) : config, &observer,
+                        resumeRun);
         {
             QMutexLocker lock(&m_mutex);
             m_active = &trainer;
-            if (m_cancelPending) trainer.cancel();
+            if (m_cancelPending)
+                trainer.cancel();
             m_cancelPending = false;
         }
         TrainingResult result;
@@ -156,7 +178,8 @@ void TrainWorker::run(const TrainConfig& config, bool resumeRun) {
 bool ThumbnailWorker::enqueue(const QString& path, int size) {
     QMutexLocker lock(&m_mutex);
     m_queue.emplace_back(path, size);
-    if (m_queue.size() > 512) m_queue.pop_front();  // scrolled far away: the oldest are moot
+    if (m_queue.size() > 512)
+        m_queue.pop_front();  // scrolled far away: the oldest are moot
     const bool schedule = !m_scheduled;
     m_scheduled = true;
     return schedule;
@@ -178,7 +201,8 @@ void ThumbnailWorker::drain() {
             DecodeOptions decode;
             decode.width = decode.height = request.second;
             decode.keepAspect = true;
-            Q_EMIT ready(request.first, toQImage(decodeRgbImage(request.first.toStdString(), decode)));
+            Q_EMIT ready(request.first,
+                         toQImage(decodeRgbImage(request.first.toStdString(), decode)));
         } catch (const std::exception&) {
             Q_EMIT ready(request.first, QImage());  // the view keeps its placeholder
         }

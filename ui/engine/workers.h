@@ -27,10 +27,12 @@ public:
 public:  // run on the worker thread (queued through QMetaObject::invokeMethod)
     void importFolder(const QString& path, double validationFraction, quint64 seed,
                       std::shared_ptr<std::atomic<bool>> cancel);
-    void makePreviews(const QString& imagePath, const convscope::AugmentParams& params, int count, quint64 seed,
-                      int size, int generation, std::shared_ptr<std::atomic<int>> latest);
+    void makePreviews(const QString& imagePath, const convscope::AugmentParams& params, int count,
+                      quint64 seed, int size, int generation,
+                      std::shared_ptr<std::atomic<int>> latest);
     void classify(const QString& weightsPath, const QString& imagePath);
-    void evaluate(const QString& weightsPath, const QString& dataDir, double validationFraction, quint64 seed);
+    void evaluate(const QString& weightsPath, const QString& dataDir, double validationFraction,
+                  quint64 seed);
 
 Q_SIGNALS:
     void importProgress(int done, int total);
@@ -43,7 +45,8 @@ Q_SIGNALS:
 private:
     convscope::Predictor& predictorFor(const QString& weightsPath);
 
-    std::unique_ptr<convscope::Predictor> m_predictor;  // the last weights used, reloaded when the file changes
+    std::unique_ptr<convscope::Predictor>
+        m_predictor;  // the last weights used, reloaded when the file changes
     QString m_predictorPath;
     qint64 m_predictorStamp = 0;
 };

@@ -23,7 +23,8 @@ EvaluationPanel::EvaluationPanel(EngineBridge* bridge, QWidget* parent)
       m_images(new QListWidget) {
     m_matrix->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_matrix->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    m_matrix->setToolTip(tr("Rows: true class. Columns: predicted class. Click a cell to see its images."));
+    m_matrix->setToolTip(
+        tr("Rows: true class. Columns: predicted class. Click a cell to see its images."));
     m_matrix->verticalHeader()->setDefaultSectionSize(22);
     m_images->setToolTip(tr("Click an image to classify it"));
 
@@ -38,9 +39,11 @@ EvaluationPanel::EvaluationPanel(EngineBridge* bridge, QWidget* parent)
     connect(m_run, &QPushButton::clicked, this, &EvaluationPanel::evaluate);
     connect(m_bridge, &EngineBridge::evaluated, this, &EvaluationPanel::show);
     connect(m_matrix, &QTableWidget::cellClicked, this, &EvaluationPanel::showCell);
-    connect(m_matrix->verticalHeader(), &QHeaderView::sectionClicked, this, [this](int truth) { listImages(truth, -1); });
-    connect(m_images, &QListWidget::itemClicked, this,
-            [this](QListWidgetItem* item) { Q_EMIT imageActivated(item->data(Qt::UserRole).toString()); });
+    connect(m_matrix->verticalHeader(), &QHeaderView::sectionClicked, this,
+            [this](int truth) { listImages(truth, -1); });
+    connect(m_images, &QListWidget::itemClicked, this, [this](QListWidgetItem* item) {
+        Q_EMIT imageActivated(item->data(Qt::UserRole).toString());
+    });
 }
 
 void EvaluationPanel::setSource(const QString& weightsPath, const QString& dataDir) {
@@ -71,7 +74,8 @@ void EvaluationPanel::show(const Evaluation& e, const QStringList& names) {
     m_matrix->setHorizontalHeaderLabels(QStringList(names) << tr("recall"));
     for (int t = 0; t < n; ++t) {
         std::int64_t rowTotal = 0;
-        for (int p = 0; p < n; ++p) rowTotal += e.confusion[std::size_t(t)][std::size_t(p)];
+        for (int p = 0; p < n; ++p)
+            rowTotal += e.confusion[std::size_t(t)][std::size_t(p)];
         for (int p = 0; p < n; ++p) {
             const std::int64_t count = e.confusion[std::size_t(t)][std::size_t(p)];
             const double share = rowTotal ? double(count) / double(rowTotal) : 0.0;
@@ -98,7 +102,8 @@ void EvaluationPanel::show(const Evaluation& e, const QStringList& names) {
 
 void EvaluationPanel::showCell(int truth, int predicted) {
     const int n = m_names.size();
-    if (truth < n && predicted < n) listImages(truth, predicted);  // not the precision/recall cells
+    if (truth < n && predicted < n)
+        listImages(truth, predicted);  // not the precision/recall cells
 }
 
 void EvaluationPanel::listImages(int truth, int predicted) {
@@ -106,7 +111,8 @@ void EvaluationPanel::listImages(int truth, int predicted) {
     const Evaluation& e = m_evaluation;
     std::vector<std::size_t> rows;
     for (std::size_t i = 0; i < e.predictions.size() && i < e.samplePaths.size(); ++i) {
-        if (e.truths[i] == truth && (predicted < 0 || e.predictions[i] == predicted)) rows.push_back(i);
+        if (e.truths[i] == truth && (predicted < 0 || e.predictions[i] == predicted))
+            rows.push_back(i);
     }
     // Misclassified first: those are the ones worth a look.
     std::stable_sort(rows.begin(), rows.end(), [&](std::size_t a, std::size_t b) {
@@ -115,11 +121,13 @@ void EvaluationPanel::listImages(int truth, int predicted) {
     for (std::size_t i : rows) {
         const QString path = QString::fromStdString(e.samplePaths[i]);
         const bool wrong = e.predictions[i] != e.truths[i];
-        auto* item = new QListWidgetItem(QFileInfo(path).fileName() +
-                                         (wrong ? tr("  → %1").arg(m_names.value(e.predictions[i])) : QString()));
+        auto* item = new QListWidgetItem(
+            QFileInfo(path).fileName() +
+            (wrong ? tr("  → %1").arg(m_names.value(e.predictions[i])) : QString()));
         item->setData(Qt::UserRole, path);
         item->setToolTip(path);
-        if (wrong) item->setForeground(QColor(180, 0, 0));
+        if (wrong)
+            item->setForeground(QColor(180, 0, 0));
         m_images->addItem(item);
     }
 }

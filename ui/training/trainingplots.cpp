@@ -10,14 +10,16 @@ namespace convscope::ui {
 
 namespace {
 
-QCPGraph* addGraph(QCustomPlot* plot, const QString& name, const QColor& colour, bool dots, Qt::PenStyle style) {
+QCPGraph* addGraph(QCustomPlot* plot, const QString& name, const QColor& colour, bool dots,
+                   Qt::PenStyle style) {
     QCPGraph* g = plot->addGraph();
     g->setName(name);
     QPen pen(colour);
     pen.setWidthF(dots ? 2.0 : 1.2);
     pen.setStyle(style);
     g->setPen(pen);
-    if (dots) g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 6));
+    if (dots)
+        g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 6));
     return g;
 }
 
@@ -40,9 +42,11 @@ TrainingPlots::TrainingPlots(QWidget* parent)
     m_batchLoss = addGraph(m_loss, tr("train (per batch, smoothed)"), batch, false, Qt::SolidLine);
     m_trainLoss = addGraph(m_loss, tr("train (epoch)"), train, true, Qt::SolidLine);
     m_validationLoss = addGraph(m_loss, tr("validation (epoch)"), validation, true, Qt::SolidLine);
-    m_batchAccuracy = addGraph(m_accuracy, tr("train (per batch, smoothed)"), batch, false, Qt::SolidLine);
+    m_batchAccuracy =
+        addGraph(m_accuracy, tr("train (per batch, smoothed)"), batch, false, Qt::SolidLine);
     m_trainAccuracy = addGraph(m_accuracy, tr("train (epoch)"), train, true, Qt::SolidLine);
-    m_validationAccuracy = addGraph(m_accuracy, tr("validation (epoch)"), validation, true, Qt::SolidLine);
+    m_validationAccuracy =
+        addGraph(m_accuracy, tr("validation (epoch)"), validation, true, Qt::SolidLine);
     m_accuracy->legend->setVisible(false);
     m_accuracy->yAxis->setRange(0, 1);
 
@@ -61,12 +65,14 @@ TrainingPlots::TrainingPlots(QWidget* parent)
         m_accuracy->yAxis->setRange(0, 1.02);
     });
     for (QCustomPlot* p : {m_loss, m_accuracy})
-        connect(p, &QCustomPlot::mouseMove, this, [this, p](QMouseEvent* e) { showValueAt(p, e->pos()); });
+        connect(p, &QCustomPlot::mouseMove, this,
+                [this, p](QMouseEvent* e) { showValueAt(p, e->pos()); });
 }
 
 void TrainingPlots::clear() {
     for (QCustomPlot* p : {m_loss, m_accuracy})
-        for (int i = 0; i < p->graphCount(); ++i) p->graph(i)->data()->clear();
+        for (int i = 0; i < p->graphCount(); ++i)
+            p->graph(i)->data()->clear();
     m_smoothLoss = m_smoothAccuracy = -1;
     scheduleReplot();
 }
@@ -75,8 +81,10 @@ void TrainingPlots::addBatch(const BatchEnd& e) {
     // Exponential smoothing, as TensorBoard does, so that the per-batch curve is readable.
     const double k = 0.9;
     m_smoothLoss = m_smoothLoss < 0 ? e.loss : k * m_smoothLoss + (1 - k) * e.loss;
-    m_smoothAccuracy = m_smoothAccuracy < 0 ? e.accuracy : k * m_smoothAccuracy + (1 - k) * e.accuracy;
-    const double x = e.epoch - 1 + double(e.batch) / double(std::max<std::int64_t>(1, e.batchesPerEpoch));
+    m_smoothAccuracy =
+        m_smoothAccuracy < 0 ? e.accuracy : k * m_smoothAccuracy + (1 - k) * e.accuracy;
+    const double x =
+        e.epoch - 1 + double(e.batch) / double(std::max<std::int64_t>(1, e.batchesPerEpoch));
     m_batchLoss->addData(x, m_smoothLoss);
     m_batchAccuracy->addData(x, m_smoothAccuracy);
     scheduleReplot();
@@ -90,11 +98,16 @@ void TrainingPlots::addEpoch(const EpochEnd& e) {
     scheduleReplot();
 }
 
-int TrainingPlots::batchPointCount() const { return m_batchLoss->dataCount(); }
-int TrainingPlots::epochPointCount() const { return m_validationAccuracy->dataCount(); }
+int TrainingPlots::batchPointCount() const {
+    return m_batchLoss->dataCount();
+}
+int TrainingPlots::epochPointCount() const {
+    return m_validationAccuracy->dataCount();
+}
 
 void TrainingPlots::scheduleReplot() {
-    if (!m_replot.isActive()) m_replot.start();
+    if (!m_replot.isActive())
+        m_replot.start();
 }
 
 void TrainingPlots::showValueAt(QCustomPlot* plot, const QPoint& pos) {
@@ -102,16 +115,22 @@ void TrainingPlots::showValueAt(QCustomPlot* plot, const QPoint& pos) {
     QString text;
     for (int i = 0; i < plot->graphCount(); ++i) {
         QCPGraph* g = plot->graph(i);
-        if (g->dataCount() == 0) continue;
+        if (g->dataCount() == 0)
+            continue;
         auto it = g->data()->findBegin(x);
-        if (it == g->data()->constEnd()) continue;
-        text += QStringLiteral("%1: %2 at %3\n").arg(g->name()).arg(it->value, 0, 'f', 4).arg(it->key, 0, 'f', 2);
+        if (it == g->data()->constEnd())
+            continue;
+        text += QStringLiteral("%1: %2 at %3\n")
+                    .arg(g->name())
+                    .arg(it->value, 0, 'f', 4)
+                    .arg(it->key, 0, 'f', 2);
     }
     QToolTip::showText(plot->mapToGlobal(pos), text.trimmed(), plot);
 }
 
 bool TrainingPlots::exportTo(const QString& path) {
-    const bool pdf = QFileInfo(path).suffix().compare(QStringLiteral("pdf"), Qt::CaseInsensitive) == 0;
+    const bool pdf =
+        QFileInfo(path).suffix().compare(QStringLiteral("pdf"), Qt::CaseInsensitive) == 0;
     QPixmap sheet(qMax(m_loss->width(), 640), qMax(m_loss->height() + m_accuracy->height(), 480));
     if (pdf) {
         // One chart per file would lose the pairing; a PDF of the loss chart with the accuracy
