@@ -2,7 +2,7 @@
 #include "cli/augmentoptions.h"
 #include "cli/commands.h"
 
-#include "augment/augmenter.h"
+#include "augment/previews.h"
 #include "data/datasetindex.h"
 #include "data/imagedecoder.h"
 #include "error.h"
@@ -62,20 +62,25 @@ int augmentCommand(const std::vector<std::string>& argv) {
     const int n = int(args.integer("n", 9));
     if (n <= 0)
         throw UsageError("--n must be positive");
-    const Augmenter augmenter(augmentParamsFromArgs(args));
+    const AugmentParams params = augmentParamsFromArgs(args);
     const std::uint64_t seed = std::uint64_t(args.integer("seed", 1337));
     DecodeOptions decode;
     decode.width = decode.height = int(args.integer("size", 0));
 
     fs::create_directories(*out);
     int written = 0;
-    for (const Source& source : pickSources(args.positionals()[0], args)) {
-        const cv::Mat rgb = decodeImageFile(source.path, decode);
-        Rng names(mixSeed(seed, std::hash<std::string>{}(source.path)));
-        cv::Mat augmented, bgr;
+    const std::vector<Source> sources = pickSources(args.positionals()[0], args);
+    for (std::size_t k = 0; k < sources.size(); ++k) {
+        const Source& source = sources[k];
+        const RgbImage image = decodeRgbImage(source.path, decode);
+        Rng names(mixSeed(seed, k, 2));
+        const auto previews = augmentPreviews(image, params, n, mixSeed(seed, k, 1));
+        cv::Mat bgr;
         for (int i = 0; i < n; ++i) {
-            augmenter.apply(rgb, augmented, mixSeed(seed, std::uint64_t(written + 1)));
-            cv::cvtColor(augmented, bgr, cv::COLOR_RGB2BGR);
+            const RgbImage& p = previews[std::size_t(i)];
+            const cv::Mat rgb(p.height, p.width, CV_8UC3,
+                              const_cast<std::uint8_t*>(p.pixels.data()));
+            cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
             // Keras's preview naming: <prefix>_<index>_<random>.jpeg
             const fs::path file =
                 fs::path(*out) / (source.prefix + "_" + std::to_string(i) + "_" +

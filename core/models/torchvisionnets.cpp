@@ -30,6 +30,16 @@ std::int64_t outputSide(nn::Module& features, int inputSize,
     return side;
 }
 
+/// torchvision's heads: global average pooling ("avgpool") or, for the flatten head, the
+/// feature maps flattened in NCHW order ("flatten").
+torch::Tensor poolOrFlatten(const torch::Tensor& features, Head head, const LayerTap* tap) {
+    const bool pool = head == Head::GlobalAveragePool;
+    torch::Tensor x = pool ? features.mean({2, 3}) : features.flatten(1);
+    if (tap)
+        (*tap)(pool ? "avgpool" : "flatten", x);
+    return x;
+}
+
 class BasicBlockImpl : public nn::Module {
 public:
     BasicBlockImpl(std::int64_t in, std::int64_t out, std::int64_t stride)
@@ -83,13 +93,7 @@ public:
 
     torch::Tensor forward(torch::Tensor x, const LayerTap* tap) override {
         x = trunk(x, tap);
-        if (config().head == Head::GlobalAveragePool) {
-            x = x.mean({2, 3});
-            tapIf(tap, "avgpool", x);
-        } else {
-            x = x.flatten(1);
-            tapIf(tap, "flatten", x);
-        }
+        x = poolOrFlatten(x, config().head, tap);
         x = m_fc->forward(x);
         tapIf(tap, "fc", x);
         return x;
@@ -188,13 +192,7 @@ public:
             x = stage.forward(x);
             tapIf(tap, "features." + std::to_string(i++), x);
         }
-        if (config().head == Head::GlobalAveragePool) {
-            x = x.mean({2, 3});
-            tapIf(tap, "avgpool", x);
-        } else {
-            x = x.flatten(1);
-            tapIf(tap, "flatten", x);
-        }
+        x = poolOrFlatten(x, config().head, tap);
         x = m_classifier->forward(x);
         tapIf(tap, "classifier", x);
         return x;
