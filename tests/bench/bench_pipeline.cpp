@@ -79,7 +79,8 @@ int main(int argc, char** argv) {
         const double decodeSeconds = secondsSince(start);
 
         std::vector<std::size_t> samples = index.indices(Split::Train);
-        for (std::size_t i : index.indices(Split::Validation)) samples.push_back(i);
+        for (std::size_t i : index.indices(Split::Validation))
+            samples.push_back(i);
 
         AugmentParams augment;
         augment.rotationRange = 40;
