@@ -14,6 +14,21 @@ torch::Tensor flattenLikeKeras(const torch::Tensor& x) {
     return x.permute({0, 2, 3, 1}).flatten(1);
 }
 
+/// The blog's head up to the classifier: Flatten, Dense with ReLU, Dropout, each tapped.
+torch::Tensor flattenDense(const torch::Tensor& features, nn::Linear& dense, nn::Dropout& dropout,
+                           const char* denseName, const LayerTap* tap) {
+    torch::Tensor x = flattenLikeKeras(features);
+    if (tap)
+        (*tap)("flatten", x);
+    x = torch::relu(dense->forward(x));
+    if (tap)
+        (*tap)(denseName, x);
+    x = dropout->forward(x);
+    if (tap)
+        (*tap)("dropout", x);
+    return x;
+}
+
 /// relu(max_pool(x)) equals max_pool(relu(x)) (ReLU is monotonic) and runs the ReLU, forward
 /// and backward, on a quarter of the values: about a sixth of a training step of the blog
 /// net at 150x150 (measured with torch.profiler). Used when no layer tap needs the conv output.
@@ -61,12 +76,7 @@ public:
             tapIf(tap, "dense", x);
             return x;
         }
-        x = flattenLikeKeras(x);
-        tapIf(tap, "flatten", x);
-        x = torch::relu(m_hidden->forward(x));
-        tapIf(tap, "dense", x);
-        x = m_dropout->forward(x);
-        tapIf(tap, "dropout", x);
+        x = flattenDense(x, m_hidden, m_dropout, "dense", tap);
         x = m_out->forward(x);
         tapIf(tap, "dense_1", x);
         return x;
@@ -126,12 +136,7 @@ public:
             x = x.mean({2, 3});
             tapIf(tap, "global_average_pooling2d", x);
         } else {
-            x = flattenLikeKeras(x);
-            tapIf(tap, "flatten", x);
-            x = torch::relu(m_fc1->forward(x));
-            tapIf(tap, "fc1", x);
-            x = m_dropout->forward(x);
-            tapIf(tap, "dropout", x);
+            x = flattenDense(x, m_fc1, m_dropout, "fc1", tap);
         }
         x = m_out->forward(x);
         tapIf(tap, "predictions", x);

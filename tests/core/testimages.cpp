@@ -94,6 +94,16 @@ std::vector<std::uint8_t> ihdr(std::uint32_t w, std::uint32_t h, std::uint8_t co
     return d;
 }
 
+/// Appends the zlib-compressed scanlines as IDAT, then IEND.
+void finishPng(std::vector<std::uint8_t>& png, const std::vector<std::uint8_t>& raw) {
+    uLongf size = compressBound(uLong(raw.size()));
+    std::vector<std::uint8_t> z(size);
+    compress(z.data(), &size, raw.data(), uLong(raw.size()));
+    z.resize(size);
+    putChunk(png, "IDAT", z);
+    putChunk(png, "IEND", {});
+}
+
 const std::uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
 
 }  // namespace
@@ -111,12 +121,7 @@ void writePalettePng(const std::string& path, int w, int h, const std::vector<cv
         raw.push_back(0);  // filter: none
         raw.insert(raw.end(), indices.begin() + y * w, indices.begin() + (y + 1) * w);
     }
-    uLongf size = compressBound(uLong(raw.size()));
-    std::vector<std::uint8_t> z(size);
-    compress(z.data(), &size, raw.data(), uLong(raw.size()));
-    z.resize(size);
-    putChunk(png, "IDAT", z);
-    putChunk(png, "IEND", {});
+    finishPng(png, raw);
     writeBytes(path, png);
 }
 
@@ -124,12 +129,7 @@ void writePngHeaderOnly(const std::string& path, std::uint32_t width, std::uint3
     std::vector<std::uint8_t> png(kPngSignature, kPngSignature + 8);
     putChunk(png, "IHDR", ihdr(width, height, 2));
     std::vector<std::uint8_t> raw(64, 0);
-    uLongf size = compressBound(uLong(raw.size()));
-    std::vector<std::uint8_t> z(size);
-    compress(z.data(), &size, raw.data(), uLong(raw.size()));
-    z.resize(size);
-    putChunk(png, "IDAT", z);
-    putChunk(png, "IEND", {});
+    finishPng(png, raw);
     writeBytes(path, png);
 }
 
