@@ -59,6 +59,11 @@ struct Recorder : TrainingObserver {
             afterEpoch(e);
     }
     void onCheckpoint(const std::string& p) override { checkpoints.push_back(p); }
+    void onPaused(bool paused) override {
+        if (paused)
+            pausedTakesEffect = true;
+    }
+    std::atomic<bool> pausedTakesEffect{false};
 };
 
 }  // namespace
@@ -118,18 +123,15 @@ TEST(Trainer, pauseHoldsTrainingUntilResumed) {
     makeColourDataset(dir, 10);
     Recorder recorder;
     Trainer trainer(smallConfig(dir, "run", 1), &recorder);
-    std::atomic<bool> pausedSeen{false};
     recorder.afterBatch = [&](const BatchEnd& b) {
-        if (b.batch == 1) {
+        if (b.batch == 1)
             trainer.pause();
-            pausedSeen = true;
-        }
     };
     std::thread resumer([&] {
-        while (!pausedSeen)
+        // The trainer says when the pause has taken effect; until resumed nothing more runs.
+        while (!recorder.pausedTakesEffect)
             std::this_thread::yield();
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        EXPECT_EQ(recorder.batches.size(), 1u);  // held at the pause
+        EXPECT_EQ(recorder.batches.size(), 1u);
         EXPECT_TRUE(trainer.isPaused());
         trainer.resume();
     });

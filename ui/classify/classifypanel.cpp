@@ -43,10 +43,6 @@ void ClassifyPanel::setWeights(const QString& path) {
 }
 
 void ClassifyPanel::classify(const QString& imagePath) {
-    const QPixmap pixmap(imagePath);
-    if (!pixmap.isNull())
-        m_image->setPixmap(
-            pixmap.scaled(m_image->size(), Qt::KeepAspectRatio, Qt::SmoothTransformation));
     if (m_weights.isEmpty()) {
         m_caption->setText(
             tr("No model yet: train one, or load weights with File > Load weights."));
@@ -72,6 +68,7 @@ void ClassifyPanel::show(const Classification& c) {
     std::sort(order.begin(), order.end(),
               [&](int a, int b) { return c.probabilities[a] > c.probabilities[b]; });
     m_topClass = order.empty() ? QString() : c.classNames[order.front()];
+    m_image->setPixmap(QPixmap::fromImage(c.preview));
     m_caption->setText(tr("%1: <b>%2</b>").arg(QFileInfo(c.imagePath).fileName(), m_topClass));
     for (int k = 0; k < std::min<int>(kTopK, int(order.size())); ++k) {
         const int cls = order[std::size_t(k)];

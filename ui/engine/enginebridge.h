@@ -30,6 +30,7 @@ using DatasetPtr = std::shared_ptr<const DatasetIndex>;
 /// What the classify worker answers.
 struct Classification {
     QString imagePath;
+    QImage preview;  ///< the image, fitted in 200x200, decoded on the worker
     QStringList classNames;
     QVector<float> probabilities;
 };

@@ -98,6 +98,10 @@ void JobWorker::classify(const QString& weightsPath, const QString& imagePath) {
             throw Error(imagePath.toStdString(), p.error);
         Classification c;
         c.imagePath = imagePath;
+        DecodeOptions preview;
+        preview.width = preview.height = 200;
+        preview.keepAspect = true;
+        c.preview = toQImage(decodeRgbImage(imagePath.toStdString(), preview));
         for (const auto& n : predictor.metadata().classNames)
             c.classNames.push_back(QString::fromStdString(n));
         c.probabilities = QVector<float>(p.probabilities.begin(), p.probabilities.end());

@@ -223,9 +223,11 @@ void TrainingPanel::togglePause() {
 }
 
 void TrainingPanel::cancel() {
-    if (m_paused)
-        togglePause();
+    // Cancelling also ends a pause: the trainer wakes, sees the cancel and stops. Resuming
+    // first would let one more batch run.
     m_bridge->cancelTraining();
+    m_paused = false;
+    m_pause->setText(tr("&Pause"));
     m_status->setText(tr("Cancelling…"));
 }
 
