@@ -187,13 +187,14 @@ int evaluateCommand(const std::vector<std::string>& argv) {
     for (std::size_t c = 0; c < names.size(); ++c)
         std::printf("  %-*s %9.3f %7.3f\n", int(width), names[c].c_str(), e.precision(int(c)),
                     e.recall(int(c)));
-    std::printf("\nconfusion (rows: true class, columns: predicted)\n  %-*s", int(width), "");
+    // Row labels are "<index> <name>", so the column is wider than the names by the index.
+    const int rowLabelWidth = int(width + std::to_string(names.size()).size() + 1);
+    std::printf("\nconfusion (rows: true class, columns: predicted)\n  %-*s", rowLabelWidth, "");
     for (std::size_t c = 0; c < names.size(); ++c)
         std::printf(" %5zu", c);
     std::printf("\n");
     for (std::size_t t = 0; t < names.size(); ++t) {
-        std::printf("  %-*s", int(width),
-                    (std::to_string(t) + " " + names[t]).substr(0, width).c_str());
+        std::printf("  %-*s", rowLabelWidth, (std::to_string(t) + " " + names[t]).c_str());
         for (std::size_t p = 0; p < names.size(); ++p)
             std::printf(" %5lld", (long long)e.confusion[t][p]);
         std::printf("\n");
