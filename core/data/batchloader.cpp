@@ -123,9 +123,14 @@ Batch BatchLoader::makeBatch(std::int64_t b, int epoch,
     batch.samples.assign(order.begin() + std::ptrdiff_t(begin),
                          order.begin() + std::ptrdiff_t(end));
     batch.labels = torch::empty({n}, torch::kInt64);
-    // Filled as NHWC; viewed as NCHW this is exactly the channels_last layout.
-    torch::Tensor nhwc = torch::empty({n, h, w, 3}, torch::kFloat32);
-    float* out = nhwc.data_ptr<float>();
+    // Written straight in the layout asked for (NHWC storage viewed as NCHW is exactly the
+    // channels_last layout). No tensor op runs here: on a worker thread each one starts its
+    // own OpenMP team, which fights the other workers for the cores.
+    const bool planar = !m_options.channelsLast;
+    torch::Tensor storage = planar ? torch::empty({n, 3, h, w}, torch::kFloat32)
+                                   : torch::empty({n, h, w, 3}, torch::kFloat32);
+    float* out = storage.data_ptr<float>();
+    const std::size_t plane = std::size_t(h) * std::size_t(w);
     auto* labels = batch.labels.data_ptr<std::int64_t>();
 
     float scale[3], shift[3];
@@ -145,20 +150,29 @@ Batch BatchLoader::makeBatch(std::int64_t b, int epoch,
                               mixSeed(m_options.seed, std::uint64_t(epoch), sample + 1));
             img = &augmented;
         }
-        float* dst = out + std::size_t(i) * std::size_t(h) * w * 3;
+        float* dst = out + std::size_t(i) * plane * 3;
         for (int y = 0; y < h; ++y) {
             const std::uint8_t* row = img->ptr<std::uint8_t>(y);
-            for (int x = 0; x < w * 3; x += 3) {
-                dst[0] = row[x] * scale[0] + shift[0];
-                dst[1] = row[x + 1] * scale[1] + shift[1];
-                dst[2] = row[x + 2] * scale[2] + shift[2];
-                dst += 3;
+            if (planar) {
+                float* r = dst + std::size_t(y) * w;
+                float* g = r + plane;
+                float* bl = g + plane;
+                for (int x = 0; x < w; ++x) {
+                    r[x] = row[3 * x] * scale[0] + shift[0];
+                    g[x] = row[3 * x + 1] * scale[1] + shift[1];
+                    bl[x] = row[3 * x + 2] * scale[2] + shift[2];
+                }
+            } else {
+                float* d = dst + std::size_t(y) * w * 3;
+                for (int x = 0; x < w * 3; x += 3) {
+                    d[x] = row[x] * scale[0] + shift[0];
+                    d[x + 1] = row[x + 1] * scale[1] + shift[1];
+                    d[x + 2] = row[x + 2] * scale[2] + shift[2];
+                }
             }
         }
     }
-    batch.images = nhwc.permute({0, 3, 1, 2});
-    if (!m_options.channelsLast)
-        batch.images = batch.images.contiguous();
+    batch.images = planar ? storage : storage.permute({0, 3, 1, 2});
     return batch;
 }
 

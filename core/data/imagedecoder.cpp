@@ -5,9 +5,13 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <jpeglib.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <csetjmp>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -118,6 +122,151 @@ cv::Mat toBgr(const cv::Mat& decoded, const DecodeOptions& o) {
     return bgr;
 }
 
+struct JpegErrorManager {
+    jpeg_error_mgr pub;
+    std::jmp_buf jump;
+    char message[JMSG_LENGTH_MAX];
+};
+
+void onJpegError(j_common_ptr cinfo) {
+    auto* e = reinterpret_cast<JpegErrorManager*>(cinfo->err);
+    (*cinfo->err->format_message)(cinfo, e->message);
+    std::longjmp(e->jump, 1);
+}
+
+// EXIF orientation (1..8) from a saved APP1 marker; 1 when absent or unreadable.
+int exifOrientation(const jpeg_decompress_struct& cinfo) {
+    for (jpeg_saved_marker_ptr m = cinfo.marker_list; m; m = m->next) {
+        const JOCTET* d = m->data;
+        const unsigned n = m->data_length;
+        if (m->marker != JPEG_APP0 + 1 || n < 14 || std::memcmp(d, "Exif\0\0", 6) != 0)
+            continue;
+        const JOCTET* t = d + 6;
+        const unsigned size = n - 6;
+        const bool le = t[0] == 'I';
+        auto u16 = [&](unsigned o) {
+            return le ? unsigned(t[o] | t[o + 1] << 8) : unsigned(t[o] << 8 | t[o + 1]);
+        };
+        auto u32 = [&](unsigned o) {
+            return le ? unsigned(t[o] | t[o + 1] << 8 | t[o + 2] << 16 | unsigned(t[o + 3]) << 24)
+                      : unsigned(unsigned(t[o]) << 24 | t[o + 1] << 16 | t[o + 2] << 8 | t[o + 3]);
+        };
+        const unsigned ifd = u32(4);
+        if (ifd + 2 > size)
+            return 1;
+        const unsigned entries = u16(ifd);
+        for (unsigned i = 0; i < entries && ifd + 2 + 12 * (i + 1) <= size; ++i) {
+            const unsigned e = ifd + 2 + 12 * i;
+            if (u16(e) == 0x0112) {
+                const unsigned v = u16(e + 8);
+                return v >= 1 && v <= 8 ? int(v) : 1;
+            }
+        }
+        return 1;
+    }
+    return 1;
+}
+
+// The same flips and transposes as OpenCV's imdecode, so both decode paths agree.
+cv::Mat applyOrientation(const cv::Mat& img, int orientation) {
+    cv::Mat out = img;
+    if (orientation >= 5)
+        cv::transpose(img, out);
+    switch (orientation) {
+        case 2:
+        case 6:
+            cv::flip(out, out, 1);
+            break;
+        case 3:
+        case 7:
+            cv::flip(out, out, -1);
+            break;
+        case 4:
+        case 8:
+            cv::flip(out, out, 0);
+            break;
+        default:
+            break;
+    }
+    return out;
+}
+
+enum class JpegResult { Decoded, NotHandled, Failed };
+
+// 8-bit grey, YCbCr and RGB JPEGs go straight to RGB through libjpeg at a DCT scale of
+// 1/scaleDenom: OpenCV 4.6 decodes to RGB and then swaps to BGR in place with a scalar loop
+// that costs ~250 us per 400x400 photo, about as much as the decoding, and we want RGB
+// anyway. CMYK and YCCK are left to OpenCV. libjpeg reports errors by longjmp, so this
+// function keeps only plain C objects of its own; everything with a destructor is the caller's.
+JpegResult decodeJpegRgb(const std::vector<unsigned char>& bytes, int scaleDenom, cv::Mat& out,
+                         int& orientation, std::string& error) {
+    jpeg_decompress_struct cinfo;
+    JpegErrorManager jerr;
+    cinfo.err = jpeg_std_error(&jerr.pub);
+    jerr.pub.error_exit = onJpegError;
+    if (setjmp(jerr.jump)) {
+        jpeg_destroy_decompress(&cinfo);
+        error = jerr.message;
+        return JpegResult::Failed;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
+    jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xffff);
+    jpeg_read_header(&cinfo, TRUE);
+    if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+        jpeg_destroy_decompress(&cinfo);
+        return JpegResult::NotHandled;
+    }
+    orientation = exifOrientation(cinfo);
+    cinfo.out_color_space = JCS_RGB;
+    cinfo.scale_num = 1;
+    cinfo.scale_denom = unsigned(scaleDenom);
+    jpeg_start_decompress(&cinfo);
+    out.create(int(cinfo.output_height), int(cinfo.output_width), CV_8UC3);
+    while (cinfo.output_scanline < cinfo.output_height) {
+        JSAMPROW row = out.ptr(int(cinfo.output_scanline));
+        jpeg_read_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    return JpegResult::Decoded;
+}
+
+int jpegScaleDenom(int reducedFlag) {
+    switch (reducedFlag) {
+        case cv::IMREAD_REDUCED_COLOR_8:
+            return 8;
+        case cv::IMREAD_REDUCED_COLOR_4:
+            return 4;
+        case cv::IMREAD_REDUCED_COLOR_2:
+            return 2;
+        default:
+            return 1;
+    }
+}
+
+// Resizes a 3-channel image (either channel order) to the requested size.
+cv::Mat resizeToTarget(const cv::Mat& img, const DecodeOptions& options) {
+    if (options.width <= 0 || options.height <= 0)
+        return img;
+    cv::Size size(options.width, options.height);
+    if (options.keepAspect) {
+        const double scale =
+            std::min(double(options.width) / img.cols, double(options.height) / img.rows);
+        size = cv::Size(std::max(1, int(std::lround(img.cols * scale))),
+                        std::max(1, int(std::lround(img.rows * scale))));
+    }
+    if (size == img.size())
+        return img;
+    // Area averaging avoids aliasing when shrinking a lot; below 2x (the usual case after
+    // a reduced-scale JPEG decode) bilinear looks the same and costs a fraction: OpenCV's
+    // area resize at a non-integer ratio took as long as the JPEG decode itself.
+    const bool shrinkingALot = img.cols >= 2 * size.width && img.rows >= 2 * size.height;
+    cv::Mat resized;
+    cv::resize(img, resized, size, 0, 0, shrinkingALot ? cv::INTER_AREA : cv::INTER_LINEAR);
+    return resized;
+}
+
 }  // namespace
 
 cv::Mat decodeImageFile(const std::string& path, const DecodeOptions& options) {
@@ -125,6 +274,21 @@ cv::Mat decodeImageFile(const std::string& path, const DecodeOptions& options) {
     const ImageProbe probe = probeImageBytes(bytes.data(), bytes.size(), options.maxPixels);
     if (!probe.ok())
         throw Error(path, probe.problem);
+
+    if (probe.format == ImageFormat::Jpeg) {
+        cv::Mat rgb;
+        int orientation = 1;
+        std::string error;
+        switch (decodeJpegRgb(bytes, jpegScaleDenom(jpegReducedFlag(probe, options)), rgb,
+                              orientation, error)) {
+            case JpegResult::Decoded:
+                return resizeToTarget(applyOrientation(rgb, orientation), options);
+            case JpegResult::Failed:
+                throw Error(path, "corrupt JPEG (" + error + ")");
+            case JpegResult::NotHandled:
+                break;
+        }
+    }
 
     const cv::Mat buffer(1, int(bytes.size()), CV_8U, const_cast<unsigned char*>(bytes.data()));
     cv::Mat decoded;
@@ -147,24 +311,7 @@ cv::Mat decodeImageFile(const std::string& path, const DecodeOptions& options) {
     } catch (const Error& e) {
         throw Error(path, e.reason());
     }
-    if (options.width > 0 && options.height > 0) {
-        cv::Size size(options.width, options.height);
-        if (options.keepAspect) {
-            const double scale =
-                std::min(double(options.width) / bgr.cols, double(options.height) / bgr.rows);
-            size = cv::Size(std::max(1, int(std::lround(bgr.cols * scale))),
-                            std::max(1, int(std::lround(bgr.rows * scale))));
-        }
-        if (size != bgr.size()) {
-            // Area averaging avoids aliasing when shrinking a lot; below 2x (the usual case after
-            // a reduced-scale JPEG decode) bilinear looks the same and costs a fraction: OpenCV's
-            // area resize at a non-integer ratio took as long as the JPEG decode itself.
-            const bool shrinkingALot = bgr.cols >= 2 * size.width && bgr.rows >= 2 * size.height;
-            cv::Mat resized;
-            cv::resize(bgr, resized, size, 0, 0, shrinkingALot ? cv::INTER_AREA : cv::INTER_LINEAR);
-            bgr = resized;
-        }
-    }
+    bgr = resizeToTarget(bgr, options);
     cv::Mat rgb;
     cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
     return rgb;
