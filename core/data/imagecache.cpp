@@ -9,6 +9,18 @@
 
 namespace convscope {
 
+namespace {
+
+DecodeOptions decodeOptionsFor(const CacheOptions& o) {
+    DecodeOptions decode;
+    decode.width = o.width;
+    decode.height = o.height;
+    decode.maxPixels = o.maxPixels;
+    return decode;
+}
+
+}  // namespace
+
 ImageCache::ImageCache(DatasetIndex& index, const CacheOptions& options)
     : m_index(&index), m_options(options) {
     if (options.width <= 0 || options.height <= 0)
@@ -32,10 +44,7 @@ bool ImageCache::decodeAll(const std::atomic<bool>* cancel, const ProgressFn& pr
         if (m_slot[i] >= 0 && !m_ready[std::size_t(m_slot[i])])
             todo.push_back(i);
 
-    DecodeOptions decode;
-    decode.width = m_options.width;
-    decode.height = m_options.height;
-    decode.maxPixels = m_options.maxPixels;
+    const DecodeOptions decode = decodeOptionsFor(m_options);
     const std::size_t bytesPerImage = std::size_t(m_options.width) * m_options.height * 3;
 
     std::mutex failuresMutex;
@@ -79,11 +88,7 @@ cv::Mat ImageCache::image(std::size_t sampleIndex) const {
             m_options.height, m_options.width, CV_8UC3,
             const_cast<std::uint8_t*>(m_storage.data()) + std::size_t(slot) * bytesPerImage);
     }
-    DecodeOptions decode;
-    decode.width = m_options.width;
-    decode.height = m_options.height;
-    decode.maxPixels = m_options.maxPixels;
-    return decodeImageFile(m_index->samples().at(sampleIndex).path, decode);
+    return decodeImageFile(m_index->samples().at(sampleIndex).path, decodeOptionsFor(m_options));
 }
 
 }  // namespace convscope

@@ -139,13 +139,8 @@ Evaluation Predictor::evaluate(const std::string& dataDir, std::optional<Split> 
     lo.batchSize = batchSize;
     lo.shuffle = false;
     lo.augment = false;
-    const Preprocessing& p = m_impl->metadata.preprocessing;
-    for (std::size_t k = 0; k < 3; ++k) {
-        lo.mean[k] = p.mean.at(k);
-        lo.stddev[k] = p.stddev.at(k);
-    }
     AugmentParams none;
-    none.rescale = p.rescale;
+    applyPreprocessing(m_impl->metadata.preprocessing, lo, none);
     BatchLoader loader(cache, samples, none, lo);
     Evaluation e = evaluateModel(*m_impl->model, loader, torch::kCPU, false);
     for (std::size_t i : e.sampleIndices)

@@ -1,8 +1,6 @@
 #include "train/evaluation.h"
 #include "train/evaluator.h"
 
-#include "data/batchloader.h"
-
 #include <torch/torch.h>
 
 namespace convscope {
@@ -32,6 +30,14 @@ double Evaluation::recall(int label) const {
         actual += n;
     return actual ? double(confusion[std::size_t(label)][std::size_t(label)]) / double(actual)
                   : 0.0;
+}
+
+void applyPreprocessing(const Preprocessing& p, LoaderOptions& loader, AugmentParams& augment) {
+    for (std::size_t k = 0; k < 3; ++k) {
+        loader.mean[k] = p.mean.at(k);
+        loader.stddev[k] = p.stddev.at(k);
+    }
+    augment.rescale = p.rescale;
 }
 
 Evaluation evaluateModel(ClassifierImpl& model, BatchLoader& loader, const torch::Device& device,

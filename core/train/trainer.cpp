@@ -255,13 +255,9 @@ TrainingResult Trainer::Impl::run() {
     lo.seed = c.seed;
     lo.workers = c.loaderWorkers;
     lo.channelsLast = channelsLast;
-    for (std::size_t k = 0; k < 3; ++k) {
-        lo.mean[k] = c.preprocessing.mean.at(k);
-        lo.stddev[k] = c.preprocessing.stddev.at(k);
-    }
     lo.augment = c.augment;
     AugmentParams augment = c.augmentation;
-    augment.rescale = c.preprocessing.rescale;
+    applyPreprocessing(c.preprocessing, lo, augment);
     BatchLoader trainLoader(cache, trainSamples, augment, lo);
     LoaderOptions vo = lo;
     vo.augment = false;
