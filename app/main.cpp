@@ -48,7 +48,16 @@ const char* kUsage =
     "          [--arch A --size N --classes a,b,...]  (for weight files without ConvScope "
     "metadata)\n"
     "  summary ARCH|WEIGHTS [--size N] [--classes N] [--head flatten|gap] [--json]\n"
-    "      layers with output shapes and parameter counts\n";
+    "      layers with output shapes and parameter counts\n"
+    "  filters WEIGHTS --layer NAME --out GRID.png [--channels auto|rgb|mean|per-input]\n"
+    "          [--normalise filter|layer] [--tile PX] [--json]\n"
+    "  filters WEIGHTS --layer NAME --maximize --out GRID.png [--steps 20] [--jitter PX]\n"
+    "          [--blur-every N] [--octaves N] [--limit N] [--json]\n"
+    "      a conv layer's kernels, or what each filter responds to (activation maximization)\n"
+    "  featuremaps WEIGHTS IMAGE --layer NAME --out GRID.png [--colormap viridis|jet|grey]\n"
+    "          [--shared-range] [--json]\n"
+    "  cam WEIGHTS IMAGE [--class NAME] [--method cam|gradcam] [--layer NAME] --out OVERLAY.png\n"
+    "          [--opacity 0.5] [--json]   class activation map, its peak and the 20% box\n";
 
 }  // namespace
 
@@ -57,7 +66,8 @@ int main(int argc, char** argv) {
         {"scan", convscope::cli::scanCommand},          {"augment", convscope::cli::augmentCommand},
         {"demo-data", convscope::cli::demoDataCommand}, {"train", convscope::cli::trainCommand},
         {"evaluate", convscope::cli::evaluateCommand},  {"predict", convscope::cli::predictCommand},
-        {"summary", convscope::cli::summaryCommand},
+        {"summary", convscope::cli::summaryCommand},    {"filters", convscope::cli::filtersCommand},
+        {"featuremaps", convscope::cli::featureMapsCommand}, {"cam", convscope::cli::camCommand},
     };
     if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
         std::fputs(kUsage, stdout);

@@ -1,6 +1,7 @@
 // evaluate, predict and summary: the commands that use a trained model.
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/modeloptions.h"
 
 #include "data/datasetindex.h"
 #include "data/imageprobe.h"
@@ -22,30 +23,6 @@ namespace convscope::cli {
 namespace fs = std::filesystem;
 
 namespace {
-
-const std::set<std::string> kModelOptions{"arch", "size", "classes", "head"};
-
-/// For weight files without ConvScope metadata: --arch, --size, --classes a,b,c [--head].
-std::optional<WeightsMetadata> fallbackMetadata(const Args& args) {
-    const auto classes = args.value("classes");
-    if (!classes)
-        return std::nullopt;
-    WeightsMetadata m;
-    m.model.architecture = parseArchitecture(args.text("arch", "small"));
-    m.model.head = parseHead(args.text("head", "flatten"));
-    m.model.inputSize = int(args.integer("size", 150));
-    std::size_t start = 0;
-    while (start <= classes->size()) {
-        const std::size_t comma = classes->find(',', start);
-        m.classNames.push_back(
-            classes->substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-        if (comma == std::string::npos)
-            break;
-        start = comma + 1;
-    }
-    m.model.classCount = int(m.classNames.size());
-    return m;
-}
 
 std::vector<std::string> imagesIn(const std::vector<std::string>& inputs) {
     std::vector<std::string> files;

@@ -61,6 +61,7 @@ public:
         for (int i = 0; i < 3; ++i) {
             x = m_convs[std::size_t(i)]->forward(x);
             if (tap) {
+                tapPreActivation(tap, convNames[i], x);
                 x = torch::relu(x);
                 (*tap)(convNames[i], x);
                 x = torch::max_pool2d(x, 2);
@@ -122,6 +123,7 @@ public:
             x = m_convs[i]->forward(x);
             const bool lastOfBlock = i + 1 == m_convs.size() || m_blockOf[i + 1] != m_blockOf[i];
             if (tap || !lastOfBlock) {
+                tapPreActivation(tap, m_convNames[i], x);
                 x = torch::relu(x);
                 tapIf(tap, m_convNames[i], x);
                 if (lastOfBlock)
