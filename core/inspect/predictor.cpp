@@ -3,6 +3,7 @@
 #include "data/batchloader.h"
 #include "data/imagedecoder.h"
 #include "error.h"
+#include "io/pretrained.h"
 #include "train/evaluator.h"
 
 #include <opencv2/core.hpp>
@@ -39,17 +40,30 @@ struct Predictor::Impl {
 
 Predictor::Predictor(const std::string& weightsPath, const std::optional<WeightsMetadata>& fallback)
     : m_impl(std::make_unique<Impl>()) {
-    auto stored = readWeightsMetadata(weightsPath);
+    const WeightsFormat format = detectWeightsFormat(weightsPath);
+    auto stored = readPretrainedMetadata(weightsPath);
     if (!stored && !fallback)
         throw Error(weightsPath,
                     "has no ConvScope metadata: give the architecture, input size and class names");
     m_impl->metadata = stored ? *stored : *fallback;
     WeightsMetadata& m = m_impl->metadata;
+    // A .pth tells its own architecture and class count; only names can be given for them.
+    if (format == WeightsFormat::TorchPth && fallback) {
+        if (int(fallback->classNames.size()) != m.model.classCount)
+            throw Error(weightsPath, "has " + std::to_string(m.model.classCount) +
+                                         " classes, but " +
+                                         std::to_string(fallback->classNames.size()) +
+                                         " class names were given");
+        m.classNames = fallback->classNames;
+    }
     if (int(m.classNames.size()) != m.model.classCount)
         throw Error(weightsPath, "the class names do not match the model's class count (" +
                                      std::to_string(m.model.classCount) + ")");
     m_impl->model = makeClassifier(m.model);
-    loadModelWeights(weightsPath, *m_impl->model, /*byName=*/true);
+    const PretrainedLoad loaded = loadPretrainedWeights(weightsPath, *m_impl->model);
+    if (format == WeightsFormat::TorchPth &&
+        (!loaded.report.mismatched.empty() || !loaded.report.notInFile.empty()))
+        throw Error(weightsPath, "does not fill the model: " + describe(loaded.report));
     m_impl->model->eval();
 }
 
