@@ -22,7 +22,8 @@ struct LoadReport {
     std::vector<std::string> notInModel;  ///< layers in the file the model lacks (skipped)
     std::vector<std::string> notInFile;   ///< model layers with weights the file lacks
     /// Head layers left as initialised because their shapes differ from the file's (another
-    /// class count or head): "fc: file (1000, 512), model (5, 512)".
+    /// class count or head), by their first differing tensor:
+    /// "fc.weight: file (1000, 512), model (5, 512)".
     std::vector<std::string> mismatched;
     std::optional<WeightsMetadata> metadata;  ///< when the file carries ConvScope metadata
 };

@@ -148,7 +148,8 @@ TEST(Unpickler, truncatedAndMalformedDataAreErrorsNotCrashes) {
     EXPECT_NE(errorOf(kProto2 + "K\x01K\x02.").find("left on the stack"), std::string::npos);
     EXPECT_NE(errorOf(kProto2 + "K\x01)R.").find("not a global"), std::string::npos);
     EXPECT_NE(errorOf(kProto2 + "cmod\nf\n)R.").find("does not know"), std::string::npos);
-    EXPECT_NE(errorOf(kProto2 + "K\x05K\x01K\x02s.").find("SETITEM(S) on a int"), std::string::npos);
+    EXPECT_NE(errorOf(kProto2 + "K\x05K\x01K\x02s.").find("SETITEM(S) on a int"),
+              std::string::npos);
     EXPECT_NE(errorOf(""), "");
 }
 

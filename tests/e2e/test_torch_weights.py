@@ -123,7 +123,10 @@ class TorchWeightsTest(unittest.TestCase):
         with h5py.File(os.path.join(run, "weights.h5"), "r") as f:
             metadata = json.loads(f.attrs["convscope_model"].decode())
             self.assertEqual(metadata["preprocessing"]["name"], "torchvision")
-            self.assertEqual(metadata["preprocessing"]["std"], [0.229, 0.224, 0.225])
+            np.testing.assert_allclose(metadata["preprocessing"]["std"], [0.229, 0.224, 0.225],
+                                       rtol=1e-6)
+            np.testing.assert_allclose(metadata["preprocessing"]["mean"], [0.485, 0.456, 0.406],
+                                       rtol=1e-6)
             kernel = f["conv1"]["conv1/kernel:0"][()]  # frozen: still the .pth's, as HWIO
             expected = self.model.conv1.weight.detach().numpy().transpose(2, 3, 1, 0)
             self.assertTrue(np.array_equal(kernel, expected))
