@@ -107,7 +107,8 @@ class TorchWeightsTest(unittest.TestCase):
             write_png(os.path.join(data, "red", f"{i}.png"), 24, 24, (150 + i, 20, 30))
             write_png(os.path.join(data, "green", f"{i}.png"), 24, 24, (30, 150 + i, 20))
         run = os.path.join(self.tmp.name, "run")
-        out = self.run_binary("train", data, "--out", run, "--arch", "resnet18", "--head", "gap",
+        # No --arch: the architecture comes from the file's keys.
+        out = self.run_binary("train", data, "--out", run, "--head", "gap",
                               "--size", "32", "--epochs", "1", "--batch", "8", "--threads", "2",
                               "--weights", self.pth, "--freeze-up-to", "layer4", timeout=600)
         self.assertEqual(out.returncode, 0, out.stderr)
@@ -119,7 +120,9 @@ class TorchWeightsTest(unittest.TestCase):
         self.assertIn("skipped 1 whose shapes differ (a new head): "
                       "fc.weight: file (1000, 512), model (2, 512)", report[0])
         with open(os.path.join(run, "config.json")) as f:
-            self.assertEqual(json.load(f)["preprocessing"]["name"], "torchvision")
+            config = json.load(f)
+            self.assertEqual(config["preprocessing"]["name"], "torchvision")
+            self.assertEqual(config["architecture"], "resnet18")
         with h5py.File(os.path.join(run, "weights.h5"), "r") as f:
             metadata = json.loads(f.attrs["convscope_model"].decode())
             self.assertEqual(metadata["preprocessing"]["name"], "torchvision")
