@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 
