@@ -8,10 +8,12 @@
 #include "error.h"
 #include "inspect/predictor.h"
 #include "io/modelweights.h"
+#include "io/pretrained.h"
 #include "models/classifier.h"
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -186,7 +188,7 @@ int summaryCommand(const std::vector<std::string>& argv) {
     const std::string& what = args.positionals()[0];
     ModelConfig config;
     if (fs::is_regular_file(what)) {
-        const auto m = readWeightsMetadata(what);
+        const auto m = readPretrainedMetadata(what);
         if (!m)
             throw Error(what, "has no ConvScope metadata; name the architecture instead");
         config = m->model;

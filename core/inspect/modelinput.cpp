@@ -1,6 +1,7 @@
 #include "inspect/modelinput.h"
 
 #include "error.h"
+#include "io/pretrained.h"
 #include "models/classifier.h"
 
 #include <opencv2/core.hpp>
@@ -19,16 +20,29 @@ struct StopForward {};
 Classifier loadForInference(const std::string& weightsPath,
                             const std::optional<WeightsMetadata>& fallback,
                             WeightsMetadata& metadata) {
-    auto stored = readWeightsMetadata(weightsPath);
+    const WeightsFormat format = detectWeightsFormat(weightsPath);
+    auto stored = readPretrainedMetadata(weightsPath);
     if (!stored && !fallback)
         throw Error(weightsPath,
                     "has no ConvScope metadata: give the architecture, input size and class names");
     metadata = stored ? *stored : *fallback;
+    // A .pth tells its own architecture and class count; only names can be given for them.
+    if (format == WeightsFormat::TorchPth && fallback) {
+        if (int(fallback->classNames.size()) != metadata.model.classCount)
+            throw Error(weightsPath, "has " + std::to_string(metadata.model.classCount) +
+                                         " classes, but " +
+                                         std::to_string(fallback->classNames.size()) +
+                                         " class names were given");
+        metadata.classNames = fallback->classNames;
+    }
     if (int(metadata.classNames.size()) != metadata.model.classCount)
         throw Error(weightsPath, "the class names do not match the model's class count (" +
                                      std::to_string(metadata.model.classCount) + ")");
     Classifier model = makeClassifier(metadata.model);
-    loadModelWeights(weightsPath, *model, /*byName=*/true);
+    const PretrainedLoad loaded = loadPretrainedWeights(weightsPath, *model);
+    if (format == WeightsFormat::TorchPth &&
+        (!loaded.report.mismatched.empty() || !loaded.report.notInFile.empty()))
+        throw Error(weightsPath, "does not fill the model: " + describe(loaded.report));
     model->eval();
     return model;
 }
