@@ -4,7 +4,6 @@
 #include "data/imagedecoder.h"
 #include "error.h"
 #include "inspect/modelinput.h"
-#include "io/pretrained.h"
 #include "train/evaluator.h"
 
 #include <opencv2/core.hpp>
