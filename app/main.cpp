@@ -38,8 +38,11 @@ const char* kUsage =
     "        [--momentum F] [--nesterov] [--weight-decay F] [--schedule "
     "constant|step|cosine|plateau]\n"
     "        [--early-stopping N] [--seed N] [--device auto|cpu|cuda] [--val-fraction F]\n"
-    "        [--weights FILE.h5] [--freeze-up-to LAYER] [--no-augment] [augmentation options] "
-    "[--json]\n"
+    "        [--weights FILE.h5|model.json] [--freeze-up-to LAYER] [--flavour standard|keras]\n"
+    "        [--no-augment] [augmentation options] [--json]\n"
+    "      --weights takes ConvScope/Keras HDF5 files, Keras VGG16/MobileNetV2 backbones\n"
+    "      (HDF5 or a TF.js model.json): these bring their architecture, flavour and\n"
+    "      preprocessing, and get a new head for your classes\n"
     "  train --resume RUN_DIR [--json]\n"
     "      trains; RUN_DIR gets config.json, history.csv, checkpoint.pt and weights.h5\n"
     "  evaluate WEIGHTS DATA [--split validation|train|all] [--json]\n"
@@ -47,7 +50,8 @@ const char* kUsage =
     "  predict WEIGHTS IMAGE...|FOLDER [--top-k 3] [--csv OUT.csv] [--json]\n"
     "          [--arch A --size N --classes a,b,...]  (for weight files without ConvScope "
     "metadata)\n"
-    "  summary ARCH|WEIGHTS [--size N] [--classes N] [--head flatten|gap] [--json]\n"
+    "  summary ARCH|WEIGHTS|model.json [--size N] [--classes N] [--head flatten|gap]\n"
+    "          [--flavour standard|keras] [--json]\n"
     "      layers with output shapes and parameter counts\n";
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "data/batchloader.h"
 #include "data/imagedecoder.h"
 #include "error.h"
+#include "io/kerasimport.h"
 #include "train/evaluator.h"
 
 #include <opencv2/core.hpp>
@@ -14,18 +15,21 @@ namespace convscope {
 struct Predictor::Impl {
     WeightsMetadata metadata;
     Classifier model;
+    LoadReport report;
 
     torch::Tensor toInput(const std::vector<cv::Mat>& images) const {
         const int s = metadata.model.inputSize;
         torch::Tensor x = torch::empty({std::int64_t(images.size()), s, s, 3}, torch::kFloat32);
         float* out = x.data_ptr<float>();
         const Preprocessing& p = metadata.preprocessing;
+        // Images are RGB; a BGR model reads channel c from 2 - c.
+        const int source[3] = {p.bgr ? 2 : 0, 1, p.bgr ? 0 : 2};
         for (const cv::Mat& img : images) {
             for (int y = 0; y < s; ++y) {
                 const std::uint8_t* row = img.ptr<std::uint8_t>(y);
-                for (int i = 0; i < s * 3; ++i)
-                    *out++ = (row[i] * p.rescale - p.mean[std::size_t(i % 3)]) /
-                             p.stddev[std::size_t(i % 3)];
+                for (int x = 0; x < s; ++x)
+                    for (std::size_t c = 0; c < 3; ++c)
+                        *out++ = (row[3 * x + source[c]] * p.rescale - p.mean[c]) / p.stddev[c];
             }
         }
         return x.permute({0, 3, 1, 2});
@@ -39,6 +43,24 @@ struct Predictor::Impl {
 
 Predictor::Predictor(const std::string& weightsPath, const std::optional<WeightsMetadata>& fallback)
     : m_impl(std::make_unique<Impl>()) {
+    if (isKerasImport(weightsPath)) {
+        const KerasImport imported = readKerasImport(weightsPath);
+        if (!fallback)
+            throw Error(weightsPath, "is a " + imported.description +
+                                         " without a classifier for your classes: give the class "
+                                         "names (its new head is untrained)");
+        WeightsMetadata& m = m_impl->metadata;
+        m = *fallback;
+        m.model.architecture = imported.architecture;
+        m.model.flavour = imported.flavour;
+        if (imported.inputSize > 0)
+            m.model.inputSize = imported.inputSize;
+        m.preprocessing = imported.preprocessing;
+        m_impl->model = makeClassifier(m.model);
+        m_impl->report = loadBackboneWeights(imported.weights, weightsPath, *m_impl->model);
+        m_impl->model->eval();
+        return;
+    }
     auto stored = readWeightsMetadata(weightsPath);
     if (!stored && !fallback)
         throw Error(weightsPath,
@@ -49,7 +71,7 @@ Predictor::Predictor(const std::string& weightsPath, const std::optional<Weights
         throw Error(weightsPath, "the class names do not match the model's class count (" +
                                      std::to_string(m.model.classCount) + ")");
     m_impl->model = makeClassifier(m.model);
-    loadModelWeights(weightsPath, *m_impl->model, /*byName=*/true);
+    m_impl->report = loadModelWeights(weightsPath, *m_impl->model, /*byName=*/true);
     m_impl->model->eval();
 }
 
@@ -58,6 +80,10 @@ Predictor::Predictor(Predictor&&) noexcept = default;
 
 const WeightsMetadata& Predictor::metadata() const {
     return m_impl->metadata;
+}
+
+const LoadReport& Predictor::loadReport() const {
+    return m_impl->report;
 }
 
 std::vector<Prediction> Predictor::predictFiles(const std::vector<std::string>& paths,

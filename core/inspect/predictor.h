@@ -26,13 +26,18 @@ struct Prediction {
 class Predictor {
 public:
     /// Loads `weightsPath`; a file without ConvScope metadata needs `fallback` (architecture,
-    /// input size, class names). Throws convscope::Error naming the file.
+    /// input size, class names). A Keras backbone (TF.js model.json, Keras VGG16/MobileNetV2
+    /// HDF5) brings its own architecture, flavour, preprocessing and, where the file says,
+    /// input size; `fallback` gives the class names, and the head stays untrained (see
+    /// loadReport()). Throws convscope::Error naming the file.
     explicit Predictor(const std::string& weightsPath,
                        const std::optional<WeightsMetadata>& fallback = {});
     ~Predictor();
     Predictor(Predictor&&) noexcept;
 
     const WeightsMetadata& metadata() const;
+    /// What loading the weights did (the layers loaded, skipped, kept as initialised).
+    const LoadReport& loadReport() const;
 
     /// Classifies files in batches; unreadable files get an error, never an exception.
     std::vector<Prediction> predictFiles(const std::vector<std::string>& paths, int batchSize = 32);

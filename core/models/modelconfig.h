@@ -9,6 +9,11 @@ namespace convscope {
 enum class Architecture { SmallConvNet, Vgg16, ResNet18, MobileNetV2 };
 /// Flatten + dense (the Keras blog's head), or global average pooling + dense (CAM-ready).
 enum class Head { Flatten, GlobalAveragePool };
+/// Whose arithmetic and layer names an architecture follows. Standard: ConvScope's own
+/// (torchvision's for ResNet-18 and MobileNetV2, Keras's for the blog net and VGG16).
+/// Keras: Keras Applications' MobileNetV2 (asymmetric zero padding before stride-2 convs,
+/// batch-norm epsilon 1e-3, Keras layer names), for Keras and TF.js weights.
+enum class Flavour { Standard, Keras };
 
 /// "small", "vgg16", "resnet18", "mobilenetv2"
 const char* architectureName(Architecture a);
@@ -16,10 +21,14 @@ const char* architectureName(Architecture a);
 Architecture parseArchitecture(const std::string& name);
 const char* headName(Head h);  ///< "flatten" or "gap"
 Head parseHead(const std::string& name);
+const char* flavourName(Flavour f);  ///< "standard" or "keras"
+/// Throws convscope::Error for an unknown name.
+Flavour parseFlavour(const std::string& name);
 
 struct ModelConfig {
     Architecture architecture = Architecture::SmallConvNet;
     Head head = Head::Flatten;
+    Flavour flavour = Flavour::Standard;
     int inputSize = 150;  ///< square inputs, inputSize x inputSize RGB
     int classCount = 2;
     double dropout = 0.5;

@@ -3,6 +3,7 @@
 #include "data/batchloader.h"
 #include "data/reportjson.h"
 #include "error.h"
+#include "io/kerasimport.h"
 #include "io/modelweights.h"
 #include "runtime.h"
 #include "train/checkpoint.h"
@@ -16,6 +17,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 
 namespace convscope {
 
@@ -175,6 +177,17 @@ TrainingResult Trainer::Impl::run() {
         throw Error("training", "epochs and batch size must be positive");
     const fs::path runDir(c.runDir);
     const std::string checkpointPath = (runDir / "checkpoint.pt").string();
+    // A Keras backbone (HDF5 or TF.js) brings its flavour and preprocessing; both go into
+    // config.json and the weights' metadata, so that predict prepares images the same way.
+    std::optional<KerasImport> imported;
+    if (!c.initialWeights.empty() && isKerasImport(c.initialWeights)) {
+        imported = readKerasImport(c.initialWeights);
+        if (c.model.architecture != imported->architecture)
+            throw Error(c.initialWeights, "holds a " + imported->description + "; train it as " +
+                                              architectureName(imported->architecture));
+        c.model.flavour = imported->flavour;
+        c.preprocessing = imported->preprocessing;
+    }
     if (resumeRun) {
         if (!fs::exists(checkpointPath))
             throw Error(c.runDir,
@@ -226,7 +239,12 @@ TrainingResult Trainer::Impl::run() {
     torch::manual_seed(c.seed);
     Classifier model = makeClassifier(c.model);
     WeightsMetadata metadata{c.model, index.classNames(), c.preprocessing};
-    if (!c.initialWeights.empty()) {
+    if (imported) {
+        const LoadReport report = loadBackboneWeights(imported->weights, c.initialWeights, *model);
+        observer->onMessage(imported->description + ", preprocessing '" + c.preprocessing.name +
+                            "': " + describe(report));
+        imported.reset();
+    } else if (!c.initialWeights.empty()) {
         const LoadReport report = loadModelWeights(c.initialWeights, *model, /*byName=*/true);
         observer->onMessage(describe(report));
     }
