@@ -100,10 +100,12 @@ TEST(KerasMobileNetV2, freezingUpToAKerasLayerFreezesWhatComesBefore) {
     for (const auto& p : model->named_parameters()) {
         const bool before = p.key().rfind("Conv1.", 0) == 0 || p.key().rfind("block_1_", 0) == 0;
         const bool after = p.key().rfind("block_2_", 0) == 0 || p.key().rfind("predictions", 0) == 0;
-        if (before)
+        if (before) {
             EXPECT_FALSE(p.value().requires_grad()) << p.key();
-        if (after)
+        }
+        if (after) {
             EXPECT_TRUE(p.value().requires_grad()) << p.key();
+        }
     }
 }
 
