@@ -90,7 +90,10 @@ def main(tool):
         wrapped = os.path.join(tmp, "package/dist/models/mobilenet_v2")
         model_dir = os.path.join(tmp, "mobilenet_v2")
         os.makedirs(model_dir)
-        subprocess.run([node, "-e", UNWRAP, wrapped, model_dir], check=True, timeout=60)
+        unwrap = os.path.join(tmp, "unwrap.js")
+        with open(unwrap, "w") as f:
+            f.write(UNWRAP)
+        subprocess.run([node, unwrap, wrapped, model_dir], check=True, timeout=60)
         model_json = os.path.join(model_dir, "model.json")
 
         image = os.path.join(tmp, "fashion0.png")
