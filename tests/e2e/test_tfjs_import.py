@@ -2,7 +2,9 @@
 MobileNetV2: a generated model.json + 2 shards (uint8, uint16, float16 and float32 weights) of
 Keras MobileNetV2's layers at a 40x40 input (stride-2 pads hit even and odd sides) imports
 into ConvScope's Keras flavour, dequantizes exactly as TF.js does, and gives Keras's numbers.
-Run with /usr/bin/python3 and the path of keras_import_tool."""
+The same weights in Keras's save_weights HDF5 layout load by name and give the same numbers,
+and `convscope train --weights model.json` trains the Keras flavour with "tf" preprocessing.
+Run with /usr/bin/python3, the path of keras_import_tool and that of convscope."""
 import json
 import os
 import subprocess
@@ -10,12 +12,15 @@ import sys
 import tempfile
 import unittest
 
+import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from test_keras_weights import write_png_pixels  # noqa: E402
+from test_train_cli import write_png  # noqa: E402
 
 TOOL = None
+BINARY = None
 SIZE = 40
 SETTINGS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
             (6, 160, 3, 2), (6, 320, 1, 1)]
@@ -141,6 +146,21 @@ def write_tfjs_model(folder, weights, rng):
     return decoded
 
 
+def write_keras_hdf5(path, decoded):
+    """The weights as Keras 2's model.save_weights writes them (layer_names, weight_names)."""
+    with h5py.File(path, "w") as f:
+        layers = mobilenet_layers()
+        f.attrs["layer_names"] = np.array([name.encode() for name, _, _ in layers])
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["keras_version"] = b"2.2.4"
+        for name, _, arrays in layers:
+            group = f.create_group(name)
+            stored = [f"{name}/{array}:0" for array, _ in arrays]
+            group.attrs["weight_names"] = np.array([n.encode() for n in stored]) if stored else np.zeros((0,), "S1")
+            for n, (array, _) in zip(stored, arrays):
+                group.create_dataset(n, data=decoded[f"{name}/{array}"])
+
+
 def conv(x, kernel, stride=1):
     """'valid' convolution of HWC x with an HWIO kernel."""
     kh, kw = kernel.shape[:2]
@@ -221,7 +241,7 @@ class TfjsImportTest(unittest.TestCase):
             self.assertEqual(out.returncode, 0, out.stderr)
         return out
 
-    def features(self, model_json, layer, image=None, array=None):
+    def features(self, model_json, layer, image=None, array=None, size=SIZE):
         out_dir = tempfile.mkdtemp(dir=self.tmp.name)
         if array is not None:
             source = os.path.join(out_dir, "given.f32")
@@ -233,7 +253,7 @@ class TfjsImportTest(unittest.TestCase):
         with open(os.path.join(out_dir, "shape.json")) as f:
             shape = json.load(f)
         features = np.fromfile(os.path.join(out_dir, "features.f32"), "<f4").reshape(shape)
-        inputs = np.fromfile(os.path.join(out_dir, "input.f32"), "<f4").reshape(1, SIZE, SIZE, 3)
+        inputs = np.fromfile(os.path.join(out_dir, "input.f32"), "<f4").reshape(1, size, size, 3)
         return report, features[0], inputs[0]
 
     def test_dequantized_values_equal_min_plus_scale_times_q(self):
@@ -273,6 +293,60 @@ class TfjsImportTest(unittest.TestCase):
             self.assertLess(diff, 1e-4)
         # Torchvision's symmetric padding would give other numbers: the test can tell.
         self.assertGreater(np.abs(reference["out_relu"]).max(), 0.1)
+
+    def test_the_same_weights_as_keras_hdf5_load_by_name_with_the_same_numbers(self):
+        path = os.path.join(self.tmp.name, "mobilenet_v2_weights.h5")
+        write_keras_hdf5(path, self.decoded)
+        weights = {k: v.astype(np.float64) for k, v in self.decoded.items()}
+        x = self.pixels[:32, :32] / 127.5 - 1  # the tool uses 32x32 when a file names no size
+        reference = keras_mobilenet_v2(weights, x)
+        report, got, _ = self.features(path, "out_relu", array=x[None], size=32)
+        self.assertEqual(report["description"], "Keras MobileNetV2 (HDF5 weights, Keras 2.2.4)")
+        self.assertEqual(len(report["loaded"]), 104)
+        self.assertEqual(report["not_in_model"], ["predictions"])
+        diff = float(np.abs(got - reference["out_relu"]).max())
+        print(f"HDF5 out_relu {got.shape}: max abs diff {diff:.3g}", file=sys.stderr)
+        self.assertLess(diff, 1e-4)
+
+    def test_train_from_the_tfjs_model_uses_the_keras_flavour_and_tf_preprocessing(self):
+        data = os.path.join(self.tmp.name, "data")
+        for i in range(6):
+            write_png(os.path.join(data, "dark", f"{i}.png"), SIZE, SIZE, (20 + i, 30, 40))
+            write_png(os.path.join(data, "light", f"{i}.png"), SIZE, SIZE, (220 - i, 210, 200))
+        run = os.path.join(self.tmp.name, "run")
+        out = subprocess.run([BINARY, "train", data, "--out", run, "--weights", self.model_json,
+                              "--head", "gap", "--epochs", "1", "--batch", "4",
+                              "--freeze-up-to", "block_11_add"],
+                             capture_output=True, text=True, timeout=600)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        log = out.stdout + out.stderr
+        self.assertIn("Keras MobileNetV2 (TF.js layers model, Keras 2.2.4, 40x40 input), "
+                      "preprocessing 'tf': Loaded 104 layers; skipped 1 not in this model: "
+                      "predictions; kept 1 not in the file as initialised: predictions", log)
+        with open(os.path.join(run, "config.json")) as f:
+            config = json.load(f)
+        self.assertEqual((config["architecture"], config["flavour"], config["input_size"]),
+                         ("mobilenetv2", "keras", SIZE))
+        self.assertEqual(config["preprocessing"]["name"], "tf")
+        self.assertAlmostEqual(config["preprocessing"]["rescale"], 1 / 127.5, places=7)
+        self.assertEqual(config["preprocessing"]["mean"], [1.0, 1.0, 1.0])
+        weights = os.path.join(run, "weights.h5")
+        with h5py.File(weights, "r") as f:
+            metadata = json.loads(f.attrs["convscope_model"].decode())
+            self.assertEqual(metadata["flavour"], "keras")
+            self.assertEqual(metadata["preprocessing"]["name"], "tf")
+            # Frozen up to block_11_add: the imported depthwise kernel is still the file's.
+            np.testing.assert_array_equal(
+                f["block_3_depthwise/block_3_depthwise/depthwise_kernel:0"][()],
+                self.decoded["block_3_depthwise/depthwise_kernel"])
+        summary = subprocess.run([BINARY, "summary", weights, "--json"], capture_output=True,
+                                 text=True, timeout=120)
+        self.assertEqual(summary.returncode, 0, summary.stderr)
+        self.assertEqual(json.loads(summary.stdout)["flavour"], "keras")
+        predicted = subprocess.run([BINARY, "predict", weights, os.path.join(data, "dark", "0.png"),
+                                    "--json"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(predicted.returncode, 0, predicted.stderr)
+        self.assertEqual(set(json.loads(predicted.stdout)["probabilities"]), {"dark", "light"})
 
     def modified_copy(self, edit_json=None, edit_files=None):
         folder = tempfile.mkdtemp(dir=self.tmp.name)
@@ -340,4 +414,5 @@ class TfjsImportTest(unittest.TestCase):
 
 if __name__ == "__main__":
     TOOL = sys.argv.pop(1)
+    BINARY = sys.argv.pop(1)
     unittest.main(verbosity=2)
