@@ -219,7 +219,8 @@ int summaryCommand(const std::vector<std::string>& argv) {
         config.architecture = imported->architecture;
         config.flavour = imported->flavour;
         config.head = parseHead(args.text("head", "gap"));
-        config.inputSize = int(args.integer("size", imported->inputSize ? imported->inputSize : 224));
+        config.inputSize =
+            int(args.integer("size", imported->inputSize ? imported->inputSize : 224));
         config.classCount = int(args.integer("classes", 2));
     } else if (fs::is_regular_file(what)) {
         const auto m = readWeightsMetadata(what);

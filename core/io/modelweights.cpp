@@ -173,9 +173,8 @@ std::string canonicalArrayName(std::string name, const std::string& layer) {
         name.erase(colon);
     if (const auto slash = name.rfind('/'); slash != std::string::npos)
         name.erase(0, slash + 1);
-    static const std::set<std::string> known{"kernel",      "bias",        "gamma",
-                                             "beta",        "moving_mean", "moving_variance",
-                                             "depthwise_kernel"};
+    static const std::set<std::string> known{
+        "kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance", "depthwise_kernel"};
     if (known.count(name))
         return name;
     if (name.compare(0, layer.size() + 1, layer + "_") == 0) {
@@ -203,8 +202,7 @@ std::vector<const WeightArray*> arraysInModelOrder(const ModelLayer& layer,
         ordered.push_back(&a);
     std::map<std::string, const WeightArray*> byName;
     for (const auto& a : weights.weights)
-        byName[canonicalArrayName(a.storedName.empty() ? a.name : a.storedName, weights.name)] =
-            &a;
+        byName[canonicalArrayName(a.storedName.empty() ? a.name : a.storedName, weights.name)] = &a;
     if (byName.count("") || byName.size() != layer.tensors.size())
         return ordered;
     std::vector<const WeightArray*> named;

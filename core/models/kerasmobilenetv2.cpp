@@ -53,7 +53,8 @@ public:
         for (const auto& s : settings) {
             for (std::int64_t i = 0; i < s[2]; ++i, ++id) {
                 const std::int64_t stride = i == 0 ? s[3] : 1;
-                const std::string p = id == 0 ? "expanded_conv_" : "block_" + std::to_string(id) + "_";
+                const std::string p =
+                    id == 0 ? "expanded_conv_" : "block_" + std::to_string(id) + "_";
                 Block b;
                 b.residual = stride == 1 && in == s[1];
                 b.addName = p + "add";
@@ -61,9 +62,9 @@ public:
                 if (id != 0)
                     b.expand = stage(in, hidden, 1, 1, 1, p + "expand", p + "expand_BN",
                                      p + "expand_relu", "");
-                b.depthwise = stage(hidden, hidden, 3, stride, hidden, p + "depthwise",
-                                    p + "depthwise_BN", p + "depthwise_relu",
-                                    stride == 2 ? p + "pad" : "");
+                b.depthwise =
+                    stage(hidden, hidden, 3, stride, hidden, p + "depthwise", p + "depthwise_BN",
+                          p + "depthwise_relu", stride == 2 ? p + "pad" : "");
                 b.project = stage(hidden, s[1], 1, 1, 1, p + "project", p + "project_BN", "", "");
                 m_blocks.push_back(std::move(b));
                 in = s[1];

@@ -70,8 +70,8 @@ int features(const std::vector<std::string>& args) {
         in.read(reinterpret_cast<char*>(nhwc.data_ptr<float>()),
                 std::streamsize(nhwc.numel() * sizeof(float)));
         if (!in)
-            throw Error(inputPath, "shorter than a " + std::to_string(s) + "x" +
-                                       std::to_string(s) + "x3 float32 input");
+            throw Error(inputPath, "shorter than a " + std::to_string(s) + "x" + std::to_string(s) +
+                                       "x3 float32 input");
     }
     torch::Tensor tapped;
     const LayerTap tap = [&](const std::string& name, const torch::Tensor& t) {

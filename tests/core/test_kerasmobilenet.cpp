@@ -46,12 +46,10 @@ TEST(KerasMobileNetV2, layersHaveKerasNamesInKerasOrder) {
     const Classifier model = makeClassifier(kerasMobileNet(32));
     const auto names = model->layerNames();
     const std::vector<std::string> first(names.begin(), names.begin() + 9);
-    EXPECT_EQ(first, (std::vector<std::string>{"Conv1_pad", "Conv1", "bn_Conv1", "Conv1_relu",
-                                               "expanded_conv_depthwise",
-                                               "expanded_conv_depthwise_BN",
-                                               "expanded_conv_depthwise_relu",
-                                               "expanded_conv_project",
-                                               "expanded_conv_project_BN"}));
+    EXPECT_EQ(first, (std::vector<std::string>{
+                         "Conv1_pad", "Conv1", "bn_Conv1", "Conv1_relu", "expanded_conv_depthwise",
+                         "expanded_conv_depthwise_BN", "expanded_conv_depthwise_relu",
+                         "expanded_conv_project", "expanded_conv_project_BN"}));
     const std::vector<std::string> last(names.end() - 5, names.end());
     EXPECT_EQ(last, (std::vector<std::string>{"Conv_1", "Conv_1_bn", "out_relu",
                                               "global_average_pooling2d", "predictions"}));
@@ -99,7 +97,8 @@ TEST(KerasMobileNetV2, freezingUpToAKerasLayerFreezesWhatComesBefore) {
     model->freezeUpTo("block_1_project_BN");
     for (const auto& p : model->named_parameters()) {
         const bool before = p.key().rfind("Conv1.", 0) == 0 || p.key().rfind("block_1_", 0) == 0;
-        const bool after = p.key().rfind("block_2_", 0) == 0 || p.key().rfind("predictions", 0) == 0;
+        const bool after =
+            p.key().rfind("block_2_", 0) == 0 || p.key().rfind("predictions", 0) == 0;
         if (before) {
             EXPECT_FALSE(p.value().requires_grad()) << p.key();
         }
