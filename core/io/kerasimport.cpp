@@ -1,7 +1,6 @@
 #include "io/kerasimport.h"
 
 #include "error.h"
-#include "io/pretrained.h"
 #include "io/tfjsmodel.h"
 
 #include <algorithm>
@@ -50,7 +49,7 @@ const char* architectureTitle(Architecture a) {
 KerasImport readKerasImport(const std::string& path, bool withWeights) {
     KerasImport out;
     std::vector<std::string> names;
-    if (detectWeightsFormat(path) == WeightsFormat::TfjsLayersModel) {
+    if (looksLikeJson(path)) {
         TfjsModel model = readTfjsModel(path, withWeights);
         for (const TfjsLayer& l : model.layers)
             names.push_back(l.name);
@@ -81,20 +80,17 @@ KerasImport readKerasImport(const std::string& path, bool withWeights) {
 }
 
 bool isKerasImport(const std::string& path) {
-    switch (detectWeightsFormat(path)) {
-        case WeightsFormat::ConvScope:
-            return false;
-        case WeightsFormat::TfjsLayersModel:
-            return true;
-        case WeightsFormat::KerasHdf5:
-            try {
-                readKerasImport(path, false);
-                return true;
-            } catch (const Error&) {
-                return false;
-            }
+    if (looksLikeJson(path))
+        return true;
+    // An HDF5 file is one when its layers are recognised and it has no ConvScope metadata;
+    // anything else (another Keras net, a damaged file) goes the ordinary way, whose errors
+    // name the problem.
+    try {
+        readKerasImport(path);
+        return true;
+    } catch (const Error&) {
+        return false;
     }
-    return false;
 }
 
 }  // namespace convscope

@@ -30,7 +30,8 @@ struct KerasImport {
 KerasImport readKerasImport(const std::string& path, bool withWeights = true);
 
 /// Whether readKerasImport takes the file: a TF.js model.json, or a Keras HDF5 file without
-/// ConvScope metadata whose layers are VGG16's or MobileNetV2's. Throws for a missing file.
+/// ConvScope metadata whose layers are VGG16's or MobileNetV2's (an HDF5 file is read to
+/// tell). False for anything else, a missing or unreadable file included; never throws.
 bool isKerasImport(const std::string& path);
 
 }  // namespace convscope

@@ -188,11 +188,11 @@ TEST(BatchLoader, caffePreprocessingFeedsBlueFirstMinusTheBgrMean) {
         BatchLoader loader(*f.cache, f.train(), p, o);
         for (const auto& b : wholeEpoch(loader, 0)) {
             for (std::int64_t i = 0; i < b.images.size(0); ++i) {
-                // Written as BGR (c * 100, i, 255): red is 255, blue is the class times 100.
+                // Images are RGB (class * 100, i, 255): blue, 255, must come first.
                 const int label = f.index.samples()[b.samples[std::size_t(i)]].label;
                 const torch::Tensor pixel = b.images[i].index({torch::indexing::Slice(), 3, 4});
-                EXPECT_NEAR(pixel[0].item<float>(), label * 100.0f - 103.939f, 1e-3);
-                EXPECT_NEAR(pixel[2].item<float>(), 255.0f - 123.68f, 1e-3);
+                EXPECT_NEAR(pixel[0].item<float>(), 255.0f - 103.939f, 1e-3);
+                EXPECT_NEAR(pixel[2].item<float>(), label * 100.0f - 123.68f, 1e-3);
             }
         }
     }
