@@ -308,6 +308,25 @@ class TfjsImportTest(unittest.TestCase):
         print(f"HDF5 out_relu {got.shape}: max abs diff {diff:.3g}", file=sys.stderr)
         self.assertLess(diff, 1e-4)
 
+    def test_a_shape_mismatch_names_the_array_and_loads_nothing(self):
+        other = dict(self.decoded)
+        other["Conv_1/kernel"] = np.zeros((1, 1, 320, 1024), np.float32)  # another alpha's width
+        path = os.path.join(self.tmp.name, "mismatch.h5")
+        write_keras_hdf5(path, other)
+        out = self.run_tool("features", path, "--image", self.image, "out_relu", self.tmp.name,
+                            expect_ok=False)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("shape mismatch, nothing loaded: Conv_1/kernel:0: file (1, 1, 320, 1024), "
+                      "model expects (1, 1, 320, 1280)", out.stderr)
+
+    def test_predict_takes_the_tfjs_model_and_says_its_head_is_untrained(self):
+        out = subprocess.run([BINARY, "predict", self.model_json, self.image, "--classes", "a,b,c",
+                              "--json"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("kept 1 not in the file as initialised: predictions", out.stderr)
+        probabilities = json.loads(out.stdout)["probabilities"]
+        self.assertAlmostEqual(sum(probabilities.values()), 1.0, places=5)
+
     def test_train_from_the_tfjs_model_uses_the_keras_flavour_and_tf_preprocessing(self):
         data = os.path.join(self.tmp.name, "data")
         for i in range(6):
