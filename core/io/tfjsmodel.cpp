@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cctype>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -139,6 +140,10 @@ void decodeGroup(const json& group, const std::vector<char>& bytes, const std::s
                                           " without min and scale");
                 scale = q.at("scale");
                 minimum = q.at("min");
+            } else if (stored == "float16" && dtype != "float32") {
+                throw Error(path, "weight '" + name +
+                                      "' is quantized to float16, which only "
+                                      "float32 weights can be");
             } else if (stored != "float16") {
                 throw Error(path, "weight '" + name + "' has unknown quantization dtype '" +
                                       stored + "' (uint8, uint16 or float16)");
@@ -153,12 +158,16 @@ void decodeGroup(const json& group, const std::vector<char>& bytes, const std::s
         const char* p = bytes.data() + offset;
         a.values.resize(count);
         for (std::size_t i = 0; i < count; ++i) {
-            if (stored == "uint8") {
-                a.values[i] = float(double(std::uint8_t(p[i])) * scale + minimum);
-            } else if (stored == "uint16" || stored == "float16") {
+            if (stored == "uint8" || stored == "uint16") {
+                std::uint16_t v = std::uint8_t(p[i]);
+                if (stored == "uint16")
+                    std::memcpy(&v, p + 2 * i, 2);  // little-endian, as TF.js writes
+                const double value = v * scale + minimum;
+                a.values[i] = float(dtype == "int32" ? std::round(value) : value);
+            } else if (stored == "float16") {
                 std::uint16_t v;
-                std::memcpy(&v, p + 2 * i, 2);  // little-endian, as TF.js writes
-                a.values[i] = stored == "float16" ? halfToFloat(v) : float(v * scale + minimum);
+                std::memcpy(&v, p + 2 * i, 2);
+                a.values[i] = halfToFloat(v);
             } else if (stored == "float32") {
                 std::memcpy(&a.values[i], p + 4 * i, 4);
             } else {
