@@ -7,6 +7,7 @@
 #include "data/imageprobe.h"
 #include "error.h"
 #include "inspect/predictor.h"
+#include "io/kerasimport.h"
 #include "io/modelweights.h"
 #include "io/pretrained.h"
 #include "models/classifier.h"
@@ -66,6 +67,9 @@ int predictCommand(const std::vector<std::string>& argv) {
     if (args.positionals().size() < 2)
         throw UsageError("predict takes a weights file and images or folders");
     Predictor predictor(args.positionals()[0], fallbackMetadata(args));
+    if (!predictor.loadReport().notInFile.empty())
+        std::fprintf(stderr, "%s: %s\n", args.positionals()[0].c_str(),
+                     describe(predictor.loadReport()).c_str());
     const auto& names = predictor.metadata().classNames;
     const int topK = std::clamp(int(args.integer("top-k", 3)), 1, int(names.size()));
     const std::vector<std::string> inputs(args.positionals().begin() + 1, args.positionals().end());
@@ -182,12 +186,21 @@ int evaluateCommand(const std::vector<std::string>& argv) {
 }
 
 int summaryCommand(const std::vector<std::string>& argv) {
-    const Args args(argv, {"size", "classes", "head"}, {"json"});
+    const Args args(argv, {"size", "classes", "head", "flavour"}, {"json"});
     if (args.positionals().size() != 1)
         throw UsageError("summary takes an architecture name or a weights file");
     const std::string& what = args.positionals()[0];
     ModelConfig config;
-    if (fs::is_regular_file(what)) {
+    std::optional<KerasImport> imported;
+    if (fs::is_regular_file(what) && isKerasImport(what)) {
+        imported = readKerasImport(what);
+        config.architecture = imported->architecture;
+        config.flavour = imported->flavour;
+        config.head = parseHead(args.text("head", "gap"));
+        config.inputSize =
+            int(args.integer("size", imported->inputSize ? imported->inputSize : 224));
+        config.classCount = int(args.integer("classes", 2));
+    } else if (fs::is_regular_file(what)) {
         const auto m = readPretrainedMetadata(what);
         if (!m)
             throw Error(what, "has no ConvScope metadata; name the architecture instead");
@@ -195,10 +208,17 @@ int summaryCommand(const std::vector<std::string>& argv) {
     } else {
         config.architecture = parseArchitecture(what);
         config.head = parseHead(args.text("head", "flatten"));
+        config.flavour = parseFlavour(args.text("flavour", "standard"));
         config.inputSize = int(args.integer("size", 150));
         config.classCount = int(args.integer("classes", 2));
     }
     const Classifier model = makeClassifier(config);
+    std::string origin;
+    if (imported) {
+        // Loading checks that every backbone layer is in the file and fits.
+        origin = imported->description + ", preprocessing '" + imported->preprocessing.name +
+                 "': " + describe(loadBackboneWeights(imported->weights, what, *model));
+    }
     const auto layers = model->summary();
     std::int64_t total = 0;
     for (const auto& l : layers)
@@ -210,23 +230,34 @@ int summaryCommand(const std::vector<std::string>& argv) {
                             {"kind", l.kind},
                             {"output_shape", l.outputShape},
                             {"parameters", l.parameters}});
-        std::cout << nlohmann::json{{"architecture", architectureName(config.architecture)},
-                                    {"layers", rows},
-                                    {"parameters", total}}
-                         .dump()
-                  << std::endl;
+        nlohmann::json out{{"architecture", architectureName(config.architecture)},
+                           {"flavour", flavourName(config.flavour)},
+                           {"layers", rows},
+                           {"parameters", total}};
+        if (imported)
+            out["origin"] = {{"description", imported->description},
+                             {"preprocessing", imported->preprocessing.name},
+                             {"report", origin}};
+        std::cout << out.dump() << std::endl;
         return 0;
     }
-    std::printf("%s, head %s, input %dx%dx3, %d classes\n\n", architectureName(config.architecture),
-                headName(config.head), config.inputSize, config.inputSize, config.classCount);
-    std::printf("  %-26s %-12s %-18s %12s\n", "layer", "kind", "output", "parameters");
+    if (imported)
+        std::printf("%s\n", origin.c_str());
+    std::printf("%s%s, head %s, input %dx%dx3, %d classes\n\n",
+                architectureName(config.architecture),
+                config.flavour == Flavour::Keras ? " (Keras flavour)" : "", headName(config.head),
+                config.inputSize, config.inputSize, config.classCount);
+    int nameWidth = 26;  // Keras-flavour names run longer ("expanded_conv_depthwise_relu")
+    for (const auto& l : layers)
+        nameWidth = std::max(nameWidth, int(l.name.size()));
+    std::printf("  %-*s %-13s %-18s %12s\n", nameWidth, "layer", "kind", "output", "parameters");
     for (const auto& l : layers) {
         std::string shape = "(";
         for (std::size_t i = 0; i < l.outputShape.size(); ++i)
             shape += (i ? ", " : "") + std::to_string(l.outputShape[i]);
         shape += ")";
-        std::printf("  %-26s %-12s %-18s %12lld\n", l.name.c_str(), l.kind.c_str(), shape.c_str(),
-                    (long long)l.parameters);
+        std::printf("  %-*s %-13s %-18s %12lld\n", nameWidth, l.name.c_str(), l.kind.c_str(),
+                    shape.c_str(), (long long)l.parameters);
     }
     std::printf("\nTotal parameters: %lld\n", (long long)total);
     return 0;

@@ -9,7 +9,7 @@
 
 namespace convscope::cli {
 
-const std::set<std::string> kModelOptions{"arch", "size", "classes", "labels", "head"};
+const std::set<std::string> kModelOptions{"arch", "size", "classes", "labels", "head", "flavour"};
 
 namespace {
 
@@ -45,6 +45,7 @@ std::optional<WeightsMetadata> fallbackMetadata(const Args& args) {
     WeightsMetadata m;
     m.model.architecture = parseArchitecture(args.text("arch", "small"));
     m.model.head = parseHead(args.text("head", "flatten"));
+    m.model.flavour = parseFlavour(args.text("flavour", "standard"));
     m.model.inputSize = int(args.integer("size", 150));
     if (labels) {
         m.classNames = readLabels(*labels);

@@ -4,6 +4,7 @@
 #include "cli/progressprinter.h"
 
 #include "io/pretrained.h"
+#include "io/kerasimport.h"
 #include "train/trainer.h"
 
 #include <csignal>
@@ -64,6 +65,16 @@ TrainConfig configFromArgs(const Args& args) {
         if (const auto origin = readPretrainedMetadata(c.initialWeights))
             c.model.architecture = origin->model.architecture;
     c.freezeUpTo = args.text("freeze-up-to", "");
+    c.model.flavour = parseFlavour(args.text("flavour", "standard"));
+    // A Keras backbone names its architecture and, for TF.js models, its input size; the
+    // command line may still choose another size (the backbone is convolutional).
+    if (!c.initialWeights.empty() && isKerasImport(c.initialWeights)) {
+        const KerasImport imported = readKerasImport(c.initialWeights, /*withWeights=*/false);
+        if (!args.value("arch"))
+            c.model.architecture = imported.architecture;
+        if (!args.value("size") && imported.inputSize > 0)
+            c.model.inputSize = imported.inputSize;
+    }
     if (c.model.inputSize < 8)
         throw UsageError("--size must be at least 8");
     if (c.validationFraction < 0 || c.validationFraction >= 1)
@@ -98,6 +109,7 @@ int trainCommand(const std::vector<std::string>& argv) {
                                   "workers",
                                   "weights",
                                   "freeze-up-to",
+                                  "flavour",
                                   "resume"};
     options.insert(augmentOptionNames().begin(), augmentOptionNames().end());
     std::set<std::string> flags{"nesterov", "no-augment", "nchw", "json"};

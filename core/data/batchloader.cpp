@@ -138,6 +138,9 @@ Batch BatchLoader::makeBatch(std::int64_t b, int epoch,
         scale[c] = float(m_augmenter.params().rescale) / m_options.stddev[std::size_t(c)];
         shift[c] = -m_options.mean[std::size_t(c)] / m_options.stddev[std::size_t(c)];
     }
+    // Source channel of each output channel: the cache holds RGB.
+    const int c0 = m_options.bgr ? 2 : 0;
+    const int c2 = 2 - c0;
     const bool augment = m_options.augment && !m_augmenter.params().isIdentity();
     cv::Mat augmented;
     for (int i = 0; i < n; ++i) {
@@ -158,16 +161,16 @@ Batch BatchLoader::makeBatch(std::int64_t b, int epoch,
                 float* g = r + plane;
                 float* bl = g + plane;
                 for (int x = 0; x < w; ++x) {
-                    r[x] = row[3 * x] * scale[0] + shift[0];
+                    r[x] = row[3 * x + c0] * scale[0] + shift[0];
                     g[x] = row[3 * x + 1] * scale[1] + shift[1];
-                    bl[x] = row[3 * x + 2] * scale[2] + shift[2];
+                    bl[x] = row[3 * x + c2] * scale[2] + shift[2];
                 }
             } else {
                 float* d = dst + std::size_t(y) * w * 3;
                 for (int x = 0; x < w * 3; x += 3) {
-                    d[x] = row[x] * scale[0] + shift[0];
+                    d[x] = row[x + c0] * scale[0] + shift[0];
                     d[x + 1] = row[x + 1] * scale[1] + shift[1];
-                    d[x + 2] = row[x + 2] * scale[2] + shift[2];
+                    d[x + 2] = row[x + c2] * scale[2] + shift[2];
                 }
             }
         }

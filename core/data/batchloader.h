@@ -35,6 +35,9 @@ struct LoaderOptions {
     /// Per-channel normalisation after rescale: (x * rescale - mean) / std.
     std::array<float, 3> mean{0.f, 0.f, 0.f};
     std::array<float, 3> stddev{1.f, 1.f, 1.f};
+    /// Channels in blue, green, red order (Keras's "caffe" models); mean and std are in
+    /// that order too.
+    bool bgr = false;
 };
 
 /// Turns cached images into shuffled, augmented float batches on worker threads, with a

@@ -19,9 +19,18 @@ struct StopForward {};
 
 Classifier loadForInference(const std::string& weightsPath,
                             const std::optional<WeightsMetadata>& fallback,
-                            WeightsMetadata& metadata) {
+                            WeightsMetadata& metadata, LoadReport* report) {
     const WeightsFormat format = detectWeightsFormat(weightsPath);
     auto stored = readPretrainedMetadata(weightsPath);
+    if (format == WeightsFormat::KerasBackbone) {
+        if (!fallback)
+            throw Error(weightsPath,
+                        "is a Keras backbone without a classifier for your classes: "
+                        "give the class names (its new head is untrained)");
+        stored->classNames = fallback->classNames;
+        stored->model.classCount = fallback->model.classCount;
+        stored->model.head = fallback->model.head;
+    }
     if (!stored && !fallback)
         throw Error(weightsPath,
                     "has no ConvScope metadata: give the architecture, input size and class names");
@@ -43,6 +52,8 @@ Classifier loadForInference(const std::string& weightsPath,
     if (format == WeightsFormat::TorchPth &&
         (!loaded.report.mismatched.empty() || !loaded.report.notInFile.empty()))
         throw Error(weightsPath, "does not fill the model: " + describe(loaded.report));
+    if (report)
+        *report = loaded.report;
     model->eval();
     return model;
 }
@@ -50,13 +61,15 @@ Classifier loadForInference(const std::string& weightsPath,
 torch::Tensor pixelsToInput(const torch::Tensor& pixels, const Preprocessing& p) {
     const auto mean = torch::tensor(p.mean, torch::kFloat32).view({1, 3, 1, 1});
     const auto stddev = torch::tensor(p.stddev, torch::kFloat32).view({1, 3, 1, 1});
-    return (pixels * p.rescale - mean) / stddev;
+    // Caffe-style weights see BGR: the channels swap before mean and std (given in BGR).
+    return ((p.bgr ? pixels.flip(1) : pixels) * p.rescale - mean) / stddev;
 }
 
 torch::Tensor inputToPixels(const torch::Tensor& input, const Preprocessing& p) {
     const auto mean = torch::tensor(p.mean, torch::kFloat32).view({1, 3, 1, 1});
     const auto stddev = torch::tensor(p.stddev, torch::kFloat32).view({1, 3, 1, 1});
-    return (input * stddev + mean) / p.rescale;
+    const torch::Tensor pixels = (input * stddev + mean) / p.rescale;
+    return p.bgr ? pixels.flip(1) : pixels;
 }
 
 torch::Tensor imageToPixels(const RgbImage& image, int size) {

@@ -14,14 +14,16 @@
 
 namespace convscope {
 
-/// Loads a weight file for inference: metadata from the file, else `fallback` (architecture,
-/// input size, class names), the model in eval mode. Throws convscope::Error naming the file.
+/// Loads a weight file for inference (any format of io/pretrained.h): metadata from the file,
+/// else `fallback` (architecture, input size, class names), the model in eval mode. A Keras
+/// backbone takes its class names and head from `fallback` (the head is untrained). Throws
+/// convscope::Error naming the file.
 Classifier loadForInference(const std::string& weightsPath,
                             const std::optional<WeightsMetadata>& fallback,
-                            WeightsMetadata& metadata);
+                            WeightsMetadata& metadata, LoadReport* report = nullptr);
 
-/// [N, 3, H, W] float pixels in 0..255 (RGB) to what the network expects:
-/// x * rescale, then (x - mean) / std per channel. Differentiable.
+/// [N, 3, H, W] float pixels in 0..255 (RGB) to what the network expects: to BGR when the
+/// preprocessing says so, x * rescale, then (x - mean) / std per channel. Differentiable.
 torch::Tensor pixelsToInput(const torch::Tensor& pixels, const Preprocessing& preprocessing);
 
 /// The inverse of pixelsToInput.

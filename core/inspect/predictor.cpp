@@ -15,18 +15,21 @@ namespace convscope {
 struct Predictor::Impl {
     WeightsMetadata metadata;
     Classifier model;
+    LoadReport report;
 
     torch::Tensor toInput(const std::vector<cv::Mat>& images) const {
         const int s = metadata.model.inputSize;
         torch::Tensor x = torch::empty({std::int64_t(images.size()), s, s, 3}, torch::kFloat32);
         float* out = x.data_ptr<float>();
         const Preprocessing& p = metadata.preprocessing;
+        // Images are RGB; a BGR model reads channel c from 2 - c.
+        const int source[3] = {p.bgr ? 2 : 0, 1, p.bgr ? 0 : 2};
         for (const cv::Mat& img : images) {
             for (int y = 0; y < s; ++y) {
                 const std::uint8_t* row = img.ptr<std::uint8_t>(y);
-                for (int i = 0; i < s * 3; ++i)
-                    *out++ = (row[i] * p.rescale - p.mean[std::size_t(i % 3)]) /
-                             p.stddev[std::size_t(i % 3)];
+                for (int x = 0; x < s; ++x)
+                    for (std::size_t c = 0; c < 3; ++c)
+                        *out++ = (row[3 * x + source[c]] * p.rescale - p.mean[c]) / p.stddev[c];
             }
         }
         return x.permute({0, 3, 1, 2});
@@ -40,7 +43,7 @@ struct Predictor::Impl {
 
 Predictor::Predictor(const std::string& weightsPath, const std::optional<WeightsMetadata>& fallback)
     : m_impl(std::make_unique<Impl>()) {
-    m_impl->model = loadForInference(weightsPath, fallback, m_impl->metadata);
+    m_impl->model = loadForInference(weightsPath, fallback, m_impl->metadata, &m_impl->report);
 }
 
 Predictor::~Predictor() = default;
@@ -48,6 +51,10 @@ Predictor::Predictor(Predictor&&) noexcept = default;
 
 const WeightsMetadata& Predictor::metadata() const {
     return m_impl->metadata;
+}
+
+const LoadReport& Predictor::loadReport() const {
+    return m_impl->report;
 }
 
 std::vector<Prediction> Predictor::predictFiles(const std::vector<std::string>& paths,

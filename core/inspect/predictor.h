@@ -25,17 +25,22 @@ struct Prediction {
 /// One Predictor is used by one thread at a time.
 class Predictor {
 public:
-    /// Loads `weightsPath` (io/pretrained.h: ConvScope or Keras HDF5, or a torchvision .pth).
-    /// An HDF5 file without ConvScope metadata needs `fallback` (architecture, input size,
-    /// class names). A .pth gives its architecture and class count itself (input 224,
-    /// torchvision preprocessing); its classes are "class_0", ... unless `fallback` names
-    /// them (the count must agree). Throws convscope::Error naming the file.
+    /// Loads `weightsPath` (io/pretrained.h): ConvScope or Keras HDF5, a torchvision .pth, or
+    /// a Keras backbone (TF.js model.json, Keras VGG16/MobileNetV2 HDF5). An HDF5 file without
+    /// ConvScope metadata needs `fallback` (architecture, input size, class names). A .pth gives
+    /// its architecture and class count itself (input 224, torchvision preprocessing); its
+    /// classes are "class_0", ... unless `fallback` names them (the count must agree). A Keras
+    /// backbone brings its architecture, flavour, preprocessing and input size; `fallback`
+    /// gives the class names and its head stays untrained (see loadReport()).
+    /// Throws convscope::Error naming the file.
     explicit Predictor(const std::string& weightsPath,
                        const std::optional<WeightsMetadata>& fallback = {});
     ~Predictor();
     Predictor(Predictor&&) noexcept;
 
     const WeightsMetadata& metadata() const;
+    /// What loading the weights did (the layers loaded, skipped, kept as initialised).
+    const LoadReport& loadReport() const;
 
     /// Classifies files in batches; unreadable files get an error, never an exception.
     std::vector<Prediction> predictFiles(const std::vector<std::string>& paths, int batchSize = 32);

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <map>
+#include <set>
 
 namespace convscope {
 
@@ -100,6 +101,7 @@ std::string shapeText(at::IntArrayRef s) {
 std::string metadataJson(const WeightsMetadata& m) {
     const nlohmann::json j{{"architecture", architectureName(m.model.architecture)},
                            {"head", headName(m.model.head)},
+                           {"flavour", flavourName(m.model.flavour)},
                            {"input_size", m.model.inputSize},
                            {"class_count", m.model.classCount},
                            {"dropout", m.model.dropout},
@@ -108,7 +110,8 @@ std::string metadataJson(const WeightsMetadata& m) {
                             {{"name", m.preprocessing.name},
                              {"rescale", m.preprocessing.rescale},
                              {"mean", m.preprocessing.mean},
-                             {"std", m.preprocessing.stddev}}}};
+                             {"std", m.preprocessing.stddev},
+                             {"bgr", m.preprocessing.bgr}}}};
     return j.dump();
 }
 
@@ -118,6 +121,7 @@ WeightsMetadata metadataFromJson(const std::string& text, const std::string& pat
         WeightsMetadata m;
         m.model.architecture = parseArchitecture(j.at("architecture"));
         m.model.head = parseHead(j.at("head"));
+        m.model.flavour = parseFlavour(j.value("flavour", "standard"));
         m.model.inputSize = j.at("input_size");
         m.model.classCount = j.at("class_count");
         m.model.dropout = j.at("dropout");
@@ -127,6 +131,7 @@ WeightsMetadata metadataFromJson(const std::string& text, const std::string& pat
         m.preprocessing.rescale = p.at("rescale");
         m.preprocessing.mean = p.at("mean").get<std::vector<float>>();
         m.preprocessing.stddev = p.at("std").get<std::vector<float>>();
+        m.preprocessing.bgr = p.value("bgr", false);
         return m;
     } catch (const nlohmann::json::exception& e) {
         throw Error(path, std::string("damaged ConvScope metadata (") + e.what() + ")");
@@ -134,6 +139,127 @@ WeightsMetadata metadataFromJson(const std::string& text, const std::string& pat
 }
 
 constexpr const char* kMetadataKey = "model";
+
+using Pairs = std::vector<std::pair<const ModelLayer*, const LayerWeights*>>;
+
+/// Matches layers by name; model layers in `exclude` are left out (reported as not in the file)
+/// and a file layer of the same name as one of them is reported as not in the model.
+Pairs pairByName(const std::vector<ModelLayer>& layers,
+                 const std::vector<const LayerWeights*>& fileLayers, LoadReport& report,
+                 const std::set<std::string>& exclude) {
+    std::map<std::string, const LayerWeights*> byLayer;
+    for (const LayerWeights* l : fileLayers)
+        byLayer[l->name] = l;
+    Pairs pairs;
+    for (const ModelLayer& layer : layers) {
+        const auto it = byLayer.find(layer.name);
+        if (it == byLayer.end() || exclude.count(layer.name)) {
+            report.notInFile.push_back(layer.name);
+        } else {
+            pairs.emplace_back(&layer, it->second);
+            byLayer.erase(it);
+        }
+    }
+    for (const LayerWeights* l : fileLayers)
+        if (byLayer.count(l->name))
+            report.notInModel.push_back(l->name);
+    return pairs;
+}
+
+/// The Keras 2 name of a stored array ("kernel", "moving_mean"), or empty when unknown.
+/// Understands "<layer>/kernel:0", TF.js's "<layer>/kernel" and Keras 1's "<layer>_W_1:0".
+std::string canonicalArrayName(std::string name, const std::string& layer) {
+    if (const auto colon = name.rfind(':'); colon != std::string::npos)
+        name.erase(colon);
+    if (const auto slash = name.rfind('/'); slash != std::string::npos)
+        name.erase(0, slash + 1);
+    static const std::set<std::string> known{
+        "kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance", "depthwise_kernel"};
+    if (known.count(name))
+        return name;
+    if (name.compare(0, layer.size() + 1, layer + "_") == 0) {
+        std::string rest = name.substr(layer.size() + 1);
+        const auto underscore = rest.rfind('_');
+        if (underscore != std::string::npos &&
+            rest.find_first_not_of("0123456789", underscore + 1) == std::string::npos)
+            rest.erase(underscore);
+        if (rest == "W")
+            return "kernel";
+        if (rest == "b")
+            return "bias";
+        if (known.count(rest))
+            return rest;
+    }
+    return {};
+}
+
+/// The file's arrays in the model layer's order: by name when every name is known and
+/// matches, else as stored.
+std::vector<const WeightArray*> arraysInModelOrder(const ModelLayer& layer,
+                                                   const LayerWeights& weights) {
+    std::vector<const WeightArray*> ordered;
+    for (const auto& a : weights.weights)
+        ordered.push_back(&a);
+    std::map<std::string, const WeightArray*> byName;
+    for (const auto& a : weights.weights)
+        byName[canonicalArrayName(a.storedName.empty() ? a.name : a.storedName, weights.name)] = &a;
+    if (byName.count("") || byName.size() != layer.tensors.size())
+        return ordered;
+    std::vector<const WeightArray*> named;
+    for (const auto& [name, tensor] : layer.tensors) {
+        const auto it = byName.find(name.substr(0, name.find(':')));
+        if (it == byName.end())
+            return ordered;
+        named.push_back(it->second);
+    }
+    return named;
+}
+
+/// Converts and checks every pair first, so that a mismatch leaves the model untouched.
+void assign(const Pairs& pairs, const std::string& path, LoadReport& report) {
+    std::vector<std::pair<torch::Tensor, torch::Tensor>> assignments;
+    std::vector<std::string> problems;
+    for (const auto& [layer, weights] : pairs) {
+        if (weights->weights.size() != layer->tensors.size()) {
+            problems.push_back(layer->name + ": " + std::to_string(weights->weights.size()) +
+                               " arrays in the file, " + std::to_string(layer->tensors.size()) +
+                               " in the model");
+            continue;
+        }
+        const auto arrays = arraysInModelOrder(*layer, *weights);
+        for (std::size_t k = 0; k < layer->tensors.size(); ++k) {
+            const WeightArray& a = *arrays[k];
+            const auto& [name, target] = layer->tensors[k];
+            std::int64_t count = 1;
+            for (auto d : a.shape)
+                count *= d;
+            if (count != std::int64_t(a.values.size())) {
+                problems.push_back(layer->name + "/" + a.name + ": damaged array");
+                continue;
+            }
+            const torch::Tensor stored =
+                torch::from_blob(const_cast<float*>(a.values.data()), a.shape, torch::kFloat32);
+            const torch::Tensor converted = fromKeras(stored, layer->kind, name);
+            if (converted.sizes() != target.sizes()) {
+                problems.push_back(layer->name + "/" + name + ": file " +
+                                   shapeText(stored.sizes()) + ", model expects " +
+                                   shapeText(toKeras(target, layer->kind, name).sizes()));
+                continue;
+            }
+            assignments.emplace_back(target, converted.clone());
+        }
+        report.loaded.push_back(layer->name);
+    }
+    if (!problems.empty()) {
+        std::string text = "shape mismatch, nothing loaded: ";
+        for (std::size_t i = 0; i < problems.size(); ++i)
+            text += (i ? "; " : "") + problems[i];
+        throw Error(path, text);
+    }
+    torch::NoGradGuard noGrad;
+    for (auto& [target, value] : assignments)
+        target.copy_(value.to(target.device()));
+}
 
 }  // namespace
 
@@ -191,7 +317,11 @@ std::optional<WeightsMetadata> readWeightsMetadata(const std::string& path) {
 }
 
 LoadReport loadModelWeights(const std::string& path, ClassifierImpl& model, bool byName) {
-    const KerasWeightsFile file = readKerasWeights(path);
+    return loadModelWeights(readKerasWeights(path), path, model, byName);
+}
+
+LoadReport loadModelWeights(const KerasWeightsFile& file, const std::string& path,
+                            ClassifierImpl& model, bool byName) {
     LoadReport report;
     if (const auto it = file.metadata.find(kMetadataKey); it != file.metadata.end())
         report.metadata = metadataFromJson(it->second, path);
@@ -202,23 +332,9 @@ LoadReport loadModelWeights(const std::string& path, ClassifierImpl& model, bool
         if (!l.weights.empty())
             fileLayers.push_back(&l);
 
-    std::vector<std::pair<const ModelLayer*, const LayerWeights*>> pairs;
+    Pairs pairs;
     if (byName) {
-        std::map<std::string, const LayerWeights*> byLayer;
-        for (const LayerWeights* l : fileLayers)
-            byLayer[l->name] = l;
-        for (const ModelLayer& layer : layers) {
-            const auto it = byLayer.find(layer.name);
-            if (it == byLayer.end()) {
-                report.notInFile.push_back(layer.name);
-            } else {
-                pairs.emplace_back(&layer, it->second);
-                byLayer.erase(it);
-            }
-        }
-        for (const LayerWeights* l : fileLayers)
-            if (byLayer.count(l->name))
-                report.notInModel.push_back(l->name);
+        pairs = pairByName(layers, fileLayers, report, {});
     } else {
         if (fileLayers.size() != layers.size()) {
             throw Error(path, "has " + std::to_string(fileLayers.size()) +
@@ -231,49 +347,39 @@ LoadReport loadModelWeights(const std::string& path, ClassifierImpl& model, bool
     }
     if (pairs.empty())
         throw Error(path, "no layer of this file matches the model (wrong architecture?)");
+    assign(pairs, path, report);
+    return report;
+}
 
-    // Convert and check everything first, so that a mismatch leaves the model untouched.
-    std::vector<std::pair<torch::Tensor, torch::Tensor>> assignments;
-    std::vector<std::string> problems;
-    for (const auto& [layer, weights] : pairs) {
-        if (weights->weights.size() != layer->tensors.size()) {
-            problems.push_back(layer->name + ": " + std::to_string(weights->weights.size()) +
-                               " arrays in the file, " + std::to_string(layer->tensors.size()) +
-                               " in the model");
-            continue;
-        }
-        for (std::size_t k = 0; k < layer->tensors.size(); ++k) {
-            const WeightArray& a = weights->weights[k];
-            const auto& [name, target] = layer->tensors[k];
-            std::int64_t count = 1;
-            for (auto d : a.shape)
-                count *= d;
-            if (count != std::int64_t(a.values.size())) {
-                problems.push_back(layer->name + "/" + a.name + ": damaged array");
-                continue;
-            }
-            const torch::Tensor stored =
-                torch::from_blob(const_cast<float*>(a.values.data()), a.shape, torch::kFloat32);
-            const torch::Tensor converted = fromKeras(stored, layer->kind, name);
-            if (converted.sizes() != target.sizes()) {
-                problems.push_back(layer->name + "/" + name + ": file " +
-                                   shapeText(stored.sizes()) + ", model expects " +
-                                   shapeText(toKeras(target, layer->kind, name).sizes()));
-                continue;
-            }
-            assignments.emplace_back(target, converted.clone());
-        }
-        report.loaded.push_back(layer->name);
+LoadReport loadBackboneWeights(const KerasWeightsFile& file, const std::string& source,
+                               ClassifierImpl& model) {
+    LoadReport report;
+    const std::vector<ModelLayer> layers = layersOf(model);
+    std::set<std::string> head;
+    for (const ModelLayer& layer : layers)
+        if (layer.kind == LayerKind::Dense)
+            head.insert(layer.name);
+    std::vector<const LayerWeights*> fileLayers;
+    for (const auto& l : file.layers)
+        if (!l.weights.empty())
+            fileLayers.push_back(&l);
+    const Pairs pairs = pairByName(layers, fileLayers, report, head);
+    std::vector<std::string> missing;
+    for (const std::string& name : report.notInFile)
+        if (!head.count(name))
+            missing.push_back(name);
+    if (pairs.empty())
+        throw Error(source, "no layer of this file matches the model (wrong architecture?)");
+    if (!missing.empty()) {
+        std::string text;
+        for (std::size_t i = 0; i < missing.size() && i < 8; ++i)
+            text += (i ? ", " : "") + missing[i];
+        if (missing.size() > 8)
+            text += ", ... (" + std::to_string(missing.size()) + " in all)";
+        throw Error(source, "lacks " + std::to_string(missing.size()) +
+                                " backbone layers of the model, nothing loaded: " + text);
     }
-    if (!problems.empty()) {
-        std::string text = "shape mismatch, nothing loaded: ";
-        for (std::size_t i = 0; i < problems.size(); ++i)
-            text += (i ? "; " : "") + problems[i];
-        throw Error(path, text);
-    }
-    torch::NoGradGuard noGrad;
-    for (auto& [target, value] : assignments)
-        target.copy_(value.to(target.device()));
+    assign(pairs, source, report);
     return report;
 }
 

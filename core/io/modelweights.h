@@ -1,5 +1,6 @@
 #pragma once
 
+#include "io/kerasweights.h"
 #include "models/classifier.h"
 #include "train/trainconfig.h"
 
@@ -42,6 +43,19 @@ void saveModelWeights(const std::string& path, ClassifierImpl& model,
 /// the layers with weights are matched in order and their number must agree. Any shape
 /// mismatch is an error that names every mismatching layer and leaves the model untouched.
 LoadReport loadModelWeights(const std::string& path, ClassifierImpl& model, bool byName);
+/// The same for weights already in memory; `source` names them in errors.
+LoadReport loadModelWeights(const KerasWeightsFile& file, const std::string& source,
+                            ClassifierImpl& model, bool byName);
+
+/// Transfer learning ("without the top"): loads the model's backbone from `file` by layer
+/// name and leaves its head (the dense layers) as initialised; the file's layers that the
+/// model lacks, its own classifier included, are skipped and listed in notInModel. Arrays are
+/// matched by their names where these are known (kernel, bias, gamma, beta, moving_mean,
+/// moving_variance, depthwise_kernel, and Keras 1's "<layer>_W_1:0" / "<layer>_b_1:0"), else
+/// in order. Throws convscope::Error, leaving the model untouched, when a backbone layer is
+/// missing from the file or any shape differs (every one is named).
+LoadReport loadBackboneWeights(const KerasWeightsFile& file, const std::string& source,
+                               ClassifierImpl& model);
 
 /// The ConvScope metadata of a weight file, if it has any. Throws convscope::Error for a
 /// file that is not a readable weight file.

@@ -1,6 +1,7 @@
 #include "io/pretrained.h"
 
 #include "error.h"
+#include "io/kerasimport.h"
 #include "io/torchpth.h"
 #include "io/torchvisionweights.h"
 
@@ -28,6 +29,8 @@ const char* weightsFormatName(WeightsFormat format) {
             return "HDF5";
         case WeightsFormat::TorchPth:
             return "PyTorch state_dict";
+        case WeightsFormat::KerasBackbone:
+            return "Keras backbone";
     }
     return "unknown";
 }
@@ -36,6 +39,8 @@ WeightsFormat detectWeightsFormat(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in)
         throw Error(path, "cannot open");
+    if (isKerasImport(path))
+        return WeightsFormat::KerasBackbone;
     char head[4] = {};
     in.read(head, 4);
     const auto got = in.gcount();
@@ -50,8 +55,8 @@ WeightsFormat detectWeightsFormat(const std::string& path) {
         if (hdf5SignatureAt(in, offset))
             return WeightsFormat::Hdf5;
     throw Error(path,
-                "not a weight file ConvScope reads (HDF5 from ConvScope or Keras, or a "
-                "PyTorch state_dict .pth)");
+                "not a weight file ConvScope reads (HDF5 from ConvScope or Keras, a "
+                "PyTorch state_dict .pth or a TF.js model.json)");
 }
 
 PretrainedLoad loadPretrainedWeights(const std::string& path, ClassifierImpl& model) {
@@ -67,6 +72,12 @@ PretrainedLoad loadPretrainedWeights(const std::string& path, ClassifierImpl& mo
             out.report = loadTorchvisionWeights(readTorchStateDict(path), model, path);
             out.preprocessing = torchvisionPreprocessing();
             break;
+        case WeightsFormat::KerasBackbone: {
+            const KerasImport imported = readKerasImport(path);
+            out.report = loadBackboneWeights(imported.weights, path, model);
+            out.preprocessing = imported.preprocessing;
+            break;
+        }
     }
     return out;
 }
@@ -81,6 +92,16 @@ std::optional<WeightsMetadata> readPretrainedMetadata(const std::string& path) {
             for (int i = 0; i < m.model.classCount; ++i)
                 m.classNames.push_back("class_" + std::to_string(i));
             m.preprocessing = torchvisionPreprocessing();
+            return m;
+        }
+        case WeightsFormat::KerasBackbone: {
+            const KerasImport imported = readKerasImport(path, /*withWeights=*/false);
+            WeightsMetadata m;
+            m.model.architecture = imported.architecture;
+            m.model.flavour = imported.flavour;
+            m.model.inputSize = imported.inputSize > 0 ? imported.inputSize : 224;
+            m.model.classCount = 0;
+            m.preprocessing = imported.preprocessing;
             return m;
         }
     }

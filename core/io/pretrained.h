@@ -11,9 +11,12 @@ namespace convscope {
 enum class WeightsFormat {
     Hdf5,      ///< ConvScope's or Keras's save_weights layout
     TorchPth,  ///< torch.save(model.state_dict()) of a torchvision model
+    /// An ImageNet backbone from Keras: a TF.js layers model.json, or a Keras VGG16 or
+    /// MobileNetV2 HDF5 file without ConvScope metadata (io/kerasimport.h).
+    KerasBackbone,
 };
 
-const char* weightsFormatName(WeightsFormat format);  ///< "HDF5", "PyTorch state_dict"
+const char* weightsFormatName(WeightsFormat format);  ///< "HDF5", "PyTorch state_dict", ...
 
 /// The format of `path` by signature (HDF5's, at offset 0 or in a user block; a zip archive's;
 /// a pickle's, which the .pth reader explains as a legacy file). Throws convscope::Error(path,
@@ -35,9 +38,10 @@ struct PretrainedLoad {
 PretrainedLoad loadPretrainedWeights(const std::string& path, ClassifierImpl& model);
 
 /// What a weight file says about its model: an HDF5 file's ConvScope metadata (nullopt when it
-/// has none); for a .pth, the model its keys describe (torchvisionModelConfig), class names
-/// "class_0", "class_1", ... and torchvision's preprocessing. Reads no tensor values.
-/// Throws convscope::Error naming the file.
+/// has none); for a Keras backbone its architecture, flavour, input size (224 when the file
+/// does not say) and preprocessing, with no classes (classCount 0); for a .pth, the model its keys
+/// describe (torchvisionModelConfig), class names "class_0", "class_1", ... and torchvision's
+/// preprocessing. Reads no tensor values. Throws convscope::Error naming the file.
 std::optional<WeightsMetadata> readPretrainedMetadata(const std::string& path);
 
 }  // namespace convscope

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <cstring>
 #include <map>
 
 namespace convscope {
@@ -29,6 +30,16 @@ std::string kindOf(const std::string& layer, const torch::nn::Module* module) {
             return "Dropout";
         return "Block";
     }
+    auto endsWith = [&](const char* suffix) {
+        const std::size_t n = std::strlen(suffix);
+        return layer.size() > n && layer.compare(layer.size() - n, n, suffix) == 0;
+    };
+    if (endsWith("_relu"))
+        return "ReLU";
+    if (endsWith("_pad"))
+        return "ZeroPadding2D";
+    if (endsWith("_add"))
+        return "Add";
     if (layer.find("global_average") != std::string::npos || layer == "avgpool")
         return "GlobalAvgPool";
     if (layer.find("pool") != std::string::npos)
@@ -84,6 +95,18 @@ Head parseHead(const std::string& name) {
     if (name == "original")
         return Head::Original;
     throw Error("head", "unknown '" + name + "' (flatten, gap or original)");
+}
+
+const char* flavourName(Flavour f) {
+    return f == Flavour::Keras ? "keras" : "standard";
+}
+
+Flavour parseFlavour(const std::string& name) {
+    if (name == "standard")
+        return Flavour::Standard;
+    if (name == "keras")
+        return Flavour::Keras;
+    throw Error("flavour", "unknown '" + name + "' (standard or keras)");
 }
 
 std::vector<LayerInfo> ClassifierImpl::summary() {
@@ -177,6 +200,8 @@ Classifier makeClassifier(const ModelConfig& config) {
         throw Error("model", "needs at least one class");
     if (config.inputSize < 8)
         throw Error("model", "input size must be at least 8 pixels");
+    if (config.flavour == Flavour::Keras && config.architecture == Architecture::ResNet18)
+        throw Error("resnet18", "has no Keras flavour (ResNet-18 is not a Keras application)");
     try {
         switch (config.architecture) {
             case Architecture::SmallConvNet:
@@ -186,7 +211,8 @@ Classifier makeClassifier(const ModelConfig& config) {
             case Architecture::ResNet18:
                 return makeResNet18(config);
             case Architecture::MobileNetV2:
-                return makeMobileNetV2(config);
+                return config.flavour == Flavour::Keras ? makeKerasMobileNetV2(config)
+                                                        : makeMobileNetV2(config);
         }
     } catch (const c10::Error& e) {
         throw Error(architectureName(config.architecture), "cannot build for input size " +

@@ -12,6 +12,11 @@ enum class Architecture { SmallConvNet, Vgg16, ResNet18, MobileNetV2 };
 /// in Keras's and torchvision's VGG16; ResNet-18 and MobileNetV2: pooling + dense, as gap;
 /// the small convnet: as flatten).
 enum class Head { Flatten, GlobalAveragePool, Original };
+/// Whose arithmetic and layer names an architecture follows. Standard: ConvScope's own
+/// (torchvision's for ResNet-18 and MobileNetV2, Keras's for the blog net and VGG16).
+/// Keras: Keras Applications' MobileNetV2 (asymmetric zero padding before stride-2 convs,
+/// batch-norm epsilon 1e-3, Keras layer names), for Keras and TF.js weights.
+enum class Flavour { Standard, Keras };
 
 /// "small", "vgg16", "resnet18", "mobilenetv2"
 const char* architectureName(Architecture a);
@@ -19,10 +24,14 @@ const char* architectureName(Architecture a);
 Architecture parseArchitecture(const std::string& name);
 const char* headName(Head h);  ///< "flatten", "gap" or "original"
 Head parseHead(const std::string& name);
+const char* flavourName(Flavour f);  ///< "standard" or "keras"
+/// Throws convscope::Error for an unknown name.
+Flavour parseFlavour(const std::string& name);
 
 struct ModelConfig {
     Architecture architecture = Architecture::SmallConvNet;
     Head head = Head::Flatten;
+    Flavour flavour = Flavour::Standard;
     int inputSize = 150;  ///< square inputs, inputSize x inputSize RGB
     int classCount = 2;
     double dropout = 0.5;

@@ -37,6 +37,7 @@ void applyPreprocessing(const Preprocessing& p, LoaderOptions& loader, AugmentPa
         loader.mean[k] = p.mean.at(k);
         loader.stddev[k] = p.stddev.at(k);
     }
+    loader.bgr = p.bgr;
     augment.rescale = p.rescale;
 }
 

@@ -31,6 +31,25 @@ Preprocessing torchvisionPreprocessing() {
     return p;
 }
 
+Preprocessing caffePreprocessing() {
+    Preprocessing p;
+    p.name = "caffe";
+    p.rescale = 1.0f;
+    p.bgr = true;
+    p.mean = {103.939f, 116.779f, 123.68f};
+    p.stddev = {1, 1, 1};
+    return p;
+}
+
+Preprocessing tfPreprocessing() {
+    Preprocessing p;
+    p.name = "tf";
+    p.rescale = 1.0f / 127.5f;
+    p.mean = {1, 1, 1};
+    p.stddev = {1, 1, 1};
+    return p;
+}
+
 const char* optimizerName(OptimizerKind k) {
     switch (k) {
         case OptimizerKind::Sgd:
@@ -93,6 +112,7 @@ std::string toJson(const TrainConfig& c) {
         {"run_dir", c.runDir},
         {"architecture", architectureName(c.model.architecture)},
         {"head", headName(c.model.head)},
+        {"flavour", flavourName(c.model.flavour)},
         {"input_size", c.model.inputSize},
         {"dropout", c.model.dropout},
         {"epochs", c.epochs},
@@ -128,7 +148,8 @@ std::string toJson(const TrainConfig& c) {
          {{"name", c.preprocessing.name},
           {"rescale", c.preprocessing.rescale},
           {"mean", c.preprocessing.mean},
-          {"std", c.preprocessing.stddev}}},
+          {"std", c.preprocessing.stddev},
+          {"bgr", c.preprocessing.bgr}}},
         {"channels_last", c.channelsLast},
         {"threads", c.threads},
         {"loader_workers", c.loaderWorkers},
@@ -147,6 +168,7 @@ TrainConfig trainConfigFromJson(const std::string& text, const std::string& sour
         c.runDir = j.at("run_dir");
         c.model.architecture = parseArchitecture(j.at("architecture"));
         c.model.head = parseHead(j.at("head"));
+        c.model.flavour = parseFlavour(j.value("flavour", "standard"));
         c.model.inputSize = j.at("input_size");
         c.model.dropout = j.at("dropout");
         c.epochs = j.at("epochs");
@@ -186,6 +208,7 @@ TrainConfig trainConfigFromJson(const std::string& text, const std::string& sour
         c.preprocessing.rescale = pre.at("rescale");
         c.preprocessing.mean = pre.at("mean").get<std::vector<float>>();
         c.preprocessing.stddev = pre.at("std").get<std::vector<float>>();
+        c.preprocessing.bgr = pre.value("bgr", false);
         c.channelsLast = j.at("channels_last");
         c.threads = j.at("threads");
         c.loaderWorkers = j.at("loader_workers");

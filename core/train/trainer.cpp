@@ -3,6 +3,7 @@
 #include "data/batchloader.h"
 #include "data/reportjson.h"
 #include "error.h"
+#include "io/kerasimport.h"
 #include "io/modelweights.h"
 #include "io/pretrained.h"
 #include "runtime.h"
@@ -17,6 +18,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 
 namespace convscope {
 
@@ -176,6 +178,16 @@ TrainingResult Trainer::Impl::run() {
         throw Error("training", "epochs and batch size must be positive");
     const fs::path runDir(c.runDir);
     const std::string checkpointPath = (runDir / "checkpoint.pt").string();
+    // A Keras backbone (HDF5 or TF.js) brings its flavour and preprocessing; both go into
+    // config.json and the weights' metadata, so that predict prepares images the same way.
+    if (!c.initialWeights.empty() && isKerasImport(c.initialWeights)) {
+        const auto imported = std::make_optional(readKerasImport(c.initialWeights, false));
+        if (c.model.architecture != imported->architecture)
+            throw Error(c.initialWeights, "holds a " + imported->description + "; train it as " +
+                                              architectureName(imported->architecture));
+        c.model.flavour = imported->flavour;
+        c.preprocessing = imported->preprocessing;
+    }
     if (resumeRun) {
         if (!fs::exists(checkpointPath))
             throw Error(c.runDir,

@@ -1,6 +1,7 @@
 #include "data/batchloader.h"
 
 #include "testimages.h"
+#include "train/evaluator.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -171,4 +172,28 @@ TEST(BatchLoader, augmentationChangesPixelsButNotLabels) {
     const auto b = wholeEpoch(augmented, 0);
     EXPECT_TRUE(torch::equal(a[0].labels, b[0].labels));
     EXPECT_FALSE(torch::equal(a[0].images, b[0].images));
+}
+
+TEST(BatchLoader, caffePreprocessingFeedsBlueFirstMinusTheBgrMean) {
+    Fixture f(2);
+    for (const bool channelsLast : {false, true}) {
+        LoaderOptions o;
+        o.batchSize = 6;
+        o.augment = false;
+        o.shuffle = false;
+        o.channelsLast = channelsLast;
+        AugmentParams p;
+        applyPreprocessing(caffePreprocessing(), o, p);
+        EXPECT_TRUE(o.bgr);
+        BatchLoader loader(*f.cache, f.train(), p, o);
+        for (const auto& b : wholeEpoch(loader, 0)) {
+            for (std::int64_t i = 0; i < b.images.size(0); ++i) {
+                // Images are RGB (class * 100, i, 255): blue, 255, must come first.
+                const int label = f.index.samples()[b.samples[std::size_t(i)]].label;
+                const torch::Tensor pixel = b.images[i].index({torch::indexing::Slice(), 3, 4});
+                EXPECT_NEAR(pixel[0].item<float>(), 255.0f - 103.939f, 1e-3);
+                EXPECT_NEAR(pixel[2].item<float>(), label * 100.0f - 123.68f, 1e-3);
+            }
+        }
+    }
 }

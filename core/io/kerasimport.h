@@ -1,0 +1,37 @@
+#pragma once
+
+#include "io/kerasweights.h"
+#include "models/modelconfig.h"
+#include "train/trainconfig.h"
+
+#include <string>
+
+namespace convscope {
+
+/// An ImageNet backbone from Keras (an HDF5 weights file or a TF.js layers model) and the
+/// ConvScope model it fits.
+struct KerasImport {
+    std::string description;  ///< "Keras MobileNetV2 (TF.js layers model, Keras 2.2.4, 224x224)"
+    Architecture architecture = Architecture::Vgg16;
+    Flavour flavour = Flavour::Standard;  ///< Keras for MobileNetV2
+    int inputSize = 0;                    ///< from the file's input layer; 0 when it says nothing
+    Preprocessing preprocessing;          ///< the origin's: "caffe" for VGG16, "tf" for MobileNetV2
+    KerasWeightsFile weights;             ///< Keras layout and names
+};
+
+/// Reads a Keras backbone: a TF.js layers `model.json` (with its shards unless `withWeights`
+/// is false) or a Keras HDF5 weights file without ConvScope metadata (save_weights layout,
+/// including Keras's original applications files such as
+/// vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5). The architecture is recognised by the
+/// layer names: VGG16 (block1_conv1 ... block5_conv3) and MobileNetV2 alpha 1.0 (Conv1,
+/// bn_Conv1, expanded_conv_*, block_1_* ... block_16_*, Conv_1, Conv_1_bn). Throws
+/// convscope::Error naming the file, e.g. for another architecture (the message lists the
+/// layers expected) or a damaged file.
+KerasImport readKerasImport(const std::string& path, bool withWeights = true);
+
+/// Whether readKerasImport takes the file: a TF.js model.json, or a Keras HDF5 file without
+/// ConvScope metadata whose layers are VGG16's or MobileNetV2's (an HDF5 file is read to
+/// tell). False for anything else, a missing or unreadable file included; never throws.
+bool isKerasImport(const std::string& path);
+
+}  // namespace convscope
