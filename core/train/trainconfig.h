@@ -57,6 +57,12 @@ struct TrainConfig {
     std::uint64_t cacheBudgetBytes = 4ull << 30;
     std::string initialWeights;  ///< HDF5 file to start from (by layer name)
     std::string freezeUpTo;      ///< layer name; empty = train everything
+    /// Bottleneck features: run the frozen backbone once over the training and validation
+    /// images (no augmentation), cache what it outputs, and train only the head on that.
+    bool bottleneck = false;
+    /// Where the bottleneck features are cached; empty = <runDir>/bottleneck-features.h5.
+    /// Runs that name the same file share it while weights, data and input size agree.
+    std::string featuresCache;
 };
 
 /// config.json text of a run, and back. fromJson throws convscope::Error on bad input.
