@@ -22,6 +22,7 @@
 #include <atomic>
 #include <filesystem>
 #include <sstream>
+#include <thread>
 
 using namespace convscope;
 using namespace convscope::test;
@@ -367,4 +368,43 @@ TEST(FineTuner, cancelledInPhaseTwoResumesToTheEnd) {
     EXPECT_EQ(recorder.epochs.back().phase, 2);
     EXPECT_TRUE(fs::exists(r.weightsPath));
     EXPECT_EQ(csvRows(f.base.runDir + "/history.csv").size(), 6u);
+}
+
+TEST(FineTuner, pauseInPhaseTwoHoldsTrainingUntilResumed) {
+    TempDir dir;
+    makeColourDataset(dir, 10, 2);
+    FineTuneConfig f;
+    f.base = baseConfig(dir, "recipe", 0);
+    f.headEpochs = 1;
+    f.fineTuneEpochs = 1;
+    std::atomic<bool> pausedTakesEffect{false};
+    struct PauseWatch : Recorder {
+        std::atomic<bool>* flag = nullptr;
+        void onPaused(bool paused) override {
+            if (paused)
+                *flag = true;
+        }
+    };
+    PauseWatch watch;
+    watch.flag = &pausedTakesEffect;
+    FineTuner watched(f, &watch);
+    watch.afterBatch = [&](const BatchEnd& b) {
+        if (b.epoch == 2 && b.batch == 1)
+            watched.pause();
+    };
+    std::size_t batchesWhenPaused = 0;
+    std::thread resumer([&] {
+        while (!pausedTakesEffect)
+            std::this_thread::yield();
+        batchesWhenPaused = watch.batches.size();
+        EXPECT_TRUE(watched.isPaused());
+        watched.resume();
+    });
+    const TrainingResult r = watched.run();
+    resumer.join();
+    EXPECT_FALSE(r.cancelled);
+    EXPECT_EQ(r.epochsCompleted, 2);
+    // Phase 1 has 2 batches (16 rows of 8); the pause came after phase 2's first batch.
+    EXPECT_EQ(batchesWhenPaused, 3u);
+    EXPECT_EQ(watch.batches.size(), 4u);
 }
