@@ -100,7 +100,6 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
            "momentum 0.9 (Fine-tune epochs)."));
     m_bottleneckNote->setWordWrap(true);
     m_bottleneckNote->setStyleSheet(QStringLiteral("color: #a05a00"));
-    m_bottleneckNote->setVisible(false);
 
     // Settings in a compact grid above the charts, so that the charts get the room.
     auto* form = new QGridLayout;
@@ -165,7 +164,6 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
             on ? tr("Bottleneck features are computed once, so augmentation cannot apply; "
                     "only the head trains.")
                : QString());
-        m_bottleneckNote->setVisible(on);
         m_layers->setMinimumFreeze(on ? QString::fromStdString(backboneOutputLayer(modelConfig()))
                                       : QString());
         Q_EMIT bottleneckChanged(on);
@@ -345,15 +343,26 @@ void TrainingPanel::startFineTune() {
 }
 
 void TrainingPanel::resumeRun(const QString& runDir) {
+    // A fine-tuning recipe's folder holds recipe.json; an ordinary run's config.json.
+    const bool recipe = QFileInfo::exists(QDir(runDir).filePath(QStringLiteral("recipe.json")));
+    FineTuneConfig f;
     try {
-        m_epochs = Trainer::resumeConfig(runDir.toStdString()).epochs;
+        if (recipe) {
+            f = FineTuner::resumeConfig(runDir.toStdString());
+            m_epochs = f.headEpochs + f.fineTuneEpochs;
+        } else {
+            m_epochs = Trainer::resumeConfig(runDir.toStdString()).epochs;
+        }
     } catch (const std::exception& e) {
         m_status->setText(QString::fromStdString(e.what()));
         return;
     }
     setRunDirectory(runDir);
     m_plots->clear();
-    m_bridge->startTraining(config(), true);
+    if (recipe)
+        m_bridge->startFineTune(f, true);
+    else
+        m_bridge->startTraining(config(), true);
     setRunning(true);
 }
 
