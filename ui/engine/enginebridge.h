@@ -39,8 +39,9 @@ struct Classification {
 
 /// The one bridge between the widgets and core. Lives on the GUI thread and owns three
 /// worker threads: jobs (import, previews, classify, evaluate, layer lists), training (one run
-/// or fine-tuning recipe at a time) and thumbnails. Every request is a plain method; every answer a queued signal. Widgets
-/// never start threads or touch tensors. pause/resume/cancel act within one batch.
+/// or fine-tuning recipe at a time) and thumbnails. Every request is a plain method; every
+/// answer a queued signal. Widgets never start threads or touch tensors. pause/resume/cancel
+/// act within one batch.
 class EngineBridge : public QObject {
     Q_OBJECT
 public:
