@@ -41,12 +41,19 @@ const char* kUsage =
     "        [--early-stopping N] [--seed N] [--device auto|cpu|cuda] [--val-fraction F]\n"
     "        [--weights FILE.h5|FILE.pth|model.json] [--freeze-up-to LAYER]\n"
     "        [--flavour standard|keras] [--no-augment] [augmentation options] [--json]\n"
+    "        [--bottleneck [--features-cache FILE.h5]]  (frozen backbone run once, head only)\n"
     "      --weights takes ConvScope/Keras HDF5 files, torchvision state_dict .pth files and\n"
     "      Keras VGG16/MobileNetV2 backbones (HDF5 or a TF.js model.json): these bring their\n"
     "      architecture, flavour and preprocessing, and get a new head for your classes\n"
     "  train --resume RUN_DIR [--json]\n"
     "      trains; RUN_DIR gets config.json, history.csv, checkpoint.pt and weights.h5\n"
-    "  (WEIGHTS: ConvScope or Keras HDF5, or a torchvision state_dict .pth)\n"
+    "  finetune DATA --out RUN_DIR --weights FILE.h5 [--arch A] [--head-epochs 10]\n"
+    "           [--finetune-epochs 5] [--bottleneck] [--finetune-lr 1e-4] [train options]\n"
+    "  finetune --resume RUN_DIR [--json]\n"
+    "      two phases: the head on a frozen backbone (rmsprop), then the last block + head\n"
+    "      (SGD lr 1e-4, momentum 0.9); RUN_DIR gets history.csv (with a phase column)\n"
+    "      and weights.h5\n"
+    "  (WEIGHTS: ConvScope or Keras HDF5, a torchvision state_dict .pth or a TF.js model.json)\n"
     "  evaluate WEIGHTS DATA [--split validation|train|all] [--json]\n"
     "      accuracy, per-class precision and recall, confusion matrix\n"
     "  predict WEIGHTS IMAGE...|FOLDER [--top-k 3] [--csv OUT.csv] [--json]\n"
@@ -70,11 +77,17 @@ const char* kUsage =
 
 int main(int argc, char** argv) {
     const std::map<std::string, std::function<int(const std::vector<std::string>&)>> commands{
-        {"scan", convscope::cli::scanCommand},          {"augment", convscope::cli::augmentCommand},
-        {"demo-data", convscope::cli::demoDataCommand}, {"train", convscope::cli::trainCommand},
-        {"evaluate", convscope::cli::evaluateCommand},  {"predict", convscope::cli::predictCommand},
-        {"summary", convscope::cli::summaryCommand},    {"filters", convscope::cli::filtersCommand},
-        {"featuremaps", convscope::cli::featureMapsCommand}, {"cam", convscope::cli::camCommand},
+        {"scan", convscope::cli::scanCommand},
+        {"augment", convscope::cli::augmentCommand},
+        {"demo-data", convscope::cli::demoDataCommand},
+        {"train", convscope::cli::trainCommand},
+        {"evaluate", convscope::cli::evaluateCommand},
+        {"predict", convscope::cli::predictCommand},
+        {"summary", convscope::cli::summaryCommand},
+        {"filters", convscope::cli::filtersCommand},
+        {"featuremaps", convscope::cli::featureMapsCommand},
+        {"cam", convscope::cli::camCommand},
+        {"finetune", convscope::cli::fineTuneCommand},
     };
     if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
         std::fputs(kUsage, stdout);

@@ -86,6 +86,12 @@ MainWindow::MainWindow(QWidget* parent)
         m_training->setAugmentation(m_augment->params(), m_augment->augmentationEnabled());
     });
     m_training->setAugmentation(m_augment->params(), m_augment->augmentationEnabled());
+    connect(m_training, &TrainingPanel::bottleneckChanged, this, [this](bool on) {
+        m_augment->setTrainingBlocked(
+            on ? tr("Off for training: bottleneck features are computed once, so augmentation "
+                    "cannot apply.")
+               : QString());
+    });
     connect(m_training, &TrainingPanel::weightsAvailable, this, [this](const QString& path) {
         if (path.isEmpty())
             return;
@@ -164,6 +170,7 @@ void MainWindow::onImported(DatasetPtr dataset) {
     m_dataset->setDataset(dataset);
     m_folder = QString::fromStdString(dataset->root());
     m_training->setDataFolder(m_folder);
+    m_training->setClassCount(int(dataset->classNames().size()));
     m_evaluation->setSource(m_classify->weights(), m_folder);
     rememberFolder(m_folder);
     const auto& report = dataset->report();

@@ -11,6 +11,7 @@ int scanCommand(const std::vector<std::string>& args);
 int demoDataCommand(const std::vector<std::string>& args);
 int augmentCommand(const std::vector<std::string>& args);
 int trainCommand(const std::vector<std::string>& args);
+int fineTuneCommand(const std::vector<std::string>& args);
 int evaluateCommand(const std::vector<std::string>& args);
 int predictCommand(const std::vector<std::string>& args);
 int summaryCommand(const std::vector<std::string>& args);

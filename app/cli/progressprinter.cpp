@@ -30,7 +30,9 @@ ProgressPrinter::ProgressPrinter(Style style, int epochs)
       m_epochs(epochs) {}
 
 void ProgressPrinter::onProgress(Phase phase, std::size_t done, std::size_t total) {
-    const char* what = phase == Phase::Scanning ? "scanning" : "decoding";
+    const char* what = phase == Phase::Scanning   ? "scanning"
+                       : phase == Phase::Features ? "features"
+                                                  : "decoding";
     if (m_mode == Mode::Json) {
         if (done == total)
             emit({{"event", what}, {"done", done}, {"total", total}});
@@ -89,7 +91,8 @@ void ProgressPrinter::onEpochEnd(const EpochEnd& e) {
               {"val_loss", e.validationLoss},
               {"val_accuracy", e.validationAccuracy},
               {"lr", e.learningRate},
-              {"seconds", e.seconds}});
+              {"seconds", e.seconds},
+              {"phase", e.phase}});
         return;
     }
     const double eta = e.seconds * double(m_epochs - e.epoch);

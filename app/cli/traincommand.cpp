@@ -2,6 +2,7 @@
 #include "cli/augmentoptions.h"
 #include "cli/commands.h"
 #include "cli/progressprinter.h"
+#include "cli/trainoptions.h"
 
 #include "io/pretrained.h"
 #include "io/kerasimport.h"
@@ -25,14 +26,16 @@ void onInterrupt(int) {
     }
 }
 
-TrainConfig configFromArgs(const Args& args) {
+}  // namespace
+
+TrainConfig trainConfigFromArgs(const Args& args) {
     if (args.positionals().size() != 1)
-        throw UsageError("train takes one data folder");
+        throw UsageError("give one data folder");
     TrainConfig c;
     c.dataDir = args.positionals()[0];
     const auto out = args.value("out");
     if (!out)
-        throw UsageError("train needs --out RUN_DIR");
+        throw UsageError("needs --out RUN_DIR");
     c.runDir = *out;
     c.model.architecture = parseArchitecture(args.text("arch", "small"));
     c.model.head = parseHead(args.text("head", "flatten"));
@@ -75,6 +78,8 @@ TrainConfig configFromArgs(const Args& args) {
         if (!args.value("size") && imported.inputSize > 0)
             c.model.inputSize = imported.inputSize;
     }
+    c.bottleneck = args.flag("bottleneck");
+    c.featuresCache = args.text("features-cache", "");
     if (c.model.inputSize < 8)
         throw UsageError("--size must be at least 8");
     if (c.validationFraction < 0 || c.validationFraction >= 1)
@@ -82,9 +87,7 @@ TrainConfig configFromArgs(const Args& args) {
     return c;
 }
 
-}  // namespace
-
-int trainCommand(const std::vector<std::string>& argv) {
+std::set<std::string> trainOptionNames() {
     std::set<std::string> options{"out",
                                   "arch",
                                   "head",
@@ -110,11 +113,20 @@ int trainCommand(const std::vector<std::string>& argv) {
                                   "weights",
                                   "freeze-up-to",
                                   "flavour",
+                                  "features-cache",
                                   "resume"};
     options.insert(augmentOptionNames().begin(), augmentOptionNames().end());
-    std::set<std::string> flags{"nesterov", "no-augment", "nchw", "json"};
+    return options;
+}
+
+std::set<std::string> trainFlagNames() {
+    std::set<std::string> flags{"nesterov", "no-augment", "nchw", "json", "bottleneck"};
     flags.insert(augmentFlagNames().begin(), augmentFlagNames().end());
-    const Args args(argv, options, flags);
+    return flags;
+}
+
+int trainCommand(const std::vector<std::string>& argv) {
+    const Args args(argv, trainOptionNames(), trainFlagNames());
 
     const auto resumeDir = args.value("resume");
     TrainConfig config;
@@ -123,7 +135,7 @@ int trainCommand(const std::vector<std::string>& argv) {
             throw UsageError("--resume takes the run directory, no data folder");
         config = Trainer::resumeConfig(*resumeDir);
     } else {
-        config = configFromArgs(args);
+        config = trainConfigFromArgs(args);
     }
     ProgressPrinter printer(
         args.flag("json") ? ProgressPrinter::Style::Json : ProgressPrinter::Style::Auto,

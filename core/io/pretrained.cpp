@@ -75,6 +75,7 @@ PretrainedLoad loadPretrainedWeights(const std::string& path, ClassifierImpl& mo
         case WeightsFormat::KerasBackbone: {
             const KerasImport imported = readKerasImport(path);
             out.report = loadBackboneWeights(imported.weights, path, model);
+            out.description = imported.description;
             out.preprocessing = imported.preprocessing;
             break;
         }

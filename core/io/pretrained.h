@@ -26,6 +26,9 @@ WeightsFormat detectWeightsFormat(const std::string& path);
 /// What loading weights from any supported format did.
 struct PretrainedLoad {
     WeightsFormat format = WeightsFormat::Hdf5;
+    /// What the file holds, when the format says more than its name (Keras backbones:
+    /// "Keras MobileNetV2 (TF.js layers model, Keras 2.2.4, 224x224 input)").
+    std::string description;
     LoadReport report;
     /// How inputs must be preprocessed for these weights, when the file tells: ConvScope's
     /// metadata, or torchvision's ImageNet normalisation for a .pth.

@@ -222,6 +222,10 @@ Classifier makeClassifier(const ModelConfig& config) {
     throw Error("model", "unknown architecture");
 }
 
+std::vector<LayerInfo> describeLayers(const ModelConfig& config) {
+    return makeClassifier(config)->summary();
+}
+
 Classifier cloneClassifier(const Classifier& model) {
     Classifier copy = makeClassifier(model->config());
     torch::NoGradGuard noGrad;

@@ -26,7 +26,17 @@ public:
     const ModelConfig& config() const { return m_config; }
 
     /// Logits [N, classes]. `tap`, when given, is called with each layer's output in order.
-    virtual torch::Tensor forward(torch::Tensor x, const LayerTap* tap = nullptr) = 0;
+    /// The same as forwardHead(forwardFeatures(x, tap), tap).
+    virtual torch::Tensor forward(torch::Tensor x, const LayerTap* tap = nullptr) {
+        return forwardHead(forwardFeatures(std::move(x), tap), tap);
+    }
+
+    /// The backbone: everything before the head, ending with the layer named by
+    /// backboneOutputLayer() (core/models/finetuning.h): the flattened feature maps for a
+    /// Flatten head, the pooled ones for a GAP head. [N, 3, H, W] -> [N, D].
+    virtual torch::Tensor forwardFeatures(torch::Tensor x, const LayerTap* tap = nullptr) = 0;
+    /// The head: [N, D] features from forwardFeatures() -> logits [N, classes].
+    virtual torch::Tensor forwardHead(torch::Tensor features, const LayerTap* tap = nullptr) = 0;
 
     /// Layers in forward order with output shapes and parameter counts.
     std::vector<LayerInfo> summary();

@@ -80,7 +80,7 @@ public:
         }
     }
 
-    torch::Tensor forward(torch::Tensor x, const LayerTap* tap) override {
+    torch::Tensor forwardFeatures(torch::Tensor x, const LayerTap* tap) override {
         x = run(m_stem, x, tap);
         for (Block& b : m_blocks) {
             const torch::Tensor input = x;
@@ -94,12 +94,18 @@ public:
             }
         }
         x = run(m_top, x, tap);
-        if (config().head == Head::GlobalAveragePool) {
+        if (config().head != Head::Flatten) {
             x = x.mean({2, 3});
             tapIf(tap, "global_average_pooling2d", x);
         } else {
             x = x.permute({0, 2, 3, 1}).flatten(1);  // Keras flattens NHWC
             tapIf(tap, "flatten", x);
+        }
+        return x;
+    }
+
+    torch::Tensor forwardHead(torch::Tensor x, const LayerTap* tap) override {
+        if (config().head == Head::Flatten) {
             x = m_dropout->forward(x);
             tapIf(tap, "dropout", x);
         }

@@ -14,18 +14,25 @@ torch::Tensor flattenLikeKeras(const torch::Tensor& x) {
     return x.permute({0, 2, 3, 1}).flatten(1);
 }
 
-/// The blog's head up to the classifier: Flatten, Dense with ReLU, Dropout, each tapped.
-torch::Tensor flattenDense(const torch::Tensor& features, nn::Linear& dense, nn::Dropout& dropout,
+/// The blog's flatten head up to the classifier: Dense with ReLU, Dropout, each tapped.
+torch::Tensor denseDropout(const torch::Tensor& flat, nn::Linear& dense, nn::Dropout& dropout,
                            const char* denseName, const LayerTap* tap) {
-    torch::Tensor x = flattenLikeKeras(features);
-    if (tap)
-        (*tap)("flatten", x);
-    x = torch::relu(dense->forward(x));
+    torch::Tensor x = torch::relu(dense->forward(flat));
     if (tap)
         (*tap)(denseName, x);
     x = dropout->forward(x);
     if (tap)
         (*tap)("dropout", x);
+    return x;
+}
+
+/// What the head sees: the Keras-order flattened maps ("flatten") or their global average
+/// ("global_average_pooling2d").
+torch::Tensor flattenOrPool(const torch::Tensor& maps, Head head, const LayerTap* tap) {
+    const bool pool = head == Head::GlobalAveragePool;
+    torch::Tensor x = pool ? maps.mean({2, 3}) : flattenLikeKeras(maps);
+    if (tap)
+        (*tap)(pool ? "global_average_pooling2d" : "flatten", x);
     return x;
 }
 
@@ -56,7 +63,7 @@ public:
         }
     }
 
-    torch::Tensor forward(torch::Tensor x, const LayerTap* tap) override {
+    torch::Tensor forwardFeatures(torch::Tensor x, const LayerTap* tap) override {
         static const char* convNames[] = {"conv2d", "conv2d_1", "conv2d_2"};
         static const char* poolNames[] = {"max_pooling2d", "max_pooling2d_1", "max_pooling2d_2"};
         for (int i = 0; i < 3; ++i) {
@@ -71,14 +78,16 @@ public:
             }
             tapIf(tap, poolNames[i], x);
         }
+        return flattenOrPool(x, config().head, tap);
+    }
+
+    torch::Tensor forwardHead(torch::Tensor x, const LayerTap* tap) override {
         if (config().head == Head::GlobalAveragePool) {
-            x = x.mean({2, 3});
-            tapIf(tap, "global_average_pooling2d", x);
             x = m_out->forward(x);
             tapIf(tap, "dense", x);
             return x;
         }
-        x = flattenDense(x, m_hidden, m_dropout, "dense", tap);
+        x = denseDropout(x, m_hidden, m_dropout, "dense", tap);
         x = m_out->forward(x);
         tapIf(tap, "dense_1", x);
         return x;
@@ -128,7 +137,7 @@ public:
         }
     }
 
-    torch::Tensor forward(torch::Tensor x, const LayerTap* tap) override {
+    torch::Tensor forwardFeatures(torch::Tensor x, const LayerTap* tap) override {
         for (std::size_t i = 0; i < m_convs.size(); ++i) {
             x = m_convs[i]->forward(x);
             const bool lastOfBlock = i + 1 == m_convs.size() || m_blockOf[i + 1] != m_blockOf[i];
@@ -144,21 +153,22 @@ public:
             if (lastOfBlock)
                 tapIf(tap, "block" + std::to_string(m_blockOf[i] + 1) + "_pool", x);
         }
-        if (config().head == Head::GlobalAveragePool) {
-            x = x.mean({2, 3});
-            tapIf(tap, "global_average_pooling2d", x);
-        } else if (config().head == Head::Original) {
-            // torchvision pools to 7x7 whatever the input (the identity at 224, where Keras's
-            // VGG16 has no pooling); flattening stays Keras's, as for the flatten head.
-            if (x.size(2) != kOriginalSide || x.size(3) != kOriginalSide)
-                x = torch::adaptive_avg_pool2d(x, {kOriginalSide, kOriginalSide});
-            x = flattenDense(x, m_fc1, m_dropout, "fc1", tap);
+        // The original head: torchvision pools to 7x7 whatever the input (the identity at
+        // 224, where Keras's VGG16 has no pooling); flattening stays Keras's.
+        if (config().head == Head::Original &&
+            (x.size(2) != kOriginalSide || x.size(3) != kOriginalSide))
+            x = torch::adaptive_avg_pool2d(x, {kOriginalSide, kOriginalSide});
+        return flattenOrPool(x, config().head, tap);
+    }
+
+    torch::Tensor forwardHead(torch::Tensor x, const LayerTap* tap) override {
+        if (config().head != Head::GlobalAveragePool)
+            x = denseDropout(x, m_fc1, m_dropout, "fc1", tap);
+        if (config().head == Head::Original) {
             x = torch::relu(m_fc2->forward(x));
             tapIf(tap, "fc2", x);
             x = m_dropout2->forward(x);
             tapIf(tap, "dropout_1", x);
-        } else {
-            x = flattenDense(x, m_fc1, m_dropout, "fc1", tap);
         }
         x = m_out->forward(x);
         tapIf(tap, "predictions", x);

@@ -46,4 +46,8 @@ struct LayerInfo {
     bool trainable = true;
 };
 
+/// The layers of a freshly built model of `config` (ClassifierImpl::summary() without
+/// torch in the caller's headers). Throws convscope::Error for an invalid configuration.
+std::vector<LayerInfo> describeLayers(const ModelConfig& config);
+
 }  // namespace convscope

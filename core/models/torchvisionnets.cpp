@@ -91,9 +91,11 @@ public:
         m_fc = register_module("fc", nn::Linear(fcIn, c.classCount));
     }
 
-    torch::Tensor forward(torch::Tensor x, const LayerTap* tap) override {
-        x = trunk(x, tap);
-        x = poolOrFlatten(x, config().head, tap);
+    torch::Tensor forwardFeatures(torch::Tensor x, const LayerTap* tap) override {
+        return poolOrFlatten(trunk(x, tap), config().head, tap);
+    }
+
+    torch::Tensor forwardHead(torch::Tensor x, const LayerTap* tap) override {
         x = m_fc->forward(x);
         tapIf(tap, "fc", x);
         return x;
@@ -186,13 +188,16 @@ public:
             "classifier", nn::Sequential(nn::Dropout(0.2), nn::Linear(classifierIn, c.classCount)));
     }
 
-    torch::Tensor forward(torch::Tensor x, const LayerTap* tap) override {
+    torch::Tensor forwardFeatures(torch::Tensor x, const LayerTap* tap) override {
         std::size_t i = 0;
         for (auto& stage : *m_features) {
             x = stage.forward(x);
             tapIf(tap, "features." + std::to_string(i++), x);
         }
-        x = poolOrFlatten(x, config().head, tap);
+        return poolOrFlatten(x, config().head, tap);
+    }
+
+    torch::Tensor forwardHead(torch::Tensor x, const LayerTap* tap) override {
         x = m_classifier->forward(x);
         tapIf(tap, "classifier", x);
         return x;

@@ -156,6 +156,8 @@ std::string toJson(const TrainConfig& c) {
         {"cache_budget_bytes", c.cacheBudgetBytes},
         {"initial_weights", c.initialWeights},
         {"freeze_up_to", c.freezeUpTo},
+        {"bottleneck", c.bottleneck},
+        {"features_cache", c.featuresCache},
     };
     return j.dump(2);
 }
@@ -215,6 +217,8 @@ TrainConfig trainConfigFromJson(const std::string& text, const std::string& sour
         c.cacheBudgetBytes = j.at("cache_budget_bytes");
         c.initialWeights = j.at("initial_weights");
         c.freezeUpTo = j.at("freeze_up_to");
+        c.bottleneck = j.value("bottleneck", false);  // absent in runs from before it existed
+        c.featuresCache = j.value("features_cache", std::string());
         return c;
     } catch (const nlohmann::json::exception& e) {
         throw Error(source, std::string("bad run configuration (") + e.what() + ")");

@@ -69,6 +69,12 @@ struct TrainConfig {
     /// its inputs were preprocessed sets `preprocessing` (see io/pretrained.h).
     std::string initialWeights;
     std::string freezeUpTo;  ///< layer name; empty = train everything
+    /// Bottleneck features: run the frozen backbone once over the training and validation
+    /// images (no augmentation), cache what it outputs, and train only the head on that.
+    bool bottleneck = false;
+    /// Where the bottleneck features are cached; empty = <runDir>/bottleneck-features.h5.
+    /// Runs that name the same file share it while weights, data and input size agree.
+    std::string featuresCache;
 };
 
 /// config.json text of a run, and back. fromJson throws convscope::Error on bad input.

@@ -7,12 +7,14 @@
 #include "io/modelweights.h"
 #include "io/pretrained.h"
 #include "runtime.h"
+#include "train/bottleneck.h"
 #include "train/checkpoint.h"
 #include "train/evaluator.h"
 #include "util/atomicfile.h"
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -65,20 +67,29 @@ std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& c,
     throw Error("optimizer", "unknown");
 }
 
+}  // namespace
+
 std::string historyCsv(const std::vector<EpochEnd>& history) {
-    std::string csv =
-        "epoch,train_loss,train_accuracy,val_loss,val_accuracy,learning_rate,seconds\n";
+    const bool phases =
+        std::any_of(history.begin(), history.end(), [](const EpochEnd& e) { return e.phase != 0; });
+    std::string csv = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,learning_rate,seconds";
+    if (phases)
+        csv += ",phase";
+    csv += '\n';
     char line[256];
     for (const EpochEnd& e : history) {
-        std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.6f,%.8g,%.3f\n", e.epoch, e.trainLoss,
+        std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.6f,%.8g,%.3f", e.epoch, e.trainLoss,
                       e.trainAccuracy, e.validationLoss, e.validationAccuracy, e.learningRate,
                       e.seconds);
         csv += line;
+        if (phases) {
+            csv += ',';
+            csv += std::to_string(e.phase);
+        }
+        csv += '\n';
     }
     return csv;
 }
-
-}  // namespace
 
 struct Trainer::Impl {
     TrainConfig config;
@@ -246,12 +257,19 @@ TrainingResult Trainer::Impl::run() {
     WeightsMetadata metadata{c.model, index.classNames(), c.preprocessing};
     if (!c.initialWeights.empty()) {
         const PretrainedLoad loaded = loadPretrainedWeights(c.initialWeights, *model);
-        observer->onMessage(std::string("Starting from ") + weightsFormatName(loaded.format) + " " +
-                            c.initialWeights + " (preprocessing " + c.preprocessing.name +
-                            "): " + describe(loaded.report));
+        if (!loaded.description.empty())
+            observer->onMessage(loaded.description + ", preprocessing '" + c.preprocessing.name +
+                                "': " + describe(loaded.report));
+        else
+            observer->onMessage(std::string("Starting from ") + weightsFormatName(loaded.format) +
+                                " " + c.initialWeights + " (preprocessing " + c.preprocessing.name +
+                                "): " + describe(loaded.report));
     }
     if (!c.freezeUpTo.empty())
         model->freezeUpTo(c.freezeUpTo);
+    if (c.bottleneck)
+        observer->onMessage("Bottleneck features: training the head only (frozen up to " +
+                            freezeForBottleneck(*model, c.freezeUpTo) + ")");
 
     const torch::Device device = chooseDevice(c.device);
     model->to(device);
@@ -284,6 +302,19 @@ TrainingResult Trainer::Impl::run() {
     vo.shuffle = false;
     BatchLoader validationLoader(cache, validationSamples, augment, vo);
 
+    std::optional<BottleneckFeatures> features;
+    std::optional<FeatureBatches> featureBatches;
+    if (c.bottleneck) {
+        features =
+            prepareBottleneckFeatures(*model, cache, c, lo, augment, device, cancelled, *observer);
+        if (!features) {
+            result.cancelled = true;
+            observer->onFinished(result);
+            return result;
+        }
+        featureBatches.emplace(features->train, c.batchSize, c.seed);
+    }
+
     TrainingState state;
     if (resumeRun) {
         state = loadCheckpoint(checkpointPath, *model, *optimizer);
@@ -305,10 +336,15 @@ TrainingResult Trainer::Impl::run() {
             std::lock_guard lock(mutex);
             activeLoader = &trainLoader;
         }
-        trainLoader.startEpoch(epoch);
+        if (featureBatches)
+            featureBatches->startEpoch(epoch);
+        else
+            trainLoader.startEpoch(epoch);
         if (cancelled)
             trainLoader.stop();
-        while (auto batch = trainLoader.next()) {
+        const std::int64_t batchesPerEpoch =
+            featureBatches ? featureBatches->batchesPerEpoch() : trainLoader.batchesPerEpoch();
+        while (auto batch = featureBatches ? featureBatches->next() : trainLoader.next()) {
             waitWhilePaused();
             if (cancelled)
                 break;
@@ -316,7 +352,7 @@ TrainingResult Trainer::Impl::run() {
             const torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
             const torch::Tensor y = batch->labels.to(device, true);
             optimizer->zero_grad();
-            const torch::Tensor logits = model->forward(x);
+            const torch::Tensor logits = features ? model->forwardHead(x) : model->forward(x);
             const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
             loss.backward();
             optimizer->step();
@@ -329,7 +365,7 @@ TrainingResult Trainer::Impl::run() {
             BatchEnd b;
             b.epoch = epoch + 1;
             b.batch = batch->index + 1;
-            b.batchesPerEpoch = trainLoader.batchesPerEpoch();
+            b.batchesPerEpoch = batchesPerEpoch;
             b.loss = batchLoss;
             b.accuracy = double(batchCorrect) / double(n);
             b.imagesPerSecond = double(n) / std::max(1e-9, secondsSince(batchStart));
@@ -344,7 +380,9 @@ TrainingResult Trainer::Impl::run() {
         if (cancelled)
             break;
 
-        const Evaluation val = evaluateModel(*model, validationLoader, device, false, &cancelled);
+        const Evaluation val =
+            features ? evaluateHead(*model, features->validation, c.batchSize, device, &cancelled)
+                     : evaluateModel(*model, validationLoader, device, false, &cancelled);
         if (cancelled)
             break;
         EpochEnd e;

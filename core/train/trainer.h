@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace convscope {
 
@@ -39,5 +40,8 @@ private:
     struct Impl;
     std::unique_ptr<Impl> m_impl;
 };
+
+/// history.csv's text: one row per epoch; a last column "phase" when any epoch has one.
+std::string historyCsv(const std::vector<EpochEnd>& history);
 
 }  // namespace convscope

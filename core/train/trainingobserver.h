@@ -25,9 +25,12 @@ struct EpochEnd {
     double validationAccuracy = 0;
     double learningRate = 0;
     double seconds = 0;
+    /// Two-phase fine-tuning: 1 (head, backbone frozen) or 2 (last block + head); 0 otherwise.
+    int phase = 0;
 };
 
-enum class Phase { Scanning, Decoding, Training, Finished };
+/// Progress phases. Features: running the backbone once for bottleneck features.
+enum class Phase { Scanning, Decoding, Training, Finished, Features };
 
 struct TrainingResult {
     bool cancelled = false;

@@ -81,6 +81,16 @@ int main(int argc, char** argv) {
         window.classifyPanel()->parentWidget()->show();
         window.classifyPanel()->grab().save(
             QDir(out).filePath(QStringLiteral("classify-panel.png")));
+        // Transfer learning: the trained run as starting weights, bottleneck features on (the
+        // backbone frozen, augmentation off), the layer list with its totals.
+        training->setStartingWeights(training->currentWeights());
+        training->setBottleneck(true);
+        training->showLayers(true);
+        pause(800);
+        training->grab().save(QDir(out).filePath(QStringLiteral("training-layers.png")));
+        training->showLayers(false);
+        training->setBottleneck(false);
+        training->setStartingWeights(QString());
     }
     QDir(QDir(out).filePath(QStringLiteral("run"))).removeRecursively();
     return 0;

@@ -29,6 +29,7 @@ AugmentPanel::AugmentPanel(EngineBridge* bridge, QWidget* parent)
       m_verticalFlip(new QCheckBox(tr("Vertical flip"))),
       m_fillMode(new QComboBox),
       m_form(new QWidget),
+      m_blockedNote(new QLabel),
       m_grid(new QGridLayout) {
     // Two parameters per row, the preview grid below: the panel fits a narrow dock.
     auto* form = new QGridLayout(m_form);
@@ -82,7 +83,11 @@ AugmentPanel::AugmentPanel(EngineBridge* bridge, QWidget* parent)
     m_tiles.front()->setText(tr("Click an image"));
 
     m_grid->setSpacing(4);
+    m_blockedNote->setWordWrap(true);
+    m_blockedNote->setStyleSheet(QStringLiteral("color: #a05a00"));
+    m_blockedNote->setVisible(false);
     auto* layout = new QVBoxLayout(this);
+    layout->addWidget(m_blockedNote);
     layout->addWidget(m_form);
     layout->addLayout(m_grid);
     layout->addLayout(buttons);
@@ -121,6 +126,16 @@ QDoubleSpinBox* AugmentPanel::addSpin(const QString& label, const QString& keras
     spin->setAccessibleName(label);
     m_spins.push_back({kerasName, spin});
     return spin;
+}
+
+void AugmentPanel::setTrainingBlocked(const QString& reason) {
+    m_blockedNote->setText(reason);
+    m_blockedNote->setVisible(!reason.isEmpty());
+    m_form->setEnabled(reason.isEmpty());
+}
+
+bool AugmentPanel::isTrainingBlocked() const {
+    return !m_form->isEnabled();
 }
 
 bool AugmentPanel::setParameter(const QString& kerasName, double value) {

@@ -34,6 +34,12 @@ public:
     /// Writes the previews as <class>_<index>_<random>.jpeg; returns how many were written.
     int savePreviews(const QString& folder) const;
 
+    /// Disables the parameters with `reason` shown above them (training cannot use them, e.g.
+    /// with bottleneck features); an empty reason enables them again. Previews still work.
+    void setTrainingBlocked(const QString& reason);
+    bool isTrainingBlocked() const;
+    QLabel* blockedNote() const { return m_blockedNote; }
+
     /// Sets a parameter spin box by its Keras name (rotation_range, ...), for tests and scripts.
     bool setParameter(const QString& kerasName, double value);
 
@@ -59,6 +65,7 @@ private:
     QCheckBox* m_verticalFlip;
     QComboBox* m_fillMode;
     QWidget* m_form;
+    QLabel* m_blockedNote;
     QGridLayout* m_grid;
     QList<QLabel*> m_tiles;
 };

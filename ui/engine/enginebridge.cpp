@@ -36,6 +36,9 @@ EngineBridge::EngineBridge(QObject* parent)
     qRegisterMetaType<Evaluation>();
     qRegisterMetaType<TrainConfig>();
     qRegisterMetaType<AugmentParams>();
+    qRegisterMetaType<FineTuneConfig>();
+    qRegisterMetaType<ModelConfig>();
+    qRegisterMetaType<std::vector<LayerInfo>>();
 
     m_jobThread->setObjectName(QStringLiteral("convscope-jobs"));
     m_trainThread->setObjectName(QStringLiteral("convscope-training"));
@@ -52,6 +55,7 @@ EngineBridge::EngineBridge(QObject* parent)
     connect(m_jobs, &JobWorker::previewsReady, this, &EngineBridge::previewsReady);
     connect(m_jobs, &JobWorker::classified, this, &EngineBridge::classified);
     connect(m_jobs, &JobWorker::evaluated, this, &EngineBridge::evaluated);
+    connect(m_jobs, &JobWorker::layersReady, this, &EngineBridge::layersReady);
     connect(m_jobs, &JobWorker::failed, this, &EngineBridge::failed);
     connect(m_trainer, &TrainWorker::message, this, &EngineBridge::trainingMessage);
     connect(m_trainer, &TrainWorker::progress, this, &EngineBridge::trainingProgress);
@@ -114,6 +118,20 @@ void EngineBridge::startTraining(const TrainConfig& config, bool resume) {
     QMetaObject::invokeMethod(
         m_trainer, [=, trainer = m_trainer] { trainer->run(config, resume); },
         Qt::QueuedConnection);
+}
+
+void EngineBridge::startFineTune(const FineTuneConfig& config, bool resume) {
+    if (m_training)
+        return;
+    m_training = true;
+    QMetaObject::invokeMethod(
+        m_trainer, [=, trainer = m_trainer] { trainer->runFineTune(config, resume); },
+        Qt::QueuedConnection);
+}
+
+void EngineBridge::requestLayers(const ModelConfig& model) {
+    QMetaObject::invokeMethod(
+        m_jobs, [=, jobs = m_jobs] { jobs->describeLayers(model); }, Qt::QueuedConnection);
 }
 
 void EngineBridge::pauseTraining() {

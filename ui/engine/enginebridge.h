@@ -3,7 +3,9 @@
 #include "augment/augmentparams.h"
 #include "data/rgbimage.h"
 #include "data/datasetindex.h"
+#include "models/modelconfig.h"
 #include "train/evaluation.h"
+#include "train/finetuner.h"
 #include "train/trainconfig.h"
 #include "train/trainingobserver.h"
 
@@ -36,9 +38,10 @@ struct Classification {
 };
 
 /// The one bridge between the widgets and core. Lives on the GUI thread and owns three
-/// worker threads: jobs (import, previews, classify, evaluate), training (one run at a time)
-/// and thumbnails. Every request is a plain method; every answer a queued signal. Widgets
-/// never start threads or touch tensors. pause/resume/cancel act within one batch.
+/// worker threads: jobs (import, previews, classify, evaluate, layer lists), training (one run
+/// or fine-tuning recipe at a time) and thumbnails. Every request is a plain method; every
+/// answer a queued signal. Widgets never start threads or touch tensors. pause/resume/cancel
+/// act within one batch.
 class EngineBridge : public QObject {
     Q_OBJECT
 public:
@@ -54,6 +57,9 @@ public:
                          int count, quint64 seed, int size);
 
     void startTraining(const convscope::TrainConfig& config, bool resume);
+    /// The two-phase fine-tuning recipe; its events come as training's do (epochs numbered on
+    /// across the phases, EpochEnd::phase set). pause/resume/cancel act on it the same way.
+    void startFineTune(const convscope::FineTuneConfig& config, bool resume);
     void pauseTraining();
     void resumeTraining();
     void cancelTraining();
@@ -63,6 +69,10 @@ public:
     void classify(const QString& weightsPath, const QString& imagePath);
     void evaluate(const QString& weightsPath, const QString& dataDir, double validationFraction,
                   quint64 seed);
+
+    /// The layers of a freshly built model of `model` (names, kinds, output shapes, parameter
+    /// counts), answered by layersReady on the jobs thread's behalf.
+    void requestLayers(const convscope::ModelConfig& model);
 
     /// Thumbnails are decoded off the GUI thread, newest request first.
     void requestThumbnail(const QString& path, int size);
@@ -82,6 +92,8 @@ Q_SIGNALS:
     void classified(const convscope::ui::Classification& result);
     void evaluated(const convscope::Evaluation& evaluation, const QStringList& classNames);
     void thumbnailReady(const QString& path, const QImage& image);
+    void layersReady(const convscope::ModelConfig& model,
+                     const std::vector<convscope::LayerInfo>& layers);
     /// `what` names the request ("Import", "Training", ...); `message` is for people.
     void failed(const QString& what, const QString& message);
 
@@ -110,3 +122,6 @@ Q_DECLARE_METATYPE(convscope::TrainingResult)
 Q_DECLARE_METATYPE(convscope::Evaluation)
 Q_DECLARE_METATYPE(convscope::TrainConfig)
 Q_DECLARE_METATYPE(convscope::AugmentParams)
+Q_DECLARE_METATYPE(convscope::FineTuneConfig)
+Q_DECLARE_METATYPE(convscope::ModelConfig)
+Q_DECLARE_METATYPE(std::vector<convscope::LayerInfo>)

@@ -4,6 +4,8 @@
 #include "data/imagedecoder.h"
 #include "error.h"
 #include "inspect/predictor.h"
+#include "models/modelconfig.h"
+#include "train/finetuner.h"
 #include "train/trainer.h"
 
 #include <QFileInfo>
@@ -126,24 +128,71 @@ void JobWorker::evaluate(const QString& weightsPath, const QString& dataDir,
     }
 }
 
+void JobWorker::describeLayers(const ModelConfig& model) {
+    try {
+        Q_EMIT layersReady(model, convscope::describeLayers(model));
+    } catch (const std::exception& e) {
+        Q_EMIT failed(QStringLiteral("Layer list"), text(e));
+    }
+}
+
 void TrainWorker::pause() {
     QMutexLocker lock(&m_mutex);
     if (m_active)
         m_active->pause();
+    if (m_activeRecipe)
+        m_activeRecipe->pause();
 }
 
 void TrainWorker::resume() {
     QMutexLocker lock(&m_mutex);
     if (m_active)
         m_active->resume();
+    if (m_activeRecipe)
+        m_activeRecipe->resume();
 }
 
 void TrainWorker::cancel() {
     QMutexLocker lock(&m_mutex);
     if (m_active)
         m_active->cancel();
+    else if (m_activeRecipe)
+        m_activeRecipe->cancel();
     else
         m_cancelPending = true;
+}
+
+void TrainWorker::runFineTune(const FineTuneConfig& config, bool resumeRun) {
+    SignalObserver observer(this);
+    try {
+        FineTuner recipe(resumeRun ? FineTuner::resumeConfig(config.base.runDir) : config,
+                         &observer, resumeRun);
+        {
+            QMutexLocker lock(&m_mutex);
+            m_activeRecipe = &recipe;
+            if (m_cancelPending)
+                recipe.cancel();
+            m_cancelPending = false;
+        }
+        TrainingResult result;
+        try {
+            result = recipe.run();
+        } catch (...) {
+            QMutexLocker lock(&m_mutex);
+            m_activeRecipe = nullptr;
+            throw;
+        }
+        {
+            QMutexLocker lock(&m_mutex);
+            m_activeRecipe = nullptr;
+        }
+        Q_EMIT finished(result);
+    } catch (const std::exception& e) {
+        Q_EMIT failed(QStringLiteral("Fine-tuning"), text(e));
+        TrainingResult none;
+        none.cancelled = true;
+        Q_EMIT finished(none);
+    }
 }
 
 void TrainWorker::run(const TrainConfig& config, bool resumeRun) {

@@ -12,6 +12,7 @@
 #include <optional>
 
 namespace convscope {
+class FineTuner;
 class Predictor;
 class Trainer;
 }  // namespace convscope
@@ -33,6 +34,7 @@ public:  // run on the worker thread (queued through QMetaObject::invokeMethod)
     void classify(const QString& weightsPath, const QString& imagePath);
     void evaluate(const QString& weightsPath, const QString& dataDir, double validationFraction,
                   quint64 seed);
+    void describeLayers(const convscope::ModelConfig& model);
 
 Q_SIGNALS:
     void importProgress(int done, int total);
@@ -40,6 +42,8 @@ Q_SIGNALS:
     void previewsReady(const QList<QImage>& images);
     void classified(const convscope::ui::Classification& result);
     void evaluated(const convscope::Evaluation& evaluation, const QStringList& classNames);
+    void layersReady(const convscope::ModelConfig& model,
+                     const std::vector<convscope::LayerInfo>& layers);
     void failed(const QString& what, const QString& message);
 
 private:
@@ -61,6 +65,7 @@ public:
 
 public:  // run on the worker thread (queued through QMetaObject::invokeMethod)
     void run(const convscope::TrainConfig& config, bool resume);
+    void runFineTune(const convscope::FineTuneConfig& config, bool resume);
 
 Q_SIGNALS:
     void message(const QString& text);
@@ -74,8 +79,9 @@ Q_SIGNALS:
 
 private:
     QMutex m_mutex;
-    convscope::Trainer* m_active = nullptr;  // guarded by m_mutex
-    bool m_cancelPending = false;            // guarded by m_mutex
+    convscope::Trainer* m_active = nullptr;          // guarded by m_mutex
+    convscope::FineTuner* m_activeRecipe = nullptr;  // guarded by m_mutex
+    bool m_cancelPending = false;                    // guarded by m_mutex
 };
 
 class ThumbnailWorker : public QObject {

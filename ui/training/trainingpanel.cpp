@@ -1,13 +1,17 @@
 #include "training/trainingpanel.h"
 
 #include "engine/enginebridge.h"
+#include "models/finetuning.h"
 #include "train/trainer.h"
+#include "training/layerlist.h"
 #include "training/trainingplots.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDateTime>
 #include <QDir>
 #include <QDoubleSpinBox>
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QGridLayout>
 #include <QHBoxLayout>
@@ -17,6 +21,7 @@
 #include <QPushButton>
 #include <QSpinBox>
 #include <QStandardPaths>
+#include <QTabWidget>
 #include <QVBoxLayout>
 
 namespace convscope::ui {
@@ -57,6 +62,13 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
       m_device(combo({QStringLiteral("auto"), QStringLiteral("cpu"), QStringLiteral("cuda")},
                      tr("auto: the GPU when there is one"))),
       m_runDir(new QLineEdit),
+      m_startingWeights(new QLineEdit),
+      m_bottleneck(new QCheckBox(tr("Bottleneck features"))),
+      m_bottleneckNote(new QLabel),
+      m_fineTuneEpochs(new QSpinBox),
+      m_fineTune(new QPushButton(tr("Fine-tune (two phases)"))),
+      m_layers(new LayerList),
+      m_tabs(new QTabWidget),
       m_start(new QPushButton(tr("&Start"))),
       m_pause(new QPushButton(tr("&Pause"))),
       m_cancel(new QPushButton(tr("Cancel"))),
@@ -75,6 +87,19 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
     m_learningRate->setSingleStep(1e-4);
     m_learningRate->setValue(1e-3);
     m_runDir->setPlaceholderText(tr("run folder (made when training starts)"));
+    m_startingWeights->setPlaceholderText(tr("random (or a weight file, matched by layer name)"));
+    m_fineTuneEpochs->setRange(1, 1000);
+    m_fineTuneEpochs->setValue(5);
+    m_fineTuneEpochs->setToolTip(tr("Phase 2 of fine-tuning: epochs for the last block + head"));
+    m_bottleneck->setToolTip(
+        tr("Run the frozen backbone once over every image, cache its output and train only the "
+           "head on it: many epochs in seconds"));
+    m_fineTune->setToolTip(
+        tr("Phase 1: train the head with the backbone frozen (Epochs; bottleneck features when "
+           "ticked). Phase 2: unfreeze the last block and go on with SGD, learning rate 1e-4, "
+           "momentum 0.9 (Fine-tune epochs)."));
+    m_bottleneckNote->setWordWrap(true);
+    m_bottleneckNote->setStyleSheet(QStringLiteral("color: #a05a00"));
 
     // Settings in a compact grid above the charts, so that the charts get the room.
     auto* form = new QGridLayout;
@@ -92,6 +117,18 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
     }
     form->addWidget(new QLabel(tr("Run folder")), 2, 4);
     form->addWidget(m_runDir, 3, 0, 1, 6);
+    auto* browse = new QPushButton(tr("Browse…"));
+    auto* weightsRow = new QHBoxLayout;
+    weightsRow->addWidget(new QLabel(tr("Starting weights")));
+    weightsRow->addWidget(m_startingWeights, 1);
+    weightsRow->addWidget(browse);
+    form->addLayout(weightsRow, 4, 0, 1, 6);
+    auto* transferRow = new QHBoxLayout;
+    transferRow->addWidget(m_bottleneck);
+    transferRow->addWidget(m_bottleneckNote, 1);
+    transferRow->addWidget(new QLabel(tr("Fine-tune epochs")));
+    transferRow->addWidget(m_fineTuneEpochs);
+    form->addLayout(transferRow, 5, 0, 1, 6);
     for (int c = 1; c < 6; c += 2)
         form->setColumnStretch(c, 1);
 
@@ -99,6 +136,7 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
     buttons->addWidget(m_start);
     buttons->addWidget(m_pause);
     buttons->addWidget(m_cancel);
+    buttons->addWidget(m_fineTune);
     buttons->addWidget(m_progress, 1);
     m_pause->setEnabled(false);
     m_cancel->setEnabled(false);
@@ -108,9 +146,32 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
     layout->addLayout(form);
     layout->addLayout(buttons);
     layout->addWidget(m_status);
-    layout->addWidget(m_plots, 1);
+    m_tabs->addTab(m_plots, tr("Charts"));
+    m_tabs->addTab(m_layers, tr("Layers"));
+    layout->addWidget(m_tabs, 1);
 
     connect(m_start, &QPushButton::clicked, this, &TrainingPanel::start);
+    connect(m_fineTune, &QPushButton::clicked, this, &TrainingPanel::startFineTune);
+    connect(browse, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(
+            this, tr("Starting weights"), m_startingWeights->text(),
+            tr("Weight files (*.h5 *.hdf5 *.pth *.pt *.json);;All files (*)"));
+        if (!path.isEmpty())
+            setStartingWeights(path);
+    });
+    connect(m_bottleneck, &QCheckBox::toggled, this, [this](bool on) {
+        m_bottleneckNote->setText(
+            on ? tr("Bottleneck features are computed once, so augmentation cannot apply; "
+                    "only the head trains.")
+               : QString());
+        m_layers->setMinimumFreeze(on ? QString::fromStdString(backboneOutputLayer(modelConfig()))
+                                      : QString());
+        Q_EMIT bottleneckChanged(on);
+    });
+    for (QComboBox* box : {m_architecture, m_head})
+        connect(box, &QComboBox::currentTextChanged, this, &TrainingPanel::requestLayers);
+    connect(m_size, &QSpinBox::valueChanged, this, &TrainingPanel::requestLayers);
+    connect(m_bridge, &EngineBridge::layersReady, this, &TrainingPanel::onLayers);
     connect(m_pause, &QPushButton::clicked, this, &TrainingPanel::togglePause);
     connect(m_cancel, &QPushButton::clicked, this, &TrainingPanel::cancel);
     connect(m_bridge, &EngineBridge::batchEnded, this, &TrainingPanel::onBatch);
@@ -121,14 +182,66 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
         if (paused)
             m_status->setText(tr("Paused. Resume continues with the next batch."));
     });
-    connect(m_bridge, &EngineBridge::trainingProgress, this,
-            [this](int phase, int done, int total) {
-                m_progress->setRange(0, total);
-                m_progress->setValue(done);
-                m_status->setText(phase == int(Phase::Scanning)
-                                      ? tr("Reading %1 files…").arg(total)
-                                      : tr("Decoding %1 of %2 images…").arg(done).arg(total));
-            });
+    connect(
+        m_bridge, &EngineBridge::trainingProgress, this, [this](int phase, int done, int total) {
+            m_progress->setRange(0, total);
+            m_progress->setValue(done);
+            m_status->setText(phase == int(Phase::Scanning) ? tr("Reading %1 files…").arg(total)
+                              : phase == int(Phase::Features)
+                                  ? tr("Bottleneck features: %1 of %2 images…").arg(done).arg(total)
+                                  : tr("Decoding %1 of %2 images…").arg(done).arg(total));
+        });
+    requestLayers();
+}
+
+ModelConfig TrainingPanel::modelConfig() const {
+    ModelConfig m;
+    m.architecture = parseArchitecture(m_architecture->currentText().toStdString());
+    m.head = parseHead(m_head->currentText().toStdString());
+    m.inputSize = m_size->value();
+    m.classCount = m_classCount;
+    return m;
+}
+
+void TrainingPanel::requestLayers() {
+    m_bridge->requestLayers(modelConfig());
+}
+
+void TrainingPanel::onLayers(const ModelConfig& model, const std::vector<LayerInfo>& layers) {
+    const ModelConfig now = modelConfig();
+    if (model.architecture != now.architecture || model.head != now.head ||
+        model.inputSize != now.inputSize || model.classCount != now.classCount)
+        return;  // an answer to an older request; a newer one is on its way
+    m_layers->setLayers(layers);
+    if (bottleneck())
+        m_layers->setMinimumFreeze(QString::fromStdString(backboneOutputLayer(now)));
+}
+
+void TrainingPanel::setClassCount(int classes) {
+    if (classes == m_classCount || classes < 1)
+        return;
+    m_classCount = classes;
+    requestLayers();
+}
+
+void TrainingPanel::setStartingWeights(const QString& path) {
+    m_startingWeights->setText(path);
+}
+
+void TrainingPanel::setBottleneck(bool on) {
+    m_bottleneck->setChecked(on);
+}
+
+bool TrainingPanel::bottleneck() const {
+    return m_bottleneck->isChecked();
+}
+
+void TrainingPanel::setFineTuneEpochs(int epochs) {
+    m_fineTuneEpochs->setValue(epochs);
+}
+
+void TrainingPanel::showLayers(bool layers) {
+    m_tabs->setCurrentWidget(layers ? static_cast<QWidget*>(m_layers) : m_plots);
 }
 
 void TrainingPanel::setDataFolder(const QString& folder) {
@@ -169,8 +282,22 @@ TrainConfig TrainingPanel::config() const {
     c.learningRate = m_learningRate->value();
     c.device = parseDevice(m_device->currentText().toStdString());
     c.augmentation = m_augmentation;
-    c.augment = m_augment;
+    c.augment = m_augment && !bottleneck();
+    c.initialWeights = m_startingWeights->text().trimmed().toStdString();
+    c.freezeUpTo = m_layers->freezeUpTo().toStdString();
+    c.bottleneck = bottleneck();
+    c.model.classCount = m_classCount;
     return c;
+}
+
+FineTuneConfig TrainingPanel::fineTuneConfig() const {
+    FineTuneConfig f;
+    f.base = config();
+    f.base.augment = m_augment;  // phase 2 trains on images, where augmentation applies
+    f.base.freezeUpTo.clear();   // each phase sets its own
+    f.headEpochs = m_epochCount->value();
+    f.fineTuneEpochs = m_fineTuneEpochs->value();
+    return f;
 }
 
 void TrainingPanel::setBasicSettings(int imageSize, int epochs, int batchSize) {
@@ -179,35 +306,63 @@ void TrainingPanel::setBasicSettings(int imageSize, int epochs, int batchSize) {
     m_batch->setValue(batchSize);
 }
 
-void TrainingPanel::start() {
+bool TrainingPanel::prepareRunDirectory() {
     if (m_dataFolder.isEmpty()) {
         m_status->setText(
             tr("Open a dataset folder first (File > Open, or drop a folder on the window)."));
-        return;
+        return false;
     }
+    const QDir dir(runDirectory());
     if (runDirectory().isEmpty() ||
-        QFileInfo::exists(QDir(runDirectory()).filePath(QStringLiteral("config.json")))) {
+        QFileInfo::exists(dir.filePath(QStringLiteral("config.json"))) ||
+        QFileInfo::exists(dir.filePath(QStringLiteral("recipe.json")))) {
         const QString base = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
         setRunDirectory(QDir(base).filePath(
             QStringLiteral("runs/") +
             QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"))));
     }
     m_plots->clear();
+    showLayers(false);
+    return true;
+}
+
+void TrainingPanel::start() {
+    if (!prepareRunDirectory())
+        return;
     m_epochs = m_epochCount->value();
     m_bridge->startTraining(config(), false);
     setRunning(true);
 }
 
+void TrainingPanel::startFineTune() {
+    if (!prepareRunDirectory())
+        return;
+    m_epochs = m_epochCount->value() + m_fineTuneEpochs->value();
+    m_bridge->startFineTune(fineTuneConfig(), false);
+    setRunning(true);
+}
+
 void TrainingPanel::resumeRun(const QString& runDir) {
+    // A fine-tuning recipe's folder holds recipe.json; an ordinary run's config.json.
+    const bool recipe = QFileInfo::exists(QDir(runDir).filePath(QStringLiteral("recipe.json")));
+    FineTuneConfig f;
     try {
-        m_epochs = Trainer::resumeConfig(runDir.toStdString()).epochs;
+        if (recipe) {
+            f = FineTuner::resumeConfig(runDir.toStdString());
+            m_epochs = f.headEpochs + f.fineTuneEpochs;
+        } else {
+            m_epochs = Trainer::resumeConfig(runDir.toStdString()).epochs;
+        }
     } catch (const std::exception& e) {
         m_status->setText(QString::fromStdString(e.what()));
         return;
     }
     setRunDirectory(runDir);
     m_plots->clear();
-    m_bridge->startTraining(config(), true);
+    if (recipe)
+        m_bridge->startFineTune(f, true);
+    else
+        m_bridge->startTraining(config(), true);
     setRunning(true);
 }
 
@@ -233,6 +388,7 @@ void TrainingPanel::cancel() {
 
 void TrainingPanel::setRunning(bool running) {
     m_start->setEnabled(!running);
+    m_fineTune->setEnabled(!running);
     m_pause->setEnabled(running);
     m_cancel->setEnabled(running);
     m_paused = false;
@@ -260,8 +416,10 @@ void TrainingPanel::onBatch(const BatchEnd& e) {
 
 void TrainingPanel::onEpoch(const EpochEnd& e) {
     m_plots->addEpoch(e);
+    const QString epoch =
+        e.phase ? tr("%1 (phase %2)").arg(e.epoch).arg(e.phase) : QString::number(e.epoch);
     m_status->setText(tr("Epoch %1: validation accuracy %2, loss %3")
-                          .arg(e.epoch)
+                          .arg(epoch)
                           .arg(e.validationAccuracy, 0, 'f', 4)
                           .arg(e.validationLoss, 0, 'f', 4));
     Q_EMIT weightsAvailable(currentWeights());

@@ -1,10 +1,12 @@
 #pragma once
 
+#include "train/finetuner.h"
 #include "train/trainconfig.h"
 #include "train/trainingobserver.h"
 
 #include <QWidget>
 
+class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
@@ -12,14 +14,17 @@ class QLineEdit;
 class QProgressBar;
 class QPushButton;
 class QSpinBox;
+class QTabWidget;
 
 namespace convscope::ui {
 
 class EngineBridge;
+class LayerList;
 class TrainingPlots;
 
-/// Training settings, Start / Pause / Resume / Cancel, progress and the live charts.
-/// Talks to core only through the EngineBridge.
+/// Training settings, Start / Pause / Resume / Cancel, progress and the live charts; for
+/// transfer learning the starting weights, the layer list with what is frozen, bottleneck
+/// features and the two-phase fine-tuning recipe. Talks to core only through the EngineBridge.
 class TrainingPanel : public QWidget {
     Q_OBJECT
 public:
@@ -27,33 +32,55 @@ public:
 
     /// The dataset folder to train on and the augmentation to use (from the other panels).
     void setDataFolder(const QString& folder);
+    /// The number of classes of the data (sizes the head in the layer list).
+    void setClassCount(int classes);
     void setAugmentation(const convscope::AugmentParams& params, bool enabled);
 
     convscope::TrainConfig config() const;
+    /// The two-phase recipe as the form sets it: phase 1 takes Epochs, phase 2 Fine-tune epochs.
+    convscope::FineTuneConfig fineTuneConfig() const;
     /// Sets the form's image size, epochs and batch size (scripts, tests).
     void setBasicSettings(int imageSize, int epochs, int batchSize);
     void setRunDirectory(const QString& dir);
+    void setStartingWeights(const QString& path);
+    void setBottleneck(bool on);
+    bool bottleneck() const;
+    void setFineTuneEpochs(int epochs);
     QString runDirectory() const;
     /// The weights to classify with: the finished run's, else the last epoch's snapshot.
     QString currentWeights() const;
 
     void start();
+    /// Runs the two-phase fine-tuning recipe (phase 1: the head with the backbone frozen, by
+    /// bottleneck features when ticked; phase 2: the last block and the head, SGD 1e-4).
+    void startFineTune();
     void resumeRun(const QString& runDir);
     void togglePause();
     void cancel();
 
     TrainingPlots* plots() const { return m_plots; }
+    LayerList* layers() const { return m_layers; }
+    QPushButton* fineTuneButton() const { return m_fineTune; }
+    /// Shows the layer list (true) or the charts.
+    void showLayers(bool layers);
     QLabel* statusLabel() const { return m_status; }
 
 Q_SIGNALS:
     void weightsAvailable(const QString& path);
     void trainingStateChanged(bool running);
+    /// Bottleneck mode switched: augmentation cannot apply while it is on.
+    void bottleneckChanged(bool on);
 
 private:
     void onBatch(const convscope::BatchEnd& e);
     void onEpoch(const convscope::EpochEnd& e);
     void onFinished(const convscope::TrainingResult& r);
     void setRunning(bool running);
+    bool prepareRunDirectory();
+    convscope::ModelConfig modelConfig() const;
+    void requestLayers();
+    void onLayers(const convscope::ModelConfig& model,
+                  const std::vector<convscope::LayerInfo>& layers);
 
     EngineBridge* m_bridge;
     QString m_dataFolder;
@@ -61,6 +88,7 @@ private:
     bool m_augment = true;
     bool m_paused = false;
     int m_epochs = 0;
+    int m_classCount = 2;
 
     QComboBox* m_architecture;
     QComboBox* m_head;
@@ -71,6 +99,13 @@ private:
     QDoubleSpinBox* m_learningRate;
     QComboBox* m_device;
     QLineEdit* m_runDir;
+    QLineEdit* m_startingWeights;
+    QCheckBox* m_bottleneck;
+    QLabel* m_bottleneckNote;
+    QSpinBox* m_fineTuneEpochs;
+    QPushButton* m_fineTune;
+    LayerList* m_layers;
+    QTabWidget* m_tabs;
     QPushButton* m_start;
     QPushButton* m_pause;
     QPushButton* m_cancel;

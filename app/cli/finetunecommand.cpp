@@ -1,0 +1,77 @@
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/progressprinter.h"
+#include "cli/trainoptions.h"
+
+#include "train/finetuner.h"
+
+#include <csignal>
+#include <cstdio>
+
+namespace convscope::cli {
+
+namespace {
+
+FineTuner* g_recipe = nullptr;
+
+void onInterrupt(int) {
+    // First Ctrl-C: stop after the current batch (the last checkpoint stays). Second: quit.
+    if (g_recipe) {
+        g_recipe->cancel();
+        g_recipe = nullptr;
+        std::signal(SIGINT, SIG_DFL);
+    }
+}
+
+}  // namespace
+
+int fineTuneCommand(const std::vector<std::string>& argv) {
+    std::set<std::string> options = trainOptionNames();
+    options.insert({"head-epochs", "finetune-epochs", "finetune-lr", "finetune-momentum"});
+    const Args args(argv, options, trainFlagNames());
+
+    const auto resumeDir = args.value("resume");
+    FineTuneConfig config;
+    if (resumeDir) {
+        if (!args.positionals().empty())
+            throw UsageError("--resume takes the run directory, no data folder");
+        config = FineTuner::resumeConfig(*resumeDir);
+    } else {
+        if (args.value("epochs"))
+            throw UsageError("finetune takes --head-epochs and --finetune-epochs, not --epochs");
+        if (args.value("freeze-up-to"))
+            throw UsageError("finetune freezes by phase itself; --freeze-up-to is for train");
+        config.base = trainConfigFromArgs(args);
+        if (!args.value("optimizer"))
+            config.base.optimizer = OptimizerKind::RmsProp;  // the blog's phase 1
+        if (!args.value("lr"))
+            config.base.learningRate = 1e-3;
+        config.headEpochs = int(args.integer("head-epochs", 10));
+        config.fineTuneEpochs = int(args.integer("finetune-epochs", 5));
+        config.fineTuneLearningRate = args.number("finetune-lr", 1e-4);
+        config.fineTuneMomentum = args.number("finetune-momentum", 0.9);
+        if (config.headEpochs < 1 || config.fineTuneEpochs < 1)
+            throw UsageError("--head-epochs and --finetune-epochs must be at least 1");
+        if (config.base.initialWeights.empty())
+            std::fprintf(stderr, "note: no --weights: fine-tuning starts from random weights\n");
+    }
+    ProgressPrinter printer(
+        args.flag("json") ? ProgressPrinter::Style::Json : ProgressPrinter::Style::Auto,
+        config.headEpochs + config.fineTuneEpochs);
+    FineTuner recipe(config, &printer, resumeDir.has_value());
+    g_recipe = &recipe;
+    std::signal(SIGINT, onInterrupt);
+    const TrainingResult result = recipe.run();
+    g_recipe = nullptr;
+    std::signal(SIGINT, SIG_DFL);
+    if (result.cancelled) {
+        std::fprintf(stderr,
+                     "Cancelled after %d completed epochs; resume with: convscope finetune "
+                     "--resume %s\n",
+                     result.epochsCompleted, config.base.runDir.c_str());
+        return 130;
+    }
+    return 0;
+}
+
+}  // namespace convscope::cli

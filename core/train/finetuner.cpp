@@ -1,0 +1,238 @@
+#include "train/finetuner.h"
+
+#include "error.h"
+#include "models/finetuning.h"
+#include "train/trainer.h"
+#include "util/atomicfile.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <filesystem>
+
+namespace convscope {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+class NullObserver : public TrainingObserver {};
+
+void copyFileAtomically(const std::string& from, const std::string& to) {
+    replaceFileAtomically(to, [&](const std::string& temp) {
+        std::error_code error;
+        fs::copy_file(from, temp, fs::copy_options::overwrite_existing, error);
+        if (error)
+            throw Error(to, "cannot copy " + from + " (" + error.message() + ")");
+    });
+}
+
+/// Hands one phase's events on: epochs numbered on from the earlier phase, marked with the
+/// phase; the recipe's history.csv and latest.h5 kept up to date.
+class PhaseObserver : public TrainingObserver {
+public:
+    PhaseObserver(TrainingObserver& outer, int phase, int epochOffset, const fs::path& runDir,
+                  const fs::path& phaseDir, std::vector<EpochEnd>& history)
+        : m_outer(outer),
+          m_phase(phase),
+          m_offset(epochOffset),
+          m_runDir(runDir),
+          m_phaseDir(phaseDir),
+          m_history(history) {}
+
+    void onProgress(Phase p, std::size_t done, std::size_t total) override {
+        m_outer.onProgress(p, done, total);
+    }
+    void onMessage(const std::string& text) override {
+        m_outer.onMessage("Phase " + std::to_string(m_phase) + ": " + text);
+    }
+    void onBatchEnd(const BatchEnd& event) override {
+        BatchEnd e = event;
+        e.epoch += m_offset;
+        m_outer.onBatchEnd(e);
+    }
+    void onCheckpoint(const std::string& path) override {
+        // A snapshot to classify with while the recipe runs, whichever phase writes it.
+        try {
+            copyFileAtomically((m_phaseDir / "latest.h5").string(),
+                               (m_runDir / "latest.h5").string());
+        } catch (const Error& e) {
+            m_outer.onMessage(e.what());
+        }
+        m_outer.onCheckpoint(path);
+    }
+    void onEpochEnd(const EpochEnd& event) override {
+        EpochEnd e = event;
+        e.epoch += m_offset;
+        e.phase = m_phase;
+        m_history.push_back(e);
+        try {
+            writeTextFileAtomically((m_runDir / "history.csv").string(), historyCsv(m_history));
+        } catch (const Error& error) {
+            m_outer.onMessage(error.what());
+        }
+        m_outer.onEpochEnd(e);
+    }
+    void onPaused(bool paused) override { m_outer.onPaused(paused); }
+    // onFinished: the recipe reports once, at its own end.
+
+private:
+    TrainingObserver& m_outer;
+    int m_phase;
+    int m_offset;
+    fs::path m_runDir;
+    fs::path m_phaseDir;
+    std::vector<EpochEnd>& m_history;
+};
+
+const char* phaseFolder(int phase) {
+    return phase == 1 ? "head" : "finetune";
+}
+
+}  // namespace
+
+FineTuner::FineTuner(FineTuneConfig config, TrainingObserver* observer, bool resumeRun)
+    : m_config(std::move(config)), m_resumeRun(resumeRun) {
+    static NullObserver none;
+    m_observer = observer ? observer : &none;
+}
+
+FineTuner::~FineTuner() = default;
+
+void FineTuner::pause() {
+    std::lock_guard lock(m_mutex);
+    m_paused = true;
+    if (m_active)
+        m_active->pause();
+}
+
+void FineTuner::resume() {
+    std::lock_guard lock(m_mutex);
+    m_paused = false;
+    if (m_active)
+        m_active->resume();
+}
+
+void FineTuner::cancel() {
+    std::lock_guard lock(m_mutex);
+    m_cancelled = true;
+    if (m_active)
+        m_active->cancel();
+}
+
+TrainConfig FineTuner::phaseConfig(const FineTuneConfig& config, int phase) {
+    TrainConfig c = config.base;
+    c.runDir = (fs::path(config.base.runDir) / phaseFolder(phase)).string();
+    if (phase == 1) {
+        c.epochs = config.headEpochs;
+        c.freezeUpTo = backboneOutputLayer(c.model);
+        return c;
+    }
+    c.epochs = config.fineTuneEpochs;
+    c.initialWeights = (fs::path(config.base.runDir) / phaseFolder(1) / "weights.h5").string();
+    c.freezeUpTo = lastBlockFreezePoint(c.model);
+    c.bottleneck = false;
+    c.featuresCache.clear();
+    c.optimizer = OptimizerKind::Sgd;
+    c.learningRate = config.fineTuneLearningRate;
+    c.momentum = config.fineTuneMomentum;
+    c.nesterov = false;
+    c.schedule = Schedule::Constant;
+    return c;
+}
+
+FineTuneConfig FineTuner::resumeConfig(const std::string& runDir) {
+    const std::string path = (fs::path(runDir) / "recipe.json").string();
+    if (!fs::exists(path))
+        throw Error(runDir, "not a fine-tuning run directory (no recipe.json)");
+    try {
+        const nlohmann::json j = nlohmann::json::parse(readTextFile(path));
+        FineTuneConfig c;
+        c.base = trainConfigFromJson(j.at("train").dump(), path);
+        c.headEpochs = j.at("head_epochs");
+        c.fineTuneEpochs = j.at("finetune_epochs");
+        c.fineTuneLearningRate = j.at("finetune_learning_rate");
+        c.fineTuneMomentum = j.at("finetune_momentum");
+        return c;
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(path, std::string("bad recipe (") + e.what() + ")");
+    }
+}
+
+TrainingResult FineTuner::runPhase(int phase, int epochOffset, std::vector<EpochEnd>& history) {
+    const TrainConfig config = phaseConfig(m_config, phase);
+    const fs::path dir(config.runDir);
+    // A phase folder without a checkpoint holds no finished epoch: start that phase afresh.
+    const bool resumePhase = fs::exists(dir / "checkpoint.pt");
+    if (!resumePhase && fs::exists(dir))
+        fs::remove_all(dir);
+    PhaseObserver observer(*m_observer, phase, epochOffset, m_config.base.runDir, dir, history);
+    Trainer trainer(resumePhase ? Trainer::resumeConfig(config.runDir) : config, &observer,
+                    resumePhase);
+    {
+        std::lock_guard lock(m_mutex);
+        m_active = &trainer;
+        if (m_paused)
+            trainer.pause();
+        if (m_cancelled)
+            trainer.cancel();
+    }
+    struct Release {
+        FineTuner* self;
+        ~Release() {
+            std::lock_guard lock(self->m_mutex);
+            self->m_active = nullptr;
+        }
+    } release{this};
+    return trainer.run();
+}
+
+TrainingResult FineTuner::run() {
+    const FineTuneConfig& c = m_config;
+    if (c.headEpochs <= 0 || c.fineTuneEpochs <= 0)
+        throw Error("fine-tuning", "both phases need at least one epoch");
+    const fs::path runDir(c.base.runDir);
+    if (!m_resumeRun) {
+        if (fs::exists(runDir / "recipe.json") || fs::exists(runDir / "config.json"))
+            throw Error(c.base.runDir,
+                        "already holds a run (resume it with --resume, or choose "
+                        "another --out)");
+        fs::create_directories(runDir);
+        nlohmann::json j{{"recipe", "two-phase"},
+                         {"head_epochs", c.headEpochs},
+                         {"finetune_epochs", c.fineTuneEpochs},
+                         {"finetune_learning_rate", c.fineTuneLearningRate},
+                         {"finetune_momentum", c.fineTuneMomentum},
+                         {"last_block", lastBlockName(c.base.model)},
+                         {"train", nlohmann::json::parse(toJson(c.base))}};
+        writeTextFileAtomically((runDir / "recipe.json").string(), j.dump(2));
+    }
+
+    std::vector<EpochEnd> history;
+    TrainingResult result;
+    m_observer->onMessage(std::string("Phase 1: training the head with the backbone frozen") +
+                          (c.base.bottleneck ? ", from bottleneck features" : ""));
+    const TrainingResult head = runPhase(1, 0, history);
+    if (!head.cancelled && !m_cancelled) {
+        char settings[96];
+        std::snprintf(settings, sizeof settings, "SGD, learning rate %g, momentum %g",
+                      c.fineTuneLearningRate, c.fineTuneMomentum);
+        m_observer->onMessage("Phase 2: fine-tuning " + lastBlockName(c.base.model) +
+                              " and the head with " + settings);
+        result = runPhase(2, head.epochsCompleted, history);
+    } else {
+        result = head;
+    }
+    result.cancelled = result.cancelled || head.cancelled || m_cancelled;
+    result.history = history;
+    result.epochsCompleted = int(history.size());
+    result.weightsPath.clear();
+    if (!result.cancelled) {
+        result.weightsPath = (runDir / "weights.h5").string();
+        copyFileAtomically((runDir / phaseFolder(2) / "weights.h5").string(), result.weightsPath);
+    }
+    m_observer->onFinished(result);
+    return result;
+}
+
+}  // namespace convscope
