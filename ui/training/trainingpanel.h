@@ -32,6 +32,7 @@ public:
     convscope::TrainConfig config() const;
     /// Sets the form's image size, epochs and batch size (scripts, tests).
     void setBasicSettings(int imageSize, int epochs, int batchSize);
+    void setArchitecture(convscope::Architecture architecture, convscope::Head head);
     void setRunDirectory(const QString& dir);
     QString runDirectory() const;
     /// The weights to classify with: the finished run's, else the last epoch's snapshot.
