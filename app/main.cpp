@@ -33,22 +33,34 @@ const char* kUsage =
     "      writes augmented previews named <class>_<index>_<random>.jpeg\n"
     "  demo-data DIR [--per-class N] [--val-per-class N] [--source DIR]\n"
     "      exports Debian's Fashion-MNIST as class folders (train/ and validation/)\n"
-    "  train DATA --out RUN_DIR [--arch small|vgg16|resnet18|mobilenetv2] [--head flatten|gap]\n"
+    "  train DATA --out RUN_DIR [--arch small|vgg16|resnet18|mobilenetv2]\n"
+    "        [--head flatten|gap|original]\n"
     "        [--size N] [--epochs N] [--batch N] [--optimizer sgd|adam|rmsprop] [--lr F]\n"
     "        [--momentum F] [--nesterov] [--weight-decay F] [--schedule "
     "constant|step|cosine|plateau]\n"
     "        [--early-stopping N] [--seed N] [--device auto|cpu|cuda] [--val-fraction F]\n"
-    "        [--weights FILE.h5] [--freeze-up-to LAYER] [--no-augment] [augmentation options] "
-    "[--json]\n"
+    "        [--weights FILE.h5|FILE.pth] [--freeze-up-to LAYER] [--no-augment]\n"
+    "        [augmentation options] [--json]\n"
     "  train --resume RUN_DIR [--json]\n"
     "      trains; RUN_DIR gets config.json, history.csv, checkpoint.pt and weights.h5\n"
+    "  (WEIGHTS: ConvScope or Keras HDF5, or a torchvision state_dict .pth)\n"
     "  evaluate WEIGHTS DATA [--split validation|train|all] [--json]\n"
     "      accuracy, per-class precision and recall, confusion matrix\n"
     "  predict WEIGHTS IMAGE...|FOLDER [--top-k 3] [--csv OUT.csv] [--json]\n"
     "          [--arch A --size N --classes a,b,...]  (for weight files without ConvScope "
     "metadata)\n"
-    "  summary ARCH|WEIGHTS [--size N] [--classes N] [--head flatten|gap] [--json]\n"
-    "      layers with output shapes and parameter counts\n";
+    "          [--classes a,b,... | --labels FILE]  (names for a torchvision .pth's classes)\n"
+    "  summary ARCH|WEIGHTS [--size N] [--classes N] [--head flatten|gap|original] [--json]\n"
+    "      layers with output shapes and parameter counts\n"
+    "  filters WEIGHTS --layer NAME --out GRID.png [--channels auto|rgb|mean|per-input]\n"
+    "          [--normalise filter|layer] [--tile PX] [--json]\n"
+    "  filters WEIGHTS --layer NAME --maximize --out GRID.png [--steps 20] [--jitter PX]\n"
+    "          [--blur-every N] [--octaves N] [--limit N] [--json]\n"
+    "      a conv layer's kernels, or what each filter responds to (activation maximization)\n"
+    "  featuremaps WEIGHTS IMAGE --layer NAME --out GRID.png [--colormap viridis|jet|grey]\n"
+    "          [--shared-range] [--json]\n"
+    "  cam WEIGHTS IMAGE [--class NAME] [--method cam|gradcam] [--layer NAME] --out OVERLAY.png\n"
+    "          [--opacity 0.5] [--json]   class activation map, its peak and the 20% box\n";
 
 }  // namespace
 
@@ -57,7 +69,8 @@ int main(int argc, char** argv) {
         {"scan", convscope::cli::scanCommand},          {"augment", convscope::cli::augmentCommand},
         {"demo-data", convscope::cli::demoDataCommand}, {"train", convscope::cli::trainCommand},
         {"evaluate", convscope::cli::evaluateCommand},  {"predict", convscope::cli::predictCommand},
-        {"summary", convscope::cli::summaryCommand},
+        {"summary", convscope::cli::summaryCommand},    {"filters", convscope::cli::filtersCommand},
+        {"featuremaps", convscope::cli::featureMapsCommand}, {"cam", convscope::cli::camCommand},
     };
     if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
         std::fputs(kUsage, stdout);

@@ -14,5 +14,8 @@ int trainCommand(const std::vector<std::string>& args);
 int evaluateCommand(const std::vector<std::string>& args);
 int predictCommand(const std::vector<std::string>& args);
 int summaryCommand(const std::vector<std::string>& args);
+int filtersCommand(const std::vector<std::string>& args);
+int featureMapsCommand(const std::vector<std::string>& args);
+int camCommand(const std::vector<std::string>& args);
 
 }  // namespace convscope::cli

@@ -1,16 +1,19 @@
 // evaluate, predict and summary: the commands that use a trained model.
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/modeloptions.h"
 
 #include "data/datasetindex.h"
 #include "data/imageprobe.h"
 #include "error.h"
 #include "inspect/predictor.h"
 #include "io/modelweights.h"
+#include "io/pretrained.h"
 #include "models/classifier.h"
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -22,30 +25,6 @@ namespace convscope::cli {
 namespace fs = std::filesystem;
 
 namespace {
-
-const std::set<std::string> kModelOptions{"arch", "size", "classes", "head"};
-
-/// For weight files without ConvScope metadata: --arch, --size, --classes a,b,c [--head].
-std::optional<WeightsMetadata> fallbackMetadata(const Args& args) {
-    const auto classes = args.value("classes");
-    if (!classes)
-        return std::nullopt;
-    WeightsMetadata m;
-    m.model.architecture = parseArchitecture(args.text("arch", "small"));
-    m.model.head = parseHead(args.text("head", "flatten"));
-    m.model.inputSize = int(args.integer("size", 150));
-    std::size_t start = 0;
-    while (start <= classes->size()) {
-        const std::size_t comma = classes->find(',', start);
-        m.classNames.push_back(
-            classes->substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-        if (comma == std::string::npos)
-            break;
-        start = comma + 1;
-    }
-    m.model.classCount = int(m.classNames.size());
-    return m;
-}
 
 std::vector<std::string> imagesIn(const std::vector<std::string>& inputs) {
     std::vector<std::string> files;
@@ -209,7 +188,7 @@ int summaryCommand(const std::vector<std::string>& argv) {
     const std::string& what = args.positionals()[0];
     ModelConfig config;
     if (fs::is_regular_file(what)) {
-        const auto m = readWeightsMetadata(what);
+        const auto m = readPretrainedMetadata(what);
         if (!m)
             throw Error(what, "has no ConvScope metadata; name the architecture instead");
         config = m->model;

@@ -3,6 +3,7 @@
 #include "cli/commands.h"
 #include "cli/progressprinter.h"
 
+#include "io/pretrained.h"
 #include "train/trainer.h"
 
 #include <csignal>
@@ -58,6 +59,10 @@ TrainConfig configFromArgs(const Args& args) {
     c.threads = int(args.integer("threads", 0));
     c.loaderWorkers = int(args.integer("workers", 0));
     c.initialWeights = args.text("weights", "");
+    // Without --arch, the architecture of the weights to start from (a .pth's from its keys).
+    if (!args.value("arch") && !c.initialWeights.empty())
+        if (const auto origin = readPretrainedMetadata(c.initialWeights))
+            c.model.architecture = origin->model.architecture;
     c.freezeUpTo = args.text("freeze-up-to", "");
     if (c.model.inputSize < 8)
         throw UsageError("--size must be at least 8");

@@ -28,7 +28,7 @@ struct FilterImages {
     int filters = 0;
     int inputChannels = 0;
     int kernelHeight = 0, kernelWidth = 0;
-    int columns = 0;  ///< tiles per row of the grid (inputChannels for PerInput)
+    int columns = 0;              ///< tiles per row of the grid (inputChannels for PerInput)
     std::vector<RgbImage> tiles;  ///< kernel-sized, row by row
 };
 
@@ -37,7 +37,7 @@ struct FilterImages {
 /// the filter's mean activation. Jitter, blur and octaves are optional regularisers.
 struct MaximizeOptions {
     int steps = 20;
-    float stepSize = 1.0f;  ///< in 0..255 pixel units per step, after gradient normalisation
+    float stepSize = 1.0f;  ///< RMS change per step in the network's input units
     int jitter = 0;         ///< random shift of up to this many pixels before each step
     int blurEvery = 0;      ///< Gaussian blur every N steps; 0: never
     float blurSigma = 0.5f;
@@ -75,7 +75,7 @@ struct ClassActivation {
     int mapWidth = 0, mapHeight = 0;
     std::vector<float> map;  ///< raw values at the feature maps' resolution, row-major
     int imageWidth = 0, imageHeight = 0;
-    std::vector<float> heat;  ///< the map upsampled to the image, scaled to 0..1 (min..max)
+    std::vector<float> heat;   ///< the map upsampled to the image, scaled to 0..1 (min..max)
     int peakX = 0, peakY = 0;  ///< the heat's maximum, image pixels
     /// The paper's box: threshold at 20% of the maximum, largest connected component;
     /// inclusive corners in image pixels.

@@ -3,6 +3,7 @@
 #include "data/batchloader.h"
 #include "data/imagedecoder.h"
 #include "error.h"
+#include "inspect/modelinput.h"
 #include "train/evaluator.h"
 
 #include <opencv2/core.hpp>
@@ -39,18 +40,7 @@ struct Predictor::Impl {
 
 Predictor::Predictor(const std::string& weightsPath, const std::optional<WeightsMetadata>& fallback)
     : m_impl(std::make_unique<Impl>()) {
-    auto stored = readWeightsMetadata(weightsPath);
-    if (!stored && !fallback)
-        throw Error(weightsPath,
-                    "has no ConvScope metadata: give the architecture, input size and class names");
-    m_impl->metadata = stored ? *stored : *fallback;
-    WeightsMetadata& m = m_impl->metadata;
-    if (int(m.classNames.size()) != m.model.classCount)
-        throw Error(weightsPath, "the class names do not match the model's class count (" +
-                                     std::to_string(m.model.classCount) + ")");
-    m_impl->model = makeClassifier(m.model);
-    loadModelWeights(weightsPath, *m_impl->model, /*byName=*/true);
-    m_impl->model->eval();
+    m_impl->model = loadForInference(weightsPath, fallback, m_impl->metadata);
 }
 
 Predictor::~Predictor() = default;

@@ -25,8 +25,11 @@ struct Prediction {
 /// One Predictor is used by one thread at a time.
 class Predictor {
 public:
-    /// Loads `weightsPath`; a file without ConvScope metadata needs `fallback` (architecture,
-    /// input size, class names). Throws convscope::Error naming the file.
+    /// Loads `weightsPath` (io/pretrained.h: ConvScope or Keras HDF5, or a torchvision .pth).
+    /// An HDF5 file without ConvScope metadata needs `fallback` (architecture, input size,
+    /// class names). A .pth gives its architecture and class count itself (input 224,
+    /// torchvision preprocessing); its classes are "class_0", ... unless `fallback` names
+    /// them (the count must agree). Throws convscope::Error naming the file.
     explicit Predictor(const std::string& weightsPath,
                        const std::optional<WeightsMetadata>& fallback = {});
     ~Predictor();

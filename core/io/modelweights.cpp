@@ -150,6 +150,9 @@ std::string describe(const LoadReport& r) {
     if (!r.notInModel.empty())
         out += "; skipped " + std::to_string(r.notInModel.size()) +
                " not in this model: " + list(r.notInModel);
+    if (!r.mismatched.empty())
+        out += "; skipped " + std::to_string(r.mismatched.size()) +
+               " whose shapes differ (a new head): " + list(r.mismatched);
     if (!r.notInFile.empty())
         out += "; kept " + std::to_string(r.notInFile.size()) +
                " not in the file as initialised: " + list(r.notInFile);

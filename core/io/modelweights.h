@@ -18,9 +18,13 @@ struct WeightsMetadata {
 
 /// What loading a weight file did, layer by layer.
 struct LoadReport {
-    std::vector<std::string> loaded;          ///< layers whose weights were set
-    std::vector<std::string> notInModel;      ///< layers in the file the model lacks (skipped)
-    std::vector<std::string> notInFile;       ///< model layers with weights the file lacks
+    std::vector<std::string> loaded;      ///< layers whose weights were set
+    std::vector<std::string> notInModel;  ///< layers in the file the model lacks (skipped)
+    std::vector<std::string> notInFile;   ///< model layers with weights the file lacks
+    /// Head layers left as initialised because their shapes differ from the file's (another
+    /// class count or head), by their first differing tensor:
+    /// "fc.weight: file (1000, 512), model (5, 512)".
+    std::vector<std::string> mismatched;
     std::optional<WeightsMetadata> metadata;  ///< when the file carries ConvScope metadata
 };
 

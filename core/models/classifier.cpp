@@ -65,7 +65,15 @@ Architecture parseArchitecture(const std::string& name) {
 }
 
 const char* headName(Head h) {
-    return h == Head::Flatten ? "flatten" : "gap";
+    switch (h) {
+        case Head::Flatten:
+            return "flatten";
+        case Head::GlobalAveragePool:
+            return "gap";
+        case Head::Original:
+            return "original";
+    }
+    return "flatten";
 }
 
 Head parseHead(const std::string& name) {
@@ -73,7 +81,9 @@ Head parseHead(const std::string& name) {
         return Head::Flatten;
     if (name == "gap")
         return Head::GlobalAveragePool;
-    throw Error("head", "unknown '" + name + "' (flatten or gap)");
+    if (name == "original")
+        return Head::Original;
+    throw Error("head", "unknown '" + name + "' (flatten, gap or original)");
 }
 
 std::vector<LayerInfo> ClassifierImpl::summary() {

@@ -42,14 +42,25 @@ public:
     /// Names of the layers that own parameters or buffers, by their module path.
     std::vector<std::string> layerNames();
 
+    /// When on, forward also reports conv outputs before their ReLU, named
+    /// "<layer>/preactivation" (activation maximization needs a gradient where ReLU has none).
+    void setPreActivationTaps(bool on) { m_preActivationTaps = on; }
+    static constexpr const char* kPreActivationSuffix = "/preactivation";
+
 protected:
     static void tapIf(const LayerTap* tap, const std::string& name, const torch::Tensor& t) {
         if (tap)
             (*tap)(name, t);
     }
 
+    void tapPreActivation(const LayerTap* tap, const std::string& name, const torch::Tensor& t) {
+        if (tap && m_preActivationTaps)
+            (*tap)(name + kPreActivationSuffix, t);
+    }
+
 private:
     ModelConfig m_config;
+    bool m_preActivationTaps = false;
     std::string m_frozenUpTo;
     std::set<std::string> m_frozenPrefixes;
 };

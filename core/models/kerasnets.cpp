@@ -46,7 +46,8 @@ public:
         for (int i = 0; i < 3; ++i)
             side = (side - 2) / 2;
         TORCH_CHECK(side >= 1, "input too small for three conv+pool stages");
-        if (c.head == Head::Flatten) {
+        // The blog net was published with the flatten head, so that is its original head.
+        if (c.head != Head::GlobalAveragePool) {
             m_hidden = register_module("dense", nn::Linear(std::int64_t(side) * side * 64, 64));
             m_dropout = register_module("dropout", nn::Dropout(c.dropout));
             m_out = register_module("dense_1", nn::Linear(64, c.classCount));
@@ -61,6 +62,7 @@ public:
         for (int i = 0; i < 3; ++i) {
             x = m_convs[std::size_t(i)]->forward(x);
             if (tap) {
+                tapPreActivation(tap, convNames[i], x);
                 x = torch::relu(x);
                 (*tap)(convNames[i], x);
                 x = torch::max_pool2d(x, 2);
@@ -91,6 +93,9 @@ private:
 
 class Vgg16Impl : public ClassifierImpl {
 public:
+    /// The spatial side the original head's fc1 expects (224 / 32).
+    static constexpr std::int64_t kOriginalSide = 7;
+
     explicit Vgg16Impl(const ModelConfig& c) : ClassifierImpl(c) {
         const int widths[5] = {64, 128, 256, 512, 512};
         const int depths[5] = {2, 2, 3, 3, 3};
@@ -112,6 +117,12 @@ public:
             m_fc1 = register_module("fc1", nn::Linear(std::int64_t(side) * side * 512, 256));
             m_dropout = register_module("dropout", nn::Dropout(c.dropout));
             m_out = register_module("predictions", nn::Linear(256, c.classCount));
+        } else if (c.head == Head::Original) {
+            m_fc1 = register_module("fc1", nn::Linear(kOriginalSide * kOriginalSide * 512, 4096));
+            m_dropout = register_module("dropout", nn::Dropout(c.dropout));
+            m_fc2 = register_module("fc2", nn::Linear(4096, 4096));
+            m_dropout2 = register_module("dropout_1", nn::Dropout(c.dropout));
+            m_out = register_module("predictions", nn::Linear(4096, c.classCount));
         } else {
             m_out = register_module("predictions", nn::Linear(512, c.classCount));
         }
@@ -122,6 +133,7 @@ public:
             x = m_convs[i]->forward(x);
             const bool lastOfBlock = i + 1 == m_convs.size() || m_blockOf[i + 1] != m_blockOf[i];
             if (tap || !lastOfBlock) {
+                tapPreActivation(tap, m_convNames[i], x);
                 x = torch::relu(x);
                 tapIf(tap, m_convNames[i], x);
                 if (lastOfBlock)
@@ -135,6 +147,16 @@ public:
         if (config().head == Head::GlobalAveragePool) {
             x = x.mean({2, 3});
             tapIf(tap, "global_average_pooling2d", x);
+        } else if (config().head == Head::Original) {
+            // torchvision pools to 7x7 whatever the input (the identity at 224, where Keras's
+            // VGG16 has no pooling); flattening stays Keras's, as for the flatten head.
+            if (x.size(2) != kOriginalSide || x.size(3) != kOriginalSide)
+                x = torch::adaptive_avg_pool2d(x, {kOriginalSide, kOriginalSide});
+            x = flattenDense(x, m_fc1, m_dropout, "fc1", tap);
+            x = torch::relu(m_fc2->forward(x));
+            tapIf(tap, "fc2", x);
+            x = m_dropout2->forward(x);
+            tapIf(tap, "dropout_1", x);
         } else {
             x = flattenDense(x, m_fc1, m_dropout, "fc1", tap);
         }
@@ -149,6 +171,8 @@ private:
     std::vector<int> m_blockOf;
     nn::Linear m_fc1{nullptr};
     nn::Dropout m_dropout{nullptr};
+    nn::Linear m_fc2{nullptr};
+    nn::Dropout m_dropout2{nullptr};
     nn::Linear m_out{nullptr};
 };
 

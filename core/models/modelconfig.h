@@ -7,14 +7,17 @@
 namespace convscope {
 
 enum class Architecture { SmallConvNet, Vgg16, ResNet18, MobileNetV2 };
-/// Flatten + dense (the Keras blog's head), or global average pooling + dense (CAM-ready).
-enum class Head { Flatten, GlobalAveragePool };
+/// Flatten + dense (the Keras blog's head), global average pooling + dense (CAM-ready), or
+/// the head the architecture was published with (VGG16: fc1, fc2, predictions, 4096 wide, as
+/// in Keras's and torchvision's VGG16; ResNet-18 and MobileNetV2: pooling + dense, as gap;
+/// the small convnet: as flatten).
+enum class Head { Flatten, GlobalAveragePool, Original };
 
 /// "small", "vgg16", "resnet18", "mobilenetv2"
 const char* architectureName(Architecture a);
 /// Throws convscope::Error for an unknown name.
 Architecture parseArchitecture(const std::string& name);
-const char* headName(Head h);  ///< "flatten" or "gap"
+const char* headName(Head h);  ///< "flatten", "gap" or "original"
 Head parseHead(const std::string& name);
 
 struct ModelConfig {

@@ -30,10 +30,10 @@ std::int64_t outputSide(nn::Module& features, int inputSize,
     return side;
 }
 
-/// torchvision's heads: global average pooling ("avgpool") or, for the flatten head, the
-/// feature maps flattened in NCHW order ("flatten").
+/// torchvision's heads: global average pooling ("avgpool", also the original head) or, for
+/// the flatten head, the feature maps flattened in NCHW order ("flatten").
 torch::Tensor poolOrFlatten(const torch::Tensor& features, Head head, const LayerTap* tap) {
-    const bool pool = head == Head::GlobalAveragePool;
+    const bool pool = head != Head::Flatten;
     torch::Tensor x = pool ? features.mean({2, 3}) : features.flatten(1);
     if (tap)
         (*tap)(pool ? "avgpool" : "flatten", x);

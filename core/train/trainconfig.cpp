@@ -22,6 +22,15 @@ Enum parseName(const std::string& name, const Enum (&values)[N], const char* (*n
 
 }  // namespace
 
+Preprocessing torchvisionPreprocessing() {
+    Preprocessing p;
+    p.name = "torchvision";
+    p.rescale = 1.0f / 255.0f;
+    p.mean = {0.485f, 0.456f, 0.406f};
+    p.stddev = {0.229f, 0.224f, 0.225f};
+    return p;
+}
+
 const char* optimizerName(OptimizerKind k) {
     switch (k) {
         case OptimizerKind::Sgd:

@@ -28,6 +28,10 @@ struct Preprocessing {
     std::string name = "rescale";  ///< "rescale", "torchvision", "caffe", "tf"
 };
 
+/// What torchvision's ImageNet weights expect: RGB in [0, 1], normalised with ImageNet's
+/// mean (0.485, 0.456, 0.406) and standard deviation (0.229, 0.224, 0.225).
+Preprocessing torchvisionPreprocessing();
+
 struct TrainConfig {
     std::string dataDir;
     std::string runDir;
@@ -55,8 +59,10 @@ struct TrainConfig {
     int threads = 0;           ///< LibTorch intra-op threads; 0 = all cores
     int loaderWorkers = 0;     ///< 0 = all cores
     std::uint64_t cacheBudgetBytes = 4ull << 30;
-    std::string initialWeights;  ///< HDF5 file to start from (by layer name)
-    std::string freezeUpTo;      ///< layer name; empty = train everything
+    /// Weights to start from: HDF5 (by layer name) or a torchvision .pth; a file that says how
+    /// its inputs were preprocessed sets `preprocessing` (see io/pretrained.h).
+    std::string initialWeights;
+    std::string freezeUpTo;  ///< layer name; empty = train everything
 };
 
 /// config.json text of a run, and back. fromJson throws convscope::Error on bad input.

@@ -4,6 +4,7 @@
 #include "data/reportjson.h"
 #include "error.h"
 #include "io/modelweights.h"
+#include "io/pretrained.h"
 #include "runtime.h"
 #include "train/checkpoint.h"
 #include "train/evaluator.h"
@@ -183,6 +184,11 @@ TrainingResult Trainer::Impl::run() {
         if (fs::exists(runDir / "config.json"))
             throw Error(c.runDir,
                         "already holds a run (resume it with --resume, or choose another --out)");
+        // Weights only make sense with the preprocessing they were trained with; deciding it
+        // before config.json is written keeps a resumed run the same.
+        if (!c.initialWeights.empty())
+            if (const auto origin = readPretrainedMetadata(c.initialWeights))
+                c.preprocessing = origin->preprocessing;
         fs::create_directories(runDir);
         writeTextFileAtomically((runDir / "config.json").string(), toJson(c));
     }
@@ -227,8 +233,10 @@ TrainingResult Trainer::Impl::run() {
     Classifier model = makeClassifier(c.model);
     WeightsMetadata metadata{c.model, index.classNames(), c.preprocessing};
     if (!c.initialWeights.empty()) {
-        const LoadReport report = loadModelWeights(c.initialWeights, *model, /*byName=*/true);
-        observer->onMessage(describe(report));
+        const PretrainedLoad loaded = loadPretrainedWeights(c.initialWeights, *model);
+        observer->onMessage(std::string("Starting from ") + weightsFormatName(loaded.format) + " " +
+                            c.initialWeights + " (preprocessing " + c.preprocessing.name +
+                            "): " + describe(loaded.report));
     }
     if (!c.freezeUpTo.empty())
         model->freezeUpTo(c.freezeUpTo);

@@ -34,8 +34,8 @@ struct ArchCase {
 
 class EveryArchitecture : public ::testing::TestWithParam<ArchCase> {};
 
-TEST_P(EveryArchitecture, givesOneLogitPerClassWithBothHeads) {
-    for (Head head : {Head::Flatten, Head::GlobalAveragePool}) {
+TEST_P(EveryArchitecture, givesOneLogitPerClassWithEveryHead) {
+    for (Head head : {Head::Flatten, Head::GlobalAveragePool, Head::Original}) {
         const Classifier model =
             makeClassifier(config(GetParam().architecture, head, GetParam().inputSize, 5));
         model->eval();
@@ -55,6 +55,18 @@ INSTANTIATE_TEST_SUITE_P(All, EveryArchitecture,
                                            ArchCase{Architecture::Vgg16, 32},
                                            ArchCase{Architecture::ResNet18, 64},
                                            ArchCase{Architecture::MobileNetV2, 64}));
+
+TEST(Models, vgg16OriginalHeadIsTorchvisionsAndKerassTop) {
+    EXPECT_EQ(parseHead(headName(Head::Original)), Head::Original);
+    const Classifier model = makeClassifier(config(Architecture::Vgg16, Head::Original, 224, 1000));
+    // torchvision.models.vgg16(): 138,357,544 parameters, as Keras's VGG16(include_top=True).
+    EXPECT_EQ(parameterCount(*model), 138357544);
+    std::vector<std::string> dense;
+    for (const auto& layer : model->summary())
+        if (layer.kind == "Dense")
+            dense.push_back(layer.name);
+    EXPECT_EQ(dense, (std::vector<std::string>{"fc1", "fc2", "predictions"}));
+}
 
 TEST(Models, smallConvNetHasTheKerasBlogLayersAndSizes) {
     const Classifier model =

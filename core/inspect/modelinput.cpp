@@ -1,0 +1,109 @@
+#include "inspect/modelinput.h"
+
+#include "error.h"
+#include "io/pretrained.h"
+#include "models/classifier.h"
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+#include <torch/torch.h>
+
+namespace convscope {
+
+namespace {
+
+/// Thrown by a layer tap to end the forward pass once the wanted output is seen.
+struct StopForward {};
+
+}  // namespace
+
+Classifier loadForInference(const std::string& weightsPath,
+                            const std::optional<WeightsMetadata>& fallback,
+                            WeightsMetadata& metadata) {
+    const WeightsFormat format = detectWeightsFormat(weightsPath);
+    auto stored = readPretrainedMetadata(weightsPath);
+    if (!stored && !fallback)
+        throw Error(weightsPath,
+                    "has no ConvScope metadata: give the architecture, input size and class names");
+    metadata = stored ? *stored : *fallback;
+    // A .pth tells its own architecture and class count; only names can be given for them.
+    if (format == WeightsFormat::TorchPth && fallback) {
+        if (int(fallback->classNames.size()) != metadata.model.classCount)
+            throw Error(weightsPath, "has " + std::to_string(metadata.model.classCount) +
+                                         " classes, but " +
+                                         std::to_string(fallback->classNames.size()) +
+                                         " class names were given");
+        metadata.classNames = fallback->classNames;
+    }
+    if (int(metadata.classNames.size()) != metadata.model.classCount)
+        throw Error(weightsPath, "the class names do not match the model's class count (" +
+                                     std::to_string(metadata.model.classCount) + ")");
+    Classifier model = makeClassifier(metadata.model);
+    const PretrainedLoad loaded = loadPretrainedWeights(weightsPath, *model);
+    if (format == WeightsFormat::TorchPth &&
+        (!loaded.report.mismatched.empty() || !loaded.report.notInFile.empty()))
+        throw Error(weightsPath, "does not fill the model: " + describe(loaded.report));
+    model->eval();
+    return model;
+}
+
+torch::Tensor pixelsToInput(const torch::Tensor& pixels, const Preprocessing& p) {
+    const auto mean = torch::tensor(p.mean, torch::kFloat32).view({1, 3, 1, 1});
+    const auto stddev = torch::tensor(p.stddev, torch::kFloat32).view({1, 3, 1, 1});
+    return (pixels * p.rescale - mean) / stddev;
+}
+
+torch::Tensor inputToPixels(const torch::Tensor& input, const Preprocessing& p) {
+    const auto mean = torch::tensor(p.mean, torch::kFloat32).view({1, 3, 1, 1});
+    const auto stddev = torch::tensor(p.stddev, torch::kFloat32).view({1, 3, 1, 1});
+    return (input * stddev + mean) / p.rescale;
+}
+
+torch::Tensor imageToPixels(const RgbImage& image, int size) {
+    if (image.empty())
+        throw Error("image", "is empty");
+    const cv::Mat rgb(image.height, image.width, CV_8UC3,
+                      const_cast<std::uint8_t*>(image.pixels.data()));
+    cv::Mat sized;
+    if (image.width == size && image.height == size)
+        sized = rgb;
+    else
+        cv::resize(rgb, sized, cv::Size(size, size), 0, 0, cv::INTER_AREA);
+    const torch::Tensor hwc =
+        torch::from_blob(sized.data, {size, size, 3}, torch::kUInt8).to(torch::kFloat32);
+    return hwc.permute({2, 0, 1}).unsqueeze(0).contiguous();
+}
+
+torch::Tensor layerOutput(ClassifierImpl& model, const torch::Tensor& input,
+                          const std::string& layer) {
+    return layerOutputs(model, input, {layer}).front();
+}
+
+std::vector<torch::Tensor> layerOutputs(ClassifierImpl& model, const torch::Tensor& input,
+                                        const std::vector<std::string>& layers) {
+    std::vector<torch::Tensor> out(layers.size());
+    std::size_t seen = 0;
+    const LayerTap tap = [&](const std::string& name, const torch::Tensor& t) {
+        for (std::size_t i = 0; i < layers.size(); ++i) {
+            if (name == layers[i] && !out[i].defined()) {
+                out[i] = t;
+                if (++seen == layers.size())
+                    throw StopForward{};
+            }
+        }
+    };
+    try {
+        model.forward(input, &tap);
+    } catch (const StopForward&) {
+        return out;
+    } catch (const c10::Error& e) {
+        throw Error(layers.back(), std::string("cannot compute at this input size: ") +
+                                       e.what_without_backtrace());
+    }
+    for (std::size_t i = 0; i < layers.size(); ++i)
+        if (!out[i].defined())
+            throw Error(layers[i], "no such layer in this model (see `convscope summary`)");
+    return out;
+}
+
+}  // namespace convscope

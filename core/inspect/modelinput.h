@@ -1,0 +1,41 @@
+#pragma once
+
+// Internal to core: turning pixels into network inputs and reading one layer's output.
+
+#include "data/rgbimage.h"
+#include "io/modelweights.h"
+#include "train/trainconfig.h"
+
+#include <torch/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace convscope {
+
+/// Loads a weight file for inference: metadata from the file, else `fallback` (architecture,
+/// input size, class names), the model in eval mode. Throws convscope::Error naming the file.
+Classifier loadForInference(const std::string& weightsPath,
+                            const std::optional<WeightsMetadata>& fallback,
+                            WeightsMetadata& metadata);
+
+/// [N, 3, H, W] float pixels in 0..255 (RGB) to what the network expects:
+/// x * rescale, then (x - mean) / std per channel. Differentiable.
+torch::Tensor pixelsToInput(const torch::Tensor& pixels, const Preprocessing& preprocessing);
+
+/// The inverse of pixelsToInput.
+torch::Tensor inputToPixels(const torch::Tensor& input, const Preprocessing& preprocessing);
+
+/// An image squashed to size x size (as training did) as float pixels [1, 3, size, size].
+torch::Tensor imageToPixels(const RgbImage& image, int size);
+
+/// The output of `layer` for `input`; the forward pass stops there, so later layers neither
+/// run nor constrain the input size. Throws convscope::Error for a layer the model lacks.
+torch::Tensor layerOutput(ClassifierImpl& model, const torch::Tensor& input,
+                          const std::string& layer);
+/// The outputs of several layers, in the order asked; stops once all are seen.
+std::vector<torch::Tensor> layerOutputs(ClassifierImpl& model, const torch::Tensor& input,
+                                        const std::vector<std::string>& layers);
+
+}  // namespace convscope

@@ -1,0 +1,283 @@
+#include "io/torchpth.h"
+
+#include "error.h"
+#include "io/unpickler.h"
+
+#include <caffe2/serialize/inline_container.h>
+#include <torch/torch.h>
+
+#include <fstream>
+#include <map>
+
+namespace convscope {
+
+namespace {
+
+using Kind = PickleValue::Kind;
+
+/// One storage of the archive: a record `data/<key>` of `numel` elements of `dtype`.
+struct Storage {
+    std::string key;
+    torch::ScalarType dtype = torch::kFloat32;
+    std::int64_t numel = 0;
+    torch::Tensor data;  // flat; undefined when only shapes are read
+};
+
+bool storageDtype(const std::string& type, torch::ScalarType& dtype) {
+    static const std::map<std::string, torch::ScalarType> types{
+        {"FloatStorage", torch::kFloat32}, {"DoubleStorage", torch::kFloat64},
+        {"HalfStorage", torch::kFloat16},  {"BFloat16Storage", torch::kBFloat16},
+        {"LongStorage", torch::kInt64},    {"IntStorage", torch::kInt32},
+        {"ShortStorage", torch::kInt16},   {"CharStorage", torch::kInt8},
+        {"ByteStorage", torch::kUInt8},    {"BoolStorage", torch::kBool},
+        {"UntypedStorage", torch::kUInt8}};
+    const auto it = types.find(type);
+    if (it == types.end())
+        return false;
+    dtype = it->second;
+    return true;
+}
+
+std::vector<std::int64_t> intTuple(const PickleValue& v, const char* what,
+                                   const std::string& path) {
+    if (v.kind != Kind::Tuple)
+        throw Error(path,
+                    std::string("tensor ") + what + " is a " + v.typeName() + ", not a tuple");
+    std::vector<std::int64_t> out;
+    for (const auto& item : v.items) {
+        if (item->kind != Kind::Int)
+            throw Error(path, std::string("tensor ") + what + " holds a " + item->typeName());
+        out.push_back(item->integer);
+    }
+    return out;
+}
+
+/// Builds the tensors as the pickle asks for them; owns the archive reader.
+class StateDictReader {
+public:
+    StateDictReader(caffe2::serialize::PyTorchStreamReader& archive, const std::string& path,
+                    bool withValues)
+        : m_archive(archive), m_path(path), m_withValues(withValues) {}
+
+    UnpicklerHooks hooks() {
+        UnpicklerHooks h;
+        h.checkGlobal = [this](const std::string& module, const std::string& name) {
+            checkGlobal(module, name);
+        };
+        h.call = [this](const std::string& global, const std::vector<PickleRef>& args) {
+            return call(global, args);
+        };
+        h.persistentLoad = [this](const PickleRef& id) { return persistentLoad(*id); };
+        return h;
+    }
+
+private:
+    void checkGlobal(const std::string& module, const std::string& name) const {
+        torch::ScalarType dtype;
+        if ((module == "collections" && name == "OrderedDict") ||
+            (module == "torch" && storageDtype(name, dtype)) ||
+            (module == "torch._utils" &&
+             (name == "_rebuild_tensor_v2" || name == "_rebuild_parameter" ||
+              name == "_rebuild_parameter_with_state")))
+            return;
+        if (module.rfind("torch._utils", 0) == 0 || module == "torch")
+            throw Error(m_path, "holds a tensor kind this reader does not support (" + module +
+                                    "." + name + "; quantized or sparse?)");
+        throw Error(m_path, "holds a pickled " + module + "." + name +
+                                ", not a state_dict of tensors (a whole model saved with "
+                                "torch.save(model)?); in Python, save the weights alone: "
+                                "torch.save(model.state_dict(), path)");
+    }
+
+    PickleRef persistentLoad(const PickleValue& id) {
+        // ('storage', torch.FloatStorage, key, location, numel)
+        if (id.kind != Kind::Tuple || id.items.size() < 5 || id.items[0]->kind != Kind::String ||
+            id.items[0]->text != "storage" || id.items[1]->kind != Kind::Global ||
+            id.items[2]->kind != Kind::String || id.items[4]->kind != Kind::Int)
+            throw Error(m_path, "a persistent id that is not a storage record");
+        Storage s;
+        s.key = id.items[2]->text;
+        s.numel = id.items[4]->integer;
+        const std::string& type = id.items[1]->text;
+        if (type.rfind("torch.", 0) != 0 || !storageDtype(type.substr(6), s.dtype))
+            throw Error(m_path, "storage " + s.key + " has an unsupported type " + type);
+        if (s.numel < 0)
+            throw Error(m_path, "storage " + s.key + " has a negative size");
+        const auto cached = m_storages.find(s.key);
+        if (cached != m_storages.end())
+            s = cached->second;
+        else
+            s = m_storages[s.key] = load(s);
+        PickleRef v = std::make_shared<PickleValue>();
+        v->kind = Kind::Object;
+        v->text = "storage";
+        v->object = s;
+        return v;
+    }
+
+    Storage load(Storage s) {
+        const std::string record = "data/" + s.key;
+        if (!m_archive.hasRecord(record))
+            throw Error(m_path, "storage record " + record + " is missing from the archive");
+        if (!m_withValues)
+            return s;
+        auto [data, bytes] = m_archive.getRecord(record);
+        const auto needed = std::size_t(s.numel) * c10::elementSize(s.dtype);
+        if (bytes < needed)
+            throw Error(m_path, "storage record " + record + " holds " + std::to_string(bytes) +
+                                    " bytes, its tensors need " + std::to_string(needed));
+        // The tensor keeps the record's memory alive instead of copying it.
+        auto owner = std::make_shared<at::DataPtr>(std::move(data));
+        void* raw = owner->get();
+        s.data = torch::from_blob(
+            raw, {s.numel}, [owner](void*) mutable { owner.reset(); },
+            torch::TensorOptions().dtype(s.dtype));
+        return s;
+    }
+
+    PickleRef call(const std::string& global, const std::vector<PickleRef>& args) {
+        if (global == "torch._utils._rebuild_parameter" ||
+            global == "torch._utils._rebuild_parameter_with_state") {
+            if (args.empty() || args[0]->kind != Kind::Object || args[0]->text != "tensor")
+                throw Error(m_path, global + " without a tensor");
+            return args[0];
+        }
+        if (global == "torch._utils._rebuild_tensor_v2")
+            return rebuildTensor(args);
+        throw Error(m_path, "calls " + global + ", which a state_dict does not use");
+    }
+
+    /// _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, hooks[, meta])
+    PickleRef rebuildTensor(const std::vector<PickleRef>& args) {
+        if (args.size() < 4 || args[0]->kind != Kind::Object || args[0]->text != "storage" ||
+            args[1]->kind != Kind::Int)
+            throw Error(m_path, "a tensor record with unexpected arguments");
+        const auto& storage = std::any_cast<const Storage&>(args[0]->object);
+        const std::int64_t offset = args[1]->integer;
+        const auto size = intTuple(*args[2], "size", m_path);
+        const auto stride = intTuple(*args[3], "stride", m_path);
+        if (size.size() != stride.size())
+            throw Error(m_path, "a tensor whose size and stride differ in length");
+        std::int64_t last = offset, count = 1;
+        for (std::size_t i = 0; i < size.size(); ++i) {
+            if (size[i] < 0 || stride[i] < 0)
+                throw Error(m_path, "a tensor with a negative size or stride");
+            count *= size[i];
+            last += (size[i] - 1) * stride[i];
+        }
+        if (count > 0 && (offset < 0 || last >= storage.numel))
+            throw Error(m_path, "a tensor reaches past the end of storage " + storage.key);
+        TorchTensorEntry entry;
+        entry.shape = size;
+        entry.dtype = storage.dtype;
+        if (m_withValues)
+            entry.value = count > 0 ? storage.data.as_strided(size, stride, offset).contiguous()
+                                    : torch::empty(size, storage.data.options());
+        PickleRef v = std::make_shared<PickleValue>();
+        v->kind = Kind::Object;
+        v->text = "tensor";
+        v->object = std::move(entry);
+        return v;
+    }
+
+    caffe2::serialize::PyTorchStreamReader& m_archive;
+    const std::string& m_path;
+    bool m_withValues;
+    std::map<std::string, Storage> m_storages;
+};
+
+bool isTensor(const PickleValue& v) {
+    return v.kind == Kind::Object && v.text == "tensor";
+}
+
+bool holdsTensors(const PickleValue& dict) {
+    for (const auto& entry : dict.entries)
+        if (isTensor(*entry.second))
+            return true;
+    return false;
+}
+
+/// The state_dict in what the pickle holds: itself, or a checkpoint's model entry.
+const PickleValue& stateDictIn(const PickleValue& root, const std::string& path) {
+    if (root.kind != Kind::Dict)
+        throw Error(path, "holds a " + root.typeName() + ", not a state_dict");
+    if (holdsTensors(root))
+        return root;
+    for (const char* key : {"state_dict", "model_state_dict", "model"}) {
+        const PickleValue* inner = root.find(key);
+        if (inner && inner->kind == Kind::Dict && holdsTensors(*inner))
+            return *inner;
+    }
+    throw Error(path, "holds a dict without tensors, not a state_dict");
+}
+
+void checkSignature(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw Error(path, "cannot open");
+    char head[4] = {};
+    in.read(head, 4);
+    const auto got = in.gcount();
+    if (got == 0)
+        throw Error(path, "empty file");
+    if (got == 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4)
+        return;
+    if (std::uint8_t(head[0]) == 0x80)
+        throw Error(path,
+                    "a legacy PyTorch file (saved before PyTorch 1.6, or with "
+                    "_use_new_zipfile_serialization=False), which ConvScope does not read; "
+                    "re-save it with a current PyTorch: "
+                    "torch.save(torch.load(old_path), new_path)");
+    throw Error(path, "not a PyTorch state_dict file (no zip archive, as torch.save writes)");
+}
+
+}  // namespace
+
+const TorchTensorEntry* TorchStateDict::find(const std::string& name) const {
+    for (const auto& t : tensors)
+        if (t.name == name)
+            return &t;
+    return nullptr;
+}
+
+TorchStateDict readTorchStateDict(const std::string& path, bool withValues) {
+    checkSignature(path);
+    try {
+        caffe2::serialize::PyTorchStreamReader archive(path);
+        if (archive.hasRecord("constants.pkl"))
+            throw Error(path, "a TorchScript archive (torch.jit.save), not a state_dict");
+        if (!archive.hasRecord("data.pkl"))
+            throw Error(path, "a zip archive without data.pkl, not a torch.save file");
+        if (archive.hasRecord("byteorder")) {
+            auto [order, bytes] = archive.getRecord("byteorder");
+            const std::string text(static_cast<const char*>(order.get()), bytes);
+            if (text != "little")
+                throw Error(path, "stored " + text + "-endian, which ConvScope does not read");
+        }
+        auto [pickle, size] = archive.getRecord("data.pkl");
+        StateDictReader reader(archive, path, withValues);
+        const PickleRef root =
+            unpickle(static_cast<const std::uint8_t*>(pickle.get()), size, reader.hooks(), path);
+        const PickleValue& dict = stateDictIn(*root, path);
+        TorchStateDict out;
+        for (const auto& [key, value] : dict.entries) {
+            if (key->kind != Kind::String || !isTensor(*value))
+                continue;
+            TorchTensorEntry entry = std::any_cast<const TorchTensorEntry&>(value->object);
+            entry.name = key->text;
+            out.tensors.push_back(std::move(entry));
+        }
+        bool allPrefixed = true;
+        for (const auto& t : out.tensors)
+            allPrefixed = allPrefixed && t.name.rfind("module.", 0) == 0;
+        if (allPrefixed)
+            for (auto& t : out.tensors)
+                t.name.erase(0, 7);
+        return out;
+    } catch (const c10::Error& e) {
+        throw Error(path, std::string("damaged or truncated PyTorch archive (") +
+                              e.what_without_backtrace() + ")");
+    }
+}
+
+}  // namespace convscope
