@@ -20,6 +20,8 @@
 #include <QScreen>
 #include <QTimer>
 
+#include <algorithm>
+
 using namespace convscope::ui;
 
 namespace {
@@ -75,7 +77,8 @@ void inspectShots(MainWindow& window, const QString& out, const QString& image) 
     options.jitter = 2;
     options.blurEvery = 4;
     filters->setOptions(options);
-    filters->setShowBest(24);
+    filters->setShowBest(20);
+    filters->setKernelSize(64);
     filters->maximizeLayer();
     waitFor([&] { return layerDone; }, 300000);
     filters->selectLayer(conv.front());
@@ -88,12 +91,21 @@ void inspectShots(MainWindow& window, const QString& out, const QString& image) 
     FeatureMapsView* maps = inspect->featureMaps();
     inspect->showFeatureMaps();
     maps->selectLayer(conv.front());
+    maps->setTileSize(124);
     maps->setImage(image);
     waitFor([&] { return !maps->maps().values.empty(); }, 30000);
     pause(800);
-    const QRect r = maps->grid()->imageRect(7);
-    click(maps->grid(), r.center());
-    hover(maps->grid(), r.center());
+    // Enlarge the map that fires hardest and hover its strongest point.
+    const convscope::FeatureMaps& m = maps->maps();
+    const auto peak = std::max_element(m.values.begin(), m.values.end()) - m.values.begin();
+    const int plane = m.width * m.height;
+    const int channel = int(peak) / plane;
+    const int px = int(peak) % plane % m.width, py = int(peak) % plane / m.width;
+    const QRect r = maps->grid()->imageRect(channel);
+    const QPoint at(r.x() + (px * r.width() + r.width() / 2) / m.width,
+                    r.y() + (py * r.height() + r.height() / 2) / m.height);
+    click(maps->grid(), at);
+    hover(maps->grid(), at);
     pause(500);
     inspect->grab().save(QDir(out).filePath(QStringLiteral("inspect-featuremaps.png")));
     window.showCentreTab(0);

@@ -143,6 +143,10 @@ void FeatureMapsView::setColormap(Colormap colormap) {
     m_colormap->setCurrentIndex(m_colormap->findData(int(colormap)));
 }
 
+void FeatureMapsView::setTileSize(int px) {
+    m_tileSize->setValue(px);
+}
+
 void FeatureMapsView::request() {
     if (m_layers.weightsPath.isEmpty() || m_imagePath.isEmpty() || layer().isEmpty())
         return;

@@ -30,6 +30,7 @@ public:
     bool selectLayer(const QString& name);
     QString layer() const;
     void setColormap(convscope::Colormap colormap);
+    void setTileSize(int px);
 
     ImageGridView* grid() const { return m_grid; }
     /// The maps shown, as core computed them.

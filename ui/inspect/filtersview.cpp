@@ -56,6 +56,7 @@ FiltersView::FiltersView(EngineBridge* bridge, QWidget* parent)
     splitter->addWidget(createMaximizePane());
     splitter->setStretchFactor(0, 2);
     splitter->setStretchFactor(1, 3);
+    splitter->setSizes({220, 520});
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(splitter);
@@ -298,6 +299,10 @@ void FiltersView::setOptions(const MaximizeOptions& o) {
     m_jitter->setValue(o.jitter);
     m_blurEvery->setValue(o.blurEvery);
     m_octaves->setValue(o.octaves);
+}
+
+void FiltersView::setKernelSize(int px) {
+    m_kernelZoom->setValue(px);
 }
 
 void FiltersView::setShowBest(int count) {

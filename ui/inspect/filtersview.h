@@ -34,6 +34,8 @@ public:
 
     convscope::MaximizeOptions options() const;
     void setOptions(const convscope::MaximizeOptions& options);
+    /// Side of each kernel on screen.
+    void setKernelSize(int px);
     /// How many of the layer's pictures to keep, best first (0: all).
     void setShowBest(int count);
 
