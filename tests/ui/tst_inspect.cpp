@@ -12,7 +12,9 @@
 #include "mainwindow.h"
 #include "train/trainer.h"
 
+#include <QDateTime>
 #include <QDir>
+#include <QFile>
 #include <QImage>
 #include <QListView>
 #include <QMouseEvent>
@@ -85,6 +87,7 @@ private Q_SLOTS:
     void classifyPanelShowsTheCamOverlayAndBox();
     void camIsDisabledForAFlattenHead();
     void featureMapsFollowARequestWithin100Ms();
+    void aRewrittenSnapshotIsReadAgain();
 
 private:
     void useWeights(const QString& path);
@@ -372,6 +375,23 @@ void TestInspect::featureMapsFollowARequestWithin100Ms() {
         median, timesMs.back(), int(timesMs.size()), layers.front().name.c_str(),
         layers.back().name.c_str());
     QVERIFY2(median < 100, qPrintable(QStringLiteral("median %1 ms").arg(median)));
+}
+
+void TestInspect::aRewrittenSnapshotIsReadAgain() {
+    // Training rewrites latest.h5 after every epoch under the same name.
+    const QString snapshot = m_dir.filePath(QStringLiteral("latest.h5"));
+    QVERIFY(QFile::copy(m_gapWeights, snapshot));
+    useWeights(snapshot);
+    QCOMPARE(m_window->inspectPanel()->layers().inputSize, 32);
+    QVERIFY(QFile::remove(snapshot));
+    QVERIFY(QFile::copy(m_blogWeights, snapshot));
+    QFile file(snapshot);
+    QVERIFY(file.open(QIODevice::ReadWrite));
+    QVERIFY(file.setFileTime(QDateTime::currentDateTime().addSecs(5),
+                             QFileDevice::FileModificationTime));
+    file.close();
+    useWeights(snapshot);
+    QCOMPARE(m_window->inspectPanel()->layers().inputSize, 150);
 }
 
 QTEST_MAIN(TestInspect)
