@@ -4,6 +4,7 @@
 #include "classify/classifypanel.h"
 #include "dataset/datasetpanel.h"
 #include "evaluate/evaluationpanel.h"
+#include "inspect/inspectpanel.h"
 #include "training/trainingpanel.h"
 #include "training/trainingplots.h"
 
@@ -21,6 +22,7 @@
 #include <QSaveFile>
 #include <QSettings>
 #include <QStatusBar>
+#include <QTabWidget>
 
 namespace convscope::ui {
 
@@ -45,10 +47,15 @@ MainWindow::MainWindow(QWidget* parent)
       m_training(new TrainingPanel(m_bridge)),
       m_classify(new ClassifyPanel(m_bridge)),
       m_evaluation(new EvaluationPanel(m_bridge)),
+      m_inspect(new InspectPanel(m_bridge)),
+      m_centre(new QTabWidget),
       m_issues(new QListWidget) {
     setWindowTitle(tr("ConvScope"));
     setAcceptDrops(true);
-    setCentralWidget(m_training);
+    m_centre->setDocumentMode(true);
+    m_centre->addTab(m_training, tr("Training"));
+    m_centre->addTab(m_inspect, tr("Inspect"));
+    setCentralWidget(m_centre);
     QDockWidget* datasetDock =
         dock(this, tr("Dataset"), QStringLiteral("dataset"), m_dataset, Qt::LeftDockWidgetArea);
     QDockWidget* augmentDock = dock(this, tr("Augmentation"), QStringLiteral("augmentation"),
@@ -93,10 +100,8 @@ MainWindow::MainWindow(QWidget* parent)
                : QString());
     });
     connect(m_training, &TrainingPanel::weightsAvailable, this, [this](const QString& path) {
-        if (path.isEmpty())
-            return;
-        m_classify->setWeights(path);
-        m_evaluation->setSource(path, m_folder);
+        if (!path.isEmpty())
+            setWeights(path);
     });
 
     QSettings settings;
@@ -156,6 +161,11 @@ void MainWindow::createMenus() {
     });
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
+    view->addAction(tr("&Training charts"), QKeySequence(tr("Ctrl+1")), this,
+                    [this] { showCentreTab(0); });
+    view->addAction(tr("&Inspect the network"), QKeySequence(tr("Ctrl+2")), this,
+                    [this] { showCentreTab(1); });
+    view->addSeparator();
     for (QDockWidget* d : findChildren<QDockWidget*>())
         view->addAction(d->toggleViewAction());
 }
@@ -204,13 +214,23 @@ void MainWindow::onImageActivated(const QString& path) {
         }
     }
     m_augment->setImage(path, className);
+    m_inspect->setImage(path);
     if (!m_classify->weights().isEmpty())
         m_classify->classify(path);
 }
 
-void MainWindow::loadWeights(const QString& path) {
+void MainWindow::setWeights(const QString& path) {
     m_classify->setWeights(path);
     m_evaluation->setSource(path, m_folder);
+    m_inspect->setWeights(path);
+}
+
+void MainWindow::showCentreTab(int index) {
+    m_centre->setCurrentIndex(index);
+}
+
+void MainWindow::loadWeights(const QString& path) {
+    setWeights(path);
     statusBar()->showMessage(tr("Classifying with %1").arg(path));
 }
 

@@ -6,6 +6,7 @@
 
 class QListWidget;
 class QMenu;
+class QTabWidget;
 
 namespace convscope::ui {
 
@@ -13,10 +14,12 @@ class AugmentPanel;
 class ClassifyPanel;
 class DatasetPanel;
 class EvaluationPanel;
+class InspectPanel;
 class TrainingPanel;
 
 /// The workbench: dataset browser, augmentation preview, training with live charts,
-/// classification and evaluation, as docks around the training charts. Drop a folder on it
+/// classification and evaluation, as docks around a centre with the training charts and the
+/// inspector (filters, activation maximization, feature maps) as tabs. Drop a folder on it
 /// to import, an image to classify.
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -36,6 +39,9 @@ public:
     TrainingPanel* trainingPanel() const { return m_training; }
     ClassifyPanel* classifyPanel() const { return m_classify; }
     EvaluationPanel* evaluationPanel() const { return m_evaluation; }
+    InspectPanel* inspectPanel() const { return m_inspect; }
+    /// Brings the Training (0) or Inspect (1) tab to the front.
+    void showCentreTab(int index);
     QListWidget* issues() const { return m_issues; }
 
 protected:
@@ -48,6 +54,7 @@ private:
     void onImported(DatasetPtr dataset);
     void onImageActivated(const QString& path);
     void onFailed(const QString& what, const QString& message);
+    void setWeights(const QString& path);
     void rememberFolder(const QString& path);
     void rebuildRecentMenu();
 
@@ -57,6 +64,8 @@ private:
     TrainingPanel* m_training;
     ClassifyPanel* m_classify;
     EvaluationPanel* m_evaluation;
+    InspectPanel* m_inspect;
+    QTabWidget* m_centre;
     QListWidget* m_issues;
     QMenu* m_recent = nullptr;
     QString m_folder;

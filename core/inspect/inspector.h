@@ -1,7 +1,7 @@
 #pragma once
 
 #include "data/rgbimage.h"
-#include "io/modelweights.h"
+#include "io/weightsmetadata.h"
 
 #include <atomic>
 #include <cstdint>

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "io/kerasweights.h"
+#include "io/weightsmetadata.h"
 #include "models/classifier.h"
 #include "train/trainconfig.h"
 
@@ -9,28 +10,6 @@
 #include <vector>
 
 namespace convscope {
-
-/// What a weight file says about the model it belongs to (ConvScope's root attributes).
-struct WeightsMetadata {
-    ModelConfig model;
-    std::vector<std::string> classNames;
-    Preprocessing preprocessing;
-};
-
-/// What loading a weight file did, layer by layer.
-struct LoadReport {
-    std::vector<std::string> loaded;      ///< layers whose weights were set
-    std::vector<std::string> notInModel;  ///< layers in the file the model lacks (skipped)
-    std::vector<std::string> notInFile;   ///< model layers with weights the file lacks
-    /// Head layers left as initialised because their shapes differ from the file's (another
-    /// class count or head), by their first differing tensor:
-    /// "fc.weight: file (1000, 512), model (5, 512)".
-    std::vector<std::string> mismatched;
-    std::optional<WeightsMetadata> metadata;  ///< when the file carries ConvScope metadata
-};
-
-/// One line per kind of outcome, for the CLI and the UI.
-std::string describe(const LoadReport& report);
 
 /// Writes the model in Keras's save_weights HDF5 layout (conv kernels HWIO, dense kernels
 /// (in, out), batch norm as gamma/beta/moving_mean/moving_variance), plus the metadata, atomically.

@@ -9,7 +9,8 @@
 # Prints both validation accuracies and wall times. Not a test.
 # Usage: run_finetune_vs_scratch.sh PRETRAINED_WEIGHTS
 #   SIZE (96), PER_CLASS (50), VAL_PER_CLASS (30), HEAD_EPOCHS (30), FINETUNE_EPOCHS (3),
-#   THREADS (0 = all cores)
+#   THREADS (0 = all cores), EXTRA_ARGS (added to both runs, e.g. "--flavour keras" so that
+#   the scratch run builds the same network as a Keras backbone)
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 PRETRAINED_WEIGHTS" >&2; exit 2; }
 pretrained="$1"
@@ -28,6 +29,8 @@ data="$build/bench-fashion-mnist-$per_class-$val_per_class"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 common=(--arch mobilenetv2 --head gap --size "$size" --batch 32 --seed 1 --threads "$threads" --json)
+read -r -a extra <<< "${EXTRA_ARGS:-}"
+common+=("${extra[@]}")
 
 t0=$(date +%s.%N)
 "$bin" finetune "$data" --out "$work/finetuned" --weights "$pretrained" --bottleneck \

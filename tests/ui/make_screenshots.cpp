@@ -5,14 +5,22 @@
 #include "classify/classifypanel.h"
 #include "dataset/datasetpanel.h"
 #include "evaluate/evaluationpanel.h"
+#include "inspect/featuremapsview.h"
+#include "inspect/filtersview.h"
+#include "inspect/imagegridview.h"
+#include "inspect/inspectpanel.h"
 #include "mainwindow.h"
 #include "training/trainingpanel.h"
 
 #include <QApplication>
 #include <QDir>
+#include <QDockWidget>
 #include <QElapsedTimer>
+#include <QMouseEvent>
 #include <QScreen>
 #include <QTimer>
+
+#include <algorithm>
 
 using namespace convscope::ui;
 
@@ -27,6 +35,82 @@ void waitFor(const std::function<bool()>& done, int timeoutMs) {
 
 void pause(int ms) {
     waitFor([] { return false; }, ms);
+}
+
+void hover(QWidget* widget, const QPoint& pos) {
+    QMouseEvent move(QEvent::MouseMove, QPointF(pos), widget->mapToGlobal(QPointF(pos)),
+                     Qt::NoButton, Qt::NoButton, Qt::NoModifier);
+    QCoreApplication::sendEvent(widget, &move);
+}
+
+void click(QWidget* widget, const QPoint& pos) {
+    QMouseEvent press(QEvent::MouseButtonPress, QPointF(pos), widget->mapToGlobal(QPointF(pos)),
+                      Qt::LeftButton, Qt::LeftButton, Qt::NoModifier);
+    QCoreApplication::sendEvent(widget, &press);
+}
+
+// The inspect panel's two tabs, with the side docks out of the way so that it has the room
+// a person would give it.
+void inspectShots(MainWindow& window, const QString& out, const QString& image) {
+    QList<QDockWidget*> hidden;
+    for (QDockWidget* d : window.findChildren<QDockWidget*>()) {
+        if (d->isVisible()) {
+            d->hide();
+            hidden.push_back(d);
+        }
+    }
+    window.showCentreTab(1);
+    InspectPanel* inspect = window.inspectPanel();
+    waitFor([&] { return !inspect->layers().layers.empty(); }, 30000);
+    QStringList conv;
+    for (const auto& l : inspect->layers().layers)
+        if (l.hasKernels)
+            conv.push_back(QString::fromStdString(l.name));
+
+    FiltersView* filters = inspect->filters();
+    inspect->showFilters();
+    bool layerDone = false;
+    QObject::connect(filters, &FiltersView::layerMaximized, [&] { layerDone = true; });
+    filters->selectLayer(conv.back());
+    convscope::MaximizeOptions options;
+    options.steps = 40;
+    options.jitter = 2;
+    options.blurEvery = 4;
+    filters->setOptions(options);
+    filters->setShowBest(20);
+    filters->setKernelSize(64);
+    filters->maximizeLayer();
+    waitFor([&] { return layerDone; }, 300000);
+    filters->selectLayer(conv.front());
+    pause(1500);
+    click(filters->pictureGrid(), filters->pictureGrid()->imageRect(0).center());
+    hover(filters->pictureGrid(), filters->pictureGrid()->imageRect(0).center());
+    pause(500);
+    inspect->grab().save(QDir(out).filePath(QStringLiteral("inspect-filters.png")));
+
+    FeatureMapsView* maps = inspect->featureMaps();
+    inspect->showFeatureMaps();
+    maps->selectLayer(conv.front());
+    maps->setTileSize(124);
+    maps->setImage(image);
+    waitFor([&] { return !maps->maps().values.empty(); }, 30000);
+    pause(800);
+    // Enlarge the map that fires hardest and hover its strongest point.
+    const convscope::FeatureMaps& m = maps->maps();
+    const auto peak = std::max_element(m.values.begin(), m.values.end()) - m.values.begin();
+    const int plane = m.width * m.height;
+    const int channel = int(peak) / plane;
+    const int px = int(peak) % plane % m.width, py = int(peak) % plane / m.width;
+    const QRect r = maps->grid()->imageRect(channel);
+    const QPoint at(r.x() + (px * r.width() + r.width() / 2) / m.width,
+                    r.y() + (py * r.height() + r.height() / 2) / m.height);
+    click(maps->grid(), at);
+    hover(maps->grid(), at);
+    pause(500);
+    inspect->grab().save(QDir(out).filePath(QStringLiteral("inspect-featuremaps.png")));
+    window.showCentreTab(0);
+    for (QDockWidget* d : hidden)
+        d->show();
 }
 
 }  // namespace
@@ -54,7 +138,10 @@ int main(int argc, char** argv) {
     pause(1500);
 
     TrainingPanel* training = window.trainingPanel();
-    training->setBasicSettings(28, 4, 32);
+    // A global-average-pooling head, large enough inputs for class activation maps to show.
+    training->setArchitecture(convscope::Architecture::SmallConvNet,
+                              convscope::Head::GlobalAveragePool);
+    training->setBasicSettings(64, 4, 32);
     training->setRunDirectory(QDir(out).filePath(QStringLiteral("run")));
     bool finished = false;
     QObject::connect(window.bridge(), &EngineBridge::trainingFinished, [&] { finished = true; });
@@ -68,7 +155,11 @@ int main(int argc, char** argv) {
     waitFor([&] { return evaluated; }, 60000);
     window.evaluationPanel()->listImages(6, -1);
     const auto dataset = window.datasetPanel()->dataset();
-    window.classifyPanel()->classify(QString::fromStdString(dataset->samples()[5].path));
+    bool camShown = false;
+    QObject::connect(window.classifyPanel(), &ClassifyPanel::camShown, [&] { camShown = true; });
+    const QString image = QString::fromStdString(dataset->samples()[5].path);
+    window.classifyPanel()->classify(image);
+    waitFor([&] { return camShown; }, 60000);
     pause(1500);
 
     window.grab().save(QDir(out).filePath(QStringLiteral("window%1.png").arg(suffix)));
@@ -91,6 +182,8 @@ int main(int argc, char** argv) {
         training->showLayers(false);
         training->setBottleneck(false);
         training->setStartingWeights(QString());
+        window.classifyPanel()->grab().save(QDir(out).filePath(QStringLiteral("classify-cam.png")));
+        inspectShots(window, out, image);
     }
     QDir(QDir(out).filePath(QStringLiteral("run"))).removeRecursively();
     return 0;

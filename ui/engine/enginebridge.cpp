@@ -1,5 +1,6 @@
 #include "engine/enginebridge.h"
 
+#include "engine/inspectworker.h"
 #include "engine/workers.h"
 
 #include <QMetaObject>
@@ -18,16 +19,35 @@ QImage toQImage(const RgbImage& image) {
     return out;
 }
 
+RgbImage toRgbImage(const QImage& image) {
+    const QImage rgb = image.convertToFormat(QImage::Format_RGB888);
+    RgbImage out;
+    out.width = rgb.width();
+    out.height = rgb.height();
+    out.pixels.resize(std::size_t(out.width) * std::size_t(out.height) * 3);
+    for (int y = 0; y < out.height; ++y)
+        std::memcpy(out.pixels.data() + std::size_t(y) * std::size_t(out.width) * 3,
+                    rgb.constScanLine(y), std::size_t(out.width) * 3);
+    return out;
+}
+
 EngineBridge::EngineBridge(QObject* parent)
     : QObject(parent),
       m_jobThread(new QThread(this)),
       m_trainThread(new QThread(this)),
       m_thumbnailThread(new QThread(this)),
+      m_inspectThread(new QThread(this)),
+      m_maximizeThread(new QThread(this)),
       m_jobs(new JobWorker),
       m_trainer(new TrainWorker),
       m_thumbnails(new ThumbnailWorker),
+      m_inspect(new InspectWorker),
+      m_maximize(new InspectWorker),
       m_importCancel(std::make_shared<std::atomic<bool>>(false)),
-      m_previewGeneration(std::make_shared<std::atomic<int>>(0)) {
+      m_previewGeneration(std::make_shared<std::atomic<int>>(0)),
+      m_maximizeCancel(std::make_shared<std::atomic<bool>>(false)),
+      m_featureGeneration(std::make_shared<std::atomic<int>>(0)),
+      m_camGeneration(std::make_shared<std::atomic<int>>(0)) {
     qRegisterMetaType<DatasetPtr>();
     qRegisterMetaType<Classification>();
     qRegisterMetaType<BatchEnd>();
@@ -39,10 +59,33 @@ EngineBridge::EngineBridge(QObject* parent)
     qRegisterMetaType<FineTuneConfig>();
     qRegisterMetaType<ModelConfig>();
     qRegisterMetaType<std::vector<LayerInfo>>();
+    qRegisterMetaType<InspectLayers>();
+    qRegisterMetaType<FilterGrid>();
+    qRegisterMetaType<MaximizedFilter>();
+    qRegisterMetaType<MaximizedLayer>();
+    qRegisterMetaType<FeatureMapsResult>();
+    qRegisterMetaType<CamResult>();
+    qRegisterMetaType<MaximizeOptions>();
 
     m_jobThread->setObjectName(QStringLiteral("convscope-jobs"));
     m_trainThread->setObjectName(QStringLiteral("convscope-training"));
     m_thumbnailThread->setObjectName(QStringLiteral("convscope-thumbnails"));
+    m_inspectThread->setObjectName(QStringLiteral("convscope-inspect"));
+    m_maximizeThread->setObjectName(QStringLiteral("convscope-maximize"));
+    m_inspect->moveToThread(m_inspectThread);
+    m_maximize->moveToThread(m_maximizeThread);
+    connect(m_inspectThread, &QThread::finished, m_inspect, &QObject::deleteLater);
+    connect(m_maximizeThread, &QThread::finished, m_maximize, &QObject::deleteLater);
+    for (InspectWorker* w : {m_inspect, m_maximize}) {
+        connect(w, &InspectWorker::layersReady, this, &EngineBridge::inspectLayersReady);
+        connect(w, &InspectWorker::filtersReady, this, &EngineBridge::filtersReady);
+        connect(w, &InspectWorker::maximizeProgress, this, &EngineBridge::maximizeProgress);
+        connect(w, &InspectWorker::filterMaximized, this, &EngineBridge::filterMaximized);
+        connect(w, &InspectWorker::layerMaximized, this, &EngineBridge::layerMaximized);
+        connect(w, &InspectWorker::featureMapsReady, this, &EngineBridge::featureMapsReady);
+        connect(w, &InspectWorker::classActivationReady, this, &EngineBridge::classActivationReady);
+        connect(w, &InspectWorker::failed, this, &EngineBridge::failed);
+    }
     m_jobs->moveToThread(m_jobThread);
     m_trainer->moveToThread(m_trainThread);
     m_thumbnails->moveToThread(m_thumbnailThread);
@@ -73,16 +116,21 @@ EngineBridge::EngineBridge(QObject* parent)
     m_jobThread->start();
     m_trainThread->start();
     m_thumbnailThread->start();
+    m_inspectThread->start();
+    m_maximizeThread->start();
 }
 
 EngineBridge::~EngineBridge() {
     m_importCancel->store(true);
     m_trainer->cancel();
-    for (QThread* t : {m_jobThread, m_trainThread, m_thumbnailThread}) {
+    m_maximizeCancel->store(true);
+    const auto threads = {m_jobThread, m_trainThread, m_thumbnailThread, m_inspectThread,
+                          m_maximizeThread};
+    for (QThread* t : threads) {
         t->requestInterruption();
         t->quit();
     }
-    for (QThread* t : {m_jobThread, m_trainThread, m_thumbnailThread})
+    for (QThread* t : threads)
         t->wait();
 }
 
@@ -161,6 +209,63 @@ void EngineBridge::evaluate(const QString& weightsPath, const QString& dataDir,
 void EngineBridge::requestThumbnail(const QString& path, int size) {
     if (m_thumbnails->enqueue(path, size))
         QMetaObject::invokeMethod(m_thumbnails, &ThumbnailWorker::drain, Qt::QueuedConnection);
+}
+
+void EngineBridge::requestLayers(const QString& weightsPath) {
+    QMetaObject::invokeMethod(
+        m_inspect, [=, w = m_inspect] { w->listLayers(weightsPath); }, Qt::QueuedConnection);
+}
+
+void EngineBridge::requestFilters(const QString& weightsPath, const QString& layer,
+                                  FilterChannels channels, FilterNormalisation normalisation) {
+    QMetaObject::invokeMethod(
+        m_inspect, [=, w = m_inspect] { w->filters(weightsPath, layer, channels, normalisation); },
+        Qt::QueuedConnection);
+}
+
+void EngineBridge::maximizeFilter(const QString& weightsPath, const QString& layer, int filter,
+                                  const MaximizeOptions& options) {
+    auto cancel = m_maximizeCancel;
+    QMetaObject::invokeMethod(
+        m_maximize,
+        [=, w = m_maximize] { w->maximizeFilter(weightsPath, layer, filter, options, cancel); },
+        Qt::QueuedConnection);
+}
+
+void EngineBridge::maximizeLayer(const QString& weightsPath, const QString& layer,
+                                 const MaximizeOptions& options, int limit) {
+    auto cancel = m_maximizeCancel;
+    QMetaObject::invokeMethod(
+        m_maximize,
+        [=, w = m_maximize] { w->maximizeLayer(weightsPath, layer, options, limit, cancel); },
+        Qt::QueuedConnection);
+}
+
+void EngineBridge::cancelMaximize() {
+    m_maximizeCancel->store(true);  // the running request and every one queued with it
+    m_maximizeCancel = std::make_shared<std::atomic<bool>>(false);
+}
+
+void EngineBridge::requestFeatureMaps(const QString& weightsPath, const QString& imagePath,
+                                      const QString& layer) {
+    const int generation = ++*m_featureGeneration;
+    auto latest = m_featureGeneration;
+    QMetaObject::invokeMethod(
+        m_inspect,
+        [=, w = m_inspect] { w->featureMaps(weightsPath, imagePath, layer, generation, latest); },
+        Qt::QueuedConnection);
+}
+
+void EngineBridge::requestClassActivation(const QString& weightsPath, const QString& imagePath,
+                                          int classIndex, CamMethod method) {
+    const int generation = ++*m_camGeneration;
+    auto latest = m_camGeneration;
+    QMetaObject::invokeMethod(
+        m_inspect,
+        [=, w = m_inspect] {
+            w->classActivation(weightsPath, imagePath, classIndex, method, generation, latest);
+        },
+        Qt::QueuedConnection);
 }
 
 }  // namespace convscope::ui

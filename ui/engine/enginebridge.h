@@ -4,6 +4,7 @@
 #include "data/rgbimage.h"
 #include "data/datasetindex.h"
 #include "models/modelconfig.h"
+#include "engine/inspection.h"
 #include "train/evaluation.h"
 #include "train/finetuner.h"
 #include "train/trainconfig.h"
@@ -23,6 +24,7 @@ class QThread;
 
 namespace convscope::ui {
 
+class InspectWorker;
 class JobWorker;
 class TrainWorker;
 class ThumbnailWorker;
@@ -35,13 +37,15 @@ struct Classification {
     QImage preview;  ///< the image, fitted in 200x200, decoded on the worker
     QStringList classNames;
     QVector<float> probabilities;
+    bool gapHead = false;  ///< the model pools globally before its dense layer: CAM works
 };
 
-/// The one bridge between the widgets and core. Lives on the GUI thread and owns three
+/// The one bridge between the widgets and core. Lives on the GUI thread and owns five
 /// worker threads: jobs (import, previews, classify, evaluate, layer lists), training (one run
-/// or fine-tuning recipe at a time) and thumbnails. Every request is a plain method; every
-/// answer a queued signal. Widgets never start threads or touch tensors. pause/resume/cancel
-/// act within one batch.
+/// or fine-tuning recipe at a time), thumbnails, inspection (layers, filters, feature maps,
+/// class activation maps) and activation maximization (long, cancellable). Every request is a
+/// plain method; every answer a queued signal. Widgets never start threads or touch tensors.
+/// pause/resume/cancel act within one batch.
 class EngineBridge : public QObject {
     Q_OBJECT
 public:
@@ -77,6 +81,25 @@ public:
     /// Thumbnails are decoded off the GUI thread, newest request first.
     void requestThumbnail(const QString& path, int size);
 
+    /// Inspection reads the weights file as it is now (a snapshot: training may go on).
+    void requestLayers(const QString& weightsPath);
+    void requestFilters(const QString& weightsPath, const QString& layer,
+                        convscope::FilterChannels channels,
+                        convscope::FilterNormalisation normalisation);
+    /// Maximization runs on its own thread, one request after another; cancelMaximize() stops
+    /// the running one within a step and drops the queued ones.
+    void maximizeFilter(const QString& weightsPath, const QString& layer, int filter,
+                        const convscope::MaximizeOptions& options);
+    void maximizeLayer(const QString& weightsPath, const QString& layer,
+                       const convscope::MaximizeOptions& options, int limit = 0);
+    void cancelMaximize();
+    /// A newer feature-map (or class-activation) request makes older unfinished ones moot.
+    void requestFeatureMaps(const QString& weightsPath, const QString& imagePath,
+                            const QString& layer);
+    /// classIndex < 0: the predicted class.
+    void requestClassActivation(const QString& weightsPath, const QString& imagePath,
+                                int classIndex, convscope::CamMethod method);
+
 Q_SIGNALS:
     void importProgress(int done, int total);
     void imported(convscope::ui::DatasetPtr dataset);
@@ -94,6 +117,14 @@ Q_SIGNALS:
     void thumbnailReady(const QString& path, const QImage& image);
     void layersReady(const convscope::ModelConfig& model,
                      const std::vector<convscope::LayerInfo>& layers);
+    void inspectLayersReady(const convscope::ui::InspectLayers& layers);
+    void filtersReady(const convscope::ui::FilterGrid& grid);
+    /// done == total == 0: the request was cancelled.
+    void maximizeProgress(int done, int total);
+    void filterMaximized(const convscope::ui::MaximizedFilter& picture);
+    void layerMaximized(const convscope::ui::MaximizedLayer& layer);
+    void featureMapsReady(const convscope::ui::FeatureMapsResult& result);
+    void classActivationReady(const convscope::ui::CamResult& result);
     /// `what` names the request ("Import", "Training", ...); `message` is for people.
     void failed(const QString& what, const QString& message);
 
@@ -101,16 +132,25 @@ private:
     QThread* m_jobThread;
     QThread* m_trainThread;
     QThread* m_thumbnailThread;
+    QThread* m_inspectThread;
+    QThread* m_maximizeThread;
     JobWorker* m_jobs;
     TrainWorker* m_trainer;
     ThumbnailWorker* m_thumbnails;
+    InspectWorker* m_inspect;
+    InspectWorker* m_maximize;
     std::shared_ptr<std::atomic<bool>> m_importCancel;
     std::shared_ptr<std::atomic<int>> m_previewGeneration;
+    std::shared_ptr<std::atomic<bool>> m_maximizeCancel;
+    std::shared_ptr<std::atomic<int>> m_featureGeneration;
+    std::shared_ptr<std::atomic<int>> m_camGeneration;
     bool m_training = false;
 };
 
 /// Copies a core RGB image into a QImage (RGB888).
 QImage toQImage(const convscope::RgbImage& image);
+/// Copies a QImage (any format) into a core RGB image.
+convscope::RgbImage toRgbImage(const QImage& image);
 
 }  // namespace convscope::ui
 

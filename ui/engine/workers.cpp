@@ -107,6 +107,7 @@ void JobWorker::classify(const QString& weightsPath, const QString& imagePath) {
         for (const auto& n : predictor.metadata().classNames)
             c.classNames.push_back(QString::fromStdString(n));
         c.probabilities = QVector<float>(p.probabilities.begin(), p.probabilities.end());
+        c.gapHead = predictor.metadata().model.head == Head::GlobalAveragePool;
         Q_EMIT classified(c);
     } catch (const std::exception& e) {
         Q_EMIT failed(QStringLiteral("Classify"), text(e));

@@ -306,6 +306,11 @@ void TrainingPanel::setBasicSettings(int imageSize, int epochs, int batchSize) {
     m_batch->setValue(batchSize);
 }
 
+void TrainingPanel::setArchitecture(Architecture architecture, Head head) {
+    m_architecture->setCurrentText(QString::fromLatin1(architectureName(architecture)));
+    m_head->setCurrentText(QString::fromLatin1(headName(head)));
+}
+
 bool TrainingPanel::prepareRunDirectory() {
     if (m_dataFolder.isEmpty()) {
         m_status->setText(

@@ -41,6 +41,7 @@ public:
     convscope::FineTuneConfig fineTuneConfig() const;
     /// Sets the form's image size, epochs and batch size (scripts, tests).
     void setBasicSettings(int imageSize, int epochs, int batchSize);
+    void setArchitecture(convscope::Architecture architecture, convscope::Head head);
     void setRunDirectory(const QString& dir);
     void setStartingWeights(const QString& path);
     void setBottleneck(bool on);

@@ -1,0 +1,64 @@
+#pragma once
+
+// The worker behind EngineBridge's inspection requests. Two run, each on its own thread and
+// with its own Inspector: one for the quick requests (layers, filters, feature maps, class
+// activation maps) and one for activation maximization, which may run for minutes.
+// Internal to ui/engine.
+
+#include "engine/inspection.h"
+
+#include <QObject>
+
+#include <atomic>
+#include <memory>
+
+namespace convscope::ui {
+
+class InspectWorker : public QObject {
+    Q_OBJECT
+public:
+    InspectWorker();
+    ~InspectWorker() override;
+
+public:  // run on the worker thread (queued through QMetaObject::invokeMethod)
+    void listLayers(const QString& weightsPath);
+    void filters(const QString& weightsPath, const QString& layer,
+                 convscope::FilterChannels channels, convscope::FilterNormalisation normalisation);
+    void maximizeFilter(const QString& weightsPath, const QString& layer, int filter,
+                        const convscope::MaximizeOptions& options,
+                        std::shared_ptr<std::atomic<bool>> cancel);
+    void maximizeLayer(const QString& weightsPath, const QString& layer,
+                       const convscope::MaximizeOptions& options, int limit,
+                       std::shared_ptr<std::atomic<bool>> cancel);
+    void featureMaps(const QString& weightsPath, const QString& imagePath, const QString& layer,
+                     int generation, std::shared_ptr<std::atomic<int>> latest);
+    void classActivation(const QString& weightsPath, const QString& imagePath, int classIndex,
+                         convscope::CamMethod method, int generation,
+                         std::shared_ptr<std::atomic<int>> latest);
+
+Q_SIGNALS:
+    void layersReady(const convscope::ui::InspectLayers& layers);
+    void filtersReady(const convscope::ui::FilterGrid& grid);
+    void maximizeProgress(int done, int total);
+    void filterMaximized(const convscope::ui::MaximizedFilter& picture);
+    void layerMaximized(const convscope::ui::MaximizedLayer& layer);
+    void featureMapsReady(const convscope::ui::FeatureMapsResult& result);
+    void classActivationReady(const convscope::ui::CamResult& result);
+    void failed(const QString& what, const QString& message);
+
+private:
+    /// The inspector for the file as it is now: reloaded when the file changed (training
+    /// rewrites its snapshot every epoch).
+    convscope::Inspector& inspectorFor(const QString& weightsPath);
+    /// The image at the network's input size; the last one is kept (hover, layer changes).
+    const convscope::RgbImage& inputImage(const QString& imagePath, int size);
+
+    std::unique_ptr<convscope::Inspector> m_inspector;
+    QString m_inspectorPath;
+    qint64 m_inspectorStamp = 0;
+    QString m_imagePath;
+    int m_imageSize = 0;
+    convscope::RgbImage m_image;
+};
+
+}  // namespace convscope::ui
