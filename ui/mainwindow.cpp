@@ -125,8 +125,8 @@ void MainWindow::createMenus() {
     rebuildRecentMenu();
     file->addSeparator();
     file->addAction(tr("&Load weights…"), QKeySequence(tr("Ctrl+L")), this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Load weights"), {},
-                                                          tr("HDF5 weights (*.h5 *.hdf5)"));
+        const QString path = QFileDialog::getOpenFileName(
+            this, tr("Load weights"), {}, tr("Weight files (*.h5 *.hdf5 *.pth);;All files (*)"));
         if (!path.isEmpty())
             loadWeights(path);
     });

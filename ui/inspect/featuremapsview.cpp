@@ -2,6 +2,7 @@
 
 #include "engine/enginebridge.h"
 #include "inspect/imagegridview.h"
+#include "inspect/layercombo.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -102,23 +103,8 @@ FeatureMapsView::FeatureMapsView(EngineBridge* bridge, QWidget* parent)
 }
 
 void FeatureMapsView::setLayers(const InspectLayers& layers) {
-    const QString previous = layer();
     m_layers = layers;
-    {
-        const QSignalBlocker block(m_layer);
-        m_layer->clear();
-        for (const InspectableLayer& l : layers.layers) {
-            if (!l.spatial)
-                continue;
-            QString shape;
-            for (std::int64_t d : l.outputShape)
-                shape += (shape.isEmpty() ? QString() : QStringLiteral("×")) + QString::number(d);
-            m_layer->addItem(QStringLiteral("%1  (%2)").arg(QString::fromStdString(l.name), shape),
-                             QString::fromStdString(l.name));
-        }
-        const int keep = m_layer->findData(previous);
-        m_layer->setCurrentIndex(keep >= 0 ? keep : 0);
-    }
+    fillLayerCombo(m_layer, layers, [](const InspectableLayer& l) { return l.spatial; });
     request();
 }
 

@@ -2,6 +2,7 @@
 
 #include "engine/enginebridge.h"
 #include "inspect/imagegridview.h"
+#include "inspect/layercombo.h"
 
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -224,23 +225,8 @@ QWidget* FiltersView::createMaximizePane() {
 }
 
 void FiltersView::setLayers(const InspectLayers& layers) {
-    const QString previous = layer();
     m_layers = layers;
-    {
-        const QSignalBlocker block(m_layer);
-        m_layer->clear();
-        for (const InspectableLayer& l : layers.layers) {
-            if (!l.hasKernels)
-                continue;
-            QString shape;
-            for (std::int64_t d : l.outputShape)
-                shape += (shape.isEmpty() ? QString() : QStringLiteral("×")) + QString::number(d);
-            m_layer->addItem(QStringLiteral("%1  (%2)").arg(QString::fromStdString(l.name), shape),
-                             QString::fromStdString(l.name));
-        }
-        const int keep = m_layer->findData(previous);
-        m_layer->setCurrentIndex(keep >= 0 ? keep : 0);
-    }
+    fillLayerCombo(m_layer, layers, [](const InspectableLayer& l) { return l.hasKernels; });
     requestKernels();
 }
 
