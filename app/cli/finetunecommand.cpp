@@ -28,7 +28,9 @@ void onInterrupt(int) {
 int fineTuneCommand(const std::vector<std::string>& argv) {
     std::set<std::string> options = trainOptionNames();
     options.insert({"head-epochs", "finetune-epochs", "finetune-lr", "finetune-momentum"});
-    const Args args(argv, options, trainFlagNames());
+    std::set<std::string> flags = trainFlagNames();
+    flags.insert("finetune-bn-train");
+    const Args args(argv, options, flags);
 
     const auto resumeDir = args.value("resume");
     FineTuneConfig config;
@@ -50,6 +52,7 @@ int fineTuneCommand(const std::vector<std::string>& argv) {
         config.fineTuneEpochs = int(args.integer("finetune-epochs", 5));
         config.fineTuneLearningRate = args.number("finetune-lr", 1e-4);
         config.fineTuneMomentum = args.number("finetune-momentum", 0.9);
+        config.batchNormInference = !args.flag("finetune-bn-train");
         if (config.headEpochs < 1 || config.fineTuneEpochs < 1)
             throw UsageError("--head-epochs and --finetune-epochs must be at least 1");
         if (config.base.initialWeights.empty())

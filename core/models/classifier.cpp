@@ -179,13 +179,22 @@ void ClassifierImpl::freezeUpTo(const std::string& layer) {
     train(is_training());
 }
 
+void ClassifierImpl::setBatchNormInference(bool on) {
+    m_batchNormInference = on;
+    train(is_training());
+}
+
 void ClassifierImpl::train(bool on) {
     torch::nn::Module::train(on);
-    if (!on || m_frozenPrefixes.empty())
+    if (!on || (m_frozenPrefixes.empty() && !m_batchNormInference))
         return;
     for (const auto& item : named_modules("", false)) {
         if (item.value()->name().find("BatchNorm") == std::string::npos)
             continue;
+        if (m_batchNormInference) {
+            item.value()->eval();
+            continue;
+        }
         for (const auto& prefix : m_frozenPrefixes) {
             if (item.key() == prefix || hasPrefix(item.key(), prefix)) {
                 item.value()->eval();
@@ -236,6 +245,7 @@ Classifier cloneClassifier(const Classifier& model) {
     for (auto& b : copy->named_buffers(true))
         b.value().copy_(srcBuffers[b.key()]);
     copy->freezeUpTo(model->frozenUpTo());
+    copy->setBatchNormInference(model->batchNormInference());
     copy->train(model->is_training());
     return copy;
 }

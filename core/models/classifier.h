@@ -49,6 +49,10 @@ public:
 
     void train(bool on = true) override;
 
+    /// When on, every batch-norm layer stays in inference mode even while training.
+    void setBatchNormInference(bool on);
+    bool batchNormInference() const { return m_batchNormInference; }
+
     /// Names of the layers that own parameters or buffers, by their module path.
     std::vector<std::string> layerNames();
 
@@ -71,6 +75,7 @@ protected:
 private:
     ModelConfig m_config;
     bool m_preActivationTaps = false;
+    bool m_batchNormInference = false;
     std::string m_frozenUpTo;
     std::set<std::string> m_frozenPrefixes;
 };

@@ -138,6 +138,7 @@ TrainConfig FineTuner::phaseConfig(const FineTuneConfig& config, int phase) {
     c.momentum = config.fineTuneMomentum;
     c.nesterov = false;
     c.schedule = Schedule::Constant;
+    c.batchNormInference = config.batchNormInference;
     return c;
 }
 
@@ -153,6 +154,7 @@ FineTuneConfig FineTuner::resumeConfig(const std::string& runDir) {
         c.fineTuneEpochs = j.at("finetune_epochs");
         c.fineTuneLearningRate = j.at("finetune_learning_rate");
         c.fineTuneMomentum = j.at("finetune_momentum");
+        c.batchNormInference = j.value("finetune_batch_norm_inference", false);
         return c;
     } catch (const nlohmann::json::exception& e) {
         throw Error(path, std::string("bad recipe (") + e.what() + ")");
@@ -203,6 +205,7 @@ TrainingResult FineTuner::run() {
                          {"finetune_epochs", c.fineTuneEpochs},
                          {"finetune_learning_rate", c.fineTuneLearningRate},
                          {"finetune_momentum", c.fineTuneMomentum},
+                         {"finetune_batch_norm_inference", c.batchNormInference},
                          {"last_block", lastBlockName(c.base.model)},
                          {"train", nlohmann::json::parse(toJson(c.base))}};
         writeTextFileAtomically((runDir / "recipe.json").string(), j.dump(2));

@@ -22,6 +22,8 @@ struct FineTuneConfig {
     int fineTuneEpochs = 5;  ///< phase 2: the last block (lastBlockFreezePoint) and the head
     double fineTuneLearningRate = 1e-4;  ///< phase 2 uses SGD with this rate and momentum
     double fineTuneMomentum = 0.9;
+    /// Phase 2 keeps every batch-norm layer in inference mode (TrainConfig::batchNormInference).
+    bool batchNormInference = true;
 };
 
 /// Runs both phases into one run folder:

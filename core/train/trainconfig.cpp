@@ -158,6 +158,7 @@ std::string toJson(const TrainConfig& c) {
         {"freeze_up_to", c.freezeUpTo},
         {"bottleneck", c.bottleneck},
         {"features_cache", c.featuresCache},
+        {"batch_norm_inference", c.batchNormInference},
     };
     return j.dump(2);
 }
@@ -219,6 +220,7 @@ TrainConfig trainConfigFromJson(const std::string& text, const std::string& sour
         c.freezeUpTo = j.at("freeze_up_to");
         c.bottleneck = j.value("bottleneck", false);  // absent in runs from before it existed
         c.featuresCache = j.value("features_cache", std::string());
+        c.batchNormInference = j.value("batch_norm_inference", false);
         return c;
     } catch (const nlohmann::json::exception& e) {
         throw Error(source, std::string("bad run configuration (") + e.what() + ")");

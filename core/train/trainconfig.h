@@ -75,6 +75,10 @@ struct TrainConfig {
     /// Where the bottleneck features are cached; empty = <runDir>/bottleneck-features.h5.
     /// Runs that name the same file share it while weights, data and input size agree.
     std::string featuresCache;
+    /// Every batch-norm layer stays in inference mode (its running statistics, not the
+    /// batch's), frozen or not: what Keras advises when fine-tuning a pretrained backbone, so
+    /// the head keeps seeing the features it was trained on.
+    bool batchNormInference = false;
 };
 
 /// config.json text of a run, and back. fromJson throws convscope::Error on bad input.

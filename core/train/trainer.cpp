@@ -267,6 +267,7 @@ TrainingResult Trainer::Impl::run() {
     }
     if (!c.freezeUpTo.empty())
         model->freezeUpTo(c.freezeUpTo);
+    model->setBatchNormInference(c.batchNormInference);
     if (c.bottleneck)
         observer->onMessage("Bottleneck features: training the head only (frozen up to " +
                             freezeForBottleneck(*model, c.freezeUpTo) + ")");

@@ -177,3 +177,24 @@ TEST(Models, theFusedPoolThenReluPathGivesTheSameOutputsAsTheTappedPath) {
             << architectureName(a);
     }
 }
+
+TEST(Models, batchNormInferenceKeepsRunningStatisticsWhileTraining) {
+    ModelConfig c;
+    c.architecture = Architecture::MobileNetV2;
+    c.head = Head::GlobalAveragePool;
+    c.inputSize = 32;
+    c.classCount = 3;
+    Classifier model = makeClassifier(c);
+    const auto before = model->named_buffers()["features.18.1.running_mean"].clone();
+    model->setBatchNormInference(true);
+    model->train();
+    EXPECT_TRUE(model->is_training());
+    model->forward(torch::randn({4, 3, 32, 32}) * 3 + 1);
+    EXPECT_TRUE(torch::equal(before, model->named_buffers()["features.18.1.running_mean"]));
+    // A copy keeps the setting; turning it off lets the statistics move again.
+    Classifier copy = cloneClassifier(model);
+    EXPECT_TRUE(copy->batchNormInference());
+    model->setBatchNormInference(false);
+    model->forward(torch::randn({4, 3, 32, 32}) * 3 + 1);
+    EXPECT_FALSE(torch::equal(before, model->named_buffers()["features.18.1.running_mean"]));
+}
