@@ -7,7 +7,6 @@
 #include "train/evaluator.h"
 
 #include <opencv2/core.hpp>
-#include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
 namespace convscope {
@@ -17,27 +16,11 @@ struct Predictor::Impl {
     Classifier model;
     LoadReport report;
 
-    torch::Tensor toInput(const std::vector<cv::Mat>& images) const {
-        const int s = metadata.model.inputSize;
-        torch::Tensor x = torch::empty({std::int64_t(images.size()), s, s, 3}, torch::kFloat32);
-        float* out = x.data_ptr<float>();
-        const Preprocessing& p = metadata.preprocessing;
-        // Images are RGB; a BGR model reads channel c from 2 - c.
-        const int source[3] = {p.bgr ? 2 : 0, 1, p.bgr ? 0 : 2};
-        for (const cv::Mat& img : images) {
-            for (int y = 0; y < s; ++y) {
-                const std::uint8_t* row = img.ptr<std::uint8_t>(y);
-                for (int x = 0; x < s; ++x)
-                    for (std::size_t c = 0; c < 3; ++c)
-                        *out++ = (row[3 * x + source[c]] * p.rescale - p.mean[c]) / p.stddev[c];
-            }
-        }
-        return x.permute({0, 3, 1, 2});
-    }
-
-    torch::Tensor probabilities(const std::vector<cv::Mat>& images) {
+    /// Class probabilities [N, classes] for float RGB pixels [N, 3, s, s] in 0..255.
+    torch::Tensor probabilities(const torch::Tensor& pixels) {
         torch::InferenceMode inference;
-        return torch::softmax(model->forward(toInput(images)), 1).contiguous();
+        return torch::softmax(model->forward(pixelsToInput(pixels, metadata.preprocessing)), 1)
+            .contiguous();
     }
 };
 
@@ -67,7 +50,15 @@ std::vector<Prediction> Predictor::predictFiles(const std::vector<std::string>& 
     auto flush = [&] {
         if (images.empty())
             return;
-        const torch::Tensor probs = m_impl->probabilities(images);
+        std::vector<torch::Tensor> pixels;
+        for (cv::Mat& image : images) {
+            if (!image.isContinuous())
+                image = image.clone();
+            pixels.push_back(
+                torch::from_blob(image.data, {image.rows, image.cols, 3}, torch::kUInt8));
+        }
+        const torch::Tensor probs =
+            m_impl->probabilities(torch::stack(pixels).to(torch::kFloat32).permute({0, 3, 1, 2}));
         for (std::size_t k = 0; k < slots.size(); ++k) {
             Prediction& p = out[slots[k]];
             const float* row = probs[std::int64_t(k)].data_ptr<float>();
@@ -94,11 +85,8 @@ std::vector<Prediction> Predictor::predictFiles(const std::vector<std::string>& 
 }
 
 Prediction Predictor::predict(const RgbImage& image) {
-    const int s = m_impl->metadata.model.inputSize;
-    cv::Mat rgb(image.height, image.width, CV_8UC3, const_cast<std::uint8_t*>(image.pixels.data()));
-    cv::Mat sized;
-    cv::resize(rgb, sized, cv::Size(s, s), 0, 0, cv::INTER_AREA);
-    const torch::Tensor probs = m_impl->probabilities({sized});
+    const torch::Tensor probs =
+        m_impl->probabilities(imageToPixels(image, m_impl->metadata.model.inputSize));
     Prediction p;
     p.probabilities.assign(probs.data_ptr<float>(), probs.data_ptr<float>() + probs.size(1));
     p.top = int(std::max_element(p.probabilities.begin(), p.probabilities.end()) -

@@ -3,6 +3,7 @@
 #include "error.h"
 #include "io/kerasweights.h"
 #include "models/finetuning.h"
+#include "train/evaluator.h"
 #include "util/random.h"
 
 #include <torch/torch.h>
@@ -328,39 +329,20 @@ std::optional<BottleneckFeatures> prepareBottleneckFeatures(
 
 Evaluation evaluateHead(ClassifierImpl& model, const FeatureSet& set, int batchSize,
                         const torch::Device& device, const std::atomic<bool>* cancel) {
-    const auto classes = std::size_t(model.config().classCount);
-    Evaluation e;
-    e.confusion.assign(classes, std::vector<std::int64_t>(classes, 0));
+    EvaluationTally tally(model.config().classCount);
     const bool wasTraining = model.is_training();
     model.eval();
     torch::NoGradGuard noGrad;
-    double lossSum = 0;
     const std::int64_t n = set.features.size(0);
     for (std::int64_t first = 0; first < n; first += batchSize) {
         if (cancel && cancel->load())
             break;
         const std::int64_t count = std::min<std::int64_t>(batchSize, n - first);
-        const torch::Tensor y = set.labels.narrow(0, first, count);
-        const torch::Tensor logits =
-            model.forwardHead(set.features.narrow(0, first, count).to(device));
-        lossSum += torch::nn::functional::cross_entropy(
-                       logits, y.to(device),
-                       torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                       .item<double>();
-        const torch::Tensor predicted = logits.argmax(1).to(torch::kCPU).contiguous();
-        const torch::Tensor truth = y.contiguous();
-        const auto* p = predicted.data_ptr<std::int64_t>();
-        const auto* t = truth.data_ptr<std::int64_t>();
-        for (std::int64_t i = 0; i < count; ++i) {
-            ++e.confusion[std::size_t(t[i])][std::size_t(p[i])];
-            e.predictions.push_back(int(p[i]));
-            e.truths.push_back(int(t[i]));
-        }
-        e.samples += count;
+        tally.add(model.forwardHead(set.features.narrow(0, first, count).to(device)),
+                  set.labels.narrow(0, first, count));
     }
-    e.loss = e.samples ? lossSum / double(e.samples) : 0.0;
     model.train(wasTraining);
-    return e;
+    return tally.finish();
 }
 
 }  // namespace convscope

@@ -41,15 +41,42 @@ void applyPreprocessing(const Preprocessing& p, LoaderOptions& loader, AugmentPa
     augment.rescale = p.rescale;
 }
 
+EvaluationTally::EvaluationTally(int classCount) {
+    const auto classes = std::size_t(classCount);
+    m_evaluation.confusion.assign(classes, std::vector<std::int64_t>(classes, 0));
+}
+
+void EvaluationTally::add(const torch::Tensor& logits, const torch::Tensor& labels) {
+    m_lossSum += torch::nn::functional::cross_entropy(
+                     logits, labels.to(logits.device()),
+                     torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                     .item<double>();
+    const torch::Tensor predicted = logits.argmax(1).to(torch::kCPU).contiguous();
+    const torch::Tensor truth = labels.contiguous();
+    const auto* p = predicted.data_ptr<std::int64_t>();
+    const auto* t = truth.data_ptr<std::int64_t>();
+    Evaluation& e = m_evaluation;
+    for (std::int64_t i = 0; i < predicted.size(0); ++i) {
+        ++e.confusion[std::size_t(t[i])][std::size_t(p[i])];
+        e.predictions.push_back(int(p[i]));
+        e.truths.push_back(int(t[i]));
+    }
+    e.samples += predicted.size(0);
+}
+
+Evaluation EvaluationTally::finish() {
+    Evaluation e = std::move(m_evaluation);
+    e.loss = e.samples ? m_lossSum / double(e.samples) : 0.0;
+    return e;
+}
+
 Evaluation evaluateModel(ClassifierImpl& model, BatchLoader& loader, const torch::Device& device,
                          bool channelsLast, const std::atomic<bool>* cancel) {
-    const auto classes = std::size_t(model.config().classCount);
-    Evaluation e;
-    e.confusion.assign(classes, std::vector<std::int64_t>(classes, 0));
+    EvaluationTally tally(model.config().classCount);
+    std::vector<std::size_t> sampleIndices;
     const bool wasTraining = model.is_training();
     model.eval();
     torch::NoGradGuard noGrad;
-    double lossSum = 0;
     loader.startEpoch(0);
     while (auto batch = loader.next()) {
         if (cancel && cancel->load()) {
@@ -59,25 +86,12 @@ Evaluation evaluateModel(ClassifierImpl& model, BatchLoader& loader, const torch
         torch::Tensor x = batch->images.to(device);
         if (channelsLast)
             x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-        const torch::Tensor y = batch->labels.to(device);
-        const torch::Tensor logits = model.forward(x);
-        lossSum +=
-            torch::nn::functional::cross_entropy(
-                logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                .item<double>();
-        const torch::Tensor predicted = logits.argmax(1).to(torch::kCPU);
-        const auto* p = predicted.data_ptr<std::int64_t>();
-        const auto* t = batch->labels.data_ptr<std::int64_t>();
-        for (std::int64_t i = 0; i < predicted.size(0); ++i) {
-            ++e.confusion[std::size_t(t[i])][std::size_t(p[i])];
-            e.predictions.push_back(int(p[i]));
-            e.truths.push_back(int(t[i]));
-        }
-        e.sampleIndices.insert(e.sampleIndices.end(), batch->samples.begin(), batch->samples.end());
-        e.samples += predicted.size(0);
+        tally.add(model.forward(x), batch->labels);
+        sampleIndices.insert(sampleIndices.end(), batch->samples.begin(), batch->samples.end());
     }
-    e.loss = e.samples ? lossSum / double(e.samples) : 0.0;
     model.train(wasTraining);
+    Evaluation e = tally.finish();
+    e.sampleIndices = std::move(sampleIndices);
     return e;
 }
 
