@@ -38,15 +38,19 @@ const char* kUsage =
     "        [--size N] [--epochs N] [--batch N] [--optimizer sgd|adam|rmsprop] [--lr F]\n"
     "        [--momentum F] [--nesterov] [--weight-decay F] [--schedule "
     "constant|step|cosine|plateau]\n"
-    "        [--early-stopping N] [--seed N] [--device auto|cpu|cuda] [--val-fraction F]\n"
+    "        [--early-stopping N] [--seed N] [--val-fraction F]\n"
+    "        [--device auto|cpu|cuda|cuda:N] [--precision auto|fp32|bf16|fp16] [--batch N|auto]\n"
     "        [--weights FILE.h5|FILE.pth|model.json] [--freeze-up-to LAYER]\n"
     "        [--flavour standard|keras] [--no-augment] [augmentation options] [--json]\n"
     "        [--bottleneck [--features-cache FILE.h5]]  (frozen backbone run once, head only)\n"
     "      --weights takes ConvScope/Keras HDF5 files, torchvision state_dict .pth files and\n"
     "      Keras VGG16/MobileNetV2 backbones (HDF5 or a TF.js model.json): these bring their\n"
     "      architecture, flavour and preprocessing, and get a new head for your classes\n"
-    "  train --resume RUN_DIR [--json]\n"
-    "      trains; RUN_DIR gets config.json, history.csv, checkpoint.pt and weights.h5\n"
+    "  train --resume RUN_DIR [--batch N] [--json]\n"
+    "      trains; RUN_DIR gets config.json, history.csv, checkpoint.pt and weights.h5.\n"
+    "      --precision auto: bf16 autocast on GPUs with bf16 (else fp16 with loss scaling) and\n"
+    "      on CPUs with AVX512_BF16 or AMX (else fp32); weights are always saved as float32.\n"
+    "      --batch auto: the largest power of two that fits in 80% of free GPU memory (CPU: 32)\n"
     "  finetune DATA --out RUN_DIR --weights FILE.h5 [--arch A] [--head-epochs 10]\n"
     "           [--finetune-epochs 5] [--bottleneck] [--finetune-lr 1e-4] [--finetune-bn-train]\n"
     "           [train options]\n"
@@ -56,6 +60,9 @@ const char* kUsage =
     "      --finetune-bn-train); RUN_DIR gets history.csv (with a phase column)\n"
     "      and weights.h5\n"
     "  (WEIGHTS: ConvScope or Keras HDF5, a torchvision state_dict .pth or a TF.js model.json)\n"
+    "  info [--json]\n"
+    "      this build and machine: version, LibTorch, GPUs, CPU bf16, default precisions\n"
+    "  (evaluate, predict, filters, featuremaps and cam take [--device D] [--precision P] too)\n"
     "  evaluate WEIGHTS DATA [--split validation|train|all] [--json]\n"
     "      accuracy, per-class precision and recall, confusion matrix\n"
     "  predict WEIGHTS IMAGE...|FOLDER [--top-k 3] [--csv OUT.csv] [--json]\n"
@@ -90,9 +97,14 @@ int main(int argc, char** argv) {
         {"featuremaps", convscope::cli::featureMapsCommand},
         {"cam", convscope::cli::camCommand},
         {"finetune", convscope::cli::fineTuneCommand},
+        {"info", convscope::cli::infoCommand},
     };
     if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
         std::fputs(kUsage, stdout);
+        return 0;
+    }
+    if (argc >= 2 && std::strcmp(argv[1], "--version") == 0) {
+        std::printf("convscope %s\n", convscope::convscopeVersion());
         return 0;
     }
     const auto command = argc >= 2 ? commands.find(argv[1]) : commands.end();

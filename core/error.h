@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace convscope {
 
@@ -17,6 +18,23 @@ public:
 private:
     std::string m_subject;
     std::string m_reason;
+};
+
+/// Training ran out of (GPU) memory and stopped at its last checkpoint. `largestBatch` is
+/// the largest batch size a short probe found to fit (0: none).
+class OutOfMemory : public Error {
+public:
+    OutOfMemory(std::string subject, std::string reason, int batchSize, int largestBatch)
+        : Error(std::move(subject), std::move(reason)),
+          m_batchSize(batchSize),
+          m_largestBatch(largestBatch) {}
+
+    int batchSize() const { return m_batchSize; }
+    int largestBatch() const { return m_largestBatch; }
+
+private:
+    int m_batchSize;
+    int m_largestBatch;
 };
 
 }  // namespace convscope

@@ -1,12 +1,83 @@
 #include "runtime.h"
 
+#include "error.h"
 #include "util/parallel.h"
 
 #include <opencv2/core.hpp>
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <ATen/Version.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#if __has_include(<cuda_runtime_api.h>) && __has_include(<ATen/cuda/CUDAContext.h>)
+#include <ATen/cuda/CUDAContext.h>
+#define CONVSCOPE_CUDA_HEADERS 1
+#endif
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#ifndef CONVSCOPE_VERSION
+#error "CONVSCOPE_VERSION comes from CMake's project() version"
+#endif
+
 namespace convscope {
+
+namespace {
+
+// /proc/cpuinfo's flags: LibTorch's own bf16 query moved between 2.x releases, and the GPU
+// check machine runs an older one.
+bool cpuFlagsHaveBf16() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("flags", 0) != 0)
+            continue;
+        std::istringstream words(line);
+        std::string w;
+        while (words >> w)
+            if (w == "avx512_bf16" || w == "amx_bf16")
+                return true;
+        return false;
+    }
+    return false;
+}
+
+std::vector<CudaDeviceInfo> queryCudaDevices() {
+    std::vector<CudaDeviceInfo> devices;
+    if (!torch::cuda::is_available())
+        return devices;
+    const int n = int(torch::cuda::device_count());
+    for (int i = 0; i < n; ++i) {
+        CudaDeviceInfo d;
+        d.index = i;
+#ifdef CONVSCOPE_CUDA_HEADERS
+        const cudaDeviceProp* p = at::cuda::getDeviceProperties(c10::DeviceIndex(i));
+        d.name = p->name;
+        d.memoryBytes = std::int64_t(p->totalGlobalMem);
+        d.capability = std::to_string(p->major) + "." + std::to_string(p->minor);
+        d.bf16 = p->major >= 8;  // Ampere and later compute in bf16
+#else
+        d.name = "CUDA device " + std::to_string(i);
+#endif
+        devices.push_back(d);
+    }
+    return devices;
+}
+
+std::string gib(std::int64_t bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f GiB", double(bytes) / double(1ll << 30));
+    return text;
+}
+
+}  // namespace
+
+const char* convscopeVersion() {
+    return CONVSCOPE_VERSION;
+}
 
 void configureThreads(int threads) {
     const int n = threads > 0 ? threads : defaultThreadCount();
@@ -16,6 +87,143 @@ void configureThreads(int threads) {
 
 int torchThreadCount() {
     return torch::get_num_threads();
+}
+
+std::string deviceName(const DeviceChoice& d) {
+    switch (d.kind) {
+        case DeviceChoice::Kind::Auto:
+            return "auto";
+        case DeviceChoice::Kind::Cpu:
+            return "cpu";
+        case DeviceChoice::Kind::Cuda:
+            return d.index < 0 ? "cuda" : "cuda:" + std::to_string(d.index);
+    }
+    return "auto";
+}
+
+DeviceChoice parseDevice(const std::string& name) {
+    if (name == "auto")
+        return {};
+    if (name == "cpu")
+        return DeviceChoice::cpu();
+    if (name == "cuda")
+        return DeviceChoice::cuda();
+    if (name.rfind("cuda:", 0) == 0 && name.size() > 5 && name.size() < 9 &&
+        name.find_first_not_of("0123456789", 5) == std::string::npos)
+        return DeviceChoice::cuda(std::stoi(name.substr(5)));
+    throw Error("device", "unknown '" + name + "' (auto, cpu, cuda, cuda:N)");
+}
+
+const char* precisionName(Precision p) {
+    switch (p) {
+        case Precision::Auto:
+            return "auto";
+        case Precision::Fp32:
+            return "fp32";
+        case Precision::Bf16:
+            return "bf16";
+        case Precision::Fp16:
+            return "fp16";
+    }
+    return "auto";
+}
+
+Precision parsePrecision(const std::string& name) {
+    for (Precision p : {Precision::Auto, Precision::Fp32, Precision::Bf16, Precision::Fp16})
+        if (name == precisionName(p))
+            return p;
+    throw Error("precision", "unknown '" + name + "' (auto, fp32, bf16, fp16)");
+}
+
+RuntimeInfo runtimeInfo() {
+    RuntimeInfo info;
+    info.version = convscopeVersion();
+    info.libtorch = TORCH_VERSION;
+    // True when LibTorch's CUDA library registered itself, GPU or not.
+    info.cudaCompiled = at::detail::getCUDAHooks().isBuilt();
+    info.cudaDevices = queryCudaDevices();
+    info.cpuThreads = torchThreadCount();
+    info.cpuBf16 = cpuFlagsHaveBf16();
+    info.cpuCapability = at::get_cpu_capability();
+    info.cpuDefault = info.cpuBf16 ? Precision::Bf16 : Precision::Fp32;
+    info.cudaDefault =
+        info.cudaDevices.empty() || info.cudaDevices[0].bf16 ? Precision::Bf16 : Precision::Fp16;
+    return info;
+}
+
+std::string runtimeInfoJson(const RuntimeInfo& info) {
+    nlohmann::json devices = nlohmann::json::array();
+    for (const CudaDeviceInfo& d : info.cudaDevices)
+        devices.push_back({{"index", d.index},
+                           {"name", d.name},
+                           {"memory_bytes", d.memoryBytes},
+                           {"capability", d.capability}});
+    const nlohmann::json j{
+        {"version", info.version},
+        {"libtorch", info.libtorch},
+        {"cuda_compiled", info.cudaCompiled},
+        {"cuda_devices", devices},
+        {"cpu",
+         {{"threads", info.cpuThreads}, {"bf16", info.cpuBf16}, {"capability", info.cpuCapability}}},
+        {"precision_default",
+         {{"cpu", precisionName(info.cpuDefault)}, {"cuda", precisionName(info.cudaDefault)}}},
+    };
+    return j.dump(2);
+}
+
+std::string runtimeInfoText(const RuntimeInfo& info) {
+    std::string s = "ConvScope " + info.version + "\n";
+    s += "LibTorch " + info.libtorch + (info.cudaCompiled ? " (built with CUDA)" : " (CPU only)") +
+         "\n";
+    s += "CPU: " + std::to_string(info.cpuThreads) + " threads, " + info.cpuCapability +
+         (info.cpuBf16 ? ", bf16" : ", no bf16") + "; precision auto = " +
+         precisionName(info.cpuDefault) + "\n";
+    if (info.cudaDevices.empty())
+        s += "GPU: none found\n";
+    for (const CudaDeviceInfo& d : info.cudaDevices)
+        s += "GPU cuda:" + std::to_string(d.index) + ": " + d.name + ", " + gib(d.memoryBytes) +
+             ", compute capability " + d.capability + "; precision auto = " +
+             precisionName(d.bf16 ? Precision::Bf16 : Precision::Fp16) + "\n";
+    return s;
+}
+
+ResolvedDevice resolveDevice(const DeviceChoice& device, Precision precision) {
+    ResolvedDevice r;
+    const bool wantsCuda = device.kind == DeviceChoice::Kind::Cuda;
+    std::vector<CudaDeviceInfo> gpus;
+    if (device.kind != DeviceChoice::Kind::Cpu)
+        gpus = queryCudaDevices();
+    if (wantsCuda && gpus.empty())
+        throw Error("--device " + deviceName(device),
+                    torch::cuda::is_available()
+                        ? "no CUDA device is visible"
+                        : "no CUDA device is available (no NVIDIA GPU or driver found); use "
+                          "--device cpu or auto");
+    if (wantsCuda && device.index >= int(gpus.size()))
+        throw Error("--device " + deviceName(device),
+                    "there are " + std::to_string(gpus.size()) + " CUDA devices (cuda:0 to cuda:" +
+                        std::to_string(gpus.size() - 1) + ")");
+    if (!gpus.empty()) {
+        const CudaDeviceInfo& g = gpus[std::size_t(std::max(0, device.index))];
+        r.device = DeviceChoice::cuda(g.index);
+        r.description = "cuda:" + std::to_string(g.index) + " " + g.name + " (" +
+                        gib(g.memoryBytes) + ")";
+        r.precision = precision != Precision::Auto ? precision
+                      : g.bf16                     ? Precision::Bf16
+                                                   : Precision::Fp16;
+        if (r.precision == Precision::Bf16 && !g.bf16)
+            throw Error("--precision bf16", g.name + " (compute capability " + g.capability +
+                                                ") has no bf16 arithmetic; use fp16 or fp32");
+    } else {
+        const bool bf16 = cpuFlagsHaveBf16();
+        r.device = DeviceChoice::cpu();
+        r.description = "CPU (" + std::to_string(torchThreadCount()) + " threads, " +
+                        at::get_cpu_capability() + ")";
+        r.precision = precision != Precision::Auto ? precision
+                      : bf16                       ? Precision::Bf16
+                                                   : Precision::Fp32;
+    }
+    return r;
 }
 
 }  // namespace convscope

@@ -6,33 +6,63 @@ CONVSCOPE_BUILD="${CONVSCOPE_BUILD:-$CONVSCOPE_ROOT/build}"
 
 CONVSCOPE_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
-  libtorch-dev libopenblas0-pthread            # OpenBLAS: ~100x the reference BLAS for dense layers
+  libopenblas0-pthread                         # OpenBLAS for OpenCV's and NumPy's BLAS calls
   libopencv-dev libhdf5-dev zlib1g-dev libjpeg-dev
   qt6-base-dev libqcustomplot-dev libgl-dev
   libgtest-dev nlohmann-json3-dev
   dataset-fashion-mnist                        # the demo data (real photos, MIT)
   xvfb xauth imagemagick                       # screenshots of the window
-  python3 python3-numpy python3-h5py python3-torch python3-torchvision python3-pil  # references
+  python3 python3-venv                         # the PyTorch environment below
 )
+
+# LibTorch comes from PyTorch's own wheel (CUDA-enabled; it runs on the CPU where there is no
+# GPU), in a virtual environment outside the clone so that later clones and CI reuse it.
+# torchvision 0.29.2 is the newest pip serves; it declares torch>=2.14 and its operators load
+# with 2.15.0 (checked with torchvision.ops.nms).
+CONVSCOPE_TORCH_VERSION=2.15.0
+CONVSCOPE_PY_PACKAGES=(
+  "torch==$CONVSCOPE_TORCH_VERSION" torchvision==0.29.2 numpy==2.4.6 h5py==3.16.0 pillow==13.0.0
+)
+CONVSCOPE_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/convscope"
+CONVSCOPE_VENV="${CONVSCOPE_VENV:-$CONVSCOPE_CACHE/venv-torch-$CONVSCOPE_TORCH_VERSION}"
+CONVSCOPE_PYTHON="$CONVSCOPE_VENV/bin/python"
 
 convscope_install_missing() {
   local missing=() p
   for p in "${CONVSCOPE_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  echo "Installing: ${missing[*]}"
-  local sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+  convscope_install_torch
+}
+
+convscope_install_torch() {
+  if [ -f "$CONVSCOPE_VENV/.complete" ]; then
+    return 0
+  fi
+  echo "Setting up PyTorch $CONVSCOPE_TORCH_VERSION (LibTorch with CUDA, torchvision, numpy, h5py)"
+  echo "in $CONVSCOPE_VENV: a one-time download of about 3 GB (5.5 GB installed), reused by"
+  echo "later builds, clones and CI runs."
+  rm -rf "$CONVSCOPE_VENV"
+  mkdir -p "$(dirname "$CONVSCOPE_VENV")"
+  /usr/bin/python3 -m venv "$CONVSCOPE_VENV"
+  "$CONVSCOPE_VENV/bin/pip" install --disable-pip-version-check -q "${CONVSCOPE_PY_PACKAGES[@]}"
+  "$CONVSCOPE_PYTHON" -c "import torch, torchvision, h5py, numpy" || return 1
+  touch "$CONVSCOPE_VENV/.complete"
 }
 
 convscope_build() {
   local jobs
   jobs="$(nproc)"
   if [ ! -f "$CONVSCOPE_BUILD/build.ninja" ]; then
-    cmake -S "$CONVSCOPE_ROOT" -B "$CONVSCOPE_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
+    cmake -S "$CONVSCOPE_ROOT" -B "$CONVSCOPE_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DCONVSCOPE_PYTHON="$CONVSCOPE_PYTHON" "$@"
   fi
   cmake --build "$CONVSCOPE_BUILD" -j "$jobs"
 }

@@ -5,6 +5,7 @@
 #include "dataset/datasetpanel.h"
 #include "evaluate/evaluationpanel.h"
 #include "inspect/inspectpanel.h"
+#include "runtime.h"
 #include "training/trainingpanel.h"
 #include "training/trainingplots.h"
 
@@ -168,6 +169,20 @@ void MainWindow::createMenus() {
     view->addSeparator();
     for (QDockWidget* d : findChildren<QDockWidget*>())
         view->addAction(d->toggleViewAction());
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About ConvScope"), this, [this] {
+        auto* box = new QMessageBox(QMessageBox::Information, tr("About ConvScope"),
+                                    aboutText(), QMessageBox::Ok, this);
+        box->setObjectName(QStringLiteral("aboutBox"));
+        box->setAttribute(Qt::WA_DeleteOnClose);
+        box->open();
+    });
+}
+
+QString MainWindow::aboutText() {
+    return tr("A workbench for training and looking inside image classifiers.\n\n") +
+           QString::fromStdString(runtimeInfoText(runtimeInfo()));
 }
 
 void MainWindow::openFolder(const QString& path) {

@@ -25,6 +25,8 @@ class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
     explicit MainWindow(QWidget* parent = nullptr);
+    /// The About box's text: the version, LibTorch, the GPUs and the CPU.
+    static QString aboutText();
     ~MainWindow() override;
 
     void openFolder(const QString& path);

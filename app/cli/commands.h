@@ -18,5 +18,6 @@ int summaryCommand(const std::vector<std::string>& args);
 int filtersCommand(const std::vector<std::string>& args);
 int featureMapsCommand(const std::vector<std::string>& args);
 int camCommand(const std::vector<std::string>& args);
+int infoCommand(const std::vector<std::string>& args);
 
 }  // namespace convscope::cli

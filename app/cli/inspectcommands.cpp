@@ -114,6 +114,7 @@ int filtersCommand(const std::vector<std::string>& argv) {
     if (args.positionals().size() != 1)
         throw UsageError("filters takes one weights file");
     Inspector inspector(args.positionals()[0], fallbackMetadata(args));
+    inspector.setDevice(deviceFromArgs(args));
     const bool maximize = args.flag("maximize");
     const std::string layer = requireLayer(args, inspector, !maximize);
     const auto out = args.value("out");
@@ -150,6 +151,7 @@ int featureMapsCommand(const std::vector<std::string>& argv) {
     if (args.positionals().size() != 2)
         throw UsageError("featuremaps takes a weights file and an image");
     Inspector inspector(args.positionals()[0], fallbackMetadata(args));
+    inspector.setDevice(deviceFromArgs(args));
     const std::string layer = requireLayer(args, inspector, false);
     const auto out = args.value("out");
     if (!out)
@@ -183,6 +185,7 @@ int camCommand(const std::vector<std::string>& argv) {
     if (args.positionals().size() != 2)
         throw UsageError("cam takes a weights file and an image");
     Inspector inspector(args.positionals()[0], fallbackMetadata(args));
+    inspector.setDevice(deviceFromArgs(args));
     const auto& names = inspector.metadata().classNames;
     int classIndex = -1;
     if (const auto name = args.value("class")) {

@@ -67,6 +67,7 @@ int predictCommand(const std::vector<std::string>& argv) {
     if (args.positionals().size() < 2)
         throw UsageError("predict takes a weights file and images or folders");
     Predictor predictor(args.positionals()[0], fallbackMetadata(args));
+    predictor.setDevice(deviceFromArgs(args), inferencePrecisionFromArgs(args));
     if (!predictor.loadReport().notInFile.empty())
         std::fprintf(stderr, "%s: %s\n", args.positionals()[0].c_str(),
                      describe(predictor.loadReport()).c_str());
@@ -134,6 +135,7 @@ int evaluateCommand(const std::vector<std::string>& argv) {
     if (args.positionals().size() != 2)
         throw UsageError("evaluate takes a weights file and a data folder");
     Predictor predictor(args.positionals()[0], fallbackMetadata(args));
+    predictor.setDevice(deviceFromArgs(args), inferencePrecisionFromArgs(args));
     const std::string splitName = args.text("split", "validation");
     std::optional<Split> split;
     if (splitName == "train")

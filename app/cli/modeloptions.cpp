@@ -9,7 +9,16 @@
 
 namespace convscope::cli {
 
-const std::set<std::string> kModelOptions{"arch", "size", "classes", "labels", "head", "flavour"};
+const std::set<std::string> kModelOptions{"arch",    "size",   "classes",  "labels",
+                                          "head",    "flavour", "device", "precision"};
+
+DeviceChoice deviceFromArgs(const Args& args) {
+    return parseDevice(args.text("device", "auto"));
+}
+
+Precision inferencePrecisionFromArgs(const Args& args) {
+    return parsePrecision(args.text("precision", "fp32"));
+}
 
 namespace {
 

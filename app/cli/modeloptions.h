@@ -1,6 +1,7 @@
 #pragma once
 
 #include "io/modelweights.h"
+#include "runtime.h"
 
 #include <optional>
 #include <set>
@@ -15,5 +16,11 @@ extern const std::set<std::string> kModelOptions;
 
 /// For weight files without ConvScope metadata: --arch, --size, --classes a,b,c [--head].
 std::optional<WeightsMetadata> fallbackMetadata(const Args& args);
+
+/// --device (default auto: the GPU when there is one).
+DeviceChoice deviceFromArgs(const Args& args);
+/// --precision for inference commands; fp32 unless asked, so that results match the
+/// reference frameworks exactly.
+Precision inferencePrecisionFromArgs(const Args& args);
 
 }  // namespace convscope::cli

@@ -116,6 +116,7 @@ void ProgressPrinter::onFinished(const TrainingResult& r) {
               {"epochs", r.epochsCompleted},
               {"val_accuracy", r.finalValidationAccuracy},
               {"val_loss", r.finalValidationLoss},
+              {"peak_gpu_memory_bytes", r.peakDeviceMemoryBytes},
               {"weights", r.weightsPath}});
         return;
     }

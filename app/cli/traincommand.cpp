@@ -6,6 +6,7 @@
 
 #include "io/pretrained.h"
 #include "io/kerasimport.h"
+#include "error.h"
 #include "train/trainer.h"
 
 #include <csignal>
@@ -28,6 +29,15 @@ void onInterrupt(int) {
 
 }  // namespace
 
+int batchSizeFromArgs(const Args& args, int fallback) {
+    if (args.text("batch", "") == "auto")
+        return 0;
+    const long long batch = args.integer("batch", fallback);
+    if (batch < 1 || batch > 1 << 20)
+        throw UsageError("--batch must be a positive number or auto");
+    return int(batch);
+}
+
 TrainConfig trainConfigFromArgs(const Args& args) {
     if (args.positionals().size() != 1)
         throw UsageError("give one data folder");
@@ -42,7 +52,7 @@ TrainConfig trainConfigFromArgs(const Args& args) {
     c.model.inputSize = int(args.integer("size", 150));
     c.model.dropout = args.number("dropout", 0.5);
     c.epochs = int(args.integer("epochs", 10));
-    c.batchSize = int(args.integer("batch", 32));
+    c.batchSize = batchSizeFromArgs(args, 32);
     c.optimizer = parseOptimizer(args.text("optimizer", "adam"));
     c.learningRate = args.number("lr", c.optimizer == OptimizerKind::Sgd ? 0.01 : 1e-3);
     c.momentum = args.number("momentum", 0.9);
@@ -56,6 +66,7 @@ TrainConfig trainConfigFromArgs(const Args& args) {
     c.earlyStoppingPatience = int(args.integer("early-stopping", 0));
     c.seed = std::uint64_t(args.integer("seed", 1337));
     c.device = parseDevice(args.text("device", "auto"));
+    c.precision = parsePrecision(args.text("precision", "auto"));
     c.validationFraction = args.number("val-fraction", 0.2);
     c.augmentation = augmentParamsFromArgs(args);
     c.augment = !args.flag("no-augment");
@@ -107,6 +118,7 @@ std::set<std::string> trainOptionNames() {
                                   "early-stopping",
                                   "seed",
                                   "device",
+                                  "precision",
                                   "val-fraction",
                                   "threads",
                                   "workers",
@@ -134,6 +146,9 @@ int trainCommand(const std::vector<std::string>& argv) {
         if (!args.positionals().empty())
             throw UsageError("--resume takes the run directory, no data folder");
         config = Trainer::resumeConfig(*resumeDir);
+        // A batch that no longer fits (out of memory) may be changed when resuming.
+        if (args.value("batch"))
+            config.batchSize = batchSizeFromArgs(args, config.batchSize);
     } else {
         config = trainConfigFromArgs(args);
     }
@@ -143,7 +158,18 @@ int trainCommand(const std::vector<std::string>& argv) {
     Trainer trainer(config, &printer, resumeDir.has_value());
     g_trainer = &trainer;
     std::signal(SIGINT, onInterrupt);
-    const TrainingResult result = trainer.run();
+    TrainingResult result;
+    try {
+        result = trainer.run();
+    } catch (const OutOfMemory& e) {
+        g_trainer = nullptr;
+        std::signal(SIGINT, SIG_DFL);
+        std::fprintf(stderr, "convscope train: %s\n", e.what());
+        if (e.largestBatch() > 0)
+            std::fprintf(stderr, "Continue with: convscope train --resume %s --batch %d\n",
+                         config.runDir.c_str(), e.largestBatch());
+        return 1;
+    }
     g_trainer = nullptr;
     std::signal(SIGINT, SIG_DFL);
     if (result.cancelled) {

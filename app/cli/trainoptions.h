@@ -12,6 +12,8 @@ namespace convscope::cli {
 /// The training settings of `train` and `finetune`: one data folder, --out and the options of
 /// trainOptionNames() / trainFlagNames(). Throws UsageError for a bad command line.
 TrainConfig trainConfigFromArgs(const Args& args);
+/// --batch: a positive number, or "auto" (0: the trainer picks the largest that fits).
+int batchSizeFromArgs(const Args& args, int fallback);
 std::set<std::string> trainOptionNames();
 std::set<std::string> trainFlagNames();
 

@@ -122,13 +122,14 @@ Batch BatchLoader::makeBatch(std::int64_t b, int epoch,
     batch.index = b;
     batch.samples.assign(order.begin() + std::ptrdiff_t(begin),
                          order.begin() + std::ptrdiff_t(end));
-    batch.labels = torch::empty({n}, torch::kInt64);
+    const auto pinned = torch::TensorOptions().pinned_memory(m_options.pinMemory);
+    batch.labels = torch::empty({n}, pinned.dtype(torch::kInt64));
     // Written straight in the layout asked for (NHWC storage viewed as NCHW is exactly the
     // channels_last layout). No tensor op runs here: on a worker thread each one starts its
     // own OpenMP team, which fights the other workers for the cores.
     const bool planar = !m_options.channelsLast;
-    torch::Tensor storage = planar ? torch::empty({n, 3, h, w}, torch::kFloat32)
-                                   : torch::empty({n, h, w, 3}, torch::kFloat32);
+    torch::Tensor storage = planar ? torch::empty({n, 3, h, w}, pinned.dtype(torch::kFloat32))
+                                   : torch::empty({n, h, w, 3}, pinned.dtype(torch::kFloat32));
     float* out = storage.data_ptr<float>();
     const std::size_t plane = std::size_t(h) * std::size_t(w);
     auto* labels = batch.labels.data_ptr<std::int64_t>();

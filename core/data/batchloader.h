@@ -38,6 +38,8 @@ struct LoaderOptions {
     /// Channels in blue, green, red order (Keras's "caffe" models); mean and std are in
     /// that order too.
     bool bgr = false;
+    /// Batches in page-locked memory, for asynchronous copies to a GPU (needs CUDA).
+    bool pinMemory = false;
 };
 
 /// Turns cached images into shuffled, augmented float batches on worker threads, with a

@@ -19,7 +19,7 @@ namespace F = torch::nn::functional;
 /// Separable Gaussian blur per channel, edges replicated.
 torch::Tensor gaussianBlur(const torch::Tensor& x, float sigma) {
     const int r = std::max(1, int(std::ceil(2 * sigma)));
-    const torch::Tensor t = torch::arange(-r, r + 1, torch::kFloat32);
+    const torch::Tensor t = torch::arange(-r, r + 1, torch::TensorOptions(x.device()));
     torch::Tensor k = torch::exp(-t * t / (2 * sigma * sigma));
     k = k / k.sum();
     const std::int64_t c = x.size(1);
@@ -45,7 +45,7 @@ torch::Tensor filterScores(const torch::Tensor& activations, const torch::Tensor
 RgbImage deprocess(const torch::Tensor& chw) {
     torch::Tensor x = chw - chw.mean();
     x = x / (x.std() + 1e-5) * 0.1 + 0.5;
-    x = (x.clamp(0, 1) * 255).round().to(torch::kUInt8).permute({1, 2, 0}).contiguous();
+    x = (x.clamp(0, 1) * 255).round().to(torch::kCPU, torch::kUInt8).permute({1, 2, 0}).contiguous();
     RgbImage image;
     image.height = int(x.size(0));
     image.width = int(x.size(1));
@@ -74,8 +74,12 @@ std::optional<std::vector<FilterPicture>> maximizeFilters(
     const MaximizeOptions& options, int size, bool octavesAllowed, const std::atomic<bool>* cancel,
     const InspectProgress& progress, int doneBefore, int total) {
     const std::vector<int> sizes = octaveSizes(options, size, octavesAllowed);
+    // The model's device (a GPU when the inspector was moved to one); starts stay seeded on
+    // the CPU so a filter's picture does not depend on where it is computed.
+    const torch::Device device = model.parameters().front().device();
     const torch::Tensor filterIndex =
-        torch::tensor(std::vector<std::int64_t>(filters.begin(), filters.end()), torch::kLong);
+        torch::tensor(std::vector<std::int64_t>(filters.begin(), filters.end()), torch::kLong)
+            .to(device);
     // Each filter's start depends only on the seed and the filter: grey with a little noise.
     std::vector<torch::Tensor> starts;
     for (int f : filters) {
@@ -84,7 +88,7 @@ std::optional<std::vector<FilterPicture>> maximizeFilters(
     }
     // The ascent runs in the network's input units, as the blog's does (its VGG16 took
     // pixels minus the mean), so one step size suits every preprocessing.
-    torch::Tensor image = pixelsToInput(torch::cat(starts), preprocessing);
+    torch::Tensor image = pixelsToInput(torch::cat(starts).to(device), preprocessing);
     auto scores = [&](const torch::Tensor& input) {
         std::vector<torch::Tensor> outs = layerOutputs(model, input, {objectiveLayer, layer});
         return std::make_pair(filterScores(outs[0], filterIndex),

@@ -3,6 +3,7 @@
 #include "error.h"
 #include "inspect/activationmax.h"
 #include "inspect/modelinput.h"
+#include "train/precision.h"
 #include "models/classifier.h"
 
 #include <opencv2/imgproc.hpp>
@@ -66,7 +67,7 @@ RgbImage tileFromChw(const torch::Tensor& chw, float lo, float hi) {
 }
 
 std::vector<float> toVector(const torch::Tensor& t) {
-    const torch::Tensor c = t.detach().to(torch::kFloat32).contiguous();
+    const torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
     return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
 }
 
@@ -77,6 +78,7 @@ struct Inspector::Impl {
     Classifier model;
     std::vector<InspectableLayer> layers;
     std::set<std::string> preActivated;  ///< layers that also report their pre-activation
+    torch::Device device{torch::kCPU};
 
     void prepare() {
         model->eval();
@@ -123,9 +125,10 @@ struct Inspector::Impl {
             return it->second;
         torch::NoGradGuard noGrad;
         const int s = metadata.model.inputSize;
-        const std::int64_t h0 = layerOutput(*model, torch::zeros({1, 3, s, s}), layer).size(2);
+        const auto on = torch::TensorOptions(device);
+        const std::int64_t h0 = layerOutput(*model, torch::zeros({1, 3, s, s}, on), layer).size(2);
         const std::int64_t h1 =
-            layerOutput(*model, torch::zeros({1, 3, s + 128, s + 128}), layer).size(2);
+            layerOutput(*model, torch::zeros({1, 3, s + 128, s + 128}, on), layer).size(2);
         const double stride = h1 > h0 ? 128.0 / double(h1 - h0) : double(s) / double(h0);
         strides[layer] = stride;
         return stride;
@@ -158,7 +161,7 @@ struct Inspector::Impl {
     }
 
     torch::Tensor input(const RgbImage& image) const {
-        return pixelsToInput(imageToPixels(image, metadata.model.inputSize),
+        return pixelsToInput(imageToPixels(image, metadata.model.inputSize).to(device),
                              metadata.preprocessing);
     }
 };
@@ -179,6 +182,15 @@ Inspector::Inspector(const std::shared_ptr<ClassifierImpl>& model, const Weights
 Inspector::~Inspector() = default;
 Inspector::Inspector(Inspector&&) noexcept = default;
 
+std::string Inspector::setDevice(const DeviceChoice& device) {
+    // Inspection stays in float32: activation maximization follows small gradients.
+    const ResolvedDevice resolved = resolveDevice(device, Precision::Fp32);
+    m_impl->device = torchDevice(resolved.device);
+    m_impl->model->to(m_impl->device);
+    m_impl->strides.clear();
+    return resolved.description;
+}
+
 const WeightsMetadata& Inspector::metadata() const {
     return m_impl->metadata;
 }
@@ -198,7 +210,8 @@ FilterImages Inspector::filterWeights(const std::string& layer, FilterChannels c
     nn::Conv2dImpl* conv = kernelsOf(*m_impl->model, layer);
     if (!conv)
         throw Error(layer, "has no convolution kernels to show");
-    const torch::Tensor w = conv->weight.detach().to(torch::kFloat32).contiguous();  // F,C,kh,kw
+    const torch::Tensor w =
+        conv->weight.detach().to(torch::kCPU, torch::kFloat32).contiguous();  // F,C,kh,kw
     FilterImages out;
     out.layer = layer;
     out.filters = int(w.size(0));
@@ -358,7 +371,7 @@ ClassActivation Inspector::classActivation(const RgbImage& image, int classIndex
         const torch::Tensor alpha = grad[0].mean({1, 2});
         map = torch::relu((features[0].detach() * alpha.view({-1, 1, 1})).sum(0));
     }
-    map = map.detach().contiguous();
+    map = map.detach().to(torch::kCPU).contiguous();
     out.mapHeight = int(map.size(0));
     out.mapWidth = int(map.size(1));
     out.map = toVector(map);

@@ -2,6 +2,7 @@
 
 #include "data/rgbimage.h"
 #include "io/weightsmetadata.h"
+#include "runtime.h"
 
 #include <atomic>
 #include <cstdint>
@@ -105,6 +106,10 @@ public:
     Inspector(const std::shared_ptr<ClassifierImpl>& model, const WeightsMetadata& metadata);
     ~Inspector();
     Inspector(Inspector&&) noexcept;
+
+    /// Computes on `device` from now on (the CPU until called); pictures and maps come back
+    /// the same. Returns the device in words; throws convscope::Error when it cannot be had.
+    std::string setDevice(const DeviceChoice& device);
 
     const WeightsMetadata& metadata() const;
     std::vector<InspectableLayer> layers();

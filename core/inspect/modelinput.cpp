@@ -59,15 +59,17 @@ Classifier loadForInference(const std::string& weightsPath,
 }
 
 torch::Tensor pixelsToInput(const torch::Tensor& pixels, const Preprocessing& p) {
-    const auto mean = torch::tensor(p.mean, torch::kFloat32).view({1, 3, 1, 1});
-    const auto stddev = torch::tensor(p.stddev, torch::kFloat32).view({1, 3, 1, 1});
+    const auto mean = torch::tensor(p.mean, torch::kFloat32).view({1, 3, 1, 1}).to(pixels.device());
+    const auto stddev =
+        torch::tensor(p.stddev, torch::kFloat32).view({1, 3, 1, 1}).to(pixels.device());
     // Caffe-style weights see BGR: the channels swap before mean and std (given in BGR).
     return ((p.bgr ? pixels.flip(1) : pixels) * p.rescale - mean) / stddev;
 }
 
 torch::Tensor inputToPixels(const torch::Tensor& input, const Preprocessing& p) {
-    const auto mean = torch::tensor(p.mean, torch::kFloat32).view({1, 3, 1, 1});
-    const auto stddev = torch::tensor(p.stddev, torch::kFloat32).view({1, 3, 1, 1});
+    const auto mean = torch::tensor(p.mean, torch::kFloat32).view({1, 3, 1, 1}).to(input.device());
+    const auto stddev =
+        torch::tensor(p.stddev, torch::kFloat32).view({1, 3, 1, 1}).to(input.device());
     const torch::Tensor pixels = (input * stddev + mean) / p.rescale;
     return p.bgr ? pixels.flip(1) : pixels;
 }

@@ -5,6 +5,7 @@
 #include "error.h"
 #include "inspect/modelinput.h"
 #include "train/evaluator.h"
+#include "train/precision.h"
 
 #include <opencv2/core.hpp>
 #include <torch/torch.h>
@@ -15,12 +16,15 @@ struct Predictor::Impl {
     WeightsMetadata metadata;
     Classifier model;
     LoadReport report;
+    torch::Device device{torch::kCPU};
+    Precision precision = Precision::Fp32;
 
-    /// Class probabilities [N, classes] for float RGB pixels [N, 3, s, s] in 0..255.
+    /// Class probabilities [N, classes] (float, CPU) for float RGB pixels [N, 3, s, s] in 0..255.
     torch::Tensor probabilities(const torch::Tensor& pixels) {
         torch::InferenceMode inference;
-        return torch::softmax(model->forward(pixelsToInput(pixels, metadata.preprocessing)), 1)
-            .contiguous();
+        AutocastScope autocast(device, precision);
+        const torch::Tensor x = pixelsToInput(pixels.to(device), metadata.preprocessing);
+        return torch::softmax(model->forward(x), 1).to(torch::kCPU, torch::kFloat32).contiguous();
     }
 };
 
@@ -30,6 +34,14 @@ Predictor::Predictor(const std::string& weightsPath, const std::optional<Weights
 }
 
 Predictor::~Predictor() = default;
+
+std::string Predictor::setDevice(const DeviceChoice& device, Precision precision) {
+    const ResolvedDevice resolved = resolveDevice(device, precision);
+    m_impl->device = torchDevice(resolved.device);
+    m_impl->precision = resolved.precision;
+    m_impl->model->to(m_impl->device);
+    return resolved.description + ", precision " + precisionName(resolved.precision);
+}
 Predictor::Predictor(Predictor&&) noexcept = default;
 
 const WeightsMetadata& Predictor::metadata() const {
@@ -126,8 +138,10 @@ Evaluation Predictor::evaluate(const std::string& dataDir, std::optional<Split> 
     lo.augment = false;
     AugmentParams none;
     applyPreprocessing(m_impl->metadata.preprocessing, lo, none);
+    lo.pinMemory = m_impl->device.is_cuda();
     BatchLoader loader(cache, samples, none, lo);
-    Evaluation e = evaluateModel(*m_impl->model, loader, torch::kCPU, false);
+    AutocastScope autocast(m_impl->device, m_impl->precision);
+    Evaluation e = evaluateModel(*m_impl->model, loader, m_impl->device, false);
     for (std::size_t i : e.sampleIndices)
         e.samplePaths.push_back(index.samples()[i].path);
     return e;

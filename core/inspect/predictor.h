@@ -2,6 +2,7 @@
 
 #include "data/rgbimage.h"
 #include "io/weightsmetadata.h"
+#include "runtime.h"
 #include "train/evaluation.h"
 
 #include <memory>
@@ -37,6 +38,10 @@ public:
                        const std::optional<WeightsMetadata>& fallback = {});
     ~Predictor();
     Predictor(Predictor&&) noexcept;
+
+    /// Runs on `device` in `precision` from now on (CPU and fp32 until called). Returns what
+    /// was chosen, in words. Throws convscope::Error when the device cannot be had.
+    std::string setDevice(const DeviceChoice& device, Precision precision = Precision::Auto);
 
     const WeightsMetadata& metadata() const;
     /// What loading the weights did (the layers loaded, skipped, kept as initialised).

@@ -88,23 +88,6 @@ Schedule parseSchedule(const std::string& name) {
     return parseName(name, all, scheduleName, "schedule");
 }
 
-const char* deviceName(DeviceChoice d) {
-    switch (d) {
-        case DeviceChoice::Auto:
-            return "auto";
-        case DeviceChoice::Cpu:
-            return "cpu";
-        case DeviceChoice::Cuda:
-            return "cuda";
-    }
-    return "auto";
-}
-
-DeviceChoice parseDevice(const std::string& name) {
-    static const DeviceChoice all[] = {DeviceChoice::Auto, DeviceChoice::Cpu, DeviceChoice::Cuda};
-    return parseName(name, all, deviceName, "device");
-}
-
 std::string toJson(const TrainConfig& c) {
     const AugmentParams& a = c.augmentation;
     nlohmann::json j{
@@ -130,6 +113,9 @@ std::string toJson(const TrainConfig& c) {
         {"early_stopping_patience", c.earlyStoppingPatience},
         {"seed", c.seed},
         {"device", deviceName(c.device)},
+        {"precision", precisionName(c.precision)},
+        {"device_used", c.deviceUsed},
+        {"precision_used", c.precisionUsed},
         {"validation_fraction", c.validationFraction},
         {"augment", c.augment},
         {"augmentation",
@@ -189,6 +175,9 @@ TrainConfig trainConfigFromJson(const std::string& text, const std::string& sour
         c.earlyStoppingPatience = j.at("early_stopping_patience");
         c.seed = j.at("seed");
         c.device = parseDevice(j.at("device"));
+        c.precision = parsePrecision(j.value("precision", "fp32"));
+        c.deviceUsed = j.value("device_used", "");
+        c.precisionUsed = j.value("precision_used", "");
         c.validationFraction = j.at("validation_fraction");
         c.augment = j.at("augment");
         const auto& a = j.at("augmentation");

@@ -2,6 +2,7 @@
 
 #include "augment/augmentparams.h"
 #include "models/modelconfig.h"
+#include "runtime.h"
 
 #include <cstdint>
 #include <string>
@@ -11,14 +12,11 @@ namespace convscope {
 
 enum class OptimizerKind { Sgd, Adam, RmsProp };
 enum class Schedule { Constant, Step, Cosine, Plateau };
-enum class DeviceChoice { Auto, Cpu, Cuda };
 
 const char* optimizerName(OptimizerKind k);  ///< "sgd", "adam", "rmsprop"
 OptimizerKind parseOptimizer(const std::string& name);
 const char* scheduleName(Schedule s);  ///< "constant", "step", "cosine", "plateau"
 Schedule parseSchedule(const std::string& name);
-const char* deviceName(DeviceChoice d);  ///< "auto", "cpu", "cuda"
-DeviceChoice parseDevice(const std::string& name);
 
 /// How pixels become network inputs: RGB -> BGR when `bgr`, then x * rescale, then
 /// (x - mean) / std per channel, mean and std in the network's channel order.
@@ -56,7 +54,12 @@ struct TrainConfig {
     double plateauFactor = 0.1;
     int earlyStoppingPatience = 0;  ///< 0: off
     std::uint64_t seed = 1337;
-    DeviceChoice device = DeviceChoice::Auto;
+    DeviceChoice device;
+    Precision precision = Precision::Auto;
+    /// What the run really used once "auto" was settled (written by the trainer into
+    /// config.json; a resumed run keeps it).
+    std::string deviceUsed;
+    std::string precisionUsed;
     double validationFraction = 0.2;
     bool augment = true;
     AugmentParams augmentation;

@@ -9,6 +9,7 @@
 #include "runtime.h"
 #include "train/bottleneck.h"
 #include "train/checkpoint.h"
+#include "train/precision.h"
 #include "train/evaluator.h"
 #include "util/atomicfile.h"
 
@@ -36,12 +37,10 @@ double secondsSince(Clock::time_point t) {
 
 class NullObserver : public TrainingObserver {};
 
-torch::Device chooseDevice(DeviceChoice choice) {
-    const bool cuda = torch::cuda::is_available();
-    if (choice == DeviceChoice::Cuda && !cuda)
-        throw Error("--device cuda", "no CUDA device is available to this LibTorch build");
-    return (choice != DeviceChoice::Cpu && cuda) ? torch::Device(torch::kCUDA)
-                                                 : torch::Device(torch::kCPU);
+std::string gibText(std::int64_t bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2f GiB", double(bytes) / double(1ll << 30));
+    return text;
 }
 
 std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& c,
@@ -185,8 +184,15 @@ TrainingResult Trainer::run() {
 
 TrainingResult Trainer::Impl::run() {
     TrainConfig& c = config;
-    if (c.epochs <= 0 || c.batchSize <= 0)
+    if (c.epochs <= 0 || c.batchSize < 0)
         throw Error("training", "epochs and batch size must be positive");
+    // Settled before anything is written: asking for a GPU that is not there leaves no run.
+    configureThreads(c.threads);
+    const ResolvedDevice resolved = resolveDevice(c.device, c.precision);
+    c.deviceUsed = deviceName(resolved.device);
+    c.precisionUsed = precisionName(resolved.precision);
+    const torch::Device device = torchDevice(resolved.device);
+    const Precision precision = resolved.precision;
     const fs::path runDir(c.runDir);
     const std::string checkpointPath = (runDir / "checkpoint.pt").string();
     // A Keras backbone (HDF5 or TF.js) brings its flavour and preprocessing; both go into
@@ -203,6 +209,8 @@ TrainingResult Trainer::Impl::run() {
         if (!fs::exists(checkpointPath))
             throw Error(c.runDir,
                         "nothing to resume (no checkpoint.pt: the first epoch never finished)");
+        // What this session uses (a batch size chosen at resume, the device found now).
+        writeTextFileAtomically((runDir / "config.json").string(), toJson(c));
     } else {
         if (fs::exists(runDir / "config.json"))
             throw Error(c.runDir,
@@ -215,7 +223,6 @@ TrainingResult Trainer::Impl::run() {
         fs::create_directories(runDir);
         writeTextFileAtomically((runDir / "config.json").string(), toJson(c));
     }
-    configureThreads(c.threads);
 
     ScanOptions scan;
     scan.validationFraction = c.validationFraction;
@@ -272,8 +279,23 @@ TrainingResult Trainer::Impl::run() {
         observer->onMessage("Bottleneck features: training the head only (frozen up to " +
                             freezeForBottleneck(*model, c.freezeUpTo) + ")");
 
-    const torch::Device device = chooseDevice(c.device);
     model->to(device);
+    if (device.is_cuda())
+        at::globalContext().setBenchmarkCuDNN(true);
+    observer->onMessage("Device " + resolved.description + ", precision " +
+                        precisionName(precision) +
+                        (c.precision == Precision::Auto ? " (auto)" : ""));
+    if (c.batchSize == 0) {
+        // --batch auto: the largest power of two that fits (on the CPU, 32).
+        c.batchSize = device.is_cuda()
+                          ? largestFittingBatch(*model, 4096, c.model.inputSize, device,
+                                                precision, c.channelsLast)
+                          : 32;
+        if (c.batchSize == 0)
+            throw Error(resolved.description, "not even a batch of one image fits in memory");
+        observer->onMessage("Batch size " + std::to_string(c.batchSize) + " (auto)");
+        writeTextFileAtomically((runDir / "config.json").string(), toJson(c));
+    }
     const bool channelsLast = c.channelsLast;
     if (channelsLast) {
         torch::NoGradGuard noGrad;
@@ -295,6 +317,7 @@ TrainingResult Trainer::Impl::run() {
     lo.workers = c.loaderWorkers;
     lo.channelsLast = channelsLast;
     lo.augment = c.augment;
+    lo.pinMemory = device.is_cuda();
     AugmentParams augment = c.augmentation;
     applyPreprocessing(c.preprocessing, lo, augment);
     BatchLoader trainLoader(cache, trainSamples, augment, lo);
@@ -316,6 +339,8 @@ TrainingResult Trainer::Impl::run() {
         featureBatches.emplace(features->train, c.batchSize, c.seed);
     }
 
+    LossScaler scaler(precision == Precision::Fp16);
+    resetPeakDeviceMemory(device);
     TrainingState state;
     if (resumeRun) {
         state = loadCheckpoint(checkpointPath, *model, *optimizer);
@@ -325,6 +350,7 @@ TrainingResult Trainer::Impl::run() {
     }
 
     bool stoppedEarly = false;
+    try {
     for (int epoch = state.epochsCompleted; epoch < c.epochs && !cancelled; ++epoch) {
         const double lr = learningRateFor(epoch, state);
         for (auto& group : optimizer->param_groups())
@@ -353,10 +379,19 @@ TrainingResult Trainer::Impl::run() {
             const torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
             const torch::Tensor y = batch->labels.to(device, true);
             optimizer->zero_grad();
-            const torch::Tensor logits = features ? model->forwardHead(x) : model->forward(x);
-            const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
-            loss.backward();
-            optimizer->step();
+            torch::Tensor logits, loss;
+            {
+                AutocastScope autocast(device, precision);
+                injectOutOfMemoryIfAsked(x.size(0));
+                logits = features ? model->forwardHead(x) : model->forward(x);
+                loss = torch::nn::functional::cross_entropy(logits, y);
+            }
+            scaler.scaled(loss).backward();
+            const bool finite = scaler.unscale(trainable);
+            if (finite)
+                optimizer->step();
+            scaler.update(finite);
+            countTrainingStep();
             const std::int64_t n = y.size(0);
             const double batchLoss = loss.item<double>();
             const std::int64_t batchCorrect = logits.argmax(1).eq(y).sum().item<std::int64_t>();
@@ -381,9 +416,13 @@ TrainingResult Trainer::Impl::run() {
         if (cancelled)
             break;
 
-        const Evaluation val =
-            features ? evaluateHead(*model, features->validation, c.batchSize, device, &cancelled)
-                     : evaluateModel(*model, validationLoader, device, false, &cancelled);
+        Evaluation val;
+        {
+            AutocastScope autocast(device, precision);
+            val = features ? evaluateHead(*model, features->validation, c.batchSize, device,
+                                          &cancelled)
+                           : evaluateModel(*model, validationLoader, device, false, &cancelled);
+        }
         if (cancelled)
             break;
         EpochEnd e;
@@ -421,9 +460,35 @@ TrainingResult Trainer::Impl::run() {
             break;
         }
     }
+    } catch (const c10::OutOfMemoryError& e) {
+        // The epoch in progress is lost; checkpoint.pt and latest.h5 are the last epoch's.
+        {
+            std::lock_guard lock(mutex);
+            activeLoader = nullptr;
+        }
+        trainLoader.stop();
+        optimizer->zero_grad();
+        releaseCachedDeviceMemory(device);
+        observer->onMessage("Out of memory at batch size " + std::to_string(c.batchSize) +
+                            ": looking for the largest batch that fits");
+        const int fits = largestFittingBatch(*model, c.batchSize - 1, c.model.inputSize, device,
+                                             precision, c.channelsLast);
+        const std::string free =
+            device.is_cuda() ? " (" + gibText(freeDeviceMemoryBytes(device)) + " free)" : "";
+        std::string reason = "out of memory on " + resolved.description + free +
+                             " at batch size " + std::to_string(c.batchSize) + "; ";
+        reason += fits > 0 ? "the largest batch that fits is " + std::to_string(fits)
+                           : "not even a batch of one image fits";
+        reason += ". Training stopped at its last checkpoint (" +
+                  std::to_string(state.epochsCompleted) + " epochs done)";
+        if (fits > 0)
+            reason += ": resume it with batch size " + std::to_string(fits);
+        throw OutOfMemory(c.runDir, reason, c.batchSize, fits);
+    }
 
     result.cancelled = cancelled;
     result.stoppedEarly = stoppedEarly;
+    result.peakDeviceMemoryBytes = peakDeviceMemoryBytes(device);
     result.epochsCompleted = state.epochsCompleted;
     result.history = state.history;
     if (!state.history.empty()) {

@@ -112,6 +112,8 @@ Q_SIGNALS:
     /// The trainer has actually stopped between batches (true) or goes on (false).
     void trainingPaused(bool paused);
     void trainingFinished(const convscope::TrainingResult& result);
+    /// Out of (GPU) memory: the run stopped at its last checkpoint; `largestBatch` fits.
+    void trainingOutOfMemory(const QString& runDir, const QString& message, int largestBatch);
     void classified(const convscope::ui::Classification& result);
     void evaluated(const convscope::Evaluation& evaluation, const QStringList& classNames);
     void thumbnailReady(const QString& path, const QImage& image);

@@ -199,8 +199,11 @@ void TrainWorker::runFineTune(const FineTuneConfig& config, bool resumeRun) {
 void TrainWorker::run(const TrainConfig& config, bool resumeRun) {
     SignalObserver observer(this);
     try {
-        Trainer trainer(resumeRun ? Trainer::resumeConfig(config.runDir) : config, &observer,
-                        resumeRun);
+        TrainConfig effective = resumeRun ? Trainer::resumeConfig(config.runDir) : config;
+        // Resuming with another batch size (after running out of memory); 0 keeps the run's.
+        if (resumeRun && config.batchSize > 0)
+            effective.batchSize = config.batchSize;
+        Trainer trainer(effective, &observer, resumeRun);
         {
             QMutexLocker lock(&m_mutex);
             m_active = &trainer;
@@ -221,6 +224,11 @@ void TrainWorker::run(const TrainConfig& config, bool resumeRun) {
             m_active = nullptr;
         }
         Q_EMIT finished(result);
+    } catch (const OutOfMemory& e) {
+        Q_EMIT outOfMemory(QString::fromStdString(config.runDir), text(e), e.largestBatch());
+        TrainingResult none;
+        none.cancelled = true;
+        Q_EMIT finished(none);
     } catch (const std::exception& e) {
         Q_EMIT failed(QStringLiteral("Training"), text(e));
         TrainingResult none;

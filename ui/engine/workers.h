@@ -76,6 +76,9 @@ Q_SIGNALS:
     void paused(bool paused);
     void finished(const convscope::TrainingResult& result);
     void failed(const QString& what, const QString& message);
+    /// Training ran out of memory and stopped at its last checkpoint; `largestBatch` fits (0:
+    /// none does).
+    void outOfMemory(const QString& runDir, const QString& message, int largestBatch);
 
 private:
     QMutex m_mutex;

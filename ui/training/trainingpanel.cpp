@@ -1,6 +1,7 @@
 #include "training/trainingpanel.h"
 
 #include "engine/enginebridge.h"
+#include "runtime.h"
 #include "models/finetuning.h"
 #include "train/trainer.h"
 #include "training/layerlist.h"
@@ -17,6 +18,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSpinBox>
@@ -59,8 +61,8 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
       m_optimizer(combo({QStringLiteral("adam"), QStringLiteral("rmsprop"), QStringLiteral("sgd")},
                         tr("optimizer"))),
       m_learningRate(new QDoubleSpinBox),
-      m_device(combo({QStringLiteral("auto"), QStringLiteral("cpu"), QStringLiteral("cuda")},
-                     tr("auto: the GPU when there is one"))),
+      m_device(new QComboBox),
+      m_precision(new QComboBox),
       m_runDir(new QLineEdit),
       m_startingWeights(new QLineEdit),
       m_bottleneck(new QCheckBox(tr("Bottleneck features"))),
@@ -80,8 +82,12 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
     m_size->setSuffix(tr(" px"));
     m_epochCount->setRange(1, 1000);
     m_epochCount->setValue(10);
-    m_batch->setRange(1, 1024);
+    m_batch->setRange(0, 4096);
+    m_batch->setSpecialValueText(tr("auto"));
     m_batch->setValue(32);
+    m_batch->setToolTip(tr("Images per training step. auto: the largest power of two that fits "
+                           "in 80% of the GPU's free memory (32 on the CPU)"));
+    fillDeviceChoices();
     m_learningRate->setDecimals(5);
     m_learningRate->setRange(1e-5, 1.0);
     m_learningRate->setSingleStep(1e-4);
@@ -110,13 +116,14 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
                                                  {tr("Batch size"), m_batch},
                                                  {tr("Optimizer"), m_optimizer},
                                                  {tr("Learning rate"), m_learningRate},
-                                                 {tr("Device"), m_device}};
+                                                 {tr("Device"), m_device},
+                                                 {tr("Precision"), m_precision}};
     for (int i = 0; i < fields.size(); ++i) {
         form->addWidget(new QLabel(fields[i].first), i / 3, (i % 3) * 2);
         form->addWidget(fields[i].second, i / 3, (i % 3) * 2 + 1);
     }
-    form->addWidget(new QLabel(tr("Run folder")), 2, 4);
-    form->addWidget(m_runDir, 3, 0, 1, 6);
+    form->addWidget(new QLabel(tr("Run folder")), 3, 0);
+    form->addWidget(m_runDir, 3, 1, 1, 5);
     auto* browse = new QPushButton(tr("Browse…"));
     auto* weightsRow = new QHBoxLayout;
     weightsRow->addWidget(new QLabel(tr("Starting weights")));
@@ -178,6 +185,7 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
     connect(m_bridge, &EngineBridge::epochEnded, this, &TrainingPanel::onEpoch);
     connect(m_bridge, &EngineBridge::trainingFinished, this, &TrainingPanel::onFinished);
     connect(m_bridge, &EngineBridge::trainingMessage, m_status, &QLabel::setText);
+    connect(m_bridge, &EngineBridge::trainingOutOfMemory, this, &TrainingPanel::onOutOfMemory);
     connect(m_bridge, &EngineBridge::trainingPaused, this, [this](bool paused) {
         if (paused)
             m_status->setText(tr("Paused. Resume continues with the next batch."));
@@ -280,7 +288,8 @@ TrainConfig TrainingPanel::config() const {
     c.batchSize = m_batch->value();
     c.optimizer = parseOptimizer(m_optimizer->currentText().toStdString());
     c.learningRate = m_learningRate->value();
-    c.device = parseDevice(m_device->currentText().toStdString());
+    c.device = parseDevice(deviceChoice().toStdString());
+    c.precision = parsePrecision(precisionChoice().toStdString());
     c.augmentation = m_augmentation;
     c.augment = m_augment && !bottleneck();
     c.initialWeights = m_startingWeights->text().trimmed().toStdString();
@@ -347,7 +356,79 @@ void TrainingPanel::startFineTune() {
     setRunning(true);
 }
 
-void TrainingPanel::resumeRun(const QString& runDir) {
+void TrainingPanel::fillDeviceChoices() {
+    const RuntimeInfo info = runtimeInfo();
+    m_device->addItem(info.cudaDevices.empty() ? tr("auto (CPU: no GPU found)")
+                                               : tr("auto (the first GPU)"),
+                      QStringLiteral("auto"));
+    m_device->addItem(tr("CPU, %1 threads%2")
+                          .arg(info.cpuThreads)
+                          .arg(info.cpuBf16 ? tr(", bf16") : QString()),
+                      QStringLiteral("cpu"));
+    for (const CudaDeviceInfo& d : info.cudaDevices)
+        m_device->addItem(tr("cuda:%1 %2, %3 GiB")
+                              .arg(d.index)
+                              .arg(QString::fromStdString(d.name))
+                              .arg(double(d.memoryBytes) / double(1ll << 30), 0, 'f', 1),
+                          QStringLiteral("cuda:%1").arg(d.index));
+    m_device->setToolTip(
+        info.cudaDevices.empty()
+            ? tr("No CUDA GPU was found: training runs on every CPU core (LibTorch %1%2)")
+                  .arg(QString::fromStdString(info.libtorch),
+                       info.cudaCompiled ? tr(", built with CUDA") : QString())
+            : tr("auto: the first GPU; or choose one by name"));
+    const QString cpuAuto = QString::fromLatin1(precisionName(info.cpuDefault));
+    const QString gpuAuto = QString::fromLatin1(precisionName(info.cudaDefault));
+    m_precision->addItem(info.cudaDevices.empty() ? tr("auto (%1 on this CPU)").arg(cpuAuto)
+                                                  : tr("auto (%1 on the GPU)").arg(gpuAuto),
+                         QStringLiteral("auto"));
+    for (const char* p : {"fp32", "bf16", "fp16"})
+        m_precision->addItem(QString::fromLatin1(p), QString::fromLatin1(p));
+    m_precision->setToolTip(
+        tr("Arithmetic precision. bf16 and fp16 compute in 16 bits where it is safe "
+           "(autocast) and keep the weights in float32; fp16 scales the loss to keep small "
+           "gradients. auto: bf16 on GPUs that have it (else fp16) and on CPUs with "
+           "AVX512_BF16 or AMX (else fp32)."));
+}
+
+QString TrainingPanel::deviceChoice() const {
+    return m_device->currentData().toString();
+}
+
+QString TrainingPanel::precisionChoice() const {
+    return m_precision->currentData().toString();
+}
+
+QStringList TrainingPanel::deviceEntries() const {
+    QStringList entries;
+    for (int i = 0; i < m_device->count(); ++i)
+        entries << m_device->itemText(i);
+    return entries;
+}
+
+void TrainingPanel::onOutOfMemory(const QString& runDir, const QString& message,
+                                  int largestBatch) {
+    m_status->setText(message);
+    if (largestBatch <= 0)
+        return;
+    auto* box = new QMessageBox(QMessageBox::Warning, tr("Out of memory"), message,
+                                QMessageBox::NoButton, this);
+    box->setObjectName(QStringLiteral("outOfMemoryBox"));
+    auto* again = box->addButton(tr("Resume with batch %1").arg(largestBatch),
+                                 QMessageBox::AcceptRole);
+    box->addButton(QMessageBox::Close);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    connect(box, &QMessageBox::buttonClicked, this,
+            [this, again, runDir, largestBatch](QAbstractButton* clicked) {
+                if (clicked == again) {
+                    m_batch->setValue(largestBatch);
+                    resumeRun(runDir, largestBatch);
+                }
+            });
+    box->open();
+}
+
+void TrainingPanel::resumeRun(const QString& runDir, int batchSize) {
     // A fine-tuning recipe's folder holds recipe.json; an ordinary run's config.json.
     const bool recipe = QFileInfo::exists(QDir(runDir).filePath(QStringLiteral("recipe.json")));
     FineTuneConfig f;
@@ -364,10 +445,13 @@ void TrainingPanel::resumeRun(const QString& runDir) {
     }
     setRunDirectory(runDir);
     m_plots->clear();
-    if (recipe)
+    if (recipe) {
         m_bridge->startFineTune(f, true);
-    else
-        m_bridge->startTraining(config(), true);
+    } else {
+        TrainConfig c = config();
+        c.batchSize = batchSize;  // 0: the run's own
+        m_bridge->startTraining(c, true);
+    }
     setRunning(true);
 }
 

@@ -55,7 +55,13 @@ public:
     /// Runs the two-phase fine-tuning recipe (phase 1: the head with the backbone frozen, by
     /// bottleneck features when ticked; phase 2: the last block and the head, SGD 1e-4).
     void startFineTune();
-    void resumeRun(const QString& runDir);
+    /// `batchSize` > 0 resumes with that batch size (after running out of memory).
+    void resumeRun(const QString& runDir, int batchSize = 0);
+    /// The choices of the Device and Precision boxes ("auto", "cpu", "cuda:0"; "bf16"...).
+    QString deviceChoice() const;
+    QString precisionChoice() const;
+    /// The Device box's entries in words (one per line).
+    QStringList deviceEntries() const;
     void togglePause();
     void cancel();
 
@@ -73,6 +79,8 @@ Q_SIGNALS:
     void bottleneckChanged(bool on);
 
 private:
+    void fillDeviceChoices();
+    void onOutOfMemory(const QString& runDir, const QString& message, int largestBatch);
     void onBatch(const convscope::BatchEnd& e);
     void onEpoch(const convscope::EpochEnd& e);
     void onFinished(const convscope::TrainingResult& r);
@@ -99,6 +107,7 @@ private:
     QComboBox* m_optimizer;
     QDoubleSpinBox* m_learningRate;
     QComboBox* m_device;
+    QComboBox* m_precision;
     QLineEdit* m_runDir;
     QLineEdit* m_startingWeights;
     QCheckBox* m_bottleneck;
