@@ -1,6 +1,6 @@
 """Accuracy reference: the Keras blog net trained on Fashion-MNIST class folders (written by
 `convscope demo-data`) with PyTorch, the same recipe as `convscope train` in
-run_fashion_mnist_accuracy.sh. Run with /usr/bin/python3. Prints one JSON object."""
+run_fashion_mnist_accuracy.sh. Run with the PyTorch environment's python. Prints one JSON object."""
 import json
 import os
 import sys

@@ -9,6 +9,7 @@ PyTorch environment's python and the paths of keras_import_tool and the shared m
 import gzip
 import json
 import os
+import subprocess
 import sys
 import tempfile
 
