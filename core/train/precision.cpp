@@ -203,7 +203,8 @@ int largestFittingBatch(ClassifierImpl& model, int upTo, int inputSize, const to
     const std::int64_t budget =
         std::int64_t(double(freeDeviceMemoryBytes(device)) * memoryFraction);
     int best = 0;
-    for (int rows = 1; rows <= upTo; rows *= 2) {
+    // From two images: batch norm cannot train on one image whose maps end at 1x1.
+    for (int rows = std::min(2, upTo); rows <= upTo; rows *= 2) {
         try {
             resetPeakDeviceMemory(device);
             probeTrainingStep(model, rows, inputSize, device, precision, channelsLast);
