@@ -285,6 +285,7 @@ TrainingResult Trainer::Impl::run() {
     observer->onMessage("Device " + resolved.description + ", precision " +
                         precisionName(precision) +
                         (c.precision == Precision::Auto ? " (auto)" : ""));
+    observer->onDeviceChosen(resolved.description, precisionName(precision));
     if (c.batchSize == 0) {
         // --batch auto: the largest power of two that fits (on the CPU, 32).
         c.batchSize = device.is_cuda()

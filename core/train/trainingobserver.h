@@ -50,6 +50,9 @@ public:
     virtual ~TrainingObserver() = default;
     virtual void onProgress(Phase /*phase*/, std::size_t /*done*/, std::size_t /*total*/) {}
     virtual void onMessage(const std::string& /*text*/) {}
+    /// Where the run computes and in what precision, once "auto" is settled ("CPU (16
+    /// threads, AVX512)", "bf16").
+    virtual void onDeviceChosen(const std::string& /*device*/, const std::string& /*precision*/) {}
     virtual void onBatchEnd(const BatchEnd& /*event*/) {}
     virtual void onEpochEnd(const EpochEnd& /*event*/) {}
     virtual void onCheckpoint(const std::string& /*path*/) {}

@@ -11,7 +11,7 @@ the folder is the same byte for byte on every run with the same PIL/libjpeg. Doe
 when DATA already exists; the folder is written under a temporary name and renamed at the
 end, so an interrupted run never leaves a half folder behind.
 
-Run with Debian's interpreter: /usr/bin/python3 make_bench_data.py DATA [--seed N]
+Run with the PyTorch environment's python (numpy, Pillow): make_bench_data.py DATA [--seed N]
 """
 import argparse
 import os

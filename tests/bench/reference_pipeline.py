@@ -7,7 +7,7 @@ again; epoch 1 also counts building the ImageFolders (the scan). The main proces
 torch.set_num_threads(2) so that it is not held to Debian's default of one thread; the
 workers run one thread each (the DataLoader sets that).
 
-Run with Debian's interpreter: /usr/bin/python3 reference_pipeline.py DATA
+Run with the PyTorch environment's python: reference_pipeline.py DATA
 Prints one JSON object.
 """
 import json

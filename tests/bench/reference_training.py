@@ -1,6 +1,6 @@
 """Reference for bench_training: one epoch of the Keras blog net at 150x150 with PyTorch and
 torchvision as a user would write it (ImageFolder + RandomAffine + DataLoader, 2 workers).
-Run with Debian's python3 (/usr/bin/python3). Prints one JSON object."""
+Run with the PyTorch environment's python. Prints one JSON object."""
 import json
 import os
 import sys

@@ -9,6 +9,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+source "$root/scripts/common.sh"
 build="${CONVSCOPE_BUILD:-$root/build}"
 bin="${CONVSCOPE_BENCH_BIN:-$build/app/convscope}"
 arch="${ARCH:-mobilenetv2}"
@@ -37,7 +38,7 @@ esac
 "$bin" train "$data" --out "$work/bottleneck" --epochs "$head_epochs" --bottleneck \
   --no-augment "${common[@]}" > "$work/bottleneck.json"
 
-/usr/bin/python3 - "$work/full.json" "$work/bottleneck.json" "$arch" "$size" "$per_class" "$val_per_class" <<'PY'
+"$CONVSCOPE_PYTHON" - "$work/full.json" "$work/bottleneck.json" "$arch" "$size" "$per_class" "$val_per_class" <<'PY'
 import json, re, statistics, sys
 def events(path):
     return [json.loads(l) for l in open(path) if l.startswith("{")]

@@ -16,6 +16,7 @@ set -euo pipefail
 pretrained="$1"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+source "$root/scripts/common.sh"
 build="${CONVSCOPE_BUILD:-$root/build}"
 bin="${CONVSCOPE_BENCH_BIN:-$build/app/convscope}"
 size="${SIZE:-96}"
@@ -37,7 +38,7 @@ t0=$(date +%s.%N)
   --head-epochs "$head_epochs" --finetune-epochs "$finetune_epochs" --horizontal-flip \
   "${common[@]}" > "$work/finetuned.json"
 t1=$(date +%s.%N)
-budget=$(/usr/bin/python3 -c "import sys; print(max(1, round(float(sys.argv[2]) - float(sys.argv[1]))))" "$t0" "$t1")
+budget=$("$CONVSCOPE_PYTHON" -c "import sys; print(max(1, round(float(sys.argv[2]) - float(sys.argv[1]))))" "$t0" "$t1")
 
 # From scratch, for the same wall time: SIGINT stops after the current batch, as Ctrl-C does.
 t2=$(date +%s.%N)
@@ -45,7 +46,7 @@ timeout -s INT "$budget" "$bin" train "$data" --out "$work/scratch" --epochs 100
   --lr 0.001 --horizontal-flip "${common[@]}" > "$work/scratch.json" || true
 t3=$(date +%s.%N)
 
-/usr/bin/python3 - "$work" "$t0" "$t1" "$t2" "$t3" "$size" "$per_class" "$val_per_class" "$pretrained" <<'PY'
+"$CONVSCOPE_PYTHON" - "$work" "$t0" "$t1" "$t2" "$t3" "$size" "$per_class" "$val_per_class" "$pretrained" <<'PY'
 import csv, json, os, sys
 work = sys.argv[1]
 t0, t1, t2, t3 = map(float, sys.argv[2:6])

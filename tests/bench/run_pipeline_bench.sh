@@ -13,7 +13,8 @@ root="$(cd "$here/../.." && pwd)"
 build="${CONVSCOPE_BUILD:-$root/build}"
 bin="${CONVSCOPE_BENCH_BIN:-$build/tests/bench/bench_pipeline}"
 data="${1:-$build/bench-data}"
-py=/usr/bin/python3
+source "$root/scripts/common.sh"
+py="$CONVSCOPE_PYTHON"  # the PyTorch that ConvScope links
 
 [ -x "$bin" ] || { echo "no $bin: build it with 'ninja -C $build bench_pipeline'" >&2; exit 2; }
 [ -d "$data/train" ] || "$py" "$here/make_bench_data.py" "$data"

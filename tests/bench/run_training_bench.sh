@@ -8,7 +8,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 build="${CONVSCOPE_BUILD:-$root/build}"
 data="${1:-$build/bench-data}"
-py=/usr/bin/python3
+source "$root/scripts/common.sh"
+py="$CONVSCOPE_PYTHON"  # the PyTorch that ConvScope links
 
 [ -d "$data/train" ] || "$py" "$here/make_bench_data.py" "$data"
 cpp=$("$build/tests/bench/bench_training" "$data")

@@ -1,5 +1,5 @@
 // The .pth reader on files that Python's torch.save writes at test time
-// (make_pth_fixtures.py); skipped when Debian's python3-torch is missing.
+// (make_pth_fixtures.py); skipped when the PyTorch environment's torch is missing.
 #include "io/torchpth.h"
 
 #include "error.h"
@@ -46,7 +46,7 @@ protected:
 
     void SetUp() override {
         if (WIFEXITED(s_status) && WEXITSTATUS(s_status) == 77)
-            GTEST_SKIP() << "python3-torch is missing";
+            GTEST_SKIP() << "torch is missing";
         ASSERT_EQ(s_status, 0) << "make_pth_fixtures.py failed";
     }
 

@@ -1,7 +1,7 @@
 // torchvision's vgg16, resnet18 and mobilenet_v2, built and run by Python
 // (torchvision_parity.py), loaded from their .pth into ConvScope's models: same logits. Also
 // loading "without the top" and refusing the wrong file. Skipped only when Debian's
-// python3-torchvision is missing.
+// torchvision is missing from the PyTorch environment.
 #include "io/pretrained.h"
 #include "io/torchpth.h"
 #include "io/torchvisionweights.h"
@@ -106,7 +106,7 @@ TEST_P(TorchvisionParity, logitsMatchTorchvisionAndTheHeadCanBeLeftBehind) {
                                 "/torchvision_parity.py " + c.arch + " " + dir.path();
     const int status = std::system(command.c_str());
     if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
-        GTEST_SKIP() << "python3-torchvision is missing";
+        GTEST_SKIP() << "torchvision is missing";
     ASSERT_EQ(status, 0) << command;
     const std::string pth = dir.file("model.pth");
 

@@ -4,7 +4,7 @@ batch-norm layers given random non-trivial statistics and affine parameters, in 
   OUTDIR/model.pth    torch.save(model.state_dict())
   OUTDIR/input.f32    a fixed random input [2, 3, 224, 224], float32, C order
   OUTDIR/logits.f32   the model's logits for it [2, 1000], float32
-Exits 77 when torch or torchvision is missing (Debian: python3-torchvision)."""
+Exits 77 when torch or torchvision is missing (the environment scripts/common.sh makes has both)."""
 import os
 import sys
 

@@ -3,7 +3,7 @@ pools, no keras_version, weight names block1_conv1_W_1:0 / block1_conv1_b_1:0) a
 `convscope train --weights` recognises it, loads the 13 convs by name, attaches a new 3-class
 GAP head and stores Keras's "caffe" preprocessing (BGR, ImageNet mean, no scaling), which
 `convscope predict` then applies: its probabilities equal a NumPy VGG16 with caffe
-preprocessing, and not one that skips the BGR swap or the mean. Run with /usr/bin/python3."""
+preprocessing, and not one that skips the BGR swap or the mean. Run with the PyTorch environment's python."""
 import json
 import os
 import subprocess

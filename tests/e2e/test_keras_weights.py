@@ -1,7 +1,7 @@
 """Keras-layout HDF5 weights end to end, checked against an independent NumPy forward pass:
 a file laid out as Keras 2's save_weights writes it (h5py, HWIO kernels, NHWC flatten) gives
 the same probabilities in `convscope predict`, and the weights.h5 ConvScope writes reads
-back in h5py with Keras's layout and the same numbers. Run with /usr/bin/python3."""
+back in h5py with Keras's layout and the same numbers. Run with the PyTorch environment's python."""
 import json
 import os
 import subprocess

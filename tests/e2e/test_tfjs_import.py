@@ -4,7 +4,7 @@ Keras MobileNetV2's layers at a 40x40 input (stride-2 pads hit even and odd side
 into ConvScope's Keras flavour, dequantizes exactly as TF.js does, and gives Keras's numbers.
 The same weights in Keras's save_weights HDF5 layout load by name and give the same numbers,
 and `convscope train --weights model.json` trains the Keras flavour with "tf" preprocessing.
-Run with /usr/bin/python3, the path of keras_import_tool and that of convscope."""
+Run with the PyTorch environment's python, the path of keras_import_tool and that of convscope."""
 import json
 import os
 import subprocess

@@ -1,8 +1,8 @@
 """torchvision .pth files end to end: `convscope predict x.pth` gives torchvision's own
 probabilities (architecture from the keys, torchvision preprocessing), `convscope summary
 x.pth` names the architecture, and `convscope train --weights x.pth` starts from the file
-without its head. Run with /usr/bin/python3 (Debian's torch, torchvision, numpy, h5py);
-skipped when python3-torchvision is missing."""
+without its head. Run with the PyTorch environment's python (torch, torchvision, numpy, h5py);
+skipped when torchvision is missing."""
 import json
 import os
 import subprocess
@@ -28,7 +28,7 @@ MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
-@unittest.skipIf(torch is None, "python3-torchvision is missing")
+@unittest.skipIf(torch is None, "torchvision is missing")
 class TorchWeightsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -134,6 +134,9 @@ void TestDevice::outOfMemoryOffersToResumeWithTheBatchThatFits() {
     QVERIFY(oom.at(0).at(1).toString().contains(QStringLiteral("at batch size 8")));
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 10000);
     QCOMPARE(historyRows(run), 1);  // stopped at epoch 1's checkpoint
+    // The run showed where it computed and in what precision (bf16, chosen above).
+    QVERIFY(training->runDeviceText().startsWith(QStringLiteral("CPU (")));
+    QVERIFY(training->runDeviceText().endsWith(QStringLiteral(" · bf16")));
 
     QMessageBox* box = nullptr;
     QTRY_VERIFY_WITH_TIMEOUT(

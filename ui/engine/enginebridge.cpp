@@ -102,6 +102,7 @@ EngineBridge::EngineBridge(QObject* parent)
     connect(m_jobs, &JobWorker::failed, this, &EngineBridge::failed);
     connect(m_trainer, &TrainWorker::message, this, &EngineBridge::trainingMessage);
     connect(m_trainer, &TrainWorker::outOfMemory, this, &EngineBridge::trainingOutOfMemory);
+    connect(m_trainer, &TrainWorker::deviceChosen, this, &EngineBridge::trainingDevice);
     connect(m_trainer, &TrainWorker::progress, this, &EngineBridge::trainingProgress);
     connect(m_trainer, &TrainWorker::batchEnded, this, &EngineBridge::batchEnded);
     connect(m_trainer, &TrainWorker::epochEnded, this, &EngineBridge::epochEnded);

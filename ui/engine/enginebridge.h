@@ -114,6 +114,8 @@ Q_SIGNALS:
     void trainingFinished(const convscope::TrainingResult& result);
     /// Out of (GPU) memory: the run stopped at its last checkpoint; `largestBatch` fits.
     void trainingOutOfMemory(const QString& runDir, const QString& message, int largestBatch);
+    /// The device and precision the run uses, "auto" settled.
+    void trainingDevice(const QString& device, const QString& precision);
     void classified(const convscope::ui::Classification& result);
     void evaluated(const convscope::Evaluation& evaluation, const QStringList& classNames);
     void thumbnailReady(const QString& path, const QImage& image);

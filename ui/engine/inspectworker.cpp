@@ -34,6 +34,7 @@ Inspector& InspectWorker::inspectorFor(const QString& weightsPath) {
     if (!m_inspector || weightsPath != m_inspectorPath || stamp != m_inspectorStamp) {
         m_inspector.reset();  // a file that fails to load must not leave the old one in place
         m_inspector = std::make_unique<Inspector>(weightsPath.toStdString());
+        m_inspector->setDevice(DeviceChoice{});  // the GPU when there is one
         m_inspectorPath = weightsPath;
         m_inspectorStamp = stamp;
     }

@@ -29,6 +29,10 @@ public:
     void onMessage(const std::string& t) override {
         Q_EMIT m_worker->message(QString::fromStdString(t));
     }
+    void onDeviceChosen(const std::string& device, const std::string& precision) override {
+        Q_EMIT m_worker->deviceChosen(QString::fromStdString(device),
+                                      QString::fromStdString(precision));
+    }
     void onBatchEnd(const BatchEnd& e) override { Q_EMIT m_worker->batchEnded(e); }
     void onEpochEnd(const EpochEnd& e) override { Q_EMIT m_worker->epochEnded(e); }
     void onCheckpoint(const std::string& p) override {
@@ -86,6 +90,8 @@ Predictor& JobWorker::predictorFor(const QString& weightsPath) {
     const qint64 stamp = QFileInfo(weightsPath).lastModified().toMSecsSinceEpoch();
     if (!m_predictor || weightsPath != m_predictorPath || stamp != m_predictorStamp) {
         m_predictor = std::make_unique<Predictor>(weightsPath.toStdString());
+        // The GPU when there is one (float32: the numbers match the command line's).
+        m_predictor->setDevice(DeviceChoice{}, Precision::Fp32);
         m_predictorPath = weightsPath;
         m_predictorStamp = stamp;
     }

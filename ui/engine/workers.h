@@ -79,6 +79,7 @@ Q_SIGNALS:
     /// Training ran out of memory and stopped at its last checkpoint; `largestBatch` fits (0:
     /// none does).
     void outOfMemory(const QString& runDir, const QString& message, int largestBatch);
+    void deviceChosen(const QString& device, const QString& precision);
 
 private:
     QMutex m_mutex;

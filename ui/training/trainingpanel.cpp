@@ -63,6 +63,7 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
       m_learningRate(new QDoubleSpinBox),
       m_device(new QComboBox),
       m_precision(new QComboBox),
+      m_runDevice(new QLabel),
       m_runDir(new QLineEdit),
       m_startingWeights(new QLineEdit),
       m_bottleneck(new QCheckBox(tr("Bottleneck features"))),
@@ -145,6 +146,7 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
     buttons->addWidget(m_cancel);
     buttons->addWidget(m_fineTune);
     buttons->addWidget(m_progress, 1);
+    buttons->addWidget(m_runDevice);
     m_pause->setEnabled(false);
     m_cancel->setEnabled(false);
     m_status->setWordWrap(true);
@@ -186,6 +188,11 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
     connect(m_bridge, &EngineBridge::trainingFinished, this, &TrainingPanel::onFinished);
     connect(m_bridge, &EngineBridge::trainingMessage, m_status, &QLabel::setText);
     connect(m_bridge, &EngineBridge::trainingOutOfMemory, this, &TrainingPanel::onOutOfMemory);
+    connect(m_bridge, &EngineBridge::trainingDevice, this,
+            [this](const QString& device, const QString& precision) {
+                m_runDevice->setText(QStringLiteral("%1 · %2").arg(device, precision));
+                m_runDevice->setToolTip(tr("Where this run computes, and in what precision"));
+            });
     connect(m_bridge, &EngineBridge::trainingPaused, this, [this](bool paused) {
         if (paused)
             m_status->setText(tr("Paused. Resume continues with the next batch."));
@@ -397,6 +404,10 @@ QString TrainingPanel::deviceChoice() const {
 
 QString TrainingPanel::precisionChoice() const {
     return m_precision->currentData().toString();
+}
+
+QString TrainingPanel::runDeviceText() const {
+    return m_runDevice->text();
 }
 
 QStringList TrainingPanel::deviceEntries() const {

@@ -62,6 +62,8 @@ public:
     QString precisionChoice() const;
     /// The Device box's entries in words (one per line).
     QStringList deviceEntries() const;
+    /// "cuda:0 NVIDIA H200 (139.8 GiB) · bf16" while a run goes on and after it.
+    QString runDeviceText() const;
     void togglePause();
     void cancel();
 
@@ -108,6 +110,7 @@ private:
     QDoubleSpinBox* m_learningRate;
     QComboBox* m_device;
     QComboBox* m_precision;
+    QLabel* m_runDevice;  ///< what the running (or last) run computes on, and in what precision
     QLineEdit* m_runDir;
     QLineEdit* m_startingWeights;
     QCheckBox* m_bottleneck;
