@@ -16,6 +16,7 @@
 #include <QDir>
 #include <QDockWidget>
 #include <QElapsedTimer>
+#include <QMessageBox>
 #include <QMouseEvent>
 #include <QScreen>
 #include <QTimer>
@@ -184,6 +185,12 @@ int main(int argc, char** argv) {
         training->setStartingWeights(QString());
         window.classifyPanel()->grab().save(QDir(out).filePath(QStringLiteral("classify-cam.png")));
         inspectShots(window, out, image);
+        // Help > About: the version, LibTorch, the GPUs and the CPU's precision.
+        QMessageBox about(QMessageBox::Information, QStringLiteral("About ConvScope"),
+                          MainWindow::aboutText(), QMessageBox::Ok, &window);
+        about.show();
+        pause(300);
+        about.grab().save(QDir(out).filePath(QStringLiteral("about.png")));
     }
     QDir(QDir(out).filePath(QStringLiteral("run"))).removeRecursively();
     return 0;
