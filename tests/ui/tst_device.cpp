@@ -2,6 +2,7 @@
 // memory (injected through CONVSCOPE_FAULT_OOM_*, since CI has no GPU): the run stops at its
 // last checkpoint and the window offers to resume with the largest batch that fits.
 #include "dataset/datasetpanel.h"
+#include "colourimages.h"
 #include "mainwindow.h"
 #include "runtime.h"
 #include "training/trainingpanel.h"
@@ -24,16 +25,6 @@ using namespace convscope;
 using namespace convscope::ui;
 
 namespace {
-
-void writeColourImages(const QString& folder, const QColor& colour, int count) {
-    QDir().mkpath(folder);
-    for (int i = 0; i < count; ++i) {
-        QImage img(20, 20, QImage::Format_RGB888);
-        img.fill(QColor(qBound(0, colour.red() + i, 255), colour.green(),
-                        qBound(0, colour.blue() + i, 255)));
-        QVERIFY(img.save(QStringLiteral("%1/%2.png").arg(folder).arg(i)));
-    }
-}
 
 QJsonObject readConfig(const QString& runDir) {
     QFile f(QDir(runDir).filePath(QStringLiteral("config.json")));
@@ -74,8 +65,8 @@ void TestDevice::initTestCase() {
     qputenv("CONVSCOPE_FAULT_OOM_ROWS", "2");
     qputenv("CONVSCOPE_FAULT_OOM_AFTER_STEPS", "5");
     m_data = m_dir.filePath(QStringLiteral("colours"));
-    writeColourImages(m_data + QStringLiteral("/red"), QColor(200, 20, 30), 25);
-    writeColourImages(m_data + QStringLiteral("/blue"), QColor(20, 30, 200), 25);
+    QVERIFY(test::writeColourImages(m_data + QStringLiteral("/red"), QColor(200, 20, 30), 25, 20));
+    QVERIFY(test::writeColourImages(m_data + QStringLiteral("/blue"), QColor(20, 30, 200), 25, 20));
     m_window = std::make_unique<MainWindow>();
     m_window->resize(1280, 800);
     m_window->show();

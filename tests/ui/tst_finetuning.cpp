@@ -2,6 +2,7 @@
 // toggle and the two-phase fine-tune button, driven under the offscreen platform.
 #include "augment/augmentpanel.h"
 #include "dataset/datasetpanel.h"
+#include "colourimages.h"
 #include "mainwindow.h"
 #include "training/layerlist.h"
 #include "training/trainingpanel.h"
@@ -22,16 +23,6 @@ using namespace convscope;
 using namespace convscope::ui;
 
 namespace {
-
-void writeColourImages(const QString& folder, const QColor& colour, int count) {
-    QDir().mkpath(folder);
-    for (int i = 0; i < count; ++i) {
-        QImage img(24, 24, QImage::Format_RGB888);
-        img.fill(QColor(qBound(0, colour.red() + i, 255), colour.green(),
-                        qBound(0, colour.blue() + i, 255)));
-        QVERIFY(img.save(QStringLiteral("%1/%2.png").arg(folder).arg(i)));
-    }
-}
 
 QTreeWidgetItem* row(LayerList* list, const QString& name) {
     const auto found = list->tree()->findItems(name, Qt::MatchExactly, 0);
@@ -62,8 +53,8 @@ void TestFineTuning::initTestCase() {
     QStandardPaths::setTestModeEnabled(true);
     QVERIFY(m_dir.isValid());
     m_data = m_dir.filePath(QStringLiteral("colours"));
-    writeColourImages(m_data + QStringLiteral("/red"), QColor(200, 20, 30), 15);
-    writeColourImages(m_data + QStringLiteral("/blue"), QColor(20, 30, 200), 15);
+    QVERIFY(test::writeColourImages(m_data + QStringLiteral("/red"), QColor(200, 20, 30), 15));
+    QVERIFY(test::writeColourImages(m_data + QStringLiteral("/blue"), QColor(20, 30, 200), 15));
     m_window = std::make_unique<MainWindow>();
     m_window->resize(1280, 800);
     m_window->show();
