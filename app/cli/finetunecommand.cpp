@@ -1,29 +1,14 @@
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/interruptwatcher.h"
 #include "cli/progressprinter.h"
 #include "cli/trainoptions.h"
 
 #include "train/finetuner.h"
 
-#include <csignal>
 #include <cstdio>
 
 namespace convscope::cli {
-
-namespace {
-
-FineTuner* g_recipe = nullptr;
-
-void onInterrupt(int) {
-    // First Ctrl-C: stop after the current batch (the last checkpoint stays). Second: quit.
-    if (g_recipe) {
-        g_recipe->cancel();
-        g_recipe = nullptr;
-        std::signal(SIGINT, SIG_DFL);
-    }
-}
-
-}  // namespace
 
 int fineTuneCommand(const std::vector<std::string>& argv) {
     std::set<std::string> options = trainOptionNames();
@@ -62,11 +47,12 @@ int fineTuneCommand(const std::vector<std::string>& argv) {
         args.flag("json") ? ProgressPrinter::Style::Json : ProgressPrinter::Style::Auto,
         config.headEpochs + config.fineTuneEpochs);
     FineTuner recipe(config, &printer, resumeDir.has_value());
-    g_recipe = &recipe;
-    std::signal(SIGINT, onInterrupt);
-    const TrainingResult result = recipe.run();
-    g_recipe = nullptr;
-    std::signal(SIGINT, SIG_DFL);
+    TrainingResult result;
+    {
+        // First Ctrl-C: stop after the current batch (the last checkpoint stays). Second: quit.
+        const InterruptWatcher interrupts([&recipe] { recipe.cancel(); });
+        result = recipe.run();
+    }
     if (result.cancelled) {
         std::fprintf(stderr,
                      "Cancelled after %d completed epochs; resume with: convscope finetune "

@@ -1,6 +1,7 @@
 #include "cli/args.h"
 #include "cli/augmentoptions.h"
 #include "cli/commands.h"
+#include "cli/interruptwatcher.h"
 #include "cli/progressprinter.h"
 #include "cli/trainoptions.h"
 
@@ -9,25 +10,9 @@
 #include "error.h"
 #include "train/trainer.h"
 
-#include <csignal>
 #include <cstdio>
 
 namespace convscope::cli {
-
-namespace {
-
-Trainer* g_trainer = nullptr;
-
-void onInterrupt(int) {
-    // First Ctrl-C: stop after the current batch (the last checkpoint stays). Second: quit.
-    if (g_trainer) {
-        g_trainer->cancel();
-        g_trainer = nullptr;
-        std::signal(SIGINT, SIG_DFL);
-    }
-}
-
-}  // namespace
 
 int batchSizeFromArgs(const Args& args, int fallback) {
     if (args.text("batch", "") == "auto")
@@ -156,22 +141,18 @@ int trainCommand(const std::vector<std::string>& argv) {
         args.flag("json") ? ProgressPrinter::Style::Json : ProgressPrinter::Style::Auto,
         config.epochs);
     Trainer trainer(config, &printer, resumeDir.has_value());
-    g_trainer = &trainer;
-    std::signal(SIGINT, onInterrupt);
     TrainingResult result;
     try {
+        // First Ctrl-C: stop after the current batch (the last checkpoint stays). Second: quit.
+        const InterruptWatcher interrupts([&trainer] { trainer.cancel(); });
         result = trainer.run();
     } catch (const OutOfMemory& e) {
-        g_trainer = nullptr;
-        std::signal(SIGINT, SIG_DFL);
         std::fprintf(stderr, "convscope train: %s\n", e.what());
         if (e.largestBatch() > 0)
             std::fprintf(stderr, "Continue with: convscope train --resume %s --batch %d\n",
                          config.runDir.c_str(), e.largestBatch());
         return 1;
     }
-    g_trainer = nullptr;
-    std::signal(SIGINT, SIG_DFL);
     if (result.cancelled) {
         std::fprintf(
             stderr,

@@ -114,6 +114,21 @@ class TrainCliTest(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("conv2d_1", out.stdout)
 
+    def test_ctrl_c_stops_after_the_batch_with_the_resume_hint(self):
+        # The handler only wakes a watcher thread, which cancels: exit 130 with the resume hint.
+        run = os.path.join(self.tmp.name, "interrupted")
+        child = subprocess.Popen([BINARY, "train", self.data, "--out", run, *self.common, "--json"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for line in child.stdout:
+            event = json.loads(line)
+            if event["event"] == "batch" and event["epoch"] == 2:
+                child.send_signal(signal.SIGINT)
+                break
+        out, err = child.communicate(timeout=120)
+        self.assertEqual(child.returncode, 130, err)
+        self.assertIn(f"convscope train --resume {run}", err)
+        self.assertEqual(len(history(run)), 1)
+
     def test_bad_arguments_are_clear_errors(self):
         proc = self.train(self.data)
         self.assertEqual(proc.returncode, 2)
