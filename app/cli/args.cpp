@@ -1,5 +1,7 @@
 #include "cli/args.h"
 
+#include <cmath>
+
 #include <cstdlib>
 
 namespace convscope::cli {
@@ -57,6 +59,9 @@ double parseNumber(const std::string& name, const std::string& s) {
     const double v = std::strtod(s.c_str(), &end);
     if (s.empty() || *end != '\0')
         throw UsageError("--" + name + ": '" + s + "' is not a number");
+    // nan and inf parse, but no option means them (a NaN fraction crashed the split).
+    if (!std::isfinite(v))
+        throw UsageError("--" + name + ": '" + s + "' is not a finite number");
     return v;
 }
 }  // namespace

@@ -225,7 +225,10 @@ DatasetIndex DatasetIndex::scan(const std::string& rootPath, const ScanOptions& 
     }
 
     if (index.m_layout == DatasetLayout::ClassFolders) {
-        const double fraction = std::clamp(options.validationFraction, 0.0, 1.0);
+        if (!(options.validationFraction >= 0 && options.validationFraction < 1))
+            throw Error("validation fraction",
+                        std::to_string(options.validationFraction) + " is not in [0, 1)");
+        const double fraction = options.validationFraction;
         for (int label = 0; label < int(index.m_classNames.size()); ++label) {
             std::vector<std::size_t> members;
             for (std::size_t i = 0; i < index.m_samples.size(); ++i)

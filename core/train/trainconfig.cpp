@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+
 namespace convscope {
 
 namespace {
@@ -86,6 +88,35 @@ Schedule parseSchedule(const std::string& name) {
     static const Schedule all[] = {Schedule::Constant, Schedule::Step, Schedule::Cosine,
                                    Schedule::Plateau};
     return parseName(name, all, scheduleName, "schedule");
+}
+
+void validateTrainConfig(const TrainConfig& c) {
+    auto check = [](bool ok, const char* option, const std::string& what) {
+        if (!ok)
+            throw Error(option, what);
+    };
+    auto text = [](double v) { return std::to_string(v); };
+    check(c.epochs >= 1, "epochs", std::to_string(c.epochs) + ": must be at least 1");
+    check(c.batchSize >= 0, "batch size", std::to_string(c.batchSize) + ": must be positive");
+    check(std::isfinite(c.learningRate) && c.learningRate > 0, "learning rate",
+          text(c.learningRate) + ": must be a positive finite number");
+    check(std::isfinite(c.momentum) && c.momentum >= 0 && c.momentum < 1, "momentum",
+          text(c.momentum) + ": must be in [0, 1)");
+    check(std::isfinite(c.weightDecay) && c.weightDecay >= 0, "weight decay",
+          text(c.weightDecay) + ": must be zero or positive");
+    check(c.validationFraction >= 0 && c.validationFraction < 1, "validation fraction",
+          text(c.validationFraction) + ": must be in [0, 1)");
+    check(std::isfinite(c.stepGamma) && c.stepGamma > 0, "step gamma",
+          text(c.stepGamma) + ": must be positive");
+    check(std::isfinite(c.plateauFactor) && c.plateauFactor > 0 && c.plateauFactor <= 1,
+          "plateau factor", text(c.plateauFactor) + ": must be in (0, 1]");
+    check(c.stepEpochs >= 1 && c.plateauPatience >= 1, "schedule",
+          "step epochs and plateau patience must be at least 1");
+    check(c.earlyStoppingPatience >= 0, "early stopping", "patience must be zero or positive");
+    check(c.model.inputSize >= 8 && c.model.inputSize <= 4096, "input size",
+          std::to_string(c.model.inputSize) + ": must be 8 to 4096 pixels");
+    check(std::isfinite(c.model.dropout) && c.model.dropout >= 0 && c.model.dropout < 1,
+          "dropout", text(c.model.dropout) + ": must be in [0, 1)");
 }
 
 std::string toJson(const TrainConfig& c) {

@@ -84,6 +84,10 @@ struct TrainConfig {
     bool batchNormInference = false;
 };
 
+/// Checks every number of `config` (epochs, batch, learning rate, momentum, decay, fractions,
+/// schedule settings) before anything is written. Throws convscope::Error naming the option.
+void validateTrainConfig(const TrainConfig& config);
+
 /// config.json text of a run, and back. fromJson throws convscope::Error on bad input.
 std::string toJson(const TrainConfig& config);
 TrainConfig trainConfigFromJson(const std::string& json, const std::string& source);

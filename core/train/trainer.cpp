@@ -37,6 +37,26 @@ double secondsSince(Clock::time_point t) {
 
 class NullObserver : public TrainingObserver {};
 
+/// Builds the network once, small, before anything is written: an input size too small for
+/// the architecture or a --freeze-up-to layer it does not have fails here, not after
+/// config.json exists.
+void checkModelSettings(const TrainConfig& c) {
+    ModelConfig probe = c.model;
+    probe.classCount = std::max(2, probe.classCount);
+    Classifier model = makeClassifier(probe);
+    if (!c.freezeUpTo.empty())
+        model->freezeUpTo(c.freezeUpTo);
+    try {
+        torch::NoGradGuard noGrad;
+        model->eval();
+        model->forward(torch::zeros({1, 3, c.model.inputSize, c.model.inputSize}));
+    } catch (const c10::Error&) {
+        throw Error("input size " + std::to_string(c.model.inputSize),
+                    std::string("too small for ") + architectureName(c.model.architecture) +
+                        " (its feature maps would shrink to nothing)");
+    }
+}
+
 std::string gibText(std::int64_t bytes) {
     char text[32];
     std::snprintf(text, sizeof text, "%.2f GiB", double(bytes) / double(1ll << 30));
@@ -184,8 +204,7 @@ TrainingResult Trainer::run() {
 
 TrainingResult Trainer::Impl::run() {
     TrainConfig& c = config;
-    if (c.epochs <= 0 || c.batchSize < 0)
-        throw Error("training", "epochs and batch size must be positive");
+    validateTrainConfig(c);
     // Settled before anything is written: asking for a GPU that is not there leaves no run.
     configureThreads(c.threads);
     const ResolvedDevice resolved = resolveDevice(c.device, c.precision);
@@ -193,6 +212,7 @@ TrainingResult Trainer::Impl::run() {
     c.precisionUsed = precisionName(resolved.precision);
     const torch::Device device = torchDevice(resolved.device);
     const Precision precision = resolved.precision;
+    checkModelSettings(c);
     const fs::path runDir(c.runDir);
     const std::string checkpointPath = (runDir / "checkpoint.pt").string();
     // A Keras backbone (HDF5 or TF.js) brings its flavour and preprocessing; both go into
@@ -395,6 +415,17 @@ TrainingResult Trainer::Impl::run() {
             countTrainingStep();
             const std::int64_t n = y.size(0);
             const double batchLoss = loss.item<double>();
+            // fp16's scaler skips a step whose gradients overflow; a loss that is itself not
+            // finite means the weights are lost (a learning rate far too high): stop, keeping
+            // the last checkpoint, which holds the last good weights.
+            if (!std::isfinite(batchLoss))
+                throw Error(c.runDir, "the loss became " + std::string(std::isnan(batchLoss) ? "NaN" : "infinite") +
+                                          " in epoch " + std::to_string(epoch + 1) + ", batch " +
+                                          std::to_string(batch->index + 1) + " (learning rate " +
+                                          std::to_string(lr) +
+                                          "): training stopped; the last checkpoint (" +
+                                          std::to_string(state.epochsCompleted) +
+                                          " epochs) is kept. Try a smaller learning rate.");
             const std::int64_t batchCorrect = logits.argmax(1).eq(y).sum().item<std::int64_t>();
             lossSum += batchLoss * double(n);
             correct += batchCorrect;

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
+#include <functional>
 #include <filesystem>
 #include <thread>
 
@@ -188,4 +190,25 @@ TEST(Trainer, refusesToOverwriteARunAndExplainsBadInput) {
     const TrainingResult again =
         Trainer(Trainer::resumeConfig(dir.path() + "/run"), nullptr, true).run();
     EXPECT_EQ(again.epochsCompleted, 1);
+}
+
+TEST(Trainer, badNumbersAreRefusedBeforeTheRunFolderExists) {
+    TempDir dir;
+    makeColourDataset(dir, 4);
+    const auto refused = [&](const std::function<void(TrainConfig&)>& spoil, const char* name) {
+        TrainConfig c = smallConfig(dir, std::string("bad-") + name, 1);
+        spoil(c);
+        EXPECT_THROW(Trainer(c, nullptr).run(), Error) << name;
+        EXPECT_FALSE(std::filesystem::exists(c.runDir)) << name;
+    };
+    refused([](TrainConfig& c) { c.learningRate = std::nan(""); }, "lr-nan");
+    refused([](TrainConfig& c) { c.learningRate = INFINITY; }, "lr-inf");
+    refused([](TrainConfig& c) { c.learningRate = -1; }, "lr-negative");
+    refused([](TrainConfig& c) { c.validationFraction = std::nan(""); }, "fraction-nan");
+    refused([](TrainConfig& c) { c.momentum = 1; }, "momentum");
+    refused([](TrainConfig& c) { c.weightDecay = -0.1; }, "decay");
+    refused([](TrainConfig& c) { c.epochs = 0; }, "epochs");
+    refused([](TrainConfig& c) { c.model.dropout = 1.5; }, "dropout");
+    refused([](TrainConfig& c) { c.freezeUpTo = "no_such_layer"; }, "freeze");
+    refused([](TrainConfig& c) { c.model.inputSize = 12; }, "size");
 }

@@ -129,6 +129,36 @@ class TrainCliTest(unittest.TestCase):
         self.assertIn(f"convscope train --resume {run}", err)
         self.assertEqual(len(history(run)), 1)
 
+    def test_bad_settings_fail_before_anything_is_written(self):
+        cases = [
+            (["--val-fraction", "nan"], "not a finite number"),
+            (["--lr", "inf"], "not a finite number"),
+            (["--lr", "0"], "learning rate"),
+            (["--momentum", "1.5", "--optimizer", "sgd"], "momentum"),
+            (["--size", "12"], "input too small"),
+            (["--freeze-up-to", "no_such_layer"], "no_such_layer"),
+        ]
+        for i, (extra, message) in enumerate(cases):
+            out = os.path.join(self.tmp.name, f"bad-{i}")
+            args = ["--size", "32", "--epochs", "1", "--threads", "1"] + extra
+            proc = self.train(self.data, "--out", out, *args)
+            self.assertIn(proc.returncode, (1, 2), extra)
+            self.assertIn(message, proc.stderr, extra)
+            self.assertFalse(os.path.exists(out), f"{extra} left {out} behind")
+        scan = subprocess.run([BINARY, "scan", self.data, "--val-fraction", "nan"],
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(scan.returncode, 2, scan.stderr)
+        self.assertIn("not a finite number", scan.stderr)
+
+    def test_a_diverging_loss_stops_the_run_and_says_why(self):
+        run = os.path.join(self.tmp.name, "diverged")
+        proc = self.train(self.data, "--out", run, "--size", "32", "--epochs", "3", "--batch", "8",
+                          "--optimizer", "sgd", "--lr", "1e12", "--threads", "1", "--no-augment")
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertRegex(proc.stderr, r"the loss became (NaN|infinite) in epoch 1")
+        self.assertIn("smaller learning rate", proc.stderr)
+        self.assertFalse(os.path.exists(os.path.join(run, "weights.h5")))
+
     def test_bad_arguments_are_clear_errors(self):
         proc = self.train(self.data)
         self.assertEqual(proc.returncode, 2)
