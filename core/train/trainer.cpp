@@ -212,7 +212,6 @@ TrainingResult Trainer::Impl::run() {
     c.precisionUsed = precisionName(resolved.precision);
     const torch::Device device = torchDevice(resolved.device);
     const Precision precision = resolved.precision;
-    checkModelSettings(c);
     const fs::path runDir(c.runDir);
     const std::string checkpointPath = (runDir / "checkpoint.pt").string();
     // A Keras backbone (HDF5 or TF.js) brings its flavour and preprocessing; both go into
@@ -225,16 +224,23 @@ TrainingResult Trainer::Impl::run() {
         c.model.flavour = imported->flavour;
         c.preprocessing = imported->preprocessing;
     }
+    checkModelSettings(c);  // after a Keras backbone has set the flavour (its layer names)
     if (resumeRun) {
         if (!fs::exists(checkpointPath))
             throw Error(c.runDir,
-                        "nothing to resume (no checkpoint.pt: the first epoch never finished)");
+                        "nothing to resume (no checkpoint.pt: the first epoch never finished); "
+                        "start it again with the same data and --out");
         // What this session uses (a batch size chosen at resume, the device found now).
         writeTextFileAtomically((runDir / "config.json").string(), toJson(c));
     } else {
-        if (fs::exists(runDir / "config.json"))
+        if (fs::exists(runDir / "config.json") && fs::exists(checkpointPath))
             throw Error(c.runDir,
                         "already holds a run (resume it with --resume, or choose another --out)");
+        // A run that stopped before its first checkpoint has nothing to resume: it starts
+        // again in the same folder (config.json is rewritten below).
+        if (fs::exists(runDir / "config.json"))
+            observer->onMessage(c.runDir + ": its earlier run stopped before its first "
+                                           "checkpoint; starting again");
         // Weights only make sense with the preprocessing they were trained with; deciding it
         // before config.json is written keeps a resumed run the same.
         if (!c.initialWeights.empty())
@@ -251,7 +257,20 @@ TrainingResult Trainer::Impl::run() {
     scan.progress = [&](std::size_t d, std::size_t t) {
         observer->onProgress(Phase::Scanning, d, t);
     };
-    DatasetIndex index = DatasetIndex::scan(c.dataDir, scan);
+    TrainingResult result;
+    std::optional<DatasetIndex> scanned;
+    try {
+        scanned.emplace(DatasetIndex::scan(c.dataDir, scan));
+    } catch (const Error&) {
+        if (!cancelled)
+            throw;
+    }
+    if (!scanned) {  // cancelled while scanning: not an error
+        result.cancelled = true;
+        observer->onFinished(result);
+        return result;
+    }
+    DatasetIndex& index = *scanned;
     if (index.classNames().size() < 2)
         throw Error(c.dataDir, "a classifier needs at least two classes");
 
@@ -263,7 +282,6 @@ TrainingResult Trainer::Impl::run() {
         observer->onProgress(Phase::Decoding, d, t);
     });
     writeTextFileAtomically((runDir / "import-report.json").string(), datasetSummaryJson(index));
-    TrainingResult result;
     if (cancelled) {
         result.cancelled = true;
         observer->onFinished(result);

@@ -212,3 +212,25 @@ TEST(Trainer, badNumbersAreRefusedBeforeTheRunFolderExists) {
     refused([](TrainConfig& c) { c.freezeUpTo = "no_such_layer"; }, "freeze");
     refused([](TrainConfig& c) { c.model.inputSize = 12; }, "size");
 }
+
+TEST(Trainer, aRunStoppedBeforeItsFirstCheckpointCanBeStartedAgain) {
+    TempDir dir;
+    makeColourDataset(dir, 4);
+    TrainConfig c = smallConfig(dir, "early", 1);
+    {
+        Trainer first(c, nullptr);
+        first.cancel();  // before the first batch: no checkpoint
+        EXPECT_TRUE(first.run().cancelled);
+    }
+    ASSERT_TRUE(std::filesystem::exists(c.runDir + "/config.json"));
+    ASSERT_FALSE(std::filesystem::exists(c.runDir + "/checkpoint.pt"));
+    try {
+        Trainer(Trainer::resumeConfig(c.runDir), nullptr, true).run();
+        ADD_FAILURE() << "resumed a run without a checkpoint";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("start it again"), std::string::npos) << e.what();
+    }
+    const TrainingResult again = Trainer(c, nullptr).run();
+    EXPECT_EQ(again.epochsCompleted, 1);
+    EXPECT_TRUE(std::filesystem::exists(c.runDir + "/weights.h5"));
+}
