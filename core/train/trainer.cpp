@@ -13,6 +13,7 @@
 #include "train/evaluator.h"
 #include "util/atomicfile.h"
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -190,8 +191,41 @@ TrainConfig Trainer::resumeConfig(const std::string& runDir) {
     const std::string path = (fs::path(runDir) / "config.json").string();
     if (!fs::exists(path))
         throw Error(runDir, "not a ConvScope run directory (no config.json)");
-    return trainConfigFromJson(readTextFile(path), path);
+    TrainConfig c = trainConfigFromJson(readTextFile(path), path);
+    // The folder is the run, wherever it was started from and wherever it is now; a data
+    // folder recorded relative (before 0.2) is taken from the run folder's parent.
+    c.runDir = fs::absolute(runDir).lexically_normal().string();
+    if (!c.dataDir.empty() && fs::path(c.dataDir).is_relative())
+        c.dataDir = (fs::path(c.runDir).parent_path() / c.dataDir).lexically_normal().string();
+    return c;
 }
+
+namespace {
+
+/// The class names a run was started with, from its import-report.json (empty if unknown).
+std::vector<std::string> recordedClasses(const fs::path& runDir) {
+    const fs::path report = runDir / "import-report.json";
+    std::vector<std::string> names;
+    if (!fs::exists(report))
+        return names;
+    try {
+        const auto j = nlohmann::json::parse(readTextFile(report.string()));
+        for (const auto& c : j.at("classes"))
+            names.push_back(c.at("name").get<std::string>());
+    } catch (const nlohmann::json::exception&) {
+        throw Error(report.string(), "damaged (not the JSON ConvScope writes)");
+    }
+    return names;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+    std::string s;
+    for (const auto& n : names)
+        s += (s.empty() ? "" : ", ") + n;
+    return s;
+}
+
+}  // namespace
 
 TrainingResult Trainer::run() {
     try {
@@ -212,7 +246,7 @@ TrainingResult Trainer::Impl::run() {
     c.precisionUsed = precisionName(resolved.precision);
     const torch::Device device = torchDevice(resolved.device);
     const Precision precision = resolved.precision;
-    const fs::path runDir(c.runDir);
+    const fs::path runDir = fs::absolute(c.runDir).lexically_normal();
     const std::string checkpointPath = (runDir / "checkpoint.pt").string();
     // A Keras backbone (HDF5 or TF.js) brings its flavour and preprocessing; both go into
     // config.json and the weights' metadata, so that predict prepares images the same way.
@@ -225,13 +259,14 @@ TrainingResult Trainer::Impl::run() {
         c.preprocessing = imported->preprocessing;
     }
     checkModelSettings(c);  // after a Keras backbone has set the flavour (its layer names)
+    // config.json records absolute paths, so that the run folder resolves from itself.
+    c.runDir = fs::absolute(c.runDir).lexically_normal().string();
+    c.dataDir = fs::absolute(c.dataDir).lexically_normal().string();
     if (resumeRun) {
         if (!fs::exists(checkpointPath))
             throw Error(c.runDir,
                         "nothing to resume (no checkpoint.pt: the first epoch never finished); "
                         "start it again with the same data and --out");
-        // What this session uses (a batch size chosen at resume, the device found now).
-        writeTextFileAtomically((runDir / "config.json").string(), toJson(c));
     } else {
         if (fs::exists(runDir / "config.json") && fs::exists(checkpointPath))
             throw Error(c.runDir,
@@ -273,6 +308,17 @@ TrainingResult Trainer::Impl::run() {
     DatasetIndex& index = *scanned;
     if (index.classNames().size() < 2)
         throw Error(c.dataDir, "a classifier needs at least two classes");
+    if (resumeRun) {
+        const std::vector<std::string> before = recordedClasses(runDir);
+        if (!before.empty() && before != index.classNames())
+            throw Error(c.dataDir, "its classes changed since this run started (then: " +
+                                       joined(before) + "; now: " + joined(index.classNames()) +
+                                       "): a resumed run must see the same classes; start a "
+                                       "new run instead");
+        // What this session uses (a batch size chosen at resume, the device found now),
+        // written once the data has been checked.
+        writeTextFileAtomically((runDir / "config.json").string(), toJson(c));
+    }
 
     CacheOptions cacheOptions;
     cacheOptions.width = cacheOptions.height = c.model.inputSize;

@@ -159,6 +159,58 @@ class TrainCliTest(unittest.TestCase):
         self.assertIn("smaller learning rate", proc.stderr)
         self.assertFalse(os.path.exists(os.path.join(run, "weights.h5")))
 
+    def test_resume_uses_its_own_folder_and_refuses_changed_classes(self):
+        import shutil
+        work = os.path.join(self.tmp.name, "cwd-a")
+        data = os.path.join(work, "data")
+        shutil.copytree(self.data, data)
+        # Started with relative paths from one folder...
+        child = subprocess.Popen([BINARY, "train", "data", "--out", "runs/r", "--size", "32",
+                                  "--epochs", "3", "--batch", "4", "--threads", "1", "--json"],
+                                 cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for line in child.stdout:
+            if json.loads(line)["event"] == "checkpoint":
+                child.send_signal(signal.SIGINT)
+                break
+        child.communicate(timeout=120)
+        run = os.path.join(work, "runs", "r")
+        with open(os.path.join(run, "config.json")) as f:
+            saved = json.load(f)
+        self.assertEqual(saved["run_dir"], run)
+        self.assertEqual(saved["data"], data)
+        # ...the run folder moved, resumed from another folder: it trains in itself.
+        moved = os.path.join(self.tmp.name, "moved-run")
+        shutil.move(run, moved)
+        elsewhere = os.path.join(self.tmp.name, "cwd-b")
+        os.makedirs(os.path.join(elsewhere, "runs", "r"))  # a decoy at the old relative path
+
+        # A class folder added, then one swapped for another: refused with both lists, and
+        # nothing in the run folder changes.
+        os.makedirs(os.path.join(data, "blue"))
+        write_png(os.path.join(data, "blue", "0.png"), 24, 24, (10, 10, 200))
+        write_png(os.path.join(data, "blue", "1.png"), 24, 24, (12, 10, 220))
+        before = {f: os.path.getmtime(os.path.join(moved, f)) for f in os.listdir(moved)}
+        away = os.path.join(self.tmp.name, "green-away")
+        for change in ("added", "swapped"):
+            if change == "swapped":
+                shutil.move(os.path.join(data, "green"), away)
+            proc = subprocess.run([BINARY, "train", "--resume", moved], cwd=elsewhere,
+                                  capture_output=True, text=True, timeout=300)
+            self.assertEqual(proc.returncode, 1, proc.stderr)
+            self.assertIn("its classes changed since this run started", proc.stderr, change)
+            self.assertIn("then: green, red", proc.stderr, change)
+            self.assertEqual({f: os.path.getmtime(os.path.join(moved, f)) for f in os.listdir(moved)},
+                             before, change)
+        shutil.rmtree(os.path.join(data, "blue"))
+        shutil.move(away, os.path.join(data, "green"))
+
+        proc = subprocess.run([BINARY, "train", "--resume", moved], cwd=elsewhere,
+                              capture_output=True, text=True, timeout=300)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(len(history(moved)), 3)
+        self.assertTrue(os.path.exists(os.path.join(moved, "weights.h5")))
+        self.assertEqual(os.listdir(os.path.join(elsewhere, "runs", "r")), [])
+
     def test_bad_arguments_are_clear_errors(self):
         proc = self.train(self.data)
         self.assertEqual(proc.returncode, 2)
