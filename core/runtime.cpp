@@ -67,13 +67,13 @@ std::vector<CudaDeviceInfo> queryCudaDevices() {
     return devices;
 }
 
-std::string gib(std::int64_t bytes) {
+}  // namespace
+
+std::string gibibytesText(std::int64_t bytes) {
     char text[32];
     std::snprintf(text, sizeof text, "%.1f GiB", double(bytes) / double(1ll << 30));
     return text;
 }
-
-}  // namespace
 
 const char* convscopeVersion() {
     return CONVSCOPE_VERSION;
@@ -164,7 +164,9 @@ std::string runtimeInfoJson(const RuntimeInfo& info) {
         {"cuda_compiled", info.cudaCompiled},
         {"cuda_devices", devices},
         {"cpu",
-         {{"threads", info.cpuThreads}, {"bf16", info.cpuBf16}, {"capability", info.cpuCapability}}},
+         {{"threads", info.cpuThreads},
+          {"bf16", info.cpuBf16},
+          {"capability", info.cpuCapability}}},
         {"precision_default",
          {{"cpu", precisionName(info.cpuDefault)}, {"cuda", precisionName(info.cudaDefault)}}},
     };
@@ -176,14 +178,15 @@ std::string runtimeInfoText(const RuntimeInfo& info) {
     s += "LibTorch " + info.libtorch + (info.cudaCompiled ? " (built with CUDA)" : " (CPU only)") +
          "\n";
     s += "CPU: " + std::to_string(info.cpuThreads) + " threads, " + info.cpuCapability +
-         (info.cpuBf16 ? ", bf16" : ", no bf16") + "; precision auto = " +
-         precisionName(info.cpuDefault) + "\n";
+         (info.cpuBf16 ? ", bf16" : ", no bf16") +
+         "; precision auto = " + precisionName(info.cpuDefault) + "\n";
     if (info.cudaDevices.empty())
         s += "GPU: none found\n";
     for (const CudaDeviceInfo& d : info.cudaDevices)
-        s += "GPU cuda:" + std::to_string(d.index) + ": " + d.name + ", " + gib(d.memoryBytes) +
-             ", compute capability " + d.capability + "; precision auto = " +
-             precisionName(d.bf16 ? Precision::Bf16 : Precision::Fp16) + "\n";
+        s += "GPU cuda:" + std::to_string(d.index) + ": " + d.name + ", " +
+             gibibytesText(d.memoryBytes) + ", compute capability " + d.capability +
+             "; precision auto = " + precisionName(d.bf16 ? Precision::Bf16 : Precision::Fp16) +
+             "\n";
     return s;
 }
 
@@ -201,13 +204,13 @@ ResolvedDevice resolveDevice(const DeviceChoice& device, Precision precision) {
                           "--device cpu or auto");
     if (wantsCuda && device.index >= int(gpus.size()))
         throw Error("--device " + deviceName(device),
-                    "there are " + std::to_string(gpus.size()) + " CUDA devices (cuda:0 to cuda:" +
-                        std::to_string(gpus.size() - 1) + ")");
+                    "there are " + std::to_string(gpus.size()) +
+                        " CUDA devices (cuda:0 to cuda:" + std::to_string(gpus.size() - 1) + ")");
     if (!gpus.empty()) {
         const CudaDeviceInfo& g = gpus[std::size_t(std::max(0, device.index))];
         r.device = DeviceChoice::cuda(g.index);
         r.description = "cuda:" + std::to_string(g.index) + " " + g.name + " (" +
-                        gib(g.memoryBytes) + ")";
+                        gibibytesText(g.memoryBytes) + ")";
         r.precision = precision != Precision::Auto ? precision
                       : g.bf16                     ? Precision::Bf16
                                                    : Precision::Fp16;

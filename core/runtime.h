@@ -9,6 +9,9 @@ namespace convscope {
 /// ConvScope's version, from CMake's project() (for example "0.2.0").
 const char* convscopeVersion();
 
+/// "139.8 GiB": memory sizes in messages.
+std::string gibibytesText(std::int64_t bytes);
+
 /// Sets LibTorch's intra-op thread count to `threads` (0: every core) and keeps OpenCV
 /// single-threaded inside our own worker pools. Call once at start-up, before any tensor work.
 void configureThreads(int threads = 0);

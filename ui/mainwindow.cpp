@@ -172,8 +172,8 @@ void MainWindow::createMenus() {
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About ConvScope"), this, [this] {
-        auto* box = new QMessageBox(QMessageBox::Information, tr("About ConvScope"),
-                                    aboutText(), QMessageBox::Ok, this);
+        auto* box = new QMessageBox(QMessageBox::Information, tr("About ConvScope"), aboutText(),
+                                    QMessageBox::Ok, this);
         box->setObjectName(QStringLiteral("aboutBox"));
         box->setAttribute(Qt::WA_DeleteOnClose);
         box->open();

@@ -12,7 +12,8 @@ int infoCommand(const std::vector<std::string>& argv) {
     if (!args.positionals().empty())
         throw UsageError("info takes no arguments");
     const RuntimeInfo info = runtimeInfo();
-    const std::string text = args.flag("json") ? runtimeInfoJson(info) + "\n" : runtimeInfoText(info);
+    const std::string text =
+        args.flag("json") ? runtimeInfoJson(info) + "\n" : runtimeInfoText(info);
     std::fputs(text.c_str(), stdout);
     return 0;
 }

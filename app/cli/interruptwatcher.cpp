@@ -19,8 +19,8 @@ constexpr char kStop = 's';
 extern "C" void onSigint(int) {
     const int savedErrno = errno;
     const char byte = kInterrupted;
-    if (g_writeEnd >= 0)
-        [[maybe_unused]] const auto n = write(g_writeEnd, &byte, 1);
+    if (g_writeEnd >= 0) [[maybe_unused]]
+        const auto n = write(g_writeEnd, &byte, 1);
     errno = savedErrno;
 }
 

@@ -9,8 +9,8 @@
 
 namespace convscope::cli {
 
-const std::set<std::string> kModelOptions{"arch",    "size",   "classes",  "labels",
-                                          "head",    "flavour", "device", "precision"};
+const std::set<std::string> kModelOptions{"arch", "size",    "classes", "labels",
+                                          "head", "flavour", "device",  "precision"};
 
 DeviceChoice deviceFromArgs(const Args& args) {
     return parseDevice(args.text("device", "auto"));

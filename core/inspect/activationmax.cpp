@@ -45,7 +45,11 @@ torch::Tensor filterScores(const torch::Tensor& activations, const torch::Tensor
 RgbImage deprocess(const torch::Tensor& chw) {
     torch::Tensor x = chw - chw.mean();
     x = x / (x.std() + 1e-5) * 0.1 + 0.5;
-    x = (x.clamp(0, 1) * 255).round().to(torch::kCPU, torch::kUInt8).permute({1, 2, 0}).contiguous();
+    x = (x.clamp(0, 1) * 255)
+            .round()
+            .to(torch::kCPU, torch::kUInt8)
+            .permute({1, 2, 0})
+            .contiguous();
     RgbImage image;
     image.height = int(x.size(0));
     image.width = int(x.size(1));

@@ -114,8 +114,9 @@ void injectOutOfMemoryIfAsked(std::int64_t rows) {
     static const std::int64_t after = environmentInteger("CONVSCOPE_FAULT_OOM_AFTER_STEPS", 0);
     if (limit < 0 || rows <= limit || g_trainingSteps.load() < after)
         return;
-    TORCH_CHECK_WITH(OutOfMemoryError, false, "out of memory (injected by CONVSCOPE_FAULT_OOM_ROWS=",
-                     limit, ") for a batch of ", rows, " images");
+    TORCH_CHECK_WITH(OutOfMemoryError, false,
+                     "out of memory (injected by CONVSCOPE_FAULT_OOM_ROWS=", limit,
+                     ") for a batch of ", rows, " images");
 }
 
 void releaseCachedDeviceMemory([[maybe_unused]] const torch::Device& device) {

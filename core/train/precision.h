@@ -80,8 +80,7 @@ void probeTrainingStep(ClassifierImpl& model, std::int64_t rows, int inputSize,
 /// out-of-memory error and within `memoryFraction` of the memory free at the start; on the
 /// CPU only the (injected) out-of-memory error limits it. Tries from 2 images (1 only
 /// when `upTo` is 1); 0 when none fits.
-int largestFittingBatch(ClassifierImpl& model, int upTo, int inputSize,
-                        const torch::Device& device, Precision precision, bool channelsLast,
-                        double memoryFraction = 0.8);
+int largestFittingBatch(ClassifierImpl& model, int upTo, int inputSize, const torch::Device& device,
+                        Precision precision, bool channelsLast, double memoryFraction = 0.8);
 
 }  // namespace convscope

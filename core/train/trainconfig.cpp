@@ -115,8 +115,8 @@ void validateTrainConfig(const TrainConfig& c) {
     check(c.earlyStoppingPatience >= 0, "early stopping", "patience must be zero or positive");
     check(c.model.inputSize >= 8 && c.model.inputSize <= 4096, "input size",
           std::to_string(c.model.inputSize) + ": must be 8 to 4096 pixels");
-    check(std::isfinite(c.model.dropout) && c.model.dropout >= 0 && c.model.dropout < 1,
-          "dropout", text(c.model.dropout) + ": must be in [0, 1)");
+    check(std::isfinite(c.model.dropout) && c.model.dropout >= 0 && c.model.dropout < 1, "dropout",
+          text(c.model.dropout) + ": must be in [0, 1)");
 }
 
 std::string toJson(const TrainConfig& c) {

@@ -58,12 +58,6 @@ void checkModelSettings(const TrainConfig& c) {
     }
 }
 
-std::string gibText(std::int64_t bytes) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.2f GiB", double(bytes) / double(1ll << 30));
-    return text;
-}
-
 std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& c,
                                                        std::vector<torch::Tensor> params) {
     switch (c.optimizer) {
@@ -274,8 +268,9 @@ TrainingResult Trainer::Impl::run() {
         // A run that stopped before its first checkpoint has nothing to resume: it starts
         // again in the same folder (config.json is rewritten below).
         if (fs::exists(runDir / "config.json"))
-            observer->onMessage(c.runDir + ": its earlier run stopped before its first "
-                                           "checkpoint; starting again");
+            observer->onMessage(c.runDir +
+                                ": its earlier run stopped before its first "
+                                "checkpoint; starting again");
         // Weights only make sense with the preprocessing they were trained with; deciding it
         // before config.json is written keeps a resumed run the same.
         if (!c.initialWeights.empty())
@@ -372,10 +367,9 @@ TrainingResult Trainer::Impl::run() {
     observer->onDeviceChosen(resolved.description, precisionName(precision));
     if (c.batchSize == 0) {
         // --batch auto: the largest power of two that fits (on the CPU, 32).
-        c.batchSize = device.is_cuda()
-                          ? largestFittingBatch(*model, 4096, c.model.inputSize, device,
-                                                precision, c.channelsLast)
-                          : 32;
+        c.batchSize = device.is_cuda() ? largestFittingBatch(*model, 4096, c.model.inputSize,
+                                                             device, precision, c.channelsLast)
+                                       : 32;
         if (c.batchSize == 0)
             throw Error(resolved.description, "not even a batch of one image fits in memory");
         observer->onMessage("Batch size " + std::to_string(c.batchSize) + " (auto)");
@@ -436,126 +430,129 @@ TrainingResult Trainer::Impl::run() {
 
     bool stoppedEarly = false;
     try {
-    for (int epoch = state.epochsCompleted; epoch < c.epochs && !cancelled; ++epoch) {
-        const double lr = learningRateFor(epoch, state);
-        for (auto& group : optimizer->param_groups())
-            group.options().set_lr(lr);
-        model->train();
-        const auto epochStart = Clock::now();
-        double lossSum = 0;
-        std::int64_t correct = 0, seen = 0;
-        {
-            std::lock_guard lock(mutex);
-            activeLoader = &trainLoader;
-        }
-        if (featureBatches)
-            featureBatches->startEpoch(epoch);
-        else
-            trainLoader.startEpoch(epoch);
-        if (cancelled)
-            trainLoader.stop();
-        const std::int64_t batchesPerEpoch =
-            featureBatches ? featureBatches->batchesPerEpoch() : trainLoader.batchesPerEpoch();
-        while (auto batch = featureBatches ? featureBatches->next() : trainLoader.next()) {
-            waitWhilePaused();
+        for (int epoch = state.epochsCompleted; epoch < c.epochs && !cancelled; ++epoch) {
+            const double lr = learningRateFor(epoch, state);
+            for (auto& group : optimizer->param_groups())
+                group.options().set_lr(lr);
+            model->train();
+            const auto epochStart = Clock::now();
+            double lossSum = 0;
+            std::int64_t correct = 0, seen = 0;
+            {
+                std::lock_guard lock(mutex);
+                activeLoader = &trainLoader;
+            }
+            if (featureBatches)
+                featureBatches->startEpoch(epoch);
+            else
+                trainLoader.startEpoch(epoch);
+            if (cancelled)
+                trainLoader.stop();
+            const std::int64_t batchesPerEpoch =
+                featureBatches ? featureBatches->batchesPerEpoch() : trainLoader.batchesPerEpoch();
+            while (auto batch = featureBatches ? featureBatches->next() : trainLoader.next()) {
+                waitWhilePaused();
+                if (cancelled)
+                    break;
+                const auto batchStart = Clock::now();
+                const torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
+                const torch::Tensor y = batch->labels.to(device, true);
+                optimizer->zero_grad();
+                torch::Tensor logits, loss;
+                {
+                    AutocastScope autocast(device, precision);
+                    injectOutOfMemoryIfAsked(x.size(0));
+                    logits = features ? model->forwardHead(x) : model->forward(x);
+                    loss = torch::nn::functional::cross_entropy(logits, y);
+                }
+                scaler.scaled(loss).backward();
+                const bool finite = scaler.unscale(trainable);
+                if (finite)
+                    optimizer->step();
+                scaler.update(finite);
+                countTrainingStep();
+                const std::int64_t n = y.size(0);
+                const double batchLoss = loss.item<double>();
+                // fp16's scaler skips a step whose gradients overflow; a loss that is itself not
+                // finite means the weights are lost (a learning rate far too high): stop, keeping
+                // the last checkpoint, which holds the last good weights.
+                if (!std::isfinite(batchLoss))
+                    throw Error(c.runDir,
+                                "the loss became " +
+                                    std::string(std::isnan(batchLoss) ? "NaN" : "infinite") +
+                                    " in epoch " + std::to_string(epoch + 1) + ", batch " +
+                                    std::to_string(batch->index + 1) + " (learning rate " +
+                                    std::to_string(lr) +
+                                    "): training stopped; the last checkpoint (" +
+                                    std::to_string(state.epochsCompleted) +
+                                    " epochs) is kept. Try a smaller learning rate.");
+                const std::int64_t batchCorrect = logits.argmax(1).eq(y).sum().item<std::int64_t>();
+                lossSum += batchLoss * double(n);
+                correct += batchCorrect;
+                seen += n;
+                BatchEnd b;
+                b.epoch = epoch + 1;
+                b.batch = batch->index + 1;
+                b.batchesPerEpoch = batchesPerEpoch;
+                b.loss = batchLoss;
+                b.accuracy = double(batchCorrect) / double(n);
+                b.imagesPerSecond = double(n) / std::max(1e-9, secondsSince(batchStart));
+                b.epochSeconds = secondsSince(epochStart);
+                b.epochImagesPerSecond = double(seen) / std::max(1e-9, b.epochSeconds);
+                observer->onBatchEnd(b);
+            }
+            {
+                std::lock_guard lock(mutex);
+                activeLoader = nullptr;
+            }
             if (cancelled)
                 break;
-            const auto batchStart = Clock::now();
-            const torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
-            const torch::Tensor y = batch->labels.to(device, true);
-            optimizer->zero_grad();
-            torch::Tensor logits, loss;
+
+            Evaluation val;
             {
                 AutocastScope autocast(device, precision);
-                injectOutOfMemoryIfAsked(x.size(0));
-                logits = features ? model->forwardHead(x) : model->forward(x);
-                loss = torch::nn::functional::cross_entropy(logits, y);
+                val = features ? evaluateHead(*model, features->validation, c.batchSize, device,
+                                              &cancelled)
+                               : evaluateModel(*model, validationLoader, device, false, &cancelled);
             }
-            scaler.scaled(loss).backward();
-            const bool finite = scaler.unscale(trainable);
-            if (finite)
-                optimizer->step();
-            scaler.update(finite);
-            countTrainingStep();
-            const std::int64_t n = y.size(0);
-            const double batchLoss = loss.item<double>();
-            // fp16's scaler skips a step whose gradients overflow; a loss that is itself not
-            // finite means the weights are lost (a learning rate far too high): stop, keeping
-            // the last checkpoint, which holds the last good weights.
-            if (!std::isfinite(batchLoss))
-                throw Error(c.runDir, "the loss became " + std::string(std::isnan(batchLoss) ? "NaN" : "infinite") +
-                                          " in epoch " + std::to_string(epoch + 1) + ", batch " +
-                                          std::to_string(batch->index + 1) + " (learning rate " +
-                                          std::to_string(lr) +
-                                          "): training stopped; the last checkpoint (" +
-                                          std::to_string(state.epochsCompleted) +
-                                          " epochs) is kept. Try a smaller learning rate.");
-            const std::int64_t batchCorrect = logits.argmax(1).eq(y).sum().item<std::int64_t>();
-            lossSum += batchLoss * double(n);
-            correct += batchCorrect;
-            seen += n;
-            BatchEnd b;
-            b.epoch = epoch + 1;
-            b.batch = batch->index + 1;
-            b.batchesPerEpoch = batchesPerEpoch;
-            b.loss = batchLoss;
-            b.accuracy = double(batchCorrect) / double(n);
-            b.imagesPerSecond = double(n) / std::max(1e-9, secondsSince(batchStart));
-            b.epochSeconds = secondsSince(epochStart);
-            b.epochImagesPerSecond = double(seen) / std::max(1e-9, b.epochSeconds);
-            observer->onBatchEnd(b);
-        }
-        {
-            std::lock_guard lock(mutex);
-            activeLoader = nullptr;
-        }
-        if (cancelled)
-            break;
+            if (cancelled)
+                break;
+            EpochEnd e;
+            e.epoch = epoch + 1;
+            e.trainLoss = seen ? lossSum / double(seen) : 0;
+            e.trainAccuracy = seen ? double(correct) / double(seen) : 0;
+            e.validationLoss = val.loss;
+            e.validationAccuracy = val.accuracy();
+            e.learningRate = lr;
+            e.seconds = secondsSince(epochStart);
 
-        Evaluation val;
-        {
-            AutocastScope autocast(device, precision);
-            val = features ? evaluateHead(*model, features->validation, c.batchSize, device,
-                                          &cancelled)
-                           : evaluateModel(*model, validationLoader, device, false, &cancelled);
+            state.history.push_back(e);
+            state.epochsCompleted = epoch + 1;
+            state.learningRate = lr;
+            if (e.validationLoss < state.bestValidationLoss - 1e-9) {
+                state.bestValidationLoss = e.validationLoss;
+                state.epochsSinceBest = 0;
+            } else {
+                ++state.epochsSinceBest;
+                if (c.schedule == Schedule::Plateau && state.epochsSinceBest > 0 &&
+                    state.epochsSinceBest % std::max(1, c.plateauPatience) == 0)
+                    state.learningRate = lr * c.plateauFactor;
+            }
+            stoppedEarly =
+                c.earlyStoppingPatience > 0 && state.epochsSinceBest >= c.earlyStoppingPatience;
+            saveCheckpoint(checkpointPath, *model, *optimizer, state);
+            // A snapshot for classifying while training goes on (the UI reads it on another
+            // thread).
+            saveModelWeights((runDir / "latest.h5").string(), *model, metadata);
+            writeTextFileAtomically((runDir / "history.csv").string(), historyCsv(state.history));
+            observer->onCheckpoint(checkpointPath);
+            observer->onEpochEnd(e);
+            if (stoppedEarly) {
+                observer->onMessage("Early stopping: validation loss has not improved for " +
+                                    std::to_string(state.epochsSinceBest) + " epochs");
+                break;
+            }
         }
-        if (cancelled)
-            break;
-        EpochEnd e;
-        e.epoch = epoch + 1;
-        e.trainLoss = seen ? lossSum / double(seen) : 0;
-        e.trainAccuracy = seen ? double(correct) / double(seen) : 0;
-        e.validationLoss = val.loss;
-        e.validationAccuracy = val.accuracy();
-        e.learningRate = lr;
-        e.seconds = secondsSince(epochStart);
-
-        state.history.push_back(e);
-        state.epochsCompleted = epoch + 1;
-        state.learningRate = lr;
-        if (e.validationLoss < state.bestValidationLoss - 1e-9) {
-            state.bestValidationLoss = e.validationLoss;
-            state.epochsSinceBest = 0;
-        } else {
-            ++state.epochsSinceBest;
-            if (c.schedule == Schedule::Plateau && state.epochsSinceBest > 0 &&
-                state.epochsSinceBest % std::max(1, c.plateauPatience) == 0)
-                state.learningRate = lr * c.plateauFactor;
-        }
-        stoppedEarly =
-            c.earlyStoppingPatience > 0 && state.epochsSinceBest >= c.earlyStoppingPatience;
-        saveCheckpoint(checkpointPath, *model, *optimizer, state);
-        // A snapshot for classifying while training goes on (the UI reads it on another thread).
-        saveModelWeights((runDir / "latest.h5").string(), *model, metadata);
-        writeTextFileAtomically((runDir / "history.csv").string(), historyCsv(state.history));
-        observer->onCheckpoint(checkpointPath);
-        observer->onEpochEnd(e);
-        if (stoppedEarly) {
-            observer->onMessage("Early stopping: validation loss has not improved for " +
-                                std::to_string(state.epochsSinceBest) + " epochs");
-            break;
-        }
-    }
     } catch (const c10::OutOfMemoryError& e) {
         // The epoch in progress is lost; checkpoint.pt and latest.h5 are the last epoch's.
         {
@@ -570,9 +567,9 @@ TrainingResult Trainer::Impl::run() {
         const int fits = largestFittingBatch(*model, c.batchSize - 1, c.model.inputSize, device,
                                              precision, c.channelsLast);
         const std::string free =
-            device.is_cuda() ? " (" + gibText(freeDeviceMemoryBytes(device)) + " free)" : "";
-        std::string reason = "out of memory on " + resolved.description + free +
-                             " at batch size " + std::to_string(c.batchSize) + "; ";
+            device.is_cuda() ? " (" + gibibytesText(freeDeviceMemoryBytes(device)) + " free)" : "";
+        std::string reason = "out of memory on " + resolved.description + free + " at batch size " +
+                             std::to_string(c.batchSize) + "; ";
         reason += fits > 0 ? "the largest batch that fits is " + std::to_string(fits)
                            : "not even a batch of one image fits";
         reason += ". Training stopped at its last checkpoint (" +

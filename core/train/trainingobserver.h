@@ -38,7 +38,7 @@ struct TrainingResult {
     int epochsCompleted = 0;
     double finalValidationAccuracy = 0;
     double finalValidationLoss = 0;
-    std::string weightsPath;  ///< empty when no weights were written
+    std::string weightsPath;                 ///< empty when no weights were written
     std::int64_t peakDeviceMemoryBytes = 0;  ///< on a GPU; 0 on the CPU
     std::vector<EpochEnd> history;
 };

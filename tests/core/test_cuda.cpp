@@ -55,9 +55,9 @@ TEST(Device, AutoPrecisionFollowsTheHardware) {
         const ResolvedDevice gpu = resolveDevice({}, Precision::Auto);
         EXPECT_EQ(gpu.device, DeviceChoice::cuda(0));
         EXPECT_EQ(gpu.precision, info.cudaDevices[0].bf16 ? Precision::Bf16 : Precision::Fp16);
-        EXPECT_THROW(resolveDevice(DeviceChoice::cuda(int(info.cudaDevices.size())),
-                                   Precision::Auto),
-                     Error);
+        EXPECT_THROW(
+            resolveDevice(DeviceChoice::cuda(int(info.cudaDevices.size())), Precision::Auto),
+            Error);
     }
 }
 
@@ -123,7 +123,8 @@ TEST(Cuda, Bf16TrainingStepsLowerTheLossOnTheGpu) {
     net->to(torch::kCUDA);
     torch::optim::Adam opt(net->parameters(), 1e-3);
     const auto x = torch::rand({16, 3, 32, 32}, torch::kCUDA);
-    const auto y = torch::randint(0, 3, {16}, torch::TensorOptions(torch::kCUDA).dtype(torch::kLong));
+    const auto y =
+        torch::randint(0, 3, {16}, torch::TensorOptions(torch::kCUDA).dtype(torch::kLong));
     float first = 0, last = 0;
     for (int step = 0; step < 20; ++step) {
         opt.zero_grad();

@@ -86,8 +86,9 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
     m_batch->setRange(0, 4096);
     m_batch->setSpecialValueText(tr("auto"));
     m_batch->setValue(32);
-    m_batch->setToolTip(tr("Images per training step. auto: the largest power of two that fits "
-                           "in 80% of the GPU's free memory (32 on the CPU)"));
+    m_batch->setToolTip(
+        tr("Images per training step. auto: the largest power of two that fits "
+           "in 80% of the GPU's free memory (32 on the CPU)"));
     fillDeviceChoices();
     m_learningRate->setDecimals(5);
     m_learningRate->setRange(1e-5, 1.0);
@@ -365,13 +366,12 @@ void TrainingPanel::startFineTune() {
 
 void TrainingPanel::fillDeviceChoices() {
     const RuntimeInfo info = runtimeInfo();
-    m_device->addItem(info.cudaDevices.empty() ? tr("auto (CPU: no GPU found)")
-                                               : tr("auto (the first GPU)"),
-                      QStringLiteral("auto"));
-    m_device->addItem(tr("CPU, %1 threads%2")
-                          .arg(info.cpuThreads)
-                          .arg(info.cpuBf16 ? tr(", bf16") : QString()),
-                      QStringLiteral("cpu"));
+    m_device->addItem(
+        info.cudaDevices.empty() ? tr("auto (CPU: no GPU found)") : tr("auto (the first GPU)"),
+        QStringLiteral("auto"));
+    m_device->addItem(
+        tr("CPU, %1 threads%2").arg(info.cpuThreads).arg(info.cpuBf16 ? tr(", bf16") : QString()),
+        QStringLiteral("cpu"));
     for (const CudaDeviceInfo& d : info.cudaDevices)
         m_device->addItem(tr("cuda:%1 %2, %3 GiB")
                               .arg(d.index)
@@ -417,16 +417,15 @@ QStringList TrainingPanel::deviceEntries() const {
     return entries;
 }
 
-void TrainingPanel::onOutOfMemory(const QString& runDir, const QString& message,
-                                  int largestBatch) {
+void TrainingPanel::onOutOfMemory(const QString& runDir, const QString& message, int largestBatch) {
     m_status->setText(message);
     if (largestBatch <= 0)
         return;
     auto* box = new QMessageBox(QMessageBox::Warning, tr("Out of memory"), message,
                                 QMessageBox::NoButton, this);
     box->setObjectName(QStringLiteral("outOfMemoryBox"));
-    auto* again = box->addButton(tr("Resume with batch %1").arg(largestBatch),
-                                 QMessageBox::AcceptRole);
+    auto* again =
+        box->addButton(tr("Resume with batch %1").arg(largestBatch), QMessageBox::AcceptRole);
     box->addButton(QMessageBox::Close);
     box->setAttribute(Qt::WA_DeleteOnClose);
     connect(box, &QMessageBox::buttonClicked, this,
