@@ -253,6 +253,10 @@ TrainingResult Trainer::Impl::run() {
         c.preprocessing = imported->preprocessing;
     }
     checkModelSettings(c);  // after a Keras backbone has set the flavour (its layer names)
+    if (fs::is_directory(runDir))
+        if (const int stale = removeStaleTemporaryFiles(runDir.string()))
+            observer->onMessage("Removed " + std::to_string(stale) +
+                                " temporary files left by a write that was killed");
     // config.json records absolute paths, so that the run folder resolves from itself.
     c.runDir = fs::absolute(c.runDir).lexically_normal().string();
     c.dataDir = fs::absolute(c.dataDir).lexically_normal().string();

@@ -3,6 +3,7 @@
 #include "error.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -61,6 +62,27 @@ void writeTextFileAtomically(const std::string& path, const std::string& text) {
         if (!out)
             throw Error(path, "write failed");
     });
+}
+
+int removeStaleTemporaryFiles(const std::string& folder) {
+    int removed = 0;
+    std::error_code ec;
+    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        const auto mark = name.rfind(".tmp-");
+        if (name.empty() || name[0] != '.' || mark == std::string::npos)
+            continue;
+        const std::string digits = name.substr(mark + 5);
+        if (digits.empty() || digits.size() > 9 ||
+            digits.find_first_not_of("0123456789") != std::string::npos)
+            continue;
+        const pid_t pid = pid_t(std::stol(digits));
+        const bool running = pid == ::getpid() || ::kill(pid, 0) == 0 || errno == EPERM;
+        std::error_code removeError;
+        if (!running && fs::remove(it->path(), removeError))
+            ++removed;
+    }
+    return removed;
 }
 
 std::string readTextFile(const std::string& path) {

@@ -14,6 +14,11 @@ void replaceFileAtomically(const std::string& path,
 
 void writeTextFileAtomically(const std::string& path, const std::string& text);
 
+/// Removes the temporary files that replaceFileAtomically() left in `folder` when its process
+/// was killed mid-write (".NAME.tmp-PID" whose PID no longer runs), so that they do not keep a
+/// disk full. Files of running processes are kept. Returns how many were removed; never throws.
+int removeStaleTemporaryFiles(const std::string& folder);
+
 /// The whole file as text; throws convscope::Error naming the file.
 std::string readTextFile(const std::string& path);
 

@@ -4,13 +4,17 @@
 #include "inspect/predictor.h"
 #include "io/kerasweights.h"
 #include "testimages.h"
+#include "util/atomicfile.h"
 
 #include <gtest/gtest.h>
+
+#include <unistd.h>
 
 #include <atomic>
 #include <cmath>
 #include <functional>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 using namespace convscope;
@@ -233,4 +237,29 @@ TEST(Trainer, aRunStoppedBeforeItsFirstCheckpointCanBeStartedAgain) {
     const TrainingResult again = Trainer(c, nullptr).run();
     EXPECT_EQ(again.epochsCompleted, 1);
     EXPECT_TRUE(std::filesystem::exists(c.runDir + "/weights.h5"));
+}
+
+TEST(Trainer, temporaryFilesOfKilledWritesAreRemovedOnTheNextRun) {
+    TempDir dir;
+    makeColourDataset(dir, 4);
+    TrainConfig c = smallConfig(dir, "stale", 2);
+    {
+        Trainer first(c, nullptr);
+        EXPECT_EQ(first.run().epochsCompleted, 2);
+    }
+    namespace fs = std::filesystem;
+    // A killed writer's leftover (no such process) and a running writer's file (this one).
+    const fs::path dead = fs::path(c.runDir) / ".latest.h5.tmp-999999999";
+    const fs::path alive = fs::path(c.runDir) / (".weights.h5.tmp-" + std::to_string(::getpid()));
+    for (const auto& p : {dead, alive})
+        std::ofstream(p) << std::string(4096, 'x');
+    EXPECT_EQ(removeStaleTemporaryFiles(c.runDir), 1);
+    EXPECT_FALSE(fs::exists(dead));
+    EXPECT_TRUE(fs::exists(alive));
+    fs::remove(alive);
+    // The trainer does it itself when it opens the folder again.
+    std::ofstream(dead) << "half a file";
+    const TrainingResult again = Trainer(Trainer::resumeConfig(c.runDir), nullptr, true).run();
+    EXPECT_EQ(again.epochsCompleted, 2);
+    EXPECT_FALSE(fs::exists(dead));
 }
