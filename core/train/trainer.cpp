@@ -9,11 +9,11 @@
 #include "runtime.h"
 #include "train/bottleneck.h"
 #include "train/checkpoint.h"
-#include "train/precision.h"
 #include "train/evaluator.h"
+#include "train/precision.h"
+#include "train/runfolder.h"
 #include "util/atomicfile.h"
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -37,26 +37,6 @@ double secondsSince(Clock::time_point t) {
 }
 
 class NullObserver : public TrainingObserver {};
-
-/// Builds the network once, small, before anything is written: an input size too small for
-/// the architecture or a --freeze-up-to layer it does not have fails here, not after
-/// config.json exists.
-void checkModelSettings(const TrainConfig& c) {
-    ModelConfig probe = c.model;
-    probe.classCount = std::max(2, probe.classCount);
-    Classifier model = makeClassifier(probe);
-    if (!c.freezeUpTo.empty())
-        model->freezeUpTo(c.freezeUpTo);
-    try {
-        torch::NoGradGuard noGrad;
-        model->eval();
-        model->forward(torch::zeros({1, 3, c.model.inputSize, c.model.inputSize}));
-    } catch (const c10::Error&) {
-        throw Error("input size " + std::to_string(c.model.inputSize),
-                    std::string("too small for ") + architectureName(c.model.architecture) +
-                        " (its feature maps would shrink to nothing)");
-    }
-}
 
 std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& c,
                                                        std::vector<torch::Tensor> params) {
@@ -182,44 +162,8 @@ const TrainConfig& Trainer::config() const {
 }
 
 TrainConfig Trainer::resumeConfig(const std::string& runDir) {
-    const std::string path = (fs::path(runDir) / "config.json").string();
-    if (!fs::exists(path))
-        throw Error(runDir, "not a ConvScope run directory (no config.json)");
-    TrainConfig c = trainConfigFromJson(readTextFile(path), path);
-    // The folder is the run, wherever it was started from and wherever it is now; a data
-    // folder recorded relative (before 0.2) is taken from the run folder's parent.
-    c.runDir = fs::absolute(runDir).lexically_normal().string();
-    if (!c.dataDir.empty() && fs::path(c.dataDir).is_relative())
-        c.dataDir = (fs::path(c.runDir).parent_path() / c.dataDir).lexically_normal().string();
-    return c;
+    return readRunConfig(runDir);
 }
-
-namespace {
-
-/// The class names a run was started with, from its import-report.json (empty if unknown).
-std::vector<std::string> recordedClasses(const fs::path& runDir) {
-    const fs::path report = runDir / "import-report.json";
-    std::vector<std::string> names;
-    if (!fs::exists(report))
-        return names;
-    try {
-        const auto j = nlohmann::json::parse(readTextFile(report.string()));
-        for (const auto& c : j.at("classes"))
-            names.push_back(c.at("name").get<std::string>());
-    } catch (const nlohmann::json::exception&) {
-        throw Error(report.string(), "damaged (not the JSON ConvScope writes)");
-    }
-    return names;
-}
-
-std::string joined(const std::vector<std::string>& names) {
-    std::string s;
-    for (const auto& n : names)
-        s += (s.empty() ? "" : ", ") + n;
-    return s;
-}
-
-}  // namespace
 
 TrainingResult Trainer::run() {
     try {
@@ -308,12 +252,7 @@ TrainingResult Trainer::Impl::run() {
     if (index.classNames().size() < 2)
         throw Error(c.dataDir, "a classifier needs at least two classes");
     if (resumeRun) {
-        const std::vector<std::string> before = recordedClasses(runDir);
-        if (!before.empty() && before != index.classNames())
-            throw Error(c.dataDir, "its classes changed since this run started (then: " +
-                                       joined(before) + "; now: " + joined(index.classNames()) +
-                                       "): a resumed run must see the same classes; start a "
-                                       "new run instead");
+        checkSameClasses(runDir.string(), c.dataDir, index.classNames());
         // What this session uses (a batch size chosen at resume, the device found now),
         // written once the data has been checked.
         writeTextFileAtomically((runDir / "config.json").string(), toJson(c));

@@ -263,3 +263,24 @@ TEST(Trainer, temporaryFilesOfKilledWritesAreRemovedOnTheNextRun) {
     EXPECT_EQ(again.epochsCompleted, 2);
     EXPECT_FALSE(fs::exists(dead));
 }
+
+TEST(Trainer, aRunRecordedWithRelativePathsResolvesFromWhereItStarted) {
+    // Runs before 0.2 wrote paths relative to the folder training started from.
+    TempDir dir;
+    namespace fs = std::filesystem;
+    TrainConfig old = smallConfig(dir, "runs/first", 1);
+    old.runDir = "runs/first";
+    old.dataDir = "pictures";
+    const fs::path run = fs::path(dir.path()) / "runs" / "first";
+    fs::create_directories(run);
+    writeTextFileAtomically((run / "config.json").string(), toJson(old));
+    const TrainConfig resumed = Trainer::resumeConfig(run.string());
+    EXPECT_EQ(resumed.runDir, run.string());
+    EXPECT_EQ(resumed.dataDir, (fs::path(dir.path()) / "pictures").string());
+    // Moved since: the folder is still the run, the data folder stays as recorded.
+    const fs::path moved = fs::path(dir.path()) / "elsewhere";
+    fs::rename(run, moved);
+    const TrainConfig after = Trainer::resumeConfig(moved.string());
+    EXPECT_EQ(after.runDir, moved.string());
+    EXPECT_EQ(after.dataDir, "pictures");
+}
