@@ -28,21 +28,34 @@ namespace convscope {
 namespace {
 
 // /proc/cpuinfo's flags: LibTorch's own bf16 query moved between 2.x releases, and the GPU
-// check machine runs an older one.
-bool cpuFlagsHaveBf16() {
-    std::ifstream in("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.rfind("flags", 0) != 0)
-            continue;
-        std::istringstream words(line);
-        std::string w;
-        while (words >> w)
-            if (w == "avx512_bf16" || w == "amx_bf16")
-                return true;
+// check machine runs an older one. Read once: they do not change while the program runs.
+bool cpuHasBf16() {
+    static const bool bf16 = [] {
+        std::ifstream in("/proc/cpuinfo");
+        std::string line;
+        while (std::getline(in, line)) {
+            if (line.rfind("flags", 0) != 0)
+                continue;
+            std::istringstream words(line);
+            std::string w;
+            while (words >> w)
+                if (w == "avx512_bf16" || w == "amx_bf16")
+                    return true;
+            return false;
+        }
         return false;
-    }
-    return false;
+    }();
+    return bf16;
+}
+
+// What "auto" means: bf16 where the hardware computes in it; otherwise fp16 with loss
+// scaling on a GPU, fp32 on the CPU.
+Precision autoPrecision(const CudaDeviceInfo& gpu) {
+    return gpu.bf16 ? Precision::Bf16 : Precision::Fp16;
+}
+
+Precision autoCpuPrecision() {
+    return cpuHasBf16() ? Precision::Bf16 : Precision::Fp32;
 }
 
 std::vector<CudaDeviceInfo> queryCudaDevices() {
@@ -143,11 +156,11 @@ RuntimeInfo runtimeInfo() {
     info.cudaCompiled = at::detail::getCUDAHooks().isBuilt();
     info.cudaDevices = queryCudaDevices();
     info.cpuThreads = torchThreadCount();
-    info.cpuBf16 = cpuFlagsHaveBf16();
+    info.cpuBf16 = cpuHasBf16();
     info.cpuCapability = at::get_cpu_capability();
-    info.cpuDefault = info.cpuBf16 ? Precision::Bf16 : Precision::Fp32;
+    info.cpuDefault = autoCpuPrecision();
     info.cudaDefault =
-        info.cudaDevices.empty() || info.cudaDevices[0].bf16 ? Precision::Bf16 : Precision::Fp16;
+        info.cudaDevices.empty() ? Precision::Bf16 : autoPrecision(info.cudaDevices.front());
     return info;
 }
 
@@ -185,8 +198,7 @@ std::string runtimeInfoText(const RuntimeInfo& info) {
     for (const CudaDeviceInfo& d : info.cudaDevices)
         s += "GPU cuda:" + std::to_string(d.index) + ": " + d.name + ", " +
              gibibytesText(d.memoryBytes) + ", compute capability " + d.capability +
-             "; precision auto = " + precisionName(d.bf16 ? Precision::Bf16 : Precision::Fp16) +
-             "\n";
+             "; precision auto = " + precisionName(autoPrecision(d)) + "\n";
     return s;
 }
 
@@ -211,20 +223,15 @@ ResolvedDevice resolveDevice(const DeviceChoice& device, Precision precision) {
         r.device = DeviceChoice::cuda(g.index);
         r.description = "cuda:" + std::to_string(g.index) + " " + g.name + " (" +
                         gibibytesText(g.memoryBytes) + ")";
-        r.precision = precision != Precision::Auto ? precision
-                      : g.bf16                     ? Precision::Bf16
-                                                   : Precision::Fp16;
+        r.precision = precision != Precision::Auto ? precision : autoPrecision(g);
         if (r.precision == Precision::Bf16 && !g.bf16)
             throw Error("--precision bf16", g.name + " (compute capability " + g.capability +
                                                 ") has no bf16 arithmetic; use fp16 or fp32");
     } else {
-        const bool bf16 = cpuFlagsHaveBf16();
         r.device = DeviceChoice::cpu();
         r.description = "CPU (" + std::to_string(torchThreadCount()) + " threads, " +
                         at::get_cpu_capability() + ")";
-        r.precision = precision != Precision::Auto ? precision
-                      : bf16                       ? Precision::Bf16
-                                                   : Precision::Fp32;
+        r.precision = precision != Precision::Auto ? precision : autoCpuPrecision();
     }
     return r;
 }

@@ -71,7 +71,7 @@ std::string runtimeInfoJson(const RuntimeInfo& info);
 std::string runtimeInfoText(const RuntimeInfo& info);
 
 /// What a run really uses once "auto" is settled. Throws convscope::Error when the choice
-/// cannot be had (no CUDA device, an index past the last GPU, fp16 on a CPU without it...).
+/// cannot be had (no CUDA device, an index past the last GPU, bf16 on a GPU without it).
 struct ResolvedDevice {
     DeviceChoice device;  ///< Cpu, or Cuda with an index
     Precision precision = Precision::Fp32;

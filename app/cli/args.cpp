@@ -1,7 +1,6 @@
 #include "cli/args.h"
 
 #include <cmath>
-
 #include <cstdlib>
 
 namespace convscope::cli {

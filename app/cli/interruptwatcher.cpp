@@ -19,8 +19,10 @@ constexpr char kStop = 's';
 extern "C" void onSigint(int) {
     const int savedErrno = errno;
     const char byte = kInterrupted;
-    if (g_writeEnd >= 0) [[maybe_unused]]
-        const auto n = write(g_writeEnd, &byte, 1);
+    if (g_writeEnd >= 0) {
+        const ssize_t written = write(g_writeEnd, &byte, 1);
+        (void)written;  // nothing a signal handler could do about a full pipe
+    }
     errno = savedErrno;
 }
 

@@ -2,12 +2,13 @@
 #include "cli/augmentoptions.h"
 #include "cli/commands.h"
 #include "cli/interruptwatcher.h"
+#include "cli/modeloptions.h"
 #include "cli/progressprinter.h"
 #include "cli/trainoptions.h"
 
-#include "io/pretrained.h"
-#include "io/kerasimport.h"
 #include "error.h"
+#include "io/kerasimport.h"
+#include "io/pretrained.h"
 #include "train/trainer.h"
 
 #include <cstdio>
@@ -50,7 +51,7 @@ TrainConfig trainConfigFromArgs(const Args& args) {
     c.plateauFactor = args.number("plateau-factor", 0.1);
     c.earlyStoppingPatience = int(args.integer("early-stopping", 0));
     c.seed = std::uint64_t(args.integer("seed", 1337));
-    c.device = parseDevice(args.text("device", "auto"));
+    c.device = deviceFromArgs(args);
     c.precision = parsePrecision(args.text("precision", "auto"));
     c.validationFraction = args.number("val-fraction", 0.2);
     c.augmentation = augmentParamsFromArgs(args);

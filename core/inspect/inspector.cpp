@@ -3,8 +3,8 @@
 #include "error.h"
 #include "inspect/activationmax.h"
 #include "inspect/modelinput.h"
-#include "train/precision.h"
 #include "models/classifier.h"
+#include "train/precision.h"
 
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>

@@ -58,18 +58,25 @@ Classifier loadForInference(const std::string& weightsPath,
     return model;
 }
 
+namespace {
+
+/// Per-channel values as [1, 3, 1, 1] on the device of `like`, for broadcasting over NCHW.
+torch::Tensor perChannel(const std::vector<float>& values, const torch::Tensor& like) {
+    return torch::tensor(values, torch::kFloat32).view({1, 3, 1, 1}).to(like.device());
+}
+
+}  // namespace
+
 torch::Tensor pixelsToInput(const torch::Tensor& pixels, const Preprocessing& p) {
-    const auto mean = torch::tensor(p.mean, torch::kFloat32).view({1, 3, 1, 1}).to(pixels.device());
-    const auto stddev =
-        torch::tensor(p.stddev, torch::kFloat32).view({1, 3, 1, 1}).to(pixels.device());
+    const auto mean = perChannel(p.mean, pixels);
+    const auto stddev = perChannel(p.stddev, pixels);
     // Caffe-style weights see BGR: the channels swap before mean and std (given in BGR).
     return ((p.bgr ? pixels.flip(1) : pixels) * p.rescale - mean) / stddev;
 }
 
 torch::Tensor inputToPixels(const torch::Tensor& input, const Preprocessing& p) {
-    const auto mean = torch::tensor(p.mean, torch::kFloat32).view({1, 3, 1, 1}).to(input.device());
-    const auto stddev =
-        torch::tensor(p.stddev, torch::kFloat32).view({1, 3, 1, 1}).to(input.device());
+    const auto mean = perChannel(p.mean, input);
+    const auto stddev = perChannel(p.stddev, input);
     const torch::Tensor pixels = (input * stddev + mean) / p.rescale;
     return p.bgr ? pixels.flip(1) : pixels;
 }

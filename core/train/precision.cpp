@@ -101,10 +101,6 @@ void LossScaler::update(bool finite) {
     }
 }
 
-bool isOutOfMemory(const std::exception& e) {
-    return dynamic_cast<const c10::OutOfMemoryError*>(&e) != nullptr;
-}
-
 void countTrainingStep() {
     ++g_trainingSteps;
 }

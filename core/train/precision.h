@@ -53,9 +53,6 @@ private:
     int m_cleanSteps = 0;
 };
 
-/// True for LibTorch's out-of-memory error (CUDA's "CUDA out of memory", or the injected one).
-bool isOutOfMemory(const std::exception& e);
-
 /// Fault injection for tests, from the environment (never set in normal use):
 /// CONVSCOPE_FAULT_OOM_ROWS=N makes every training forward pass of more than N images throw
 /// LibTorch's out-of-memory error, once CONVSCOPE_FAULT_OOM_AFTER_STEPS=K (default 0)

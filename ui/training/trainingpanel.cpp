@@ -373,10 +373,10 @@ void TrainingPanel::fillDeviceChoices() {
         tr("CPU, %1 threads%2").arg(info.cpuThreads).arg(info.cpuBf16 ? tr(", bf16") : QString()),
         QStringLiteral("cpu"));
     for (const CudaDeviceInfo& d : info.cudaDevices)
-        m_device->addItem(tr("cuda:%1 %2, %3 GiB")
+        m_device->addItem(tr("cuda:%1 %2, %3")
                               .arg(d.index)
-                              .arg(QString::fromStdString(d.name))
-                              .arg(double(d.memoryBytes) / double(1ll << 30), 0, 'f', 1),
+                              .arg(QString::fromStdString(d.name),
+                                   QString::fromStdString(gibibytesText(d.memoryBytes))),
                           QStringLiteral("cuda:%1").arg(d.index));
     m_device->setToolTip(
         info.cudaDevices.empty()
