@@ -26,6 +26,9 @@ CONVSCOPE_PY_PACKAGES=(
 CONVSCOPE_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/convscope"
 CONVSCOPE_VENV="${CONVSCOPE_VENV:-$CONVSCOPE_CACHE/venv-torch-$CONVSCOPE_TORCH_VERSION}"
 CONVSCOPE_PYTHON="$CONVSCOPE_VENV/bin/python"
+# The interpreter that makes the environment (python3 and python3-venv from the package list);
+# every test and bench then runs with the environment's own, CONVSCOPE_PYTHON.
+CONVSCOPE_BASE_PYTHON="${CONVSCOPE_BASE_PYTHON:-python3}"
 
 convscope_install_missing() {
   local missing=() p
@@ -51,7 +54,7 @@ convscope_install_torch() {
   echo "later builds, clones and CI runs."
   rm -rf "$CONVSCOPE_VENV"
   mkdir -p "$(dirname "$CONVSCOPE_VENV")"
-  /usr/bin/python3 -m venv "$CONVSCOPE_VENV"
+  "$CONVSCOPE_BASE_PYTHON" -m venv "$CONVSCOPE_VENV"
   "$CONVSCOPE_VENV/bin/pip" install --disable-pip-version-check -q "${CONVSCOPE_PY_PACKAGES[@]}"
   "$CONVSCOPE_PYTHON" -c "import torch, torchvision, h5py, numpy" || return 1
   touch "$CONVSCOPE_VENV/.complete"
