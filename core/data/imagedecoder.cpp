@@ -198,7 +198,7 @@ enum class JpegResult { Decoded, NotHandled, Failed };
 // that costs ~250 us per 400x400 photo, about as much as the decoding, and we want RGB
 // anyway. CMYK and YCCK are left to OpenCV. libjpeg reports errors by longjmp, so this
 // function keeps only plain C objects of its own; everything with a destructor is the caller's.
-JpegResult decodeJpegRgb(const std::vector<unsigned char>& bytes, int scaleDenom, cv::Mat& out,
+JpegResult decodeJpegRgb(const unsigned char* data, std::size_t size, int scaleDenom, cv::Mat& out,
                          int& orientation, std::string& error) {
     jpeg_decompress_struct cinfo;
     JpegErrorManager jerr;
@@ -210,7 +210,7 @@ JpegResult decodeJpegRgb(const std::vector<unsigned char>& bytes, int scaleDenom
         return JpegResult::Failed;
     }
     jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
+    jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
     jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xffff);
     jpeg_read_header(&cinfo, TRUE);
     if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
@@ -271,7 +271,12 @@ cv::Mat resizeToTarget(const cv::Mat& img, const DecodeOptions& options) {
 
 cv::Mat decodeImageFile(const std::string& path, const DecodeOptions& options) {
     const std::vector<unsigned char> bytes = readWholeFile(path);
-    const ImageProbe probe = probeImageBytes(bytes.data(), bytes.size(), options.maxPixels);
+    return decodeImageBytes(bytes.data(), bytes.size(), options, path);
+}
+
+cv::Mat decodeImageBytes(const unsigned char* data, std::size_t size, const DecodeOptions& options,
+                         const std::string& path) {
+    const ImageProbe probe = probeImageBytes(data, size, options.maxPixels);
     if (!probe.ok())
         throw Error(path, probe.problem);
 
@@ -279,7 +284,7 @@ cv::Mat decodeImageFile(const std::string& path, const DecodeOptions& options) {
         cv::Mat rgb;
         int orientation = 1;
         std::string error;
-        switch (decodeJpegRgb(bytes, jpegScaleDenom(jpegReducedFlag(probe, options)), rgb,
+        switch (decodeJpegRgb(data, size, jpegScaleDenom(jpegReducedFlag(probe, options)), rgb,
                               orientation, error)) {
             case JpegResult::Decoded:
                 return resizeToTarget(applyOrientation(rgb, orientation), options);
@@ -290,7 +295,7 @@ cv::Mat decodeImageFile(const std::string& path, const DecodeOptions& options) {
         }
     }
 
-    const cv::Mat buffer(1, int(bytes.size()), CV_8U, const_cast<unsigned char*>(bytes.data()));
+    const cv::Mat buffer(1, int(size), CV_8U, const_cast<unsigned char*>(data));
     cv::Mat decoded;
     try {
         if (probe.format == ImageFormat::Jpeg)

@@ -4,6 +4,7 @@
 #include "data/rgbimage.h"
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -30,6 +31,11 @@ struct DecodeOptions {
 /// at a reduced DCT scale when that still covers the requested size.
 /// Throws convscope::Error naming the file and the reason. Thread-safe.
 cv::Mat decodeImageFile(const std::string& path, const DecodeOptions& options = {});
+
+/// decodeImageFile for a whole file already in memory (`data` is only read during the call);
+/// `name` is the subject of the errors it throws.
+cv::Mat decodeImageBytes(const unsigned char* data, std::size_t size, const DecodeOptions& options,
+                         const std::string& name);
 
 /// decodeImageFile for callers without OpenCV.
 RgbImage decodeRgbImage(const std::string& path, const DecodeOptions& options = {});
