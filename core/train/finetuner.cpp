@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "models/finetuning.h"
+#include "train/runfolder.h"
 #include "train/trainer.h"
 #include "util/atomicfile.h"
 
@@ -195,6 +196,11 @@ TrainingResult FineTuner::run() {
         throw Error("fine-tuning", "both phases need at least one epoch");
     const fs::path runDir(c.base.runDir);
     if (!m_resumeRun) {
+        // Both phases and the recipe must agree on what the starting weights decide (a
+        // Keras backbone's layer names choose the last block).
+        validateTrainConfig(m_config.base);
+        adoptStartingWeights(m_config.base);
+        checkModelSettings(m_config.base);
         if (fs::exists(runDir / "recipe.json") || fs::exists(runDir / "config.json"))
             throw Error(c.base.runDir,
                         "already holds a run (resume it with --resume, or choose "

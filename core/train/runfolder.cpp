@@ -1,6 +1,8 @@
 #include "train/runfolder.h"
 
 #include "error.h"
+#include "io/kerasimport.h"
+#include "io/pretrained.h"
 #include "models/classifier.h"
 #include "util/atomicfile.h"
 
@@ -62,6 +64,23 @@ TrainConfig readRunConfig(const std::string& runDir) {
             c.dataDir = (start / c.dataDir).lexically_normal().string();
     c.runDir = now.string();
     return c;
+}
+
+void adoptStartingWeights(TrainConfig& c) {
+    if (c.initialWeights.empty())
+        return;
+    if (isKerasImport(c.initialWeights)) {
+        const KerasImport imported = readKerasImport(c.initialWeights, /*withWeights=*/false);
+        if (c.model.architecture != imported.architecture)
+            throw Error(c.initialWeights, "holds a " + imported.description + "; train it as " +
+                                              architectureName(imported.architecture));
+        c.model.flavour = imported.flavour;
+        c.preprocessing = imported.preprocessing;
+        return;
+    }
+    // Weights only make sense with the preprocessing they were trained with.
+    if (const auto origin = readPretrainedMetadata(c.initialWeights))
+        c.preprocessing = origin->preprocessing;
 }
 
 void checkModelSettings(const TrainConfig& c) {

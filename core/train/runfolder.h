@@ -15,6 +15,12 @@ namespace convscope {
 /// recovered from the recorded run folder, and the data folder resolved from it.
 TrainConfig readRunConfig(const std::string& runDir);
 
+/// Settles what a new run's starting weights decide, before config.json records it: a Keras
+/// backbone's flavour (its layer names) and preprocessing, any other file's preprocessing.
+/// A Keras backbone of another architecture than `config`'s is refused. No-op without
+/// starting weights.
+void adoptStartingWeights(TrainConfig& config);
+
 /// Builds the network once, small: an input size too small for the architecture or a
 /// freeze-up-to layer it does not have fails here, before the run folder is made.
 void checkModelSettings(const TrainConfig& config);

@@ -186,16 +186,11 @@ TrainingResult Trainer::Impl::run() {
     const Precision precision = resolved.precision;
     const fs::path runDir = fs::absolute(c.runDir).lexically_normal();
     const std::string checkpointPath = (runDir / "checkpoint.pt").string();
-    // A Keras backbone (HDF5 or TF.js) brings its flavour and preprocessing; both go into
-    // config.json and the weights' metadata, so that predict prepares images the same way.
-    if (!c.initialWeights.empty() && isKerasImport(c.initialWeights)) {
-        const auto imported = std::make_optional(readKerasImport(c.initialWeights, false));
-        if (c.model.architecture != imported->architecture)
-            throw Error(c.initialWeights, "holds a " + imported->description + "; train it as " +
-                                              architectureName(imported->architecture));
-        c.model.flavour = imported->flavour;
-        c.preprocessing = imported->preprocessing;
-    }
+    // The starting weights bring their flavour and preprocessing; both go into config.json
+    // and the weights' metadata, so that predict prepares images the same way. A resumed
+    // run has them in its config.json already.
+    if (!resumeRun)
+        adoptStartingWeights(c);
     checkModelSettings(c);  // after a Keras backbone has set the flavour (its layer names)
     if (fs::is_directory(runDir))
         if (const int stale = removeStaleTemporaryFiles(runDir.string()))
@@ -219,11 +214,6 @@ TrainingResult Trainer::Impl::run() {
             observer->onMessage(c.runDir +
                                 ": its earlier run stopped before its first "
                                 "checkpoint; starting again");
-        // Weights only make sense with the preprocessing they were trained with; deciding it
-        // before config.json is written keeps a resumed run the same.
-        if (!c.initialWeights.empty())
-            if (const auto origin = readPretrainedMetadata(c.initialWeights))
-                c.preprocessing = origin->preprocessing;
         fs::create_directories(runDir);
         writeTextFileAtomically((runDir / "config.json").string(), toJson(c));
     }

@@ -40,6 +40,9 @@ struct TrainingResult {
     double finalValidationLoss = 0;
     std::string weightsPath;                 ///< empty when no weights were written
     std::int64_t peakDeviceMemoryBytes = 0;  ///< on a GPU; 0 on the CPU
+    /// Why the run stopped on an error. Trainer::run throws instead; callers that turn the
+    /// error into a result (the window's worker) say it here, and `cancelled` stays false.
+    std::string error;
     std::vector<EpochEnd> history;
 };
 

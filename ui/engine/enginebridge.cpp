@@ -99,6 +99,7 @@ EngineBridge::EngineBridge(QObject* parent)
     connect(m_jobs, &JobWorker::classified, this, &EngineBridge::classified);
     connect(m_jobs, &JobWorker::evaluated, this, &EngineBridge::evaluated);
     connect(m_jobs, &JobWorker::layersReady, this, &EngineBridge::layersReady);
+    connect(m_jobs, &JobWorker::weightsDescribed, this, &EngineBridge::startingWeightsDescribed);
     connect(m_jobs, &JobWorker::failed, this, &EngineBridge::failed);
     connect(m_trainer, &TrainWorker::message, this, &EngineBridge::trainingMessage);
     connect(m_trainer, &TrainWorker::outOfMemory, this, &EngineBridge::trainingOutOfMemory);
@@ -182,6 +183,11 @@ void EngineBridge::startFineTune(const FineTuneConfig& config, bool resume) {
 void EngineBridge::requestLayers(const ModelConfig& model) {
     QMetaObject::invokeMethod(
         m_jobs, [=, jobs = m_jobs] { jobs->describeLayers(model); }, Qt::QueuedConnection);
+}
+
+void EngineBridge::describeStartingWeights(const QString& path) {
+    QMetaObject::invokeMethod(
+        m_jobs, [=, jobs = m_jobs] { jobs->describeWeights(path); }, Qt::QueuedConnection);
 }
 
 void EngineBridge::pauseTraining() {

@@ -77,6 +77,10 @@ public:
     /// The layers of a freshly built model of `model` (names, kinds, output shapes, parameter
     /// counts), answered by layersReady on the jobs thread's behalf.
     void requestLayers(const convscope::ModelConfig& model);
+    /// What a weight file decides about its model (architecture, input size), answered by
+    /// startingWeightsDescribed; files that say nothing (ConvScope HDF5 without metadata) get
+    /// no answer, unreadable ones a failed().
+    void describeStartingWeights(const QString& path);
 
     /// Thumbnails are decoded off the GUI thread, newest request first.
     void requestThumbnail(const QString& path, int size);
@@ -119,6 +123,7 @@ Q_SIGNALS:
     void classified(const convscope::ui::Classification& result);
     void evaluated(const convscope::Evaluation& evaluation, const QStringList& classNames);
     void thumbnailReady(const QString& path, const QImage& image);
+    void startingWeightsDescribed(const QString& path, const convscope::ModelConfig& model);
     void layersReady(const convscope::ModelConfig& model,
                      const std::vector<convscope::LayerInfo>& layers);
     void inspectLayersReady(const convscope::ui::InspectLayers& layers);

@@ -4,6 +4,7 @@
 #include "data/imagedecoder.h"
 #include "error.h"
 #include "inspect/predictor.h"
+#include "io/pretrained.h"
 #include "models/modelconfig.h"
 #include "train/finetuner.h"
 #include "train/trainer.h"
@@ -143,6 +144,15 @@ void JobWorker::describeLayers(const ModelConfig& model) {
     }
 }
 
+void JobWorker::describeWeights(const QString& path) {
+    try {
+        if (const auto m = readPretrainedMetadata(path.toStdString()))
+            Q_EMIT weightsDescribed(path, m->model);
+    } catch (const std::exception& e) {
+        Q_EMIT failed(QStringLiteral("Starting weights"), text(e));
+    }
+}
+
 void TrainWorker::pause() {
     QMutexLocker lock(&m_mutex);
     if (m_active)
@@ -197,7 +207,7 @@ void TrainWorker::runFineTune(const FineTuneConfig& config, bool resumeRun) {
     } catch (const std::exception& e) {
         Q_EMIT failed(QStringLiteral("Fine-tuning"), text(e));
         TrainingResult none;
-        none.cancelled = true;
+        none.error = e.what();
         Q_EMIT finished(none);
     }
 }
@@ -233,12 +243,12 @@ void TrainWorker::run(const TrainConfig& config, bool resumeRun) {
     } catch (const OutOfMemory& e) {
         Q_EMIT outOfMemory(QString::fromStdString(config.runDir), text(e), e.largestBatch());
         TrainingResult none;
-        none.cancelled = true;
+        none.error = e.what();
         Q_EMIT finished(none);
     } catch (const std::exception& e) {
         Q_EMIT failed(QStringLiteral("Training"), text(e));
         TrainingResult none;
-        none.cancelled = true;
+        none.error = e.what();
         Q_EMIT finished(none);
     }
 }

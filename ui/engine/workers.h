@@ -35,6 +35,7 @@ public:  // run on the worker thread (queued through QMetaObject::invokeMethod)
     void evaluate(const QString& weightsPath, const QString& dataDir, double validationFraction,
                   quint64 seed);
     void describeLayers(const convscope::ModelConfig& model);
+    void describeWeights(const QString& path);
 
 Q_SIGNALS:
     void importProgress(int done, int total);
@@ -44,6 +45,7 @@ Q_SIGNALS:
     void evaluated(const convscope::Evaluation& evaluation, const QStringList& classNames);
     void layersReady(const convscope::ModelConfig& model,
                      const std::vector<convscope::LayerInfo>& layers);
+    void weightsDescribed(const QString& path, const convscope::ModelConfig& model);
     void failed(const QString& what, const QString& message);
 
 private:

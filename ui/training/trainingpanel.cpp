@@ -182,6 +182,10 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
         connect(box, &QComboBox::currentTextChanged, this, &TrainingPanel::requestLayers);
     connect(m_size, &QSpinBox::valueChanged, this, &TrainingPanel::requestLayers);
     connect(m_bridge, &EngineBridge::layersReady, this, &TrainingPanel::onLayers);
+    connect(m_bridge, &EngineBridge::startingWeightsDescribed, this,
+            &TrainingPanel::onStartingWeightsDescribed);
+    connect(m_startingWeights, &QLineEdit::editingFinished, this,
+            [this] { setStartingWeights(m_startingWeights->text()); });
     connect(m_pause, &QPushButton::clicked, this, &TrainingPanel::togglePause);
     connect(m_cancel, &QPushButton::clicked, this, &TrainingPanel::cancel);
     connect(m_bridge, &EngineBridge::batchEnded, this, &TrainingPanel::onBatch);
@@ -242,6 +246,21 @@ void TrainingPanel::setClassCount(int classes) {
 
 void TrainingPanel::setStartingWeights(const QString& path) {
     m_startingWeights->setText(path);
+    if (!path.trimmed().isEmpty())
+        m_bridge->describeStartingWeights(path.trimmed());
+}
+
+void TrainingPanel::onStartingWeightsDescribed(const QString& path, const ModelConfig& model) {
+    if (path != m_startingWeights->text().trimmed())
+        return;  // another file was chosen since
+    // The file decides the architecture and its input size, as `train --weights` does.
+    const QString architecture = QString::fromUtf8(architectureName(model.architecture));
+    m_architecture->setCurrentText(architecture);
+    if (model.inputSize >= m_size->minimum() && model.inputSize <= m_size->maximum())
+        m_size->setValue(model.inputSize);
+    m_status->setText(tr("Starting weights %1: architecture %2, %3×%3 input")
+                          .arg(QFileInfo(path).fileName(), architecture)
+                          .arg(m_size->value()));
 }
 
 void TrainingPanel::setBottleneck(bool on) {
@@ -526,7 +545,9 @@ void TrainingPanel::onEpoch(const EpochEnd& e) {
 
 void TrainingPanel::onFinished(const TrainingResult& r) {
     setRunning(false);
-    if (r.cancelled) {
+    if (!r.error.empty()) {
+        m_status->setText(tr("Stopped: %1").arg(QString::fromStdString(r.error)));
+    } else if (r.cancelled) {
         m_status->setText(
             tr("Cancelled after %1 epochs. Resume continues from the last checkpoint.")
                 .arg(r.epochsCompleted));
