@@ -151,12 +151,13 @@ int exifOrientation(const jpeg_decompress_struct& cinfo) {
             return le ? unsigned(t[o] | t[o + 1] << 8 | t[o + 2] << 16 | unsigned(t[o + 3]) << 24)
                       : unsigned(unsigned(t[o]) << 24 | t[o + 1] << 16 | t[o + 2] << 8 | t[o + 3]);
         };
-        const unsigned ifd = u32(4);
+        // 64-bit sums: an offset near 2^32 must not wrap around into the buffer.
+        const std::uint64_t ifd = u32(4);
         if (ifd + 2 > size)
             return 1;
-        const unsigned entries = u16(ifd);
+        const unsigned entries = u16(unsigned(ifd));
         for (unsigned i = 0; i < entries && ifd + 2 + 12 * (i + 1) <= size; ++i) {
-            const unsigned e = ifd + 2 + 12 * i;
+            const unsigned e = unsigned(ifd) + 2 + 12 * i;
             if (u16(e) == 0x0112) {
                 const unsigned v = u16(e + 8);
                 return v >= 1 && v <= 8 ? int(v) : 1;
@@ -295,6 +296,11 @@ cv::Mat decodeImageBytes(const unsigned char* data, std::size_t size, const Deco
         }
     }
 
+    // imdecode picks its decoder by signature, not by our probe: a WebP header that libwebp
+    // refuses falls through to the DICOM reader, which trusts the lengths after a "DICM" at byte
+    // 128 and allocates gigabytes for a file of 300 bytes.
+    if (probe.format == ImageFormat::WebP && size >= 132 && std::memcmp(data + 128, "DICM", 4) == 0)
+        throw Error(path, "corrupt WebP (a DICOM signature at byte 128)");
     const cv::Mat buffer(1, int(size), CV_8U, const_cast<unsigned char*>(data));
     cv::Mat decoded;
     try {

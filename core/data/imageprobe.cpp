@@ -151,10 +151,11 @@ void readTiff(const Bytes& b, ImageProbe& r, int fd) {
     std::vector<unsigned char> ifd;
     const unsigned char* q = nullptr;
     std::size_t avail = 0;
-    if (ifdOffset + 2 <= b.headSize) {
+    // 64-bit sums: an offset near 2^32 must not wrap around into the buffer.
+    if (std::uint64_t(ifdOffset) + 2 <= b.headSize) {
         q = b.head + ifdOffset;
         avail = b.headSize - ifdOffset;
-    } else if (fd >= 0 && ifdOffset + 2 <= b.fileSize) {
+    } else if (fd >= 0 && std::uint64_t(ifdOffset) + 2 <= b.fileSize) {
         ifd.resize(std::min<std::uint64_t>(4096, b.fileSize - ifdOffset));
         const ssize_t got = pread(fd, ifd.data(), ifd.size(), off_t(ifdOffset));
         if (got > 0) {
@@ -172,6 +173,13 @@ void readTiff(const Bytes& b, ImageProbe& r, int fd) {
         const std::uint32_t tag = u16(entry);
         const std::uint32_t type = u16(entry + 2);
         const std::uint32_t value = type == 3 ? u16(entry + 8) : u32(entry + 8);
+        // libtiff keeps the first of duplicated tags; refusing them keeps the limit honest.
+        if ((tag == 256 && r.width > 0) || (tag == 257 && r.height > 0)) {
+            r.width = r.height = 0;
+            r.problem = tag == 256 ? "corrupt TIFF (ImageWidth given twice)"
+                                   : "corrupt TIFF (ImageLength given twice)";
+            return;
+        }
         if (tag == 256)
             r.width = int(value);
         if (tag == 257)

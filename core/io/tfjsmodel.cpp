@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstring>
@@ -93,11 +94,34 @@ std::size_t bytesPerValue(const std::string& dtype) {
     return 0;
 }
 
+/// A shard named by model.json, which must be a regular file inside the model's folder: the
+/// name comes from the file, and "../../dev/zero" or a symbolic link out must not be read.
+fs::path shardInside(const fs::path& folder, const std::string& name, const std::string& path) {
+    const fs::path relative = fs::path(name).lexically_normal();
+    const auto outside = [&] {
+        return Error(path, "weight shard '" + name + "' lies outside the model's folder");
+    };
+    if (name.empty() || relative.is_absolute() || relative.has_root_name() ||
+        (relative.begin() != relative.end() && *relative.begin() == ".."))
+        throw outside();
+    std::error_code ec;
+    const fs::path base = fs::weakly_canonical(folder.empty() ? fs::path(".") : folder, ec);
+    const fs::path file = fs::weakly_canonical(folder / relative, ec);
+    if (ec)
+        throw Error(path, "weight shard '" + name + "' is missing or unreadable");
+    const auto [baseEnd, fileAt] = std::mismatch(base.begin(), base.end(), file.begin(), file.end());
+    if (baseEnd != base.end())
+        throw outside();
+    if (fs::exists(file, ec) && !fs::is_regular_file(file, ec))
+        throw Error(path, "weight shard '" + name + "' is not a regular file");
+    return file;
+}
+
 std::vector<char> readShards(const json& group, const fs::path& folder, const std::string& path,
                              std::size_t groupIndex) {
     std::vector<char> bytes;
     for (const json& shard : group.at("paths")) {
-        const fs::path file = folder / shard.get<std::string>();
+        const fs::path file = shardInside(folder, shard.get<std::string>(), path);
         std::ifstream in(file, std::ios::binary);
         if (!in)
             throw Error(path, "weight shard " + file.string() + " of group " +

@@ -194,3 +194,100 @@ TEST(ImageProbe, readsSizesFromHeadersOfEveryFormat) {
         EXPECT_EQ(p.height, 45) << ext;
     }
 }
+
+namespace {
+
+/// A JPEG with an APP1 EXIF block whose first directory lies at `ifdOffset`.
+std::vector<std::uint8_t> jpegWithExifOffset(const std::string& path, std::uint32_t ifdOffset) {
+    writeImage(path, solidBgr(32, 32, cv::Scalar(10, 200, 10)));
+    std::vector<std::uint8_t> jpeg = readBytes(path);
+    const std::vector<std::uint8_t> tiff{'I',
+                                         'I',
+                                         42,
+                                         0,
+                                         std::uint8_t(ifdOffset),
+                                         std::uint8_t(ifdOffset >> 8),
+                                         std::uint8_t(ifdOffset >> 16),
+                                         std::uint8_t(ifdOffset >> 24),
+                                         0,
+                                         0,
+                                         0,
+                                         0,
+                                         0,
+                                         0,
+                                         0,
+                                         0};
+    std::vector<std::uint8_t> app1{'E', 'x', 'i', 'f', 0, 0};
+    app1.insert(app1.end(), tiff.begin(), tiff.end());
+    const std::size_t length = app1.size() + 2;
+    std::vector<std::uint8_t> segment{0xFF, 0xE1, std::uint8_t(length >> 8), std::uint8_t(length)};
+    segment.insert(segment.end(), app1.begin(), app1.end());
+    jpeg.insert(jpeg.begin() + 2, segment.begin(), segment.end());
+    return jpeg;
+}
+
+/// A little-endian TIFF header pointing at its first directory, then `entries` 12-byte
+/// directory entries (tag, type 4 = LONG, count 1, value) and nothing else.
+std::vector<std::uint8_t> tiffBytes(std::uint32_t ifdOffset,
+                                    const std::vector<std::pair<int, std::uint32_t>>& entries) {
+    std::vector<std::uint8_t> b{'I', 'I', 42, 0};
+    auto u16 = [&](unsigned v) {
+        b.push_back(std::uint8_t(v));
+        b.push_back(std::uint8_t(v >> 8));
+    };
+    auto u32 = [&](std::uint32_t v) {
+        u16(v & 0xFFFF);
+        u16(v >> 16);
+    };
+    u32(ifdOffset);
+    u16(unsigned(entries.size()));
+    for (const auto& [tag, value] : entries) {
+        u16(unsigned(tag));
+        u16(4);
+        u32(1);
+        u32(value);
+    }
+    u32(0);
+    while (b.size() < 72)
+        b.push_back(0);
+    return b;
+}
+
+}  // namespace
+
+TEST(ImageDecoder, exifDirectoryOffsetNearFourGigabytesIsIgnoredNotACrash) {
+    TempDir dir;
+    const std::string path = dir.file("exif.jpg");
+    writeBytes(path, jpegWithExifOffset(path, 0xFFFFFFF0u));
+    EXPECT_TRUE(probeImageFile(path).ok());
+    const cv::Mat rgb = decodeImageFile(path);
+    EXPECT_EQ(rgb.cols, 32);
+    expectNear(pixel(rgb, 16, 16), 10, 200, 10, 8);
+}
+
+TEST(ImageProbe, tiffDirectoryOffsetNearFourGigabytesIsReportedNotACrash) {
+    TempDir dir;
+    const std::string path = dir.file("far.tif");
+    writeBytes(path, tiffBytes(0xFFFFFFFEu, {}));
+    const ImageProbe p = probeImageFile(path);
+    EXPECT_FALSE(p.ok());
+    EXPECT_EQ(p.problem, "truncated TIFF (directory missing)");
+    EXPECT_THROW(decodeImageFile(path), Error);
+}
+
+TEST(ImageProbe, tiffWithDuplicatedSizeTagsIsRefusedBeforeDecoding) {
+    // libtiff keeps the first ImageWidth (20000) where a reader keeping the last sees 20: the
+    // pixel limit must hold for what the decoder would allocate.
+    TempDir dir;
+    const std::string path = dir.file("twice.tif");
+    writeBytes(path, tiffBytes(8, {{256, 20000}, {257, 20000}, {256, 20}, {257, 20}}));
+    const ImageProbe p = probeImageFile(path);
+    EXPECT_FALSE(p.ok());
+    EXPECT_EQ(p.problem, "corrupt TIFF (ImageWidth given twice)");
+    try {
+        decodeImageFile(path);
+        FAIL() << "a TIFF with two widths was decoded";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.reason(), "corrupt TIFF (ImageWidth given twice)");
+    }
+}
