@@ -247,7 +247,11 @@ void writeArray(const H5::Group& group, const std::string& layer, const std::str
 
 void writeContents(const std::string& tempPath, const std::string& path,
                    const KerasWeightsFile& file) {
-    H5::H5File h5(tempPath, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, fileAccess());
+    // Built in memory, then written with checked writes: HDF5 1.10 crashes closing a file
+    // whose write failed (a full disk), and prints to stderr from its C++ destructors.
+    H5::FileAccPropList inMemory;
+    inMemory.setCore(1 << 20, /*backing_store=*/false);
+    H5::H5File h5(tempPath, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, inMemory);
     std::vector<std::string> layerNames;
     for (const LayerWeights& layer : file.layers)
         layerNames.push_back(layer.name);
@@ -277,7 +281,17 @@ void writeContents(const std::string& tempPath, const std::string& path,
     // loads them from here if the group exists.
     const H5::Group topLevel = h5.createGroup(kTopLevelGroup);
     writeNameList(topLevel, "weight_names", {}, path);
+    h5.flush(H5F_SCOPE_GLOBAL);
+    const ssize_t size = H5Fget_file_image(h5.getId(), nullptr, 0);
+    if (size <= 0)
+        throw Error(path, "cannot write (HDF5 gave no file image)");
+    std::vector<char> image(static_cast<std::size_t>(size));
+    if (H5Fget_file_image(h5.getId(), image.data(), image.size()) != size)
+        throw Error(path, "cannot write (HDF5 gave a short file image)");
     h5.close();
+    FileWriter out(tempPath, path);
+    out.write(image.data(), image.size());
+    out.finish();
 }
 
 // ----- reading

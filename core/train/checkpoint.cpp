@@ -62,7 +62,12 @@ void saveCheckpoint(const std::string& path, ClassifierImpl& model,
             archive.write("optimizer", optimizerArchive);
             archive.write("rng", at::detail::getDefaultCPUGenerator().get_state());
             archive.write("state", c10::IValue(stateToJson(state)));
-            archive.save_to(temp);
+            FileWriter out(temp, path);
+            archive.save_to([&](const void* data, std::size_t size) {
+                out.write(data, size);
+                return size;  // a short count would abort the process (see FileWriter)
+            });
+            out.finish();
         } catch (const c10::Error& e) {
             throw Error(
                 path, std::string("cannot write checkpoint (") + e.what_without_backtrace() + ")");

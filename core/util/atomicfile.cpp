@@ -54,13 +54,46 @@ void replaceFileAtomically(const std::string& path,
     syncPath(folder.string(), true);
 }
 
+FileWriter::FileWriter(const std::string& path, std::string subject)
+    : m_subject(std::move(subject)) {
+    m_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (m_fd < 0)
+        throw Error(m_subject, std::string("cannot write (") + std::strerror(errno) + ")");
+}
+
+FileWriter::~FileWriter() {
+    if (m_fd >= 0)
+        ::close(m_fd);
+}
+
+void FileWriter::write(const void* data, std::size_t size) noexcept {
+    const char* p = static_cast<const char*>(data);
+    while (size > 0 && m_error == 0) {
+        const ssize_t n = ::write(m_fd, p, size);
+        if (n < 0) {
+            if (errno != EINTR)
+                m_error = errno;
+            continue;
+        }
+        p += n;
+        size -= std::size_t(n);
+    }
+}
+
+void FileWriter::finish() {
+    const int rc = ::close(m_fd);
+    m_fd = -1;
+    if (rc != 0 && m_error == 0)
+        m_error = errno;
+    if (m_error != 0)
+        throw Error(m_subject, std::string("cannot write (") + std::strerror(m_error) + ")");
+}
+
 void writeTextFileAtomically(const std::string& path, const std::string& text) {
     replaceFileAtomically(path, [&](const std::string& temp) {
-        std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-        out << text;
-        out.flush();
-        if (!out)
-            throw Error(path, "write failed");
+        FileWriter out(temp, path);
+        out.write(text.data(), text.size());
+        out.finish();
     });
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <string>
 
@@ -11,6 +12,26 @@ namespace convscope {
 /// file is removed and convscope::Error (or what `write` threw) propagates.
 void replaceFileAtomically(const std::string& path,
                            const std::function<void(const std::string& tempPath)>& write);
+
+/// Writes a new file through a writer that must not fail part way (LibTorch's zip writer
+/// throws from its destructor, which aborts the process): write() never fails, it keeps the
+/// first error and drops what follows; finish() closes the file and throws convscope::Error
+/// naming `subject` with that error ("No space left on device"). Not thread-safe.
+class FileWriter {
+public:
+    FileWriter(const std::string& path, std::string subject);
+    ~FileWriter();
+    FileWriter(const FileWriter&) = delete;
+    FileWriter& operator=(const FileWriter&) = delete;
+
+    void write(const void* data, std::size_t size) noexcept;
+    void finish();
+
+private:
+    int m_fd = -1;
+    int m_error = 0;
+    std::string m_subject;
+};
 
 void writeTextFileAtomically(const std::string& path, const std::string& text);
 

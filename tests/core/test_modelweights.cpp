@@ -121,6 +121,31 @@ TEST(ModelWeights, byNameSkipsWhatTheOtherSideLacks) {
     EXPECT_TRUE(r.notInModel.empty());
 }
 
+TEST(ModelWeights, aWriteThatFailsPartWayIsAnErrorAndLeavesTheOldFile) {
+    // A full disk (here: a file size limit) used to crash in HDF5's close, after it printed
+    // "H5Fclose failed" from its destructors.
+    TempDir dir;
+    const Classifier model = makeClassifier(config(Architecture::SmallConvNet, 64, 2));
+    const std::string path = dir.file("run/latest.h5");
+    saveModelWeights(path, *model, metadataFor(model->config()));
+    const auto before = readBytes(path);
+    torch::NoGradGuard noGrad;
+    for (auto& p : model->parameters())
+        p.add_(1.0);
+    {
+        const FileSizeLimit full(before.size() / 3);
+        try {
+            saveModelWeights(path, *model, metadataFor(model->config()));
+            FAIL() << "the write went through";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.subject(), path);
+            EXPECT_EQ(e.reason(), "cannot write (File too large)");
+        }
+    }
+    EXPECT_EQ(readBytes(path), before);
+    EXPECT_EQ(listFolder(dir.file("run")), std::vector<std::string>{"latest.h5"});
+}
+
 TEST(ModelWeights, damagedFilesAreClearErrors) {
     TempDir dir;
     const Classifier model = makeClassifier(config(Architecture::SmallConvNet, 32, 2));

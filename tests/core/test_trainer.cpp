@@ -284,3 +284,31 @@ TEST(Trainer, aRunRecordedWithRelativePathsResolvesFromWhereItStarted) {
     EXPECT_EQ(after.runDir, moved.string());
     EXPECT_EQ(after.dataDir, "pictures");
 }
+
+TEST(Trainer, aCheckpointThatCannotBeWrittenStopsTheRunAndKeepsTheLastGoodOne) {
+    // LibTorch's zip writer threw from its destructor on a full disk: the process aborted
+    // (134) with a c10 backtrace.
+    TempDir dir;
+    makeColourDataset(dir, 4);
+    const TrainConfig c = smallConfig(dir, "full", 1);
+    Trainer(c, nullptr).run();
+    const std::string checkpoint = c.runDir + "/checkpoint.pt";
+    const auto good = readBytes(checkpoint);
+    TrainConfig more = Trainer::resumeConfig(c.runDir);
+    more.epochs = 2;
+    {
+        const FileSizeLimit full(good.size() / 2);
+        try {
+            Trainer(more, nullptr, true).run();
+            FAIL() << "the run went on without its checkpoint";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.subject(), checkpoint);
+            EXPECT_EQ(e.reason(), "cannot write (File too large)");
+        }
+    }
+    EXPECT_EQ(readBytes(checkpoint), good);
+    for (const std::string& name : listFolder(c.runDir))
+        EXPECT_EQ(name.find(".tmp-"), std::string::npos) << name;
+    // With room again, the run resumes from the last good checkpoint.
+    EXPECT_EQ(Trainer(more, nullptr, true).run().epochsCompleted, 2);
+}

@@ -24,6 +24,23 @@ private:
     std::string m_path;
 };
 
+/// While alive, files this process writes cannot grow past `bytes` (RLIMIT_FSIZE, with
+/// SIGXFSZ ignored): write() fails with EFBIG as it would with ENOSPC on a full disk.
+class FileSizeLimit {
+public:
+    explicit FileSizeLimit(std::uint64_t bytes);
+    ~FileSizeLimit();
+    FileSizeLimit(const FileSizeLimit&) = delete;
+    FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+private:
+    std::uint64_t m_oldSoft = 0;
+    void (*m_oldHandler)(int) = nullptr;
+};
+
+/// The names in `folder` (not recursive), sorted.
+std::vector<std::string> listFolder(const std::string& folder);
+
 /// A w x h image of one RGB colour (stored BGR as OpenCV writes it).
 cv::Mat solidBgr(int w, int h, cv::Scalar rgb);
 /// A w x h image whose pixels all differ, for geometry checks (CV_8UC3).
