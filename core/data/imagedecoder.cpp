@@ -301,6 +301,11 @@ cv::Mat decodeImageBytes(const unsigned char* data, std::size_t size, const Deco
     // 128 and allocates gigabytes for a file of 300 bytes.
     if (probe.format == ImageFormat::WebP && size >= 132 && std::memcmp(data + 128, "DICM", 4) == 0)
         throw Error(path, "corrupt WebP (a DICOM signature at byte 128)");
+    // imdecode picks its decoder by signature, not by our probe: a WebP header that libwebp
+    // refuses falls through to the DICOM reader, which trusts the lengths after a "DICM" at byte
+    // 128 and allocates gigabytes for a file of 300 bytes.
+    if (probe.format == ImageFormat::WebP && size >= 132 && std::memcmp(data + 128, "DICM", 4) == 0)
+        throw Error(path, "corrupt WebP (a DICOM signature at byte 128)");
     const cv::Mat buffer(1, int(size), CV_8U, const_cast<unsigned char*>(data));
     cv::Mat decoded;
     try {

@@ -7,6 +7,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 namespace convscope {
@@ -133,6 +134,11 @@ void readBmp(const Bytes& b, ImageProbe& r) {
     }
     r.width = int(std::int32_t(le32(b.head + 18)));
     const std::int32_t h = std::int32_t(le32(b.head + 22));
+    // Negative for a top-down image; the most negative has no positive counterpart.
+    if (h == std::numeric_limits<std::int32_t>::min()) {
+        r.problem = "corrupt BMP (impossible height)";
+        return;
+    }
     r.height = h < 0 ? -h : h;
     const std::uint32_t bitsPerPixel = le16(b.head + 28);
     const std::uint32_t compression = le32(b.head + 30);

@@ -28,6 +28,8 @@ constexpr const char* kMetadataPrefix = "convscope_";
 constexpr const char* kTopLevelGroup = "top_level_model_weights";
 // A corrupt header can claim any shape; refuse before allocating rather than be killed.
 constexpr std::uint64_t kMaxElements = std::uint64_t(1) << 31;
+// Likewise for a text attribute; Keras splits name lists long before this.
+constexpr std::uint64_t kMaxAttributeBytes = std::uint64_t(64) << 20;
 
 // HDF5's C++ objects are not safe to share between threads, and the C library is built with
 // its own lock on some systems only.
@@ -313,6 +315,11 @@ std::vector<std::string> readStrings(const H5::Attribute& a, const std::string& 
     if (count <= 0)
         return {};
     const H5::StrType fileType = a.getStrType();
+    // A damaged header can claim any count and length: check before allocating (a variable-
+    // length string takes 16 bytes in the file).
+    const std::uint64_t elementBytes = fileType.isVariableStr() ? 16 : fileType.getSize();
+    if (std::uint64_t(count) > kMaxAttributeBytes / std::max<std::uint64_t>(elementBytes, 1))
+        throw Error(path, what + " is implausibly large");
     std::vector<std::string> out;
     if (fileType.isVariableStr()) {
         H5::StrType memoryType(H5::PredType::C_S1, H5T_VARIABLE);
@@ -440,6 +447,62 @@ WeightArray readArray(const H5::Group& group, const std::string& layer, const st
     return weight;
 }
 
+// HDF5 (1.10.8, and 2.0 still) loops forever reading a global heap collection whose free-space
+// object (index 0) has size 0: its deserializer steps from object to object by their sizes.
+// Variable-length strings live in those collections ("GCOL"), so each collection of the file
+// is walked here the same way first, and one that would not reach its end is refused.
+void checkGlobalHeaps(const std::string& path, std::size_t lengthBytes) {
+    if (lengthBytes == 0 || lengthBytes > 8)
+        throw Error(path, "damaged HDF5 file (unusual size of lengths)");
+    const std::size_t headerBytes = 8 + lengthBytes;  // also the size of an object's header
+    const auto decodeLength = [&](const unsigned char* p) {
+        std::uint64_t v = 0;
+        for (std::size_t i = lengthBytes; i-- > 0;)
+            v = (v << 8) | p[i];
+        return v;
+    };
+    std::ifstream in(path, std::ios::binary);
+    std::vector<unsigned char> chunk(std::size_t(1) << 20);
+    std::vector<unsigned char> heap;
+    for (std::uint64_t chunkStart = 0;;) {
+        in.clear();
+        in.seekg(std::streamoff(chunkStart));
+        in.read(reinterpret_cast<char*>(chunk.data()), std::streamsize(chunk.size()));
+        const std::size_t got = std::size_t(in.gcount());
+        for (std::size_t i = 0; i + 4 <= got; ++i) {
+            if (std::memcmp(chunk.data() + i, "GCOL", 4) != 0)
+                continue;
+            heap.assign(headerBytes, 0);
+            in.clear();
+            in.seekg(std::streamoff(chunkStart + i));
+            if (!in.read(reinterpret_cast<char*>(heap.data()), std::streamsize(headerBytes)))
+                continue;
+            const std::uint64_t size = decodeLength(heap.data() + 8);
+            if (size <= headerBytes || size > kMaxAttributeBytes)
+                continue;  // HDF5 refuses these itself
+            heap.resize(std::size_t(size));
+            in.read(reinterpret_cast<char*>(heap.data() + headerBytes),
+                    std::streamsize(size - headerBytes));
+            if (std::uint64_t(in.gcount()) != size - headerBytes)
+                continue;  // runs past the end of the file: HDF5's read fails
+            for (std::uint64_t p = headerBytes; p + headerBytes <= size;) {
+                const unsigned index = heap[p] | heap[p + 1] << 8;
+                const std::uint64_t objectSize = decodeLength(heap.data() + p + 8);
+                const std::uint64_t need =
+                    index > 0 ? headerBytes + (objectSize + 7) / 8 * 8 : objectSize;
+                if (need == 0 || need > size - p || need < objectSize)
+                    throw Error(path, "damaged HDF5 file (the global heap at byte " +
+                                          std::to_string(chunkStart + i) +
+                                          " holds an object of impossible size)");
+                p += need;
+            }
+        }
+        if (got < chunk.size())
+            return;
+        chunkStart += got - 3;  // a signature across the boundary is found in the next chunk
+    }
+}
+
 void checkReadable(const std::string& path) {
     std::error_code ec;
     const fs::file_status status = fs::status(path, ec);
@@ -481,6 +544,9 @@ KerasWeightsFile readContents(const std::string& path, const Hdf5Diagnostics& di
     } catch (const H5::Exception& e) {
         throw Error(path, openFailure(diagnostics.lastOr(e)));
     }
+    std::size_t offsetBytes = 0, lengthBytes = 0;
+    h5->getCreatePlist().getSizes(offsetBytes, lengthBytes);
+    checkGlobalHeaps(path, lengthBytes);
     KerasWeightsFile file;
     for (int i = 0, n = h5->getNumAttrs(); i < n; ++i) {
         const H5::Attribute a = h5->openAttribute(unsigned(i));
