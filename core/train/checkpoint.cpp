@@ -98,6 +98,13 @@ TrainingState loadCheckpoint(const std::string& path, ClassifierImpl& model,
                     std::string("cannot read checkpoint (") + e.what_without_backtrace() + ")");
     } catch (const nlohmann::json::exception& e) {
         throw Error(path, std::string("damaged checkpoint state (") + e.what() + ")");
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        // LibTorch's TorchScript importer throws its own types too (torch::jit::ErrorReport
+        // for damaged code in the archive), which are not c10::Error.
+        const std::string what = e.what();
+        throw Error(path, "cannot read checkpoint (" + what.substr(0, what.find('\n')) + ")");
     }
 }
 
