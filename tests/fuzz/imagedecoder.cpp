@@ -1,0 +1,39 @@
+// The image probe and decoder on arbitrary bytes: every input either decodes to 8-bit RGB or is
+// refused with convscope::Error; the probe and the decoder agree on what they accept.
+#include "data/imagedecoder.h"
+#include "data/imageprobe.h"
+#include "error.h"
+
+#include <opencv2/core.hpp>
+
+#include <cstdint>
+#include <cstdlib>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    using namespace convscope;
+    // A lower pixel limit than the default keeps every decode within the fuzzer's memory limit.
+    constexpr std::uint64_t kMaxPixels = 4'000'000;
+    const ImageProbe probe = probeImageBytes(data, size, kMaxPixels);
+    if (probe.ok() && (probe.width <= 0 || probe.height <= 0))
+        std::abort();
+
+    DecodeOptions options;
+    options.maxPixels = kMaxPixels;
+    if (size % 2) {  // the resizing and reduced-scale JPEG paths, on half the inputs
+        options.width = 24;
+        options.height = 16;
+        options.keepAspect = size % 4 == 1;
+    }
+    try {
+        const cv::Mat rgb = decodeImageBytes(data, size, options, "input");
+        if (!probe.ok() || rgb.empty() || rgb.type() != CV_8UC3)
+            std::abort();
+        if (options.width > 0 && !options.keepAspect &&
+            (rgb.cols != options.width || rgb.rows != options.height))
+            std::abort();
+    } catch (const Error& e) {
+        if (e.subject() != "input" || e.reason().empty())
+            std::abort();
+    }
+    return 0;
+}
