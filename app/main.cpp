@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "runtime.h"
+#include "util/buglog.h"
 
 #ifdef CONVSCOPE_HAS_UI
 #include "mainwindow.h"
@@ -123,6 +124,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "convscope: unknown command '%s'\n\n%s", argv[1], kUsage);
         return 2;
     }
+    std::string context = "convscope";
+    for (int i = 1; i < argc; ++i)
+        context += std::string(" ") + argv[i];
+    convscope::installTerminateReporter(context);
     convscope::configureThreads();
     try {
         return command->second(std::vector<std::string>(argv + 2, argv + argc));
@@ -132,8 +137,10 @@ int main(int argc, char** argv) {
     } catch (const convscope::Error& e) {
         std::fprintf(stderr, "convscope %s: %s\n", argv[1], e.what());
         return 1;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "convscope %s: %s\n", argv[1], e.what());
-        return 1;
+    } catch (...) {
+        // Core throws only convscope::Error: anything else is a bug, kept in a report.
+        std::fprintf(stderr, "convscope %s: %s\n", argv[1],
+                     convscope::describeCurrentException(context).c_str());
+        return 70;  // EX_SOFTWARE
     }
 }

@@ -37,4 +37,25 @@ private:
     int m_largestBatch;
 };
 
+/// Turns the exception being handled into convscope::Error about `subject`, with the
+/// library's reason on one line and no backtrace: c10 (LibTorch), OpenCV, HDF5, JSON,
+/// std::filesystem, bad_alloc and other std exceptions. convscope::Error (and OutOfMemory)
+/// passes through unchanged. Call only inside a catch block.
+[[noreturn]] void rethrowAsError(const std::string& subject);
+
+/// Runs `body`, and anything it throws leaves as convscope::Error about `subject`: the one
+/// boundary that core's public entry points go through (docs/architecture.md, "Errors").
+template <class Body>
+decltype(auto) atBoundary(const std::string& subject, Body&& body) {
+    try {
+        return body();
+    } catch (...) {
+        rethrowAsError(subject);
+    }
+}
+
+/// A library's message made fit to show: its first line, control and other non-text bytes
+/// replaced by '?', at most 300 characters.
+std::string readableReason(const std::string& message);
+
 }  // namespace convscope

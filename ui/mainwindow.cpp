@@ -8,6 +8,7 @@
 #include "runtime.h"
 #include "training/trainingpanel.h"
 #include "training/trainingplots.h"
+#include "util/buglog.h"
 
 #include <QApplication>
 #include <QCloseEvent>
@@ -324,6 +325,8 @@ void MainWindow::closeEvent(QCloseEvent* event) {
 }
 
 int runWorkbench(int argc, char** argv, const QString& folder) {
+    // An exception escaping an event handler or a thread is a bug: reported, with a log.
+    installTerminateReporter("the workbench window");
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("ConvScope"));
     QApplication::setApplicationName(QStringLiteral("ConvScope"));

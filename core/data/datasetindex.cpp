@@ -135,126 +135,128 @@ const char* splitName(Split split) {
 }
 
 DatasetIndex DatasetIndex::scan(const std::string& rootPath, const ScanOptions& options) {
-    std::error_code ec;
-    const fs::path root = fs::path(rootPath).lexically_normal();
-    if (!fs::exists(root, ec))
-        throw Error(rootPath, "folder not found");
-    if (!fs::is_directory(root, ec))
-        throw Error(rootPath, "not a folder");
+    return atBoundary(rootPath, [&] {
+        std::error_code ec;
+        const fs::path root = fs::path(rootPath).lexically_normal();
+        if (!fs::exists(root, ec))
+            throw Error(rootPath, "folder not found");
+        if (!fs::is_directory(root, ec))
+            throw Error(rootPath, "not a folder");
 
-    DatasetIndex index;
-    index.m_root = root.string();
-    Walker walker{root, index.m_report, {}};
-    std::vector<Candidate> candidates;
-    std::vector<fs::path> ancestors{fs::canonical(root, ec)};
+        DatasetIndex index;
+        index.m_root = root.string();
+        Walker walker{root, index.m_report, {}};
+        std::vector<Candidate> candidates;
+        std::vector<fs::path> ancestors{fs::canonical(root, ec)};
 
-    const char* valName = validationFolderName(root);
-    std::map<std::string, std::vector<std::pair<fs::path, Split>>> classDirs;
-    if (fs::is_directory(root / "train", ec) && valName) {
-        index.m_layout = DatasetLayout::TrainValidationFolders;
-        for (const auto& [split, sub] :
-             {std::pair{Split::Train, "train"}, {Split::Validation, valName}}) {
-            for (auto& [name, dir] : walker.classFolders(root / sub))
-                classDirs[name].emplace_back(dir, split);
+        const char* valName = validationFolderName(root);
+        std::map<std::string, std::vector<std::pair<fs::path, Split>>> classDirs;
+        if (fs::is_directory(root / "train", ec) && valName) {
+            index.m_layout = DatasetLayout::TrainValidationFolders;
+            for (const auto& [split, sub] :
+                 {std::pair{Split::Train, "train"}, {Split::Validation, valName}}) {
+                for (auto& [name, dir] : walker.classFolders(root / sub))
+                    classDirs[name].emplace_back(dir, split);
+            }
+            std::error_code lec;
+            for (const auto& entry : Walker::sortedEntries(root, lec)) {
+                const std::string name = entry.path().filename().string();
+                if (name != "train" && name != valName)
+                    walker.skip(entry.path(), "outside train/ and " + std::string(valName) + "/");
+            }
+        } else {
+            index.m_layout = DatasetLayout::ClassFolders;
+            for (auto& [name, dir] : walker.classFolders(root))
+                classDirs[name].emplace_back(dir, Split::Train);
         }
-        std::error_code lec;
-        for (const auto& entry : Walker::sortedEntries(root, lec)) {
-            const std::string name = entry.path().filename().string();
-            if (name != "train" && name != valName)
-                walker.skip(entry.path(), "outside train/ and " + std::string(valName) + "/");
+
+        std::vector<std::string> names;
+        for (const auto& [name, dirs] : classDirs) {
+            const int label = int(names.size());
+            names.push_back(name);
+            for (const auto& [dir, split] : dirs)
+                walker.collect(dir, label, split, ancestors, candidates);
         }
-    } else {
-        index.m_layout = DatasetLayout::ClassFolders;
-        for (auto& [name, dir] : walker.classFolders(root))
-            classDirs[name].emplace_back(dir, Split::Train);
-    }
 
-    std::vector<std::string> names;
-    for (const auto& [name, dirs] : classDirs) {
-        const int label = int(names.size());
-        names.push_back(name);
-        for (const auto& [dir, split] : dirs)
-            walker.collect(dir, label, split, ancestors, candidates);
-    }
+        std::vector<ImageProbe> probes(candidates.size());
+        parallelFor(
+            candidates.size(), options.threads,
+            [&](std::size_t i) { probes[i] = probeImageFile(candidates[i].path, options.maxPixels); },
+            options.cancel, options.progress);
+        if (options.cancel && options.cancel->load())
+            throw Error(rootPath, "scan cancelled");
 
-    std::vector<ImageProbe> probes(candidates.size());
-    parallelFor(
-        candidates.size(), options.threads,
-        [&](std::size_t i) { probes[i] = probeImageFile(candidates[i].path, options.maxPixels); },
-        options.cancel, options.progress);
-    if (options.cancel && options.cancel->load())
-        throw Error(rootPath, "scan cancelled");
-
-    // Keep only classes that hold at least one image; relabel densely.
-    std::vector<std::size_t> perClass(names.size(), 0);
-    for (std::size_t i = 0; i < candidates.size(); ++i) {
-        if (probes[i].ok())
-            ++perClass[std::size_t(candidates[i].label)];
-        else
-            walker.skip(candidates[i].path, probes[i].problem);
-    }
-    std::vector<int> newLabel(names.size(), -1);
-    for (std::size_t c = 0; c < names.size(); ++c) {
-        if (perClass[c] == 0) {
-            for (const auto& [dir, split] : classDirs[names[c]])
-                walker.skip(dir, "empty class folder (no usable images)");
-            continue;
+        // Keep only classes that hold at least one image; relabel densely.
+        std::vector<std::size_t> perClass(names.size(), 0);
+        for (std::size_t i = 0; i < candidates.size(); ++i) {
+            if (probes[i].ok())
+                ++perClass[std::size_t(candidates[i].label)];
+            else
+                walker.skip(candidates[i].path, probes[i].problem);
         }
-        newLabel[c] = int(index.m_classNames.size());
-        index.m_classNames.push_back(names[c]);
-    }
-    for (std::size_t i = 0; i < candidates.size(); ++i) {
-        if (!probes[i].ok())
-            continue;
-        Sample s;
-        s.path = candidates[i].path;
-        s.label = newLabel[std::size_t(candidates[i].label)];
-        s.split = candidates[i].split;
-        s.width = probes[i].width;
-        s.height = probes[i].height;
-        index.m_samples.push_back(std::move(s));
-    }
-    std::sort(index.m_report.skipped.begin(), index.m_report.skipped.end(),
-              [](const SkippedFile& a, const SkippedFile& b) { return a.path < b.path; });
-
-    if (index.m_classNames.empty())
-        throw Error(rootPath, "no class folder with an image in it");
-    if (index.m_classNames.size() == 1) {
-        index.m_report.warnings.push_back("only one class (" + index.m_classNames[0] +
-                                          "): a classifier needs at least two");
-    }
-
-    if (index.m_layout == DatasetLayout::ClassFolders) {
-        if (!(options.validationFraction >= 0 && options.validationFraction < 1))
-            throw Error("validation fraction",
-                        std::to_string(options.validationFraction) + " is not in [0, 1)");
-        const double fraction = options.validationFraction;
-        for (int label = 0; label < int(index.m_classNames.size()); ++label) {
-            std::vector<std::size_t> members;
-            for (std::size_t i = 0; i < index.m_samples.size(); ++i)
-                if (index.m_samples[i].label == label)
-                    members.push_back(i);
-            Rng rng(mixSeed(options.seed, std::uint64_t(label)));
-            rng.shuffle(members);
-            std::size_t nVal = std::size_t(std::lround(double(members.size()) * fraction));
-            if (fraction > 0 && nVal == 0 && members.size() >= 2)
-                nVal = 1;
-            if (nVal >= members.size() && fraction < 1)
-                nVal = members.size() - 1;
-            for (std::size_t k = 0; k < nVal; ++k)
-                index.m_samples[members[k]].split = Split::Validation;
+        std::vector<int> newLabel(names.size(), -1);
+        for (std::size_t c = 0; c < names.size(); ++c) {
+            if (perClass[c] == 0) {
+                for (const auto& [dir, split] : classDirs[names[c]])
+                    walker.skip(dir, "empty class folder (no usable images)");
+                continue;
+            }
+            newLabel[c] = int(index.m_classNames.size());
+            index.m_classNames.push_back(names[c]);
         }
-    } else {
-        for (int label = 0; label < int(index.m_classNames.size()); ++label) {
-            for (Split split : {Split::Train, Split::Validation}) {
-                if (index.count(label, split) == 0)
-                    index.m_report.warnings.push_back("class " +
-                                                      index.m_classNames[std::size_t(label)] +
-                                                      " has no " + splitName(split) + " images");
+        for (std::size_t i = 0; i < candidates.size(); ++i) {
+            if (!probes[i].ok())
+                continue;
+            Sample s;
+            s.path = candidates[i].path;
+            s.label = newLabel[std::size_t(candidates[i].label)];
+            s.split = candidates[i].split;
+            s.width = probes[i].width;
+            s.height = probes[i].height;
+            index.m_samples.push_back(std::move(s));
+        }
+        std::sort(index.m_report.skipped.begin(), index.m_report.skipped.end(),
+                  [](const SkippedFile& a, const SkippedFile& b) { return a.path < b.path; });
+
+        if (index.m_classNames.empty())
+            throw Error(rootPath, "no class folder with an image in it");
+        if (index.m_classNames.size() == 1) {
+            index.m_report.warnings.push_back("only one class (" + index.m_classNames[0] +
+                                              "): a classifier needs at least two");
+        }
+
+        if (index.m_layout == DatasetLayout::ClassFolders) {
+            if (!(options.validationFraction >= 0 && options.validationFraction < 1))
+                throw Error("validation fraction",
+                            std::to_string(options.validationFraction) + " is not in [0, 1)");
+            const double fraction = options.validationFraction;
+            for (int label = 0; label < int(index.m_classNames.size()); ++label) {
+                std::vector<std::size_t> members;
+                for (std::size_t i = 0; i < index.m_samples.size(); ++i)
+                    if (index.m_samples[i].label == label)
+                        members.push_back(i);
+                Rng rng(mixSeed(options.seed, std::uint64_t(label)));
+                rng.shuffle(members);
+                std::size_t nVal = std::size_t(std::lround(double(members.size()) * fraction));
+                if (fraction > 0 && nVal == 0 && members.size() >= 2)
+                    nVal = 1;
+                if (nVal >= members.size() && fraction < 1)
+                    nVal = members.size() - 1;
+                for (std::size_t k = 0; k < nVal; ++k)
+                    index.m_samples[members[k]].split = Split::Validation;
+            }
+        } else {
+            for (int label = 0; label < int(index.m_classNames.size()); ++label) {
+                for (Split split : {Split::Train, Split::Validation}) {
+                    if (index.count(label, split) == 0)
+                        index.m_report.warnings.push_back("class " +
+                                                          index.m_classNames[std::size_t(label)] +
+                                                          " has no " + splitName(split) + " images");
+                }
             }
         }
-    }
-    return index;
+        return index;
+    });
 }
 
 std::vector<std::size_t> DatasetIndex::indices(Split split) const {

@@ -271,66 +271,65 @@ cv::Mat resizeToTarget(const cv::Mat& img, const DecodeOptions& options) {
 }  // namespace
 
 cv::Mat decodeImageFile(const std::string& path, const DecodeOptions& options) {
-    const std::vector<unsigned char> bytes = readWholeFile(path);
-    return decodeImageBytes(bytes.data(), bytes.size(), options, path);
+    return atBoundary(path, [&] {
+        const std::vector<unsigned char> bytes = readWholeFile(path);
+        return decodeImageBytes(bytes.data(), bytes.size(), options, path);
+    });
 }
 
 cv::Mat decodeImageBytes(const unsigned char* data, std::size_t size, const DecodeOptions& options,
                          const std::string& path) {
-    const ImageProbe probe = probeImageBytes(data, size, options.maxPixels);
-    if (!probe.ok())
-        throw Error(path, probe.problem);
+    return atBoundary(path, [&] {
+        const ImageProbe probe = probeImageBytes(data, size, options.maxPixels);
+        if (!probe.ok())
+            throw Error(path, probe.problem);
 
-    if (probe.format == ImageFormat::Jpeg) {
-        cv::Mat rgb;
-        int orientation = 1;
-        std::string error;
-        switch (decodeJpegRgb(data, size, jpegScaleDenom(jpegReducedFlag(probe, options)), rgb,
-                              orientation, error)) {
-            case JpegResult::Decoded:
-                return resizeToTarget(applyOrientation(rgb, orientation), options);
-            case JpegResult::Failed:
-                throw Error(path, "corrupt JPEG (" + error + ")");
-            case JpegResult::NotHandled:
-                break;
+        if (probe.format == ImageFormat::Jpeg) {
+            cv::Mat rgb;
+            int orientation = 1;
+            std::string error;
+            switch (decodeJpegRgb(data, size, jpegScaleDenom(jpegReducedFlag(probe, options)), rgb,
+                                  orientation, error)) {
+                case JpegResult::Decoded:
+                    return resizeToTarget(applyOrientation(rgb, orientation), options);
+                case JpegResult::Failed:
+                    throw Error(path, "corrupt JPEG (" + error + ")");
+                case JpegResult::NotHandled:
+                    break;
+            }
         }
-    }
 
-    // imdecode picks its decoder by signature, not by our probe: a WebP header that libwebp
-    // refuses falls through to the DICOM reader, which trusts the lengths after a "DICM" at byte
-    // 128 and allocates gigabytes for a file of 300 bytes.
-    if (probe.format == ImageFormat::WebP && size >= 132 && std::memcmp(data + 128, "DICM", 4) == 0)
-        throw Error(path, "corrupt WebP (a DICOM signature at byte 128)");
-    // imdecode picks its decoder by signature, not by our probe: a WebP header that libwebp
-    // refuses falls through to the DICOM reader, which trusts the lengths after a "DICM" at byte
-    // 128 and allocates gigabytes for a file of 300 bytes.
-    if (probe.format == ImageFormat::WebP && size >= 132 && std::memcmp(data + 128, "DICM", 4) == 0)
-        throw Error(path, "corrupt WebP (a DICOM signature at byte 128)");
-    const cv::Mat buffer(1, int(size), CV_8U, const_cast<unsigned char*>(data));
-    cv::Mat decoded;
-    try {
-        if (probe.format == ImageFormat::Jpeg)
-            decoded = cv::imdecode(buffer, jpegReducedFlag(probe, options));
-        else
-            decoded = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
-    } catch (const cv::Exception& e) {
-        throw Error(path, std::string("corrupt ") + formatName(probe.format) + " (" + e.err + ")");
-    }
-    if (decoded.empty()) {
-        throw Error(path, std::string("corrupt ") + formatName(probe.format) +
-                              " (the decoder could not read the pixel data)");
-    }
+        // imdecode picks its decoder by signature, not by our probe: a WebP header that libwebp
+        // refuses falls through to the DICOM reader, which trusts the lengths after a "DICM" at byte
+        // 128 and allocates gigabytes for a file of 300 bytes.
+        if (probe.format == ImageFormat::WebP && size >= 132 && std::memcmp(data + 128, "DICM", 4) == 0)
+            throw Error(path, "corrupt WebP (a DICOM signature at byte 128)");
+        const cv::Mat buffer(1, int(size), CV_8U, const_cast<unsigned char*>(data));
+        cv::Mat decoded;
+        try {
+            if (probe.format == ImageFormat::Jpeg)
+                decoded = cv::imdecode(buffer, jpegReducedFlag(probe, options));
+            else
+                decoded = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
+        } catch (const cv::Exception& e) {
+            throw Error(path, std::string("corrupt ") + formatName(probe.format) + " (" + e.err + ")");
+        }
+        if (decoded.empty()) {
+            throw Error(path, std::string("corrupt ") + formatName(probe.format) +
+                                  " (the decoder could not read the pixel data)");
+        }
 
-    cv::Mat bgr;
-    try {
-        bgr = toBgr(decoded, options);
-    } catch (const Error& e) {
-        throw Error(path, e.reason());
-    }
-    bgr = resizeToTarget(bgr, options);
-    cv::Mat rgb;
-    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-    return rgb;
+        cv::Mat bgr;
+        try {
+            bgr = toBgr(decoded, options);
+        } catch (const Error& e) {
+            throw Error(path, e.reason());
+        }
+        bgr = resizeToTarget(bgr, options);
+        cv::Mat rgb;
+        cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+        return rgb;
+    });
 }
 
 RgbImage toRgbImage(const cv::Mat& rgb) {

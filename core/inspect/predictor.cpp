@@ -30,17 +30,21 @@ struct Predictor::Impl {
 
 Predictor::Predictor(const std::string& weightsPath, const std::optional<WeightsMetadata>& fallback)
     : m_impl(std::make_unique<Impl>()) {
-    m_impl->model = loadForInference(weightsPath, fallback, m_impl->metadata, &m_impl->report);
+    atBoundary(weightsPath, [&] {
+        m_impl->model = loadForInference(weightsPath, fallback, m_impl->metadata, &m_impl->report);
+    });
 }
 
 Predictor::~Predictor() = default;
 
 std::string Predictor::setDevice(const DeviceChoice& device, Precision precision) {
-    const ResolvedDevice resolved = resolveDevice(device, precision);
-    m_impl->device = torchDevice(resolved.device);
-    m_impl->precision = resolved.precision;
-    m_impl->model->to(m_impl->device);
-    return resolved.description + ", precision " + precisionName(resolved.precision);
+    return atBoundary("device", [&] {
+        const ResolvedDevice resolved = resolveDevice(device, precision);
+        m_impl->device = torchDevice(resolved.device);
+        m_impl->precision = resolved.precision;
+        m_impl->model->to(m_impl->device);
+        return resolved.description + ", precision " + precisionName(resolved.precision);
+    });
 }
 Predictor::Predictor(Predictor&&) noexcept = default;
 
@@ -54,97 +58,103 @@ const LoadReport& Predictor::loadReport() const {
 
 std::vector<Prediction> Predictor::predictFiles(const std::vector<std::string>& paths,
                                                 int batchSize) {
-    std::vector<Prediction> out(paths.size());
-    DecodeOptions decode;
-    decode.width = decode.height = m_impl->metadata.model.inputSize;
-    std::vector<cv::Mat> images;
-    std::vector<std::size_t> slots;
-    auto flush = [&] {
-        if (images.empty())
-            return;
-        std::vector<torch::Tensor> pixels;
-        for (cv::Mat& image : images) {
-            if (!image.isContinuous())
-                image = image.clone();
-            pixels.push_back(
-                torch::from_blob(image.data, {image.rows, image.cols, 3}, torch::kUInt8));
+    return atBoundary("predict", [&] {
+        std::vector<Prediction> out(paths.size());
+        DecodeOptions decode;
+        decode.width = decode.height = m_impl->metadata.model.inputSize;
+        std::vector<cv::Mat> images;
+        std::vector<std::size_t> slots;
+        auto flush = [&] {
+            if (images.empty())
+                return;
+            std::vector<torch::Tensor> pixels;
+            for (cv::Mat& image : images) {
+                if (!image.isContinuous())
+                    image = image.clone();
+                pixels.push_back(
+                    torch::from_blob(image.data, {image.rows, image.cols, 3}, torch::kUInt8));
+            }
+            const torch::Tensor probs =
+                m_impl->probabilities(torch::stack(pixels).to(torch::kFloat32).permute({0, 3, 1, 2}));
+            for (std::size_t k = 0; k < slots.size(); ++k) {
+                Prediction& p = out[slots[k]];
+                const float* row = probs[std::int64_t(k)].data_ptr<float>();
+                p.probabilities.assign(row, row + probs.size(1));
+                p.top = int(std::max_element(p.probabilities.begin(), p.probabilities.end()) -
+                            p.probabilities.begin());
+            }
+            images.clear();
+            slots.clear();
+        };
+        for (std::size_t i = 0; i < paths.size(); ++i) {
+            out[i].path = paths[i];
+            try {
+                images.push_back(decodeImageFile(paths[i], decode));
+                slots.push_back(i);
+            } catch (const Error& e) {
+                out[i].error = e.reason();
+            }
+            if (int(images.size()) >= batchSize)
+                flush();
         }
-        const torch::Tensor probs =
-            m_impl->probabilities(torch::stack(pixels).to(torch::kFloat32).permute({0, 3, 1, 2}));
-        for (std::size_t k = 0; k < slots.size(); ++k) {
-            Prediction& p = out[slots[k]];
-            const float* row = probs[std::int64_t(k)].data_ptr<float>();
-            p.probabilities.assign(row, row + probs.size(1));
-            p.top = int(std::max_element(p.probabilities.begin(), p.probabilities.end()) -
-                        p.probabilities.begin());
-        }
-        images.clear();
-        slots.clear();
-    };
-    for (std::size_t i = 0; i < paths.size(); ++i) {
-        out[i].path = paths[i];
-        try {
-            images.push_back(decodeImageFile(paths[i], decode));
-            slots.push_back(i);
-        } catch (const Error& e) {
-            out[i].error = e.reason();
-        }
-        if (int(images.size()) >= batchSize)
-            flush();
-    }
-    flush();
-    return out;
+        flush();
+        return out;
+    });
 }
 
 Prediction Predictor::predict(const RgbImage& image) {
-    const torch::Tensor probs =
-        m_impl->probabilities(imageToPixels(image, m_impl->metadata.model.inputSize));
-    Prediction p;
-    p.probabilities.assign(probs.data_ptr<float>(), probs.data_ptr<float>() + probs.size(1));
-    p.top = int(std::max_element(p.probabilities.begin(), p.probabilities.end()) -
-                p.probabilities.begin());
-    return p;
+    return atBoundary("predict", [&] {
+        const torch::Tensor probs =
+            m_impl->probabilities(imageToPixels(image, m_impl->metadata.model.inputSize));
+        Prediction p;
+        p.probabilities.assign(probs.data_ptr<float>(), probs.data_ptr<float>() + probs.size(1));
+        p.top = int(std::max_element(p.probabilities.begin(), p.probabilities.end()) -
+                    p.probabilities.begin());
+        return p;
+    });
 }
 
 Evaluation Predictor::evaluate(const std::string& dataDir, std::optional<Split> split,
                                double validationFraction, std::uint64_t seed, int batchSize) {
-    ScanOptions scan;
-    scan.validationFraction = validationFraction;
-    scan.seed = seed;
-    DatasetIndex index = DatasetIndex::scan(dataDir, scan);
-    if (index.classNames() != m_impl->metadata.classNames) {
-        std::string names;
-        for (const auto& n : m_impl->metadata.classNames)
-            names += (names.empty() ? "" : ", ") + n;
-        throw Error(dataDir, "its classes differ from the model's (" + names + ")");
-    }
-    CacheOptions cacheOptions;
-    cacheOptions.width = cacheOptions.height = m_impl->metadata.model.inputSize;
-    ImageCache cache(index, cacheOptions);
-    cache.decodeAll();
-    std::vector<std::size_t> samples;
-    if (split) {
-        samples = index.indices(*split);
-    } else {
-        for (std::size_t i = 0; i < index.samples().size(); ++i)
-            if (index.samples()[i].usable)
-                samples.push_back(i);
-    }
-    if (samples.empty())
-        throw Error(dataDir, "no images to evaluate in that split");
-    LoaderOptions lo;
-    lo.batchSize = batchSize;
-    lo.shuffle = false;
-    lo.augment = false;
-    AugmentParams none;
-    applyPreprocessing(m_impl->metadata.preprocessing, lo, none);
-    lo.pinMemory = m_impl->device.is_cuda();
-    BatchLoader loader(cache, samples, none, lo);
-    AutocastScope autocast(m_impl->device, m_impl->precision);
-    Evaluation e = evaluateModel(*m_impl->model, loader, m_impl->device, false);
-    for (std::size_t i : e.sampleIndices)
-        e.samplePaths.push_back(index.samples()[i].path);
-    return e;
+    return atBoundary(dataDir, [&] {
+        ScanOptions scan;
+        scan.validationFraction = validationFraction;
+        scan.seed = seed;
+        DatasetIndex index = DatasetIndex::scan(dataDir, scan);
+        if (index.classNames() != m_impl->metadata.classNames) {
+            std::string names;
+            for (const auto& n : m_impl->metadata.classNames)
+                names += (names.empty() ? "" : ", ") + n;
+            throw Error(dataDir, "its classes differ from the model's (" + names + ")");
+        }
+        CacheOptions cacheOptions;
+        cacheOptions.width = cacheOptions.height = m_impl->metadata.model.inputSize;
+        ImageCache cache(index, cacheOptions);
+        cache.decodeAll();
+        std::vector<std::size_t> samples;
+        if (split) {
+            samples = index.indices(*split);
+        } else {
+            for (std::size_t i = 0; i < index.samples().size(); ++i)
+                if (index.samples()[i].usable)
+                    samples.push_back(i);
+        }
+        if (samples.empty())
+            throw Error(dataDir, "no images to evaluate in that split");
+        LoaderOptions lo;
+        lo.batchSize = batchSize;
+        lo.shuffle = false;
+        lo.augment = false;
+        AugmentParams none;
+        applyPreprocessing(m_impl->metadata.preprocessing, lo, none);
+        lo.pinMemory = m_impl->device.is_cuda();
+        BatchLoader loader(cache, samples, none, lo);
+        AutocastScope autocast(m_impl->device, m_impl->precision);
+        Evaluation e = evaluateModel(*m_impl->model, loader, m_impl->device, false);
+        for (std::size_t i : e.sampleIndices)
+            e.samplePaths.push_back(index.samples()[i].path);
+        return e;
+    });
 }
 
 }  // namespace convscope

@@ -47,36 +47,38 @@ const char* architectureTitle(Architecture a) {
 }  // namespace
 
 KerasImport readKerasImport(const std::string& path, bool withWeights) {
-    KerasImport out;
-    std::vector<std::string> names;
-    if (looksLikeJson(path)) {
-        TfjsModel model = readTfjsModel(path, withWeights);
-        for (const TfjsLayer& l : model.layers)
+    return atBoundary(path, [&] {
+        KerasImport out;
+        std::vector<std::string> names;
+        if (looksLikeJson(path)) {
+            TfjsModel model = readTfjsModel(path, withWeights);
+            for (const TfjsLayer& l : model.layers)
+                names.push_back(l.name);
+            recognise(names, path, out);
+            if (model.inputHeight > 0 && model.inputHeight == model.inputWidth)
+                out.inputSize = model.inputHeight;
+            out.description = std::string("Keras ") + architectureTitle(out.architecture) +
+                              " (TF.js layers model" +
+                              (model.kerasVersion.empty() ? "" : ", Keras " + model.kerasVersion) +
+                              (out.inputSize ? ", " + std::to_string(out.inputSize) + "x" +
+                                                   std::to_string(out.inputSize) + " input"
+                                             : "") +
+                              ")";
+            out.weights = std::move(model.weights);
+            return out;
+        }
+        KerasWeightsFile file = readKerasWeights(path);
+        if (file.metadata.count("model"))
+            throw Error(path, "is a ConvScope weight file, not a Keras backbone");
+        for (const LayerWeights& l : file.layers)
             names.push_back(l.name);
         recognise(names, path, out);
-        if (model.inputHeight > 0 && model.inputHeight == model.inputWidth)
-            out.inputSize = model.inputHeight;
         out.description = std::string("Keras ") + architectureTitle(out.architecture) +
-                          " (TF.js layers model" +
-                          (model.kerasVersion.empty() ? "" : ", Keras " + model.kerasVersion) +
-                          (out.inputSize ? ", " + std::to_string(out.inputSize) + "x" +
-                                               std::to_string(out.inputSize) + " input"
-                                         : "") +
-                          ")";
-        out.weights = std::move(model.weights);
+                          " (HDF5 weights" +
+                          (file.kerasVersion.empty() ? "" : ", Keras " + file.kerasVersion) + ")";
+        out.weights = std::move(file);
         return out;
-    }
-    KerasWeightsFile file = readKerasWeights(path);
-    if (file.metadata.count("model"))
-        throw Error(path, "is a ConvScope weight file, not a Keras backbone");
-    for (const LayerWeights& l : file.layers)
-        names.push_back(l.name);
-    recognise(names, path, out);
-    out.description = std::string("Keras ") + architectureTitle(out.architecture) +
-                      " (HDF5 weights" +
-                      (file.kerasVersion.empty() ? "" : ", Keras " + file.kerasVersion) + ")";
-    out.weights = std::move(file);
-    return out;
+    });
 }
 
 bool isKerasImport(const std::string& path) {

@@ -592,36 +592,40 @@ KerasWeightsFile readContents(const std::string& path, const Hdf5Diagnostics& di
 }  // namespace
 
 void writeKerasWeights(const std::string& path, const KerasWeightsFile& file) {
-    const std::lock_guard<std::mutex> lock(hdf5Mutex());
-    const Hdf5Diagnostics diagnostics;
-    checkNames(file, path);
-    const fs::path target(path);
-    const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    std::error_code ec;
-    if (!fs::is_directory(folder, ec))
-        throw Error(path, "the folder does not exist");
-    if (fs::is_directory(target, ec))
-        throw Error(path, "is a folder");
-    replaceFileAtomically(path, [&](const std::string& tempPath) {
-        try {
-            writeContents(tempPath, path, file);
-        } catch (const H5::Exception& e) {
-            throw Error(path, "cannot write (" + diagnostics.lastOr(e) + ")");
-        }
+    atBoundary(path, [&] {
+        const std::lock_guard<std::mutex> lock(hdf5Mutex());
+        const Hdf5Diagnostics diagnostics;
+        checkNames(file, path);
+        const fs::path target(path);
+        const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
+        std::error_code ec;
+        if (!fs::is_directory(folder, ec))
+            throw Error(path, "the folder does not exist");
+        if (fs::is_directory(target, ec))
+            throw Error(path, "is a folder");
+        replaceFileAtomically(path, [&](const std::string& tempPath) {
+            try {
+                writeContents(tempPath, path, file);
+            } catch (const H5::Exception& e) {
+                throw Error(path, "cannot write (" + diagnostics.lastOr(e) + ")");
+            }
+        });
     });
 }
 
 KerasWeightsFile readKerasWeights(const std::string& path) {
-    const std::lock_guard<std::mutex> lock(hdf5Mutex());
-    const Hdf5Diagnostics diagnostics;
-    checkReadable(path);
-    try {
-        return readContents(path, diagnostics);
-    } catch (const H5::Exception& e) {
-        throw Error(path, "damaged HDF5 file (" + diagnostics.lastOr(e) + ")");
-    } catch (const std::bad_alloc&) {
-        throw Error(path, "damaged HDF5 file (an array too large for memory)");
-    }
+    return atBoundary(path, [&] {
+        const std::lock_guard<std::mutex> lock(hdf5Mutex());
+        const Hdf5Diagnostics diagnostics;
+        checkReadable(path);
+        try {
+            return readContents(path, diagnostics);
+        } catch (const H5::Exception& e) {
+            throw Error(path, "damaged HDF5 file (" + diagnostics.lastOr(e) + ")");
+        } catch (const std::bad_alloc&) {
+            throw Error(path, "damaged HDF5 file (an array too large for memory)");
+        }
+    });
 }
 
 }  // namespace convscope

@@ -287,37 +287,43 @@ std::string describe(const LoadReport& r) {
 
 void saveModelWeights(const std::string& path, ClassifierImpl& model,
                       const WeightsMetadata& metadata) {
-    KerasWeightsFile file;
-    torch::NoGradGuard noGrad;
-    for (const ModelLayer& layer : layersOf(model)) {
-        LayerWeights lw;
-        lw.name = layer.name;
-        for (const auto& [name, tensor] : layer.tensors) {
-            const torch::Tensor k =
-                toKeras(tensor.detach().to(torch::kCPU, torch::kFloat32), layer.kind, name)
-                    .contiguous();
-            WeightArray a;
-            a.name = name;
-            a.shape.assign(k.sizes().begin(), k.sizes().end());
-            a.values.assign(k.data_ptr<float>(), k.data_ptr<float>() + k.numel());
-            lw.weights.push_back(std::move(a));
+    atBoundary(path, [&] {
+        KerasWeightsFile file;
+        torch::NoGradGuard noGrad;
+        for (const ModelLayer& layer : layersOf(model)) {
+            LayerWeights lw;
+            lw.name = layer.name;
+            for (const auto& [name, tensor] : layer.tensors) {
+                const torch::Tensor k =
+                    toKeras(tensor.detach().to(torch::kCPU, torch::kFloat32), layer.kind, name)
+                        .contiguous();
+                WeightArray a;
+                a.name = name;
+                a.shape.assign(k.sizes().begin(), k.sizes().end());
+                a.values.assign(k.data_ptr<float>(), k.data_ptr<float>() + k.numel());
+                lw.weights.push_back(std::move(a));
+            }
+            file.layers.push_back(std::move(lw));
         }
-        file.layers.push_back(std::move(lw));
-    }
-    file.metadata[kMetadataKey] = metadataJson(metadata);
-    writeKerasWeights(path, file);
+        file.metadata[kMetadataKey] = metadataJson(metadata);
+        writeKerasWeights(path, file);
+    });
 }
 
 std::optional<WeightsMetadata> readWeightsMetadata(const std::string& path) {
-    const KerasWeightsFile file = readKerasWeights(path);
-    const auto it = file.metadata.find(kMetadataKey);
-    if (it == file.metadata.end())
-        return std::nullopt;
-    return metadataFromJson(it->second, path);
+    return atBoundary(path, [&]() -> std::optional<WeightsMetadata> {
+        const KerasWeightsFile file = readKerasWeights(path);
+        const auto it = file.metadata.find(kMetadataKey);
+        if (it == file.metadata.end())
+            return std::nullopt;
+        return metadataFromJson(it->second, path);
+    });
 }
 
 LoadReport loadModelWeights(const std::string& path, ClassifierImpl& model, bool byName) {
-    return loadModelWeights(readKerasWeights(path), path, model, byName);
+    return atBoundary(path, [&] {
+        return loadModelWeights(readKerasWeights(path), path, model, byName);
+    });
 }
 
 LoadReport loadModelWeights(const KerasWeightsFile& file, const std::string& path,

@@ -224,58 +224,60 @@ bool looksLikeJson(const std::string& path) {
 }
 
 TfjsModel readTfjsModel(const std::string& path, bool withWeights) {
-    if (!fs::is_regular_file(path))
-        throw Error(path, "no such file");
-    TfjsModel model;
-    try {
-        const json j = json::parse(readTextFile(path));
-        if (j.value("format", "") == "graph-model" || !j.contains("modelTopology"))
-            throw Error(path,
-                        "is not a TF.js layers model (no Keras modelTopology; graph models "
-                        "cannot be imported)");
-        const json& topology = j.at("modelTopology");
-        model.kerasVersion = topology.value("keras_version", "");
-        const json& config =
-            topology.contains("model_config") ? topology.at("model_config") : topology;
-        if (!config.contains("config"))
-            throw Error(path, "modelTopology has no Keras model config");
-        const json& body = config.at("config");
-        collectLayers(body.is_array() ? body : body.at("layers"), model.layers);
-        if (const json* shape = findInputShape(config)) {
-            model.inputHeight = (*shape)[1].is_number() ? (*shape)[1].get<int>() : 0;
-            model.inputWidth = (*shape)[2].is_number() ? (*shape)[2].get<int>() : 0;
-        }
-        if (!withWeights)
-            return model;
-        if (!j.contains("weightsManifest"))
-            throw Error(path, "has no weightsManifest");
-        std::vector<std::pair<std::string, WeightArray>> arrays;
-        const fs::path folder = fs::path(path).parent_path();
-        const json& manifest = j.at("weightsManifest");
-        for (std::size_t g = 0; g < manifest.size(); ++g)
-            decodeGroup(manifest[g], readShards(manifest[g], folder, path, g), path, g, arrays);
-
-        // Layers in topology order, then any weights whose layer the topology does not name.
-        std::map<std::string, std::size_t> index;
-        for (const TfjsLayer& l : model.layers) {
-            if (index.count(l.name))
-                continue;
-            index[l.name] = model.weights.layers.size();
-            model.weights.layers.push_back(LayerWeights{l.name, {}});
-        }
-        for (auto& [layer, array] : arrays) {
-            auto it = index.find(layer);
-            if (it == index.end()) {
-                it = index.emplace(layer, model.weights.layers.size()).first;
-                model.weights.layers.push_back(LayerWeights{layer, {}});
+    return atBoundary(path, [&] {
+        if (!fs::is_regular_file(path))
+            throw Error(path, "no such file");
+        TfjsModel model;
+        try {
+            const json j = json::parse(readTextFile(path));
+            if (j.value("format", "") == "graph-model" || !j.contains("modelTopology"))
+                throw Error(path,
+                            "is not a TF.js layers model (no Keras modelTopology; graph models "
+                            "cannot be imported)");
+            const json& topology = j.at("modelTopology");
+            model.kerasVersion = topology.value("keras_version", "");
+            const json& config =
+                topology.contains("model_config") ? topology.at("model_config") : topology;
+            if (!config.contains("config"))
+                throw Error(path, "modelTopology has no Keras model config");
+            const json& body = config.at("config");
+            collectLayers(body.is_array() ? body : body.at("layers"), model.layers);
+            if (const json* shape = findInputShape(config)) {
+                model.inputHeight = (*shape)[1].is_number() ? (*shape)[1].get<int>() : 0;
+                model.inputWidth = (*shape)[2].is_number() ? (*shape)[2].get<int>() : 0;
             }
-            model.weights.layers[it->second].weights.push_back(std::move(array));
+            if (!withWeights)
+                return model;
+            if (!j.contains("weightsManifest"))
+                throw Error(path, "has no weightsManifest");
+            std::vector<std::pair<std::string, WeightArray>> arrays;
+            const fs::path folder = fs::path(path).parent_path();
+            const json& manifest = j.at("weightsManifest");
+            for (std::size_t g = 0; g < manifest.size(); ++g)
+                decodeGroup(manifest[g], readShards(manifest[g], folder, path, g), path, g, arrays);
+
+            // Layers in topology order, then any weights whose layer the topology does not name.
+            std::map<std::string, std::size_t> index;
+            for (const TfjsLayer& l : model.layers) {
+                if (index.count(l.name))
+                    continue;
+                index[l.name] = model.weights.layers.size();
+                model.weights.layers.push_back(LayerWeights{l.name, {}});
+            }
+            for (auto& [layer, array] : arrays) {
+                auto it = index.find(layer);
+                if (it == index.end()) {
+                    it = index.emplace(layer, model.weights.layers.size()).first;
+                    model.weights.layers.push_back(LayerWeights{layer, {}});
+                }
+                model.weights.layers[it->second].weights.push_back(std::move(array));
+            }
+            model.weights.kerasVersion = model.kerasVersion;
+        } catch (const json::exception& e) {
+            throw Error(path, std::string("damaged TF.js model.json (") + e.what() + ")");
         }
-        model.weights.kerasVersion = model.kerasVersion;
-    } catch (const json::exception& e) {
-        throw Error(path, std::string("damaged TF.js model.json (") + e.what() + ")");
-    }
-    return model;
+        return model;
+    });
 }
 
 }  // namespace convscope

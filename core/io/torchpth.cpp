@@ -241,43 +241,45 @@ const TorchTensorEntry* TorchStateDict::find(const std::string& name) const {
 }
 
 TorchStateDict readTorchStateDict(const std::string& path, bool withValues) {
-    checkSignature(path);
-    try {
-        caffe2::serialize::PyTorchStreamReader archive(path);
-        if (archive.hasRecord("constants.pkl"))
-            throw Error(path, "a TorchScript archive (torch.jit.save), not a state_dict");
-        if (!archive.hasRecord("data.pkl"))
-            throw Error(path, "a zip archive without data.pkl, not a torch.save file");
-        if (archive.hasRecord("byteorder")) {
-            auto [order, bytes] = archive.getRecord("byteorder");
-            const std::string text(static_cast<const char*>(order.get()), bytes);
-            if (text != "little")
-                throw Error(path, "stored " + text + "-endian, which ConvScope does not read");
+    return atBoundary(path, [&] {
+        checkSignature(path);
+        try {
+            caffe2::serialize::PyTorchStreamReader archive(path);
+            if (archive.hasRecord("constants.pkl"))
+                throw Error(path, "a TorchScript archive (torch.jit.save), not a state_dict");
+            if (!archive.hasRecord("data.pkl"))
+                throw Error(path, "a zip archive without data.pkl, not a torch.save file");
+            if (archive.hasRecord("byteorder")) {
+                auto [order, bytes] = archive.getRecord("byteorder");
+                const std::string text(static_cast<const char*>(order.get()), bytes);
+                if (text != "little")
+                    throw Error(path, "stored " + text + "-endian, which ConvScope does not read");
+            }
+            auto [pickle, size] = archive.getRecord("data.pkl");
+            StateDictReader reader(archive, path, withValues);
+            const PickleRef root =
+                unpickle(static_cast<const std::uint8_t*>(pickle.get()), size, reader.hooks(), path);
+            const PickleValue& dict = stateDictIn(*root, path);
+            TorchStateDict out;
+            for (const auto& [key, value] : dict.entries) {
+                if (key->kind != Kind::String || !isTensor(*value))
+                    continue;
+                TorchTensorEntry entry = std::any_cast<const TorchTensorEntry&>(value->object);
+                entry.name = key->text;
+                out.tensors.push_back(std::move(entry));
+            }
+            bool allPrefixed = true;
+            for (const auto& t : out.tensors)
+                allPrefixed = allPrefixed && t.name.rfind("module.", 0) == 0;
+            if (allPrefixed)
+                for (auto& t : out.tensors)
+                    t.name.erase(0, 7);
+            return out;
+        } catch (const c10::Error& e) {
+            throw Error(path, std::string("damaged or truncated PyTorch archive (") +
+                                  e.what_without_backtrace() + ")");
         }
-        auto [pickle, size] = archive.getRecord("data.pkl");
-        StateDictReader reader(archive, path, withValues);
-        const PickleRef root =
-            unpickle(static_cast<const std::uint8_t*>(pickle.get()), size, reader.hooks(), path);
-        const PickleValue& dict = stateDictIn(*root, path);
-        TorchStateDict out;
-        for (const auto& [key, value] : dict.entries) {
-            if (key->kind != Kind::String || !isTensor(*value))
-                continue;
-            TorchTensorEntry entry = std::any_cast<const TorchTensorEntry&>(value->object);
-            entry.name = key->text;
-            out.tensors.push_back(std::move(entry));
-        }
-        bool allPrefixed = true;
-        for (const auto& t : out.tensors)
-            allPrefixed = allPrefixed && t.name.rfind("module.", 0) == 0;
-        if (allPrefixed)
-            for (auto& t : out.tensors)
-                t.name.erase(0, 7);
-        return out;
-    } catch (const c10::Error& e) {
-        throw Error(path, std::string("damaged or truncated PyTorch archive (") +
-                              e.what_without_backtrace() + ")");
-    }
+    });
 }
 
 }  // namespace convscope

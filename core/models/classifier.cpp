@@ -232,7 +232,9 @@ Classifier makeClassifier(const ModelConfig& config) {
 }
 
 std::vector<LayerInfo> describeLayers(const ModelConfig& config) {
-    return makeClassifier(config)->summary();
+    return atBoundary("model", [&] {
+        return makeClassifier(config)->summary();
+    });
 }
 
 Classifier cloneClassifier(const Classifier& model) {

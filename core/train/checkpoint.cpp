@@ -85,7 +85,13 @@ TrainingState loadCheckpoint(const std::string& path, ClassifierImpl& model,
         model.load(modelArchive);
         torch::serialize::InputArchive optimizerArchive;
         archive.read("optimizer", optimizerArchive);
-        optimizer.load(optimizerArchive);
+        try {
+            optimizer.load(optimizerArchive);
+        } catch (const c10::Error&) {
+            throw Error(path,
+                        "its optimizer state does not fit this run's optimizer (was the "
+                        "optimizer in config.json changed?)");
+        }
         torch::Tensor rng;
         archive.read("rng", rng);
         at::Generator generator = at::detail::getDefaultCPUGenerator();
@@ -94,8 +100,7 @@ TrainingState loadCheckpoint(const std::string& path, ClassifierImpl& model,
         archive.read("state", state);
         return stateFromJson(state.toStringRef());
     } catch (const c10::Error& e) {
-        throw Error(path,
-                    std::string("cannot read checkpoint (") + e.what_without_backtrace() + ")");
+        throw Error(path, "damaged checkpoint (" + readableReason(e.what_without_backtrace()) + ")");
     } catch (const nlohmann::json::exception& e) {
         throw Error(path, std::string("damaged checkpoint state (") + e.what() + ")");
     } catch (const Error&) {

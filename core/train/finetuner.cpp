@@ -144,22 +144,24 @@ TrainConfig FineTuner::phaseConfig(const FineTuneConfig& config, int phase) {
 }
 
 FineTuneConfig FineTuner::resumeConfig(const std::string& runDir) {
-    const std::string path = (fs::path(runDir) / "recipe.json").string();
-    if (!fs::exists(path))
-        throw Error(runDir, "not a fine-tuning run directory (no recipe.json)");
-    try {
-        const nlohmann::json j = nlohmann::json::parse(readTextFile(path));
-        FineTuneConfig c;
-        c.base = trainConfigFromJson(j.at("train").dump(), path);
-        c.headEpochs = j.at("head_epochs");
-        c.fineTuneEpochs = j.at("finetune_epochs");
-        c.fineTuneLearningRate = j.at("finetune_learning_rate");
-        c.fineTuneMomentum = j.at("finetune_momentum");
-        c.batchNormInference = j.value("finetune_batch_norm_inference", false);
-        return c;
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(path, std::string("bad recipe (") + e.what() + ")");
-    }
+    return atBoundary(runDir, [&] {
+        const std::string path = (fs::path(runDir) / "recipe.json").string();
+        if (!fs::exists(path))
+            throw Error(runDir, "not a fine-tuning run directory (no recipe.json)");
+        try {
+            const nlohmann::json j = nlohmann::json::parse(readTextFile(path));
+            FineTuneConfig c;
+            c.base = trainConfigFromJson(j.at("train").dump(), path);
+            c.headEpochs = j.at("head_epochs");
+            c.fineTuneEpochs = j.at("finetune_epochs");
+            c.fineTuneLearningRate = j.at("finetune_learning_rate");
+            c.fineTuneMomentum = j.at("finetune_momentum");
+            c.batchNormInference = j.value("finetune_batch_norm_inference", false);
+            return c;
+        } catch (const nlohmann::json::exception& e) {
+            throw Error(path, std::string("bad recipe (") + e.what() + ")");
+        }
+    });
 }
 
 TrainingResult FineTuner::runPhase(int phase, int epochOffset, std::vector<EpochEnd>& history) {
@@ -191,57 +193,59 @@ TrainingResult FineTuner::runPhase(int phase, int epochOffset, std::vector<Epoch
 }
 
 TrainingResult FineTuner::run() {
-    const FineTuneConfig& c = m_config;
-    if (c.headEpochs <= 0 || c.fineTuneEpochs <= 0)
-        throw Error("fine-tuning", "both phases need at least one epoch");
-    const fs::path runDir(c.base.runDir);
-    if (!m_resumeRun) {
-        // Both phases and the recipe must agree on what the starting weights decide (a
-        // Keras backbone's layer names choose the last block).
-        validateTrainConfig(m_config.base);
-        adoptStartingWeights(m_config.base);
-        checkModelSettings(m_config.base);
-        if (fs::exists(runDir / "recipe.json") || fs::exists(runDir / "config.json"))
-            throw Error(c.base.runDir,
-                        "already holds a run (resume it with --resume, or choose "
-                        "another --out)");
-        fs::create_directories(runDir);
-        nlohmann::json j{{"recipe", "two-phase"},
-                         {"head_epochs", c.headEpochs},
-                         {"finetune_epochs", c.fineTuneEpochs},
-                         {"finetune_learning_rate", c.fineTuneLearningRate},
-                         {"finetune_momentum", c.fineTuneMomentum},
-                         {"finetune_batch_norm_inference", c.batchNormInference},
-                         {"last_block", lastBlockName(c.base.model)},
-                         {"train", nlohmann::json::parse(toJson(c.base))}};
-        writeTextFileAtomically((runDir / "recipe.json").string(), j.dump(2));
-    }
+    return atBoundary(m_config.base.runDir, [&] {
+        const FineTuneConfig& c = m_config;
+        if (c.headEpochs <= 0 || c.fineTuneEpochs <= 0)
+            throw Error("fine-tuning", "both phases need at least one epoch");
+        const fs::path runDir(c.base.runDir);
+        if (!m_resumeRun) {
+            // Both phases and the recipe must agree on what the starting weights decide (a
+            // Keras backbone's layer names choose the last block).
+            validateTrainConfig(m_config.base);
+            adoptStartingWeights(m_config.base);
+            checkModelSettings(m_config.base);
+            if (fs::exists(runDir / "recipe.json") || fs::exists(runDir / "config.json"))
+                throw Error(c.base.runDir,
+                            "already holds a run (resume it with --resume, or choose "
+                            "another --out)");
+            fs::create_directories(runDir);
+            nlohmann::json j{{"recipe", "two-phase"},
+                             {"head_epochs", c.headEpochs},
+                             {"finetune_epochs", c.fineTuneEpochs},
+                             {"finetune_learning_rate", c.fineTuneLearningRate},
+                             {"finetune_momentum", c.fineTuneMomentum},
+                             {"finetune_batch_norm_inference", c.batchNormInference},
+                             {"last_block", lastBlockName(c.base.model)},
+                             {"train", nlohmann::json::parse(toJson(c.base))}};
+            writeTextFileAtomically((runDir / "recipe.json").string(), j.dump(2));
+        }
 
-    std::vector<EpochEnd> history;
-    TrainingResult result;
-    m_observer->onMessage(std::string("Phase 1: training the head with the backbone frozen") +
-                          (c.base.bottleneck ? ", from bottleneck features" : ""));
-    const TrainingResult head = runPhase(1, 0, history);
-    if (!head.cancelled && !m_cancelled) {
-        char settings[96];
-        std::snprintf(settings, sizeof settings, "SGD, learning rate %g, momentum %g",
-                      c.fineTuneLearningRate, c.fineTuneMomentum);
-        m_observer->onMessage("Phase 2: fine-tuning " + lastBlockName(c.base.model) +
-                              " and the head with " + settings);
-        result = runPhase(2, head.epochsCompleted, history);
-    } else {
-        result = head;
-    }
-    result.cancelled = result.cancelled || head.cancelled || m_cancelled;
-    result.history = history;
-    result.epochsCompleted = int(history.size());
-    result.weightsPath.clear();
-    if (!result.cancelled) {
-        result.weightsPath = (runDir / "weights.h5").string();
-        copyFileAtomically((runDir / phaseFolder(2) / "weights.h5").string(), result.weightsPath);
-    }
-    m_observer->onFinished(result);
-    return result;
+        std::vector<EpochEnd> history;
+        TrainingResult result;
+        m_observer->onMessage(std::string("Phase 1: training the head with the backbone frozen") +
+                              (c.base.bottleneck ? ", from bottleneck features" : ""));
+        const TrainingResult head = runPhase(1, 0, history);
+        if (!head.cancelled && !m_cancelled) {
+            char settings[96];
+            std::snprintf(settings, sizeof settings, "SGD, learning rate %g, momentum %g",
+                          c.fineTuneLearningRate, c.fineTuneMomentum);
+            m_observer->onMessage("Phase 2: fine-tuning " + lastBlockName(c.base.model) +
+                                  " and the head with " + settings);
+            result = runPhase(2, head.epochsCompleted, history);
+        } else {
+            result = head;
+        }
+        result.cancelled = result.cancelled || head.cancelled || m_cancelled;
+        result.history = history;
+        result.epochsCompleted = int(history.size());
+        result.weightsPath.clear();
+        if (!result.cancelled) {
+            result.weightsPath = (runDir / "weights.h5").string();
+            copyFileAtomically((runDir / phaseFolder(2) / "weights.h5").string(), result.weightsPath);
+        }
+        m_observer->onFinished(result);
+        return result;
+    });
 }
 
 }  // namespace convscope

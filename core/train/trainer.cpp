@@ -162,16 +162,13 @@ const TrainConfig& Trainer::config() const {
 }
 
 TrainConfig Trainer::resumeConfig(const std::string& runDir) {
-    return readRunConfig(runDir);
+    return atBoundary(runDir, [&] {
+        return readRunConfig(runDir);
+    });
 }
 
 TrainingResult Trainer::run() {
-    try {
-        return m_impl->run();
-    } catch (const c10::Error& e) {
-        throw Error(m_impl->config.runDir,
-                    std::string("training failed: ") + e.what_without_backtrace());
-    }
+    return atBoundary(m_impl->config.runDir, [&] { return m_impl->run(); });
 }
 
 TrainingResult Trainer::Impl::run() {

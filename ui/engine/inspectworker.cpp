@@ -2,6 +2,7 @@
 
 #include "data/imagedecoder.h"
 #include "engine/enginebridge.h"
+#include "engine/failure.h"
 #include "models/modelconfig.h"
 
 #include <QFileInfo>
@@ -9,10 +10,6 @@
 namespace convscope::ui {
 
 namespace {
-
-QString text(const std::exception& e) {
-    return QString::fromStdString(e.what());
-}
 
 MaximizedFilter toPicture(const QString& layer, const FilterPicture& p) {
     MaximizedFilter m;
@@ -64,8 +61,8 @@ void InspectWorker::listLayers(const QString& weightsPath) {
         list.gapHead = inspector.metadata().model.head == Head::GlobalAveragePool;
         list.inputSize = inspector.metadata().model.inputSize;
         Q_EMIT layersReady(list);
-    } catch (const std::exception& e) {
-        Q_EMIT failed(QStringLiteral("Inspect"), text(e));
+    } catch (...) {
+        Q_EMIT failed(QStringLiteral("Inspect"), currentFailure(QStringLiteral("Inspect")));
     }
 }
 
@@ -83,8 +80,8 @@ void InspectWorker::filters(const QString& weightsPath, const QString& layer,
         for (const RgbImage& tile : images.tiles)
             grid.tiles.push_back(toQImage(tile));
         Q_EMIT filtersReady(grid);
-    } catch (const std::exception& e) {
-        Q_EMIT failed(QStringLiteral("Filters"), text(e));
+    } catch (...) {
+        Q_EMIT failed(QStringLiteral("Filters"), currentFailure(QStringLiteral("Filters")));
     }
 }
 
@@ -105,8 +102,8 @@ void InspectWorker::maximizeFilter(const QString& weightsPath, const QString& la
             Q_EMIT filterMaximized(toPicture(layer, *picture));
         else
             Q_EMIT maximizeProgress(0, 0);  // cancelled: nothing to show
-    } catch (const std::exception& e) {
-        Q_EMIT failed(QStringLiteral("Activation maximization"), text(e));
+    } catch (...) {
+        Q_EMIT failed(QStringLiteral("Activation maximization"), currentFailure(QStringLiteral("Activation maximization")));
     }
 }
 
@@ -127,8 +124,8 @@ void InspectWorker::maximizeLayer(const QString& weightsPath, const QString& lay
         }
         result.cancelled = cancel->load();
         Q_EMIT layerMaximized(result);
-    } catch (const std::exception& e) {
-        Q_EMIT failed(QStringLiteral("Activation maximization"), text(e));
+    } catch (...) {
+        Q_EMIT failed(QStringLiteral("Activation maximization"), currentFailure(QStringLiteral("Activation maximization")));
         result.cancelled = true;
         Q_EMIT layerMaximized(result);
     }
@@ -149,8 +146,8 @@ void InspectWorker::featureMaps(const QString& weightsPath, const QString& image
         result.image = toQImage(image);
         if (generation == latest->load())
             Q_EMIT featureMapsReady(result);
-    } catch (const std::exception& e) {
-        Q_EMIT failed(QStringLiteral("Feature maps"), text(e));
+    } catch (...) {
+        Q_EMIT failed(QStringLiteral("Feature maps"), currentFailure(QStringLiteral("Feature maps")));
     }
 }
 
@@ -173,8 +170,8 @@ void InspectWorker::classActivation(const QString& weightsPath, const QString& i
         result.activation = inspector.classActivation(image, classIndex, method);
         if (generation == latest->load())
             Q_EMIT classActivationReady(result);
-    } catch (const std::exception& e) {
-        Q_EMIT failed(QStringLiteral("Class activation map"), text(e));
+    } catch (...) {
+        Q_EMIT failed(QStringLiteral("Class activation map"), currentFailure(QStringLiteral("Class activation map")));
     }
 }
 

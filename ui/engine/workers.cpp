@@ -1,5 +1,7 @@
 #include "engine/workers.h"
 
+#include "engine/failure.h"
+
 #include "augment/previews.h"
 #include "data/imagedecoder.h"
 #include "error.h"
@@ -63,8 +65,8 @@ void JobWorker::importFolder(const QString& path, double validationFraction, qui
         auto index =
             std::make_shared<DatasetIndex>(DatasetIndex::scan(path.toStdString(), options));
         Q_EMIT imported(index);
-    } catch (const std::exception& e) {
-        Q_EMIT failed(QStringLiteral("Import"), text(e));
+    } catch (...) {
+        Q_EMIT failed(QStringLiteral("Import"), currentFailure(QStringLiteral("Import")));
     }
 }
 
@@ -82,8 +84,8 @@ void JobWorker::makePreviews(const QString& imagePath, const AugmentParams& para
             images.push_back(toQImage(img));
         if (generation == latest->load())
             Q_EMIT previewsReady(images);
-    } catch (const std::exception& e) {
-        Q_EMIT failed(QStringLiteral("Augmentation preview"), text(e));
+    } catch (...) {
+        Q_EMIT failed(QStringLiteral("Augmentation preview"), currentFailure(QStringLiteral("Augmentation preview")));
     }
 }
 
@@ -116,8 +118,8 @@ void JobWorker::classify(const QString& weightsPath, const QString& imagePath) {
         c.probabilities = QVector<float>(p.probabilities.begin(), p.probabilities.end());
         c.gapHead = predictor.metadata().model.head == Head::GlobalAveragePool;
         Q_EMIT classified(c);
-    } catch (const std::exception& e) {
-        Q_EMIT failed(QStringLiteral("Classify"), text(e));
+    } catch (...) {
+        Q_EMIT failed(QStringLiteral("Classify"), currentFailure(QStringLiteral("Classify")));
     }
 }
 
@@ -131,16 +133,16 @@ void JobWorker::evaluate(const QString& weightsPath, const QString& dataDir,
         for (const auto& n : predictor.metadata().classNames)
             names.push_back(QString::fromStdString(n));
         Q_EMIT evaluated(e, names);
-    } catch (const std::exception& e) {
-        Q_EMIT failed(QStringLiteral("Evaluate"), text(e));
+    } catch (...) {
+        Q_EMIT failed(QStringLiteral("Evaluate"), currentFailure(QStringLiteral("Evaluate")));
     }
 }
 
 void JobWorker::describeLayers(const ModelConfig& model) {
     try {
         Q_EMIT layersReady(model, convscope::describeLayers(model));
-    } catch (const std::exception& e) {
-        Q_EMIT failed(QStringLiteral("Layer list"), text(e));
+    } catch (...) {
+        Q_EMIT failed(QStringLiteral("Layer list"), currentFailure(QStringLiteral("Layer list")));
     }
 }
 
@@ -148,8 +150,8 @@ void JobWorker::describeWeights(const QString& path) {
     try {
         if (const auto m = readPretrainedMetadata(path.toStdString()))
             Q_EMIT weightsDescribed(path, m->model);
-    } catch (const std::exception& e) {
-        Q_EMIT failed(QStringLiteral("Starting weights"), text(e));
+    } catch (...) {
+        Q_EMIT failed(QStringLiteral("Starting weights"), currentFailure(QStringLiteral("Starting weights")));
     }
 }
 
@@ -204,10 +206,11 @@ void TrainWorker::runFineTune(const FineTuneConfig& config, bool resumeRun) {
             m_activeRecipe = nullptr;
         }
         Q_EMIT finished(result);
-    } catch (const std::exception& e) {
-        Q_EMIT failed(QStringLiteral("Fine-tuning"), text(e));
+    } catch (...) {
+        const QString why = currentFailure(QStringLiteral("Fine-tuning"));
+        Q_EMIT failed(QStringLiteral("Fine-tuning"), why);
         TrainingResult none;
-        none.error = e.what();
+        none.error = why.toStdString();
         Q_EMIT finished(none);
     }
 }
@@ -245,10 +248,11 @@ void TrainWorker::run(const TrainConfig& config, bool resumeRun) {
         TrainingResult none;
         none.error = e.what();
         Q_EMIT finished(none);
-    } catch (const std::exception& e) {
-        Q_EMIT failed(QStringLiteral("Training"), text(e));
+    } catch (...) {
+        const QString why = currentFailure(QStringLiteral("Training"));
+        Q_EMIT failed(QStringLiteral("Training"), why);
         TrainingResult none;
-        none.error = e.what();
+        none.error = why.toStdString();
         Q_EMIT finished(none);
     }
 }
@@ -281,7 +285,7 @@ void ThumbnailWorker::drain() {
             decode.keepAspect = true;
             Q_EMIT ready(request.first,
                          toQImage(decodeRgbImage(request.first.toStdString(), decode)));
-        } catch (const std::exception&) {
+        } catch (...) {
             Q_EMIT ready(request.first, QImage());  // the view keeps its placeholder
         }
     }
