@@ -122,10 +122,10 @@ private:
         if (!m_withValues)
             return s;
         auto [data, bytes] = m_archive.getRecord(record);
-        const auto needed = std::size_t(s.numel) * c10::elementSize(s.dtype);
-        if (bytes < needed)
+        const std::size_t elementBytes = c10::elementSize(s.dtype);
+        if (std::uint64_t(s.numel) > bytes / elementBytes)
             throw Error(m_path, "storage record " + record + " holds " + std::to_string(bytes) +
-                                    " bytes, its tensors need " + std::to_string(needed));
+                                    " bytes, too few for " + std::to_string(s.numel) + " elements");
         // The tensor keeps the record's memory alive instead of copying it.
         auto owner = std::make_shared<at::DataPtr>(std::move(data));
         void* raw = owner->get();
@@ -162,8 +162,12 @@ private:
         for (std::size_t i = 0; i < size.size(); ++i) {
             if (size[i] < 0 || stride[i] < 0)
                 throw Error(m_path, "a tensor with a negative size or stride");
-            count *= size[i];
-            last += (size[i] - 1) * stride[i];
+            // Sizes and strides come from the file: overflow is damage, not arithmetic.
+            std::int64_t reach = 0;
+            if (__builtin_mul_overflow(count, size[i], &count) ||
+                (size[i] > 0 && (__builtin_mul_overflow(size[i] - 1, stride[i], &reach) ||
+                                 __builtin_add_overflow(last, reach, &last))))
+                throw Error(m_path, "a tensor whose size or stride is out of range");
         }
         if (count > 0 && (offset < 0 || last >= storage.numel))
             throw Error(m_path, "a tensor reaches past the end of storage " + storage.key);

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace convscope {
 
@@ -106,6 +107,21 @@ public:
     Reader(const std::uint8_t* data, std::size_t size, const UnpicklerHooks& hooks,
            const std::string& subject)
         : m_data(data), m_size(size), m_hooks(hooks), m_subject(subject) {}
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
+
+    // A pickle can append a list to itself or set a dict into itself (through DUP or the
+    // memo), and shared_ptr never frees such a cycle. The result is refused if it holds one
+    // (run()); every list and dict that is not part of it is emptied here, which breaks any
+    // cycle among the rest and frees deep nests without deep recursion.
+    ~Reader() {
+        for (const PickleRef& c : m_containers) {
+            if (!m_kept.count(c.get())) {
+                c->items.clear();
+                c->entries.clear();
+            }
+        }
+    }
 
     PickleRef run();
 
@@ -175,6 +191,50 @@ private:
         return items;
     }
 
+    PickleRef container(Kind kind) {
+        PickleRef v = make(kind);
+        m_containers.push_back(v);
+        return v;
+    }
+
+    /// Walks everything `root` holds, without recursion: fails on a value that contains
+    /// itself or a nest deeper than kMaxDepth, and records every value it saw in m_kept.
+    void checkTree(const PickleValue& root) {
+        constexpr std::size_t kMaxDepth = 1000;
+        enum class Mark { Open, Done };
+        std::unordered_map<const PickleValue*, Mark> marks;
+        // Each frame: a value and how many of its children have been visited.
+        std::vector<std::pair<const PickleValue*, std::size_t>> path{{&root, 0}};
+        marks[&root] = Mark::Open;
+        while (!path.empty()) {
+            auto& [value, next] = path.back();
+            const std::size_t children = value->items.size() + 2 * value->entries.size();
+            if (next == children) {
+                marks[value] = Mark::Done;
+                path.pop_back();
+                continue;
+            }
+            const std::size_t i = next++;
+            const PickleValue* child =
+                i < value->items.size()
+                    ? value->items[i].get()
+                    : ((i - value->items.size()) % 2 == 0
+                           ? value->entries[(i - value->items.size()) / 2].first.get()
+                           : value->entries[(i - value->items.size()) / 2].second.get());
+            const auto [it, inserted] = marks.emplace(child, Mark::Open);
+            if (!inserted) {
+                if (it->second == Mark::Open)
+                    fail("a " + child->typeName() + " that contains itself");
+                continue;
+            }
+            if (path.size() >= kMaxDepth)
+                fail("values nested deeper than " + std::to_string(kMaxDepth) + " levels");
+            path.emplace_back(child, 0);
+        }
+        for (const auto& entry : marks)
+            m_kept.insert(entry.first);
+    }
+
     PickleRef string(std::string s, Kind kind = Kind::String) {
         PickleRef v = make(kind);
         v->text = std::move(s);
@@ -236,7 +296,7 @@ private:
         if (callable->text == "collections.OrderedDict") {
             if (!args->items.empty())
                 fail("collections.OrderedDict with arguments");
-            push(make(Kind::Dict));
+            push(container(Kind::Dict));
             return;
         }
         if (!m_hooks.call)
@@ -265,6 +325,8 @@ private:
     std::vector<PickleRef> m_stack;
     std::vector<std::size_t> m_marks;
     std::unordered_map<std::uint64_t, PickleRef> m_memo;
+    std::vector<PickleRef> m_containers;            // every list and dict made, for ~Reader
+    std::unordered_set<const PickleValue*> m_kept;  // what the result holds
 };
 
 PickleRef Reader::run() {
@@ -280,25 +342,25 @@ PickleRef Reader::run() {
                 take(8);
                 break;
             case '}':
-                push(make(Kind::Dict));
+                push(container(Kind::Dict));
                 break;
             case ')':
                 push(make(Kind::Tuple));
                 break;
             case ']':
-                push(make(Kind::List));
+                push(container(Kind::List));
                 break;
             case '(':
                 m_marks.push_back(m_stack.size());
                 break;
             case 'd': {
-                PickleRef dict = make(Kind::Dict);
+                PickleRef dict = container(Kind::Dict);
                 setItems(*dict, popToMark());
                 push(dict);
                 break;
             }
             case 'l': {
-                PickleRef list = make(Kind::List);
+                PickleRef list = container(Kind::List);
                 list->items = popToMark();
                 push(list);
                 break;
@@ -459,6 +521,7 @@ PickleRef Reader::run() {
                 PickleRef result = pop();
                 if (!m_stack.empty() || !m_marks.empty())
                     fail("values left on the stack at STOP");
+                checkTree(*result);
                 return result;
             }
             default: {
