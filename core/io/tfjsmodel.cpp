@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 
 namespace convscope {
@@ -148,7 +149,8 @@ void decodeGroup(const json& group, const std::vector<char>& bytes, const std::s
         for (std::int64_t d : a.shape) {
             if (d < 0)
                 throw Error(path, "weight '" + name + "' has a negative dimension");
-            count *= std::size_t(d);
+            if (__builtin_mul_overflow(count, std::size_t(d), &count))
+                throw Error(path, "weight '" + name + "' has an impossibly large shape");
         }
         if (dtype != "float32" && dtype != "int32")
             throw Error(path, "weight '" + name + "' has unsupported dtype '" + dtype +
@@ -173,8 +175,10 @@ void decodeGroup(const json& group, const std::vector<char>& bytes, const std::s
                                       stored + "' (uint8, uint16 or float16)");
             }
         }
-        const std::size_t size = bytesPerValue(stored) * count;
-        if (offset + size > bytes.size())
+        std::size_t size = 0;
+        if (__builtin_mul_overflow(bytesPerValue(stored), count, &size))
+            throw Error(path, "weight '" + name + "' has an impossibly large shape");
+        if (size > bytes.size() - offset)
             throw Error(path, "the shards of weights group " + std::to_string(groupIndex + 1) +
                                   " hold " + std::to_string(bytes.size()) + " bytes; weight '" +
                                   name + "' needs bytes " + std::to_string(offset) + " to " +
@@ -243,8 +247,13 @@ TfjsModel readTfjsModel(const std::string& path, bool withWeights) {
             const json& body = config.at("config");
             collectLayers(body.is_array() ? body : body.at("layers"), model.layers);
             if (const json* shape = findInputShape(config)) {
-                model.inputHeight = (*shape)[1].is_number() ? (*shape)[1].get<int>() : 0;
-                model.inputWidth = (*shape)[2].is_number() ? (*shape)[2].get<int>() : 0;
+                // 0 for None, and for a number no image side can be (1e300 does not fit an int).
+                const auto side = [](const json& v) {
+                    const double n = v.is_number() ? v.get<double>() : 0;
+                    return n >= 1 && n <= std::numeric_limits<int>::max() ? int(n) : 0;
+                };
+                model.inputHeight = side((*shape)[1]);
+                model.inputWidth = side((*shape)[2]);
             }
             if (!withWeights)
                 return model;
