@@ -1,5 +1,7 @@
 #include "error.h"
 
+#include "util/text.h"
+
 #include <H5Cpp.h>
 #include <c10/util/Exception.h>
 #include <nlohmann/json.hpp>
@@ -13,19 +15,6 @@ namespace convscope {
 namespace {
 std::string joinMessage(const std::string& subject, const std::string& reason) {
     return subject.empty() ? reason : subject + ": " + reason;
-}
-
-/// The length of a valid UTF-8 sequence starting at `s[i]` (0 when it is not one).
-std::size_t utf8Length(const std::string& s, std::size_t i) {
-    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-    const unsigned char c = byte(i);
-    const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (n == 0 || i + n > s.size())
-        return 0;
-    for (std::size_t k = 1; k < n; ++k)
-        if ((byte(i + k) & 0xC0) != 0x80)
-            return 0;
-    return n;
 }
 }  // namespace
 
@@ -41,7 +30,7 @@ std::string readableReason(const std::string& message) {
     while (i < message.size() && message[i] == '\n')
         ++i;
     while (i < message.size() && message[i] != '\n' && out.size() < kMaxLength) {
-        const std::size_t n = utf8Length(message, i);
+        const std::size_t n = utf8SequenceLength(message, i);
         const unsigned char c = static_cast<unsigned char>(message[i]);
         if (n == 0 || (n == 1 && (c < 0x20 || c == 0x7F))) {
             out += c == '\t' ? ' ' : '?';

@@ -1,5 +1,6 @@
 // filters, featuremaps and cam: the commands that look inside a trained model.
 #include "cli/args.h"
+#include "cli/jsontext.h"
 #include "cli/commands.h"
 #include "cli/modeloptions.h"
 
@@ -95,7 +96,7 @@ int maximizeLayerCommand(const Args& args, Inspector& inspector, const std::stri
                         double(p.startActivation), double(p.finalActivation));
     }
     if (json)
-        std::cout << nlohmann::json{{"layer", layer}, {"out", out}, {"filters", filters}}.dump()
+        std::cout << jsonText(nlohmann::json{{"layer", layer}, {"out", out}, {"filters", filters}})
                   << "\n";
     else
         std::printf("wrote %s (%zu filters, highest activation first)\n", out.c_str(),
@@ -131,13 +132,12 @@ int filtersCommand(const std::vector<std::string>& argv) {
         normalise == "layer" ? FilterNormalisation::PerLayer : FilterNormalisation::PerFilter);
     writePng(*out, tileGrid(f.tiles, f.columns, int(args.integer("tile", 32))));
     if (args.flag("json"))
-        std::cout << nlohmann::json{{"layer", layer},
+        std::cout << jsonText(nlohmann::json{{"layer", layer},
                                     {"out", *out},
                                     {"filters", f.filters},
                                     {"input_channels", f.inputChannels},
                                     {"kernel", {f.kernelHeight, f.kernelWidth}},
-                                    {"tiles", f.tiles.size()}}
-                         .dump()
+                                    {"tiles", f.tiles.size()}})
                   << "\n";
     else
         std::printf("wrote %s: %d filters of %dx%dx%d\n", out->c_str(), f.filters, f.inputChannels,
@@ -162,14 +162,13 @@ int featureMapsCommand(const std::vector<std::string>& argv) {
                                parseColormap(args.text("colormap", "viridis")),
                                args.flag("shared-range"), int(args.integer("columns", 0))));
     if (args.flag("json")) {
-        std::cout << nlohmann::json{{"layer", layer},
+        std::cout << jsonText(nlohmann::json{{"layer", layer},
                                     {"out", *out},
                                     {"channels", maps.channels},
                                     {"height", maps.height},
                                     {"width", maps.width},
                                     {"min", maps.minValue},
-                                    {"max", maps.maxValue}}
-                         .dump()
+                                    {"max", maps.maxValue}})
                   << "\n";
     } else {
         std::printf("wrote %s: %d maps of %dx%d, values %.4g..%.4g\n", out->c_str(), maps.channels,
@@ -212,13 +211,12 @@ int camCommand(const std::vector<std::string>& argv) {
     const std::string className = names[std::size_t(cam.classIndex)];
     const float probability = cam.probabilities[std::size_t(cam.classIndex)];
     if (args.flag("json")) {
-        std::cout << nlohmann::json{{"class", className},
+        std::cout << jsonText(nlohmann::json{{"class", className},
                                     {"probability", probability},
                                     {"method", method},
                                     {"layer", cam.featureLayer},
                                     {"peak", {cam.peakX, cam.peakY}},
-                                    {"box", {cam.boxX0, cam.boxY0, cam.boxX1, cam.boxY1}}}
-                         .dump()
+                                    {"box", {cam.boxX0, cam.boxY0, cam.boxX1, cam.boxY1}}})
                   << "\n";
     } else {
         std::printf("%s (%.1f%%) by %s on %s: peak (%d, %d), box (%d, %d)-(%d, %d)\n",

@@ -1,11 +1,13 @@
 // evaluate, predict and summary: the commands that use a trained model.
 #include "cli/args.h"
+#include "cli/jsontext.h"
 #include "cli/commands.h"
 #include "cli/modeloptions.h"
 
 #include "data/datasetindex.h"
 #include "data/imageprobe.h"
 #include "error.h"
+#include "util/text.h"
 #include "inspect/predictor.h"
 #include "io/kerasimport.h"
 #include "io/modelweights.h"
@@ -105,10 +107,9 @@ int predictCommand(const std::vector<std::string>& argv) {
             nlohmann::json probs = nlohmann::json::object();
             for (std::size_t c = 0; c < names.size(); ++c)
                 probs[names[c]] = p.probabilities[c];
-            std::cout << nlohmann::json{{"path", p.path},
+            std::cout << jsonText(nlohmann::json{{"path", escapeInvalidUtf8(p.path)},
                                         {"probabilities", probs},
-                                        {"top", names[std::size_t(p.top)]}}
-                             .dump()
+                                        {"top", names[std::size_t(p.top)]}})
                       << "\n";
         } else {
             std::printf("%s:", p.path.c_str());
@@ -118,7 +119,7 @@ int predictCommand(const std::vector<std::string>& argv) {
             std::printf("\n");
         }
         if (csv.is_open()) {
-            csv << csvField(p.path) << "," << csvField(names[std::size_t(p.top)]);
+            csv << csvField(escapeInvalidUtf8(p.path)) << "," << csvField(names[std::size_t(p.top)]);
             for (float v : p.probabilities)
                 csv << "," << v;
             csv << "\n";
@@ -154,12 +155,11 @@ int evaluateCommand(const std::vector<std::string>& argv) {
             classes.push_back({{"name", names[c]},
                                {"precision", e.precision(int(c))},
                                {"recall", e.recall(int(c))}});
-        std::cout << nlohmann::json{{"accuracy", e.accuracy()},
+        std::cout << jsonText(nlohmann::json{{"accuracy", e.accuracy()},
                                     {"loss", e.loss},
                                     {"images", e.samples},
                                     {"classes", classes},
-                                    {"confusion", e.confusion}}
-                         .dump()
+                                    {"confusion", e.confusion}})
                   << std::endl;
         return 0;
     }
@@ -240,7 +240,7 @@ int summaryCommand(const std::vector<std::string>& argv) {
             out["origin"] = {{"description", imported->description},
                              {"preprocessing", imported->preprocessing.name},
                              {"report", origin}};
-        std::cout << out.dump() << std::endl;
+        std::cout << jsonText(out) << std::endl;
         return 0;
     }
     if (imported)

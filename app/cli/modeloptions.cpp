@@ -43,19 +43,24 @@ std::vector<std::string> readLabels(const std::string& path) {
 }  // namespace
 
 /// For weight files without ConvScope metadata: --arch, --size, --classes a,b,c or --labels
-/// FILE [--head]. A torchvision .pth uses only the class names.
+/// FILE [--head]. A torchvision .pth or Keras backbone uses the class names and --size.
 std::optional<WeightsMetadata> fallbackMetadata(const Args& args) {
     const auto classes = args.value("classes");
     const auto labels = args.value("labels");
     if (classes && labels)
         throw UsageError("give --classes or --labels, not both");
-    if (!classes && !labels)
+    if (!classes && !labels && !args.value("size"))
         return std::nullopt;
     WeightsMetadata m;
     m.model.architecture = parseArchitecture(args.text("arch", "small"));
     m.model.head = parseHead(args.text("head", "flatten"));
     m.model.flavour = parseFlavour(args.text("flavour", "standard"));
-    m.model.inputSize = int(args.integer("size", 150));
+    m.model.inputSize = int(args.integer("size", 0));  // 0: not given
+    if (args.value("size") && (m.model.inputSize < 8 || m.model.inputSize > kMaxInputSize))
+        throw UsageError("--size must be 8 to " + std::to_string(kMaxInputSize));
+    m.model.classCount = 0;
+    if (!classes && !labels)
+        return m;
     if (labels) {
         m.classNames = readLabels(*labels);
         m.model.classCount = int(m.classNames.size());

@@ -1,4 +1,5 @@
 #include "cli/progressprinter.h"
+#include "cli/jsontext.h"
 
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -18,7 +19,7 @@ std::string clock(double seconds) {
 }
 
 void emit(const nlohmann::json& j) {
-    std::cout << j.dump() << std::endl;
+    std::cout << jsonText(j) << std::endl;
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 
 #include <torch/torch.h>
 
+#include <utility>
+
 namespace convscope {
 
 BatchLoader::BatchLoader(const ImageCache& cache, std::vector<std::size_t> samples,
@@ -110,18 +112,40 @@ std::optional<Batch> BatchLoader::next() {
     return std::move(node.mapped());
 }
 
+std::vector<std::pair<std::size_t, std::string>> BatchLoader::takeSkipped() {
+    std::lock_guard lock(m_skipMutex);
+    return std::exchange(m_skipped, {});
+}
+
 Batch BatchLoader::makeBatch(std::int64_t b, int epoch,
                              const std::vector<std::size_t>& order) const {
     const std::size_t begin = std::size_t(b) * std::size_t(m_options.batchSize);
     const std::size_t end = std::min(order.size(), begin + std::size_t(m_options.batchSize));
-    const int n = int(end - begin);
     const int h = m_cache.height();
     const int w = m_cache.width();
 
     Batch batch;
     batch.index = b;
-    batch.samples.assign(order.begin() + std::ptrdiff_t(begin),
-                         order.begin() + std::ptrdiff_t(end));
+    // An image that is not cached is decoded here; one damaged or removed since the scan is
+    // left out and reported, not the end of the run.
+    std::vector<cv::Mat> sources;
+    for (std::size_t k = begin; k < end; ++k) {
+        const std::size_t sample = order[k];
+        {
+            std::lock_guard lock(m_skipMutex);
+            if (m_broken.count(sample))
+                continue;
+        }
+        try {
+            sources.push_back(m_cache.image(sample));
+            batch.samples.push_back(sample);
+        } catch (const Error& e) {
+            std::lock_guard lock(m_skipMutex);
+            if (m_broken.insert(sample).second)
+                m_skipped.emplace_back(sample, e.what());
+        }
+    }
+    const int n = int(batch.samples.size());
     const auto pinned = torch::TensorOptions().pinned_memory(m_options.pinMemory);
     batch.labels = torch::empty({n}, pinned.dtype(torch::kInt64));
     // Written straight in the layout asked for (NHWC storage viewed as NCHW is exactly the
@@ -147,7 +171,7 @@ Batch BatchLoader::makeBatch(std::int64_t b, int epoch,
     for (int i = 0; i < n; ++i) {
         const std::size_t sample = batch.samples[std::size_t(i)];
         labels[i] = m_cache.index().samples()[sample].label;
-        const cv::Mat src = m_cache.image(sample);
+        const cv::Mat& src = sources[std::size_t(i)];
         const cv::Mat* img = &src;
         if (augment) {
             m_augmenter.apply(src, augmented,

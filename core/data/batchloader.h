@@ -11,6 +11,8 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -65,6 +67,11 @@ public:
     std::optional<Batch> next();
     /// Ends the current epoch early; safe from any thread, never blocks on workers.
     void stop();
+    /// Images that could not be decoded when a batch needed them (not cached, and damaged
+    /// or removed since the scan): (sample, reason), each once, since the last call. They
+    /// are left out of their batch (which may then be smaller, or empty) and of every later
+    /// one. Any thread.
+    std::vector<std::pair<std::size_t, std::string>> takeSkipped();
 
 private:
     void work(int epoch, const std::vector<std::size_t>& order);
@@ -75,6 +82,10 @@ private:
     std::vector<std::size_t> m_samples;
     Augmenter m_augmenter;
     LoaderOptions m_options;
+
+    mutable std::mutex m_skipMutex;
+    mutable std::set<std::size_t> m_broken;
+    mutable std::vector<std::pair<std::size_t, std::string>> m_skipped;
 
     std::vector<std::thread> m_workers;
     std::vector<std::size_t> m_order;

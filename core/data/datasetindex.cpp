@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "util/random.h"
+#include "util/text.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -202,7 +203,8 @@ DatasetIndex DatasetIndex::scan(const std::string& rootPath, const ScanOptions& 
                 continue;
             }
             newLabel[c] = int(index.m_classNames.size());
-            index.m_classNames.push_back(names[c]);
+            // A folder name that is not UTF-8 is shown, recorded and compared escaped.
+            index.m_classNames.push_back(escapeInvalidUtf8(names[c]));
         }
         for (std::size_t i = 0; i < candidates.size(); ++i) {
             if (!probes[i].ok())
@@ -284,6 +286,10 @@ void DatasetIndex::markUnusable(std::size_t sampleIndex, const std::string& reas
         return;
     s.usable = false;
     m_report.skipped.push_back({relativePath(s.path), reason});
+}
+
+void DatasetIndex::addWarning(const std::string& text) {
+    m_report.warnings.push_back(text);
 }
 
 std::string DatasetIndex::relativePath(const std::string& path) const {

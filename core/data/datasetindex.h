@@ -69,6 +69,9 @@ public:
     /// Records that a sample turned out unusable (e.g. its pixels would not decode).
     void markUnusable(std::size_t sampleIndex, const std::string& reason);
 
+    /// Adds a line to the report's warnings (an image that decoded with a library warning).
+    void addWarning(const std::string& text);
+
     /// `path` relative to the root, for messages.
     std::string relativePath(const std::string& path) const;
 

@@ -49,13 +49,21 @@ bool ImageCache::decodeAll(const std::atomic<bool>* cancel, const ProgressFn& pr
 
     std::mutex failuresMutex;
     std::vector<std::pair<std::size_t, std::string>> failures;
+    std::vector<std::pair<std::size_t, std::string>> warnings;
     const bool complete = parallelFor(
         todo.size(), m_options.threads,
         [&](std::size_t k) {
             const std::size_t sample = todo[k];
             const std::size_t slot = std::size_t(m_slot[sample]);
             try {
-                const cv::Mat rgb = decodeImageFile(m_index->samples()[sample].path, decode);
+                std::string warning;
+                DecodeOptions withWarning = decode;
+                withWarning.warning = &warning;
+                const cv::Mat rgb = decodeImageFile(m_index->samples()[sample].path, withWarning);
+                if (!warning.empty()) {
+                    std::lock_guard lock(failuresMutex);
+                    warnings.emplace_back(sample, warning);
+                }
                 cv::Mat dst(m_options.height, m_options.width, CV_8UC3,
                             m_storage.data() + slot * bytesPerImage);
                 rgb.copyTo(dst);
@@ -70,6 +78,9 @@ bool ImageCache::decodeAll(const std::atomic<bool>* cancel, const ProgressFn& pr
         },
         cancel, progress);
 
+    for (const auto& [sample, text] : warnings)
+        m_index->addWarning(m_index->relativePath(m_index->samples()[sample].path) +
+                            ": decoded, but the decoder warned: " + text);
     for (const auto& [sample, reason] : failures) {
         m_index->markUnusable(sample, reason);
         m_slot[sample] = -1;

@@ -1,5 +1,6 @@
 #include "data/imagedecoder.h"
 
+#include "data/decoderdiagnostics.h"
 #include "error.h"
 
 #include <opencv2/imgcodecs.hpp>
@@ -128,6 +129,14 @@ struct JpegErrorManager {
     char message[JMSG_LENGTH_MAX];
 };
 
+/// libjpeg's warnings ("Corrupt JPEG data: premature end of data segment") are kept, not
+/// printed to stderr.
+void onJpegMessage(j_common_ptr cinfo) {
+    char text[JMSG_LENGTH_MAX];
+    (*cinfo->err->format_message)(cinfo, text);
+    keepDecoderMessage(text);
+}
+
 void onJpegError(j_common_ptr cinfo) {
     auto* e = reinterpret_cast<JpegErrorManager*>(cinfo->err);
     (*cinfo->err->format_message)(cinfo, e->message);
@@ -205,6 +214,7 @@ JpegResult decodeJpegRgb(const unsigned char* data, std::size_t size, int scaleD
     JpegErrorManager jerr;
     cinfo.err = jpeg_std_error(&jerr.pub);
     jerr.pub.error_exit = onJpegError;
+    jerr.pub.output_message = onJpegMessage;
     if (setjmp(jerr.jump)) {
         jpeg_destroy_decompress(&cinfo);
         error = jerr.message;
@@ -280,6 +290,12 @@ cv::Mat decodeImageFile(const std::string& path, const DecodeOptions& options) {
 cv::Mat decodeImageBytes(const unsigned char* data, std::size_t size, const DecodeOptions& options,
                          const std::string& path) {
     return atBoundary(path, [&] {
+        const DecoderDiagnostics diagnostics;
+        const auto withWarning = [&](cv::Mat decoded) {
+            if (options.warning)
+                *options.warning = diagnostics.message();
+            return decoded;
+        };
         const ImageProbe probe = probeImageBytes(data, size, options.maxPixels);
         if (!probe.ok())
             throw Error(path, probe.problem);
@@ -291,7 +307,7 @@ cv::Mat decodeImageBytes(const unsigned char* data, std::size_t size, const Deco
             switch (decodeJpegRgb(data, size, jpegScaleDenom(jpegReducedFlag(probe, options)), rgb,
                                   orientation, error)) {
                 case JpegResult::Decoded:
-                    return resizeToTarget(applyOrientation(rgb, orientation), options);
+                    return withWarning(resizeToTarget(applyOrientation(rgb, orientation), options));
                 case JpegResult::Failed:
                     throw Error(path, "corrupt JPEG (" + error + ")");
                 case JpegResult::NotHandled:
@@ -318,6 +334,14 @@ cv::Mat decodeImageBytes(const unsigned char* data, std::size_t size, const Deco
             throw Error(path, std::string("corrupt ") + formatName(probe.format) +
                                   " (the decoder could not read the pixel data)");
         }
+        // The pixel limit was checked on the header's size; the decoder must agree with it.
+        if (probe.format != ImageFormat::Jpeg &&
+            (decoded.cols != probe.width || decoded.rows != probe.height))
+            throw Error(path, std::string("corrupt ") + formatName(probe.format) + " (decoded " +
+                                  std::to_string(decoded.cols) + "x" +
+                                  std::to_string(decoded.rows) + ", the header says " +
+                                  std::to_string(probe.width) + "x" +
+                                  std::to_string(probe.height) + ")");
 
         cv::Mat bgr;
         try {
@@ -328,7 +352,7 @@ cv::Mat decodeImageBytes(const unsigned char* data, std::size_t size, const Deco
         bgr = resizeToTarget(bgr, options);
         cv::Mat rgb;
         cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-        return rgb;
+        return withWarning(rgb);
     });
 }
 

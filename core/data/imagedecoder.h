@@ -24,6 +24,9 @@ struct DecodeOptions {
     std::uint64_t maxPixels = kDefaultMaxPixels;
     /// Colour that transparent pixels are composited onto.
     std::array<std::uint8_t, 3> background{255, 255, 255};
+    /// When set: what the decoding library warned about an image it still decoded
+    /// ("Corrupt JPEG data: ..."), else empty. Such messages are never printed.
+    std::string* warning = nullptr;
 };
 
 /// Decodes any supported file to 8-bit RGB (CV_8UC3, R first): grey, alpha, 16-bit, palette

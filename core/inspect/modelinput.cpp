@@ -12,6 +12,9 @@ namespace convscope {
 
 namespace {
 
+/// The input size of weights that neither say it nor were given one (the Keras blog's).
+constexpr int kDefaultInputSize = 150;
+
 /// Thrown by a layer tap to end the forward pass once the wanted output is seen.
 struct StopForward {};
 
@@ -22,8 +25,9 @@ Classifier loadForInference(const std::string& weightsPath,
                             WeightsMetadata& metadata, LoadReport* report) {
     const WeightsFormat format = detectWeightsFormat(weightsPath);
     auto stored = readPretrainedMetadata(weightsPath);
+    const bool namesGiven = fallback && !fallback->classNames.empty();
     if (format == WeightsFormat::KerasBackbone) {
-        if (!fallback)
+        if (!namesGiven)
             throw Error(weightsPath,
                         "is a Keras backbone without a classifier for your classes: "
                         "give the class names (its new head is untrained)");
@@ -31,12 +35,12 @@ Classifier loadForInference(const std::string& weightsPath,
         stored->model.classCount = fallback->model.classCount;
         stored->model.head = fallback->model.head;
     }
-    if (!stored && !fallback)
+    if (!stored && !namesGiven)
         throw Error(weightsPath,
                     "has no ConvScope metadata: give the architecture, input size and class names");
     metadata = stored ? *stored : *fallback;
     // A .pth tells its own architecture and class count; only names can be given for them.
-    if (format == WeightsFormat::TorchPth && fallback) {
+    if (format == WeightsFormat::TorchPth && namesGiven) {
         if (int(fallback->classNames.size()) != metadata.model.classCount)
             throw Error(weightsPath, "has " + std::to_string(metadata.model.classCount) +
                                          " classes, but " +
@@ -44,6 +48,19 @@ Classifier loadForInference(const std::string& weightsPath,
                                          " class names were given");
         metadata.classNames = fallback->classNames;
     }
+    // An input size given by hand is never dropped silently: convolutional backbones (a .pth,
+    // a Keras backbone) take it; weights trained by ConvScope keep theirs and say so.
+    const int askedSize = fallback ? fallback->model.inputSize : 0;
+    if (askedSize > 0 && askedSize != metadata.model.inputSize) {
+        if (format == WeightsFormat::TorchPth || format == WeightsFormat::KerasBackbone)
+            metadata.model.inputSize = askedSize;
+        else if (stored)
+            throw Error(weightsPath, "was trained at " + std::to_string(metadata.model.inputSize) +
+                                         " px and keeps that size (--size " +
+                                         std::to_string(askedSize) + " cannot apply)");
+    }
+    if (metadata.model.inputSize <= 0)
+        metadata.model.inputSize = kDefaultInputSize;
     if (int(metadata.classNames.size()) != metadata.model.classCount)
         throw Error(weightsPath, "the class names do not match the model's class count (" +
                                      std::to_string(metadata.model.classCount) + ")");

@@ -16,8 +16,10 @@ namespace convscope {
 
 /// Loads a weight file for inference (any format of io/pretrained.h): metadata from the file,
 /// else `fallback` (architecture, input size, class names), the model in eval mode. A Keras
-/// backbone takes its class names and head from `fallback` (the head is untrained). Throws
-/// convscope::Error naming the file.
+/// backbone takes its class names and head from `fallback` (the head is untrained). A
+/// fallback input size > 0 is a choice made by hand: a .pth or Keras backbone takes it, a
+/// ConvScope file refuses another size than its own; 0 means not given (150 without
+/// metadata). Throws convscope::Error naming the file.
 Classifier loadForInference(const std::string& weightsPath,
                             const std::optional<WeightsMetadata>& fallback,
                             WeightsMetadata& metadata, LoadReport* report = nullptr);

@@ -207,8 +207,9 @@ void ClassifierImpl::train(bool on) {
 Classifier makeClassifier(const ModelConfig& config) {
     if (config.classCount < 1)
         throw Error("model", "needs at least one class");
-    if (config.inputSize < 8)
-        throw Error("model", "input size must be at least 8 pixels");
+    if (config.inputSize < 8 || config.inputSize > kMaxInputSize)
+        throw Error("model", "input size " + std::to_string(config.inputSize) + ": must be 8 to " +
+                                 std::to_string(kMaxInputSize) + " pixels");
     if (config.flavour == Flavour::Keras && config.architecture == Architecture::ResNet18)
         throw Error("resnet18", "has no Keras flavour (ResNet-18 is not a Keras application)");
     try {
@@ -226,7 +227,8 @@ Classifier makeClassifier(const ModelConfig& config) {
     } catch (const c10::Error& e) {
         throw Error(architectureName(config.architecture), "cannot build for input size " +
                                                                std::to_string(config.inputSize) +
-                                                               ": " + e.what_without_backtrace());
+                                                               ": " +
+                                                               readableReason(e.what_without_backtrace()));
     }
     throw Error("model", "unknown architecture");
 }

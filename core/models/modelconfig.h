@@ -28,6 +28,10 @@ const char* flavourName(Flavour f);  ///< "standard" or "keras"
 /// Throws convscope::Error for an unknown name.
 Flavour parseFlavour(const std::string& name);
 
+/// The largest square input a model is built for (a 4096x4096 VGG16 already needs ~50 GB for
+/// one training image); larger sizes come from damaged or hostile files.
+inline constexpr int kMaxInputSize = 4096;
+
 struct ModelConfig {
     Architecture architecture = Architecture::SmallConvNet;
     Head head = Head::Flatten;

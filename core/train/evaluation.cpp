@@ -83,6 +83,8 @@ Evaluation evaluateModel(ClassifierImpl& model, BatchLoader& loader, const torch
             loader.stop();
             break;
         }
+        if (batch->labels.size(0) == 0)
+            continue;
         torch::Tensor x = batch->images.to(device);
         if (channelsLast)
             x = x.contiguous(torch::MemoryFormat::ChannelsLast);

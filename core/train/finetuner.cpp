@@ -201,7 +201,9 @@ TrainingResult FineTuner::run() {
         if (!m_resumeRun) {
             // Both phases and the recipe must agree on what the starting weights decide (a
             // Keras backbone's layer names choose the last block).
-            validateTrainConfig(m_config.base);
+            TrainConfig settings = m_config.base;
+            settings.epochs = c.headEpochs;  // each phase sets its own
+            validateTrainConfig(settings);
             adoptStartingWeights(m_config.base);
             checkModelSettings(m_config.base);
             if (fs::exists(runDir / "recipe.json") || fs::exists(runDir / "config.json"))

@@ -1,6 +1,7 @@
 #include "train/trainconfig.h"
 
 #include "error.h"
+#include "util/text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -113,10 +114,16 @@ void validateTrainConfig(const TrainConfig& c) {
     check(c.stepEpochs >= 1 && c.plateauPatience >= 1, "schedule",
           "step epochs and plateau patience must be at least 1");
     check(c.earlyStoppingPatience >= 0, "early stopping", "patience must be zero or positive");
-    check(c.model.inputSize >= 8 && c.model.inputSize <= 4096, "input size",
-          std::to_string(c.model.inputSize) + ": must be 8 to 4096 pixels");
+    check(c.model.inputSize >= 8 && c.model.inputSize <= kMaxInputSize, "input size",
+          std::to_string(c.model.inputSize) + ": must be 8 to " + std::to_string(kMaxInputSize) +
+              " pixels");
     check(std::isfinite(c.model.dropout) && c.model.dropout >= 0 && c.model.dropout < 1, "dropout",
           text(c.model.dropout) + ": must be in [0, 1)");
+    // config.json is JSON, which holds only UTF-8; an escaped path would not resolve again.
+    for (const std::string* path : {&c.dataDir, &c.runDir, &c.initialWeights, &c.featuresCache})
+        check(isValidUtf8(*path), escapeInvalidUtf8(*path).c_str(),
+              "a folder or file name that is not UTF-8 cannot be recorded in config.json; "
+              "rename it");
 }
 
 std::string toJson(const TrainConfig& c) {

@@ -384,6 +384,8 @@ TrainingResult Trainer::Impl::run() {
                 waitWhilePaused();
                 if (cancelled)
                     break;
+                if (batch->labels.size(0) == 0)
+                    continue;  // every image of it was left out (reported below)
                 const auto batchStart = Clock::now();
                 const torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
                 const torch::Tensor y = batch->labels.to(device, true);
@@ -447,6 +449,9 @@ TrainingResult Trainer::Impl::run() {
             }
             if (cancelled)
                 break;
+            for (BatchLoader* loader : {&trainLoader, &validationLoader})
+                for (const auto& [sample, reason] : loader->takeSkipped())
+                    observer->onMessage("Left out from now on: " + reason);
             EpochEnd e;
             e.epoch = epoch + 1;
             e.trainLoss = seen ? lossSum / double(seen) : 0;

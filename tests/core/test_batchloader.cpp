@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -194,6 +195,46 @@ TEST(BatchLoader, caffePreprocessingFeedsBlueFirstMinusTheBgrMean) {
                 EXPECT_NEAR(pixel[0].item<float>(), 255.0f - 103.939f, 1e-3);
                 EXPECT_NEAR(pixel[2].item<float>(), label * 100.0f - 123.68f, 1e-3);
             }
+        }
+    }
+}
+
+TEST(BatchLoader, anUncachedImageDamagedAfterTheScanIsLeftOutAndReported) {
+    // With the data set larger than the decode cache, one file truncated during training
+    // ended the run ("batch loader: ... truncated PNG").
+    TempDir dir;
+    DatasetIndex index = Fixture::make(dir, 4);
+    CacheOptions o;
+    o.width = 12;
+    o.height = 10;
+    o.memoryBudgetBytes = 0;  // nothing cached: every image is decoded when a batch needs it
+    ImageCache cache(index, o);
+    cache.decodeAll();
+    const std::vector<std::size_t> samples = index.indices(Split::Train);
+    const std::string damaged = index.samples()[samples[5]].path;
+    auto bytes = readBytes(damaged);
+    bytes.resize(bytes.size() / 2);
+    writeBytes(damaged, bytes);
+
+    LoaderOptions lo;
+    lo.batchSize = 4;
+    lo.workers = 2;
+    BatchLoader loader(cache, samples, AugmentParams{}, lo);
+    for (int epoch = 0; epoch < 2; ++epoch) {
+        std::size_t seen = 0;
+        for (const Batch& b : wholeEpoch(loader, epoch)) {
+            EXPECT_EQ(b.images.size(0), std::int64_t(b.samples.size()));
+            EXPECT_EQ(std::count(b.samples.begin(), b.samples.end(), samples[5]), 0);
+            seen += b.samples.size();
+        }
+        EXPECT_EQ(seen, samples.size() - 1);
+        const auto skipped = loader.takeSkipped();
+        if (epoch == 0) {
+            ASSERT_EQ(skipped.size(), 1u);
+            EXPECT_EQ(skipped[0].first, samples[5]);
+            EXPECT_NE(skipped[0].second.find(damaged), std::string::npos) << skipped[0].second;
+        } else {
+            EXPECT_TRUE(skipped.empty()) << "reported once, not every epoch";
         }
     }
 }

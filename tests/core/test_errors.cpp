@@ -56,7 +56,7 @@ TEST(ErrorBoundary, everyForeignTypeBecomesErrorWithTheSubject) {
         {"c10", [] { TORCH_CHECK(false, "a torch check\nwith a second line"); }},
         {"opencv", [] { CV_Error(cv::Error::StsBadArg, "an OpenCV failure"); }},
         {"hdf5", [] { throw H5::FileIException("H5File", "an HDF5 failure"); }},
-        {"json", [] { (void)nlohmann::json::parse("{not json"); }},
+        {"json", [] { [[maybe_unused]] const auto j = nlohmann::json::parse("{not json"); }},
         {"filesystem",
          [] { fs::create_directories("/proc/self/no/such/place"); }},
         {"bad_alloc", [] { throw std::bad_alloc(); }},

@@ -291,3 +291,37 @@ TEST(ImageProbe, tiffWithDuplicatedSizeTagsIsRefusedBeforeDecoding) {
         EXPECT_EQ(e.reason(), "corrupt TIFF (ImageWidth given twice)");
     }
 }
+
+TEST(ImageDecoder, libraryWarningsAreKeptNotPrinted) {
+    // libjpeg printed "Corrupt JPEG data: ..." and OpenCV "[ WARN:0@...]" / "imdecode_(''):
+    // can't read data" lines to stderr for damaged files, flooding a scan.
+    TempDir dir;
+    const std::string cut = dir.file("cut.jpg");
+    writeImage(cut, patternBgr(64, 48));
+    auto jpeg = readBytes(cut);
+    // The last third of the scan data gone, the end marker kept: libjpeg warns ("premature
+    // end of data segment") and still decodes, the rest grey.
+    jpeg.erase(jpeg.end() - 2 - std::ptrdiff_t(jpeg.size() / 3), jpeg.end() - 2);
+    writeBytes(cut, jpeg);
+    // A TIFF whose one strip lies past the end of the file: libtiff fails to read it.
+    const std::string tiff = dir.file("strip.tif");
+    writeBytes(tiff, tiffBytes(8, {{256, 64}, {257, 48}, {258, 8}, {259, 1}, {262, 2},
+                                   {273, 5000}, {277, 3}, {278, 48}, {279, 64 * 48 * 3}}));
+
+    testing::internal::CaptureStderr();
+    std::string warning;
+    DecodeOptions options;
+    options.warning = &warning;
+    const cv::Mat decoded = decodeImageFile(cut, options);
+    std::string failure;
+    try {
+        decodeImageFile(tiff);
+    } catch (const Error& e) {
+        failure = e.reason();
+    }
+    const std::string printed = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(printed, "");
+    EXPECT_EQ(decoded.cols, 64);
+    EXPECT_NE(warning.find("Corrupt JPEG data"), std::string::npos) << warning;
+    EXPECT_EQ(failure.rfind("corrupt TIFF", 0), 0u) << failure;
+}

@@ -72,6 +72,21 @@ class TorchWeightsTest(unittest.TestCase):
         self.assertLess(np.abs(ours - expected).max(), 1e-5)
         self.assertEqual(result["top"], f"class_{int(expected.argmax())}")
 
+    def test_predict_takes_an_explicit_size(self):
+        # --size was ignored: a .pth brings its own guess (224), and the image was resized.
+        small = self.pixels[:64, :64].copy()
+        image = os.path.join(self.tmp.name, "small.png")
+        write_png_pixels(image, small)
+        out = self.run_binary("predict", self.pth, image, "--size", "64", "--json")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        probs = json.loads(out.stdout.splitlines()[0])["probabilities"]
+        ours = np.array([probs[f"class_{i}"] for i in range(1000)])
+        x = (small.astype(np.float32) / 255 - MEAN) / STD
+        with torch.no_grad():
+            logits = self.model(torch.from_numpy(x.transpose(2, 0, 1).copy())[None])
+        expected = torch.softmax(logits, 1)[0].numpy()
+        self.assertLess(np.abs(ours - expected).max(), 1e-5)
+
     def test_predict_takes_class_names_from_a_labels_file(self):
         labels = os.path.join(self.tmp.name, "labels.txt")
         with open(labels, "w") as f:

@@ -229,6 +229,61 @@ class TrainCliTest(unittest.TestCase):
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn("bad.h5", proc.stderr)
 
+    def test_class_names_that_are_not_utf8_are_carried_escaped(self):
+        # A Latin-1 folder name failed after epoch 1 and on every resume with a JSON type
+        # error, and predict --json stopped partway.
+        data = os.path.join(self.tmp.name, "latin1").encode()
+        latin = os.path.join(data, b"caf\xe9")
+        for i in range(8):
+            write_png(os.path.join(latin, f"{i}.png".encode()).decode("utf-8", "surrogateescape"),
+                      24, 24, (200, 30 + i, 30))
+            write_png(os.path.join(data.decode(), "blue", f"{i}.png"), 24, 24, (20, 30, 200 - i))
+        run = os.path.join(self.tmp.name, "latin1-run")
+        proc = subprocess.run([BINARY, "train", data, "--out", run, "--size", "32", "--epochs", "2",
+                               "--batch", "4"], capture_output=True, timeout=600)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(os.path.join(run, "import-report.json")) as f:
+            names = [c["name"] for c in json.load(f)["classes"]]
+        self.assertEqual(names, ["blue", "caf\\xE9"])
+        with open(os.path.join(run, "config.json")) as f:
+            config = json.load(f)
+        config["epochs"] = 3
+        with open(os.path.join(run, "config.json"), "w") as f:
+            json.dump(config, f)
+        proc = subprocess.run([BINARY, "train", "--resume", run], capture_output=True, timeout=600)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(len(history(run)), 3)
+
+        image = os.path.join(latin, b"0.png")
+        out_csv = os.path.join(self.tmp.name, "latin1.csv")
+        proc = subprocess.run([BINARY, "predict", os.path.join(run, "weights.h5").encode(), image,
+                               os.path.join(data, b"blue", b"1.png"), "--json", "--csv", out_csv],
+                              capture_output=True, timeout=300)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        lines = [json.loads(line) for line in proc.stdout.decode("utf-8").splitlines()]
+        self.assertEqual(len(lines), 2)
+        self.assertTrue(lines[0]["path"].endswith("caf\\xE9/0.png"), lines[0]["path"])
+        self.assertEqual(sorted(lines[0]["probabilities"]), ["blue", "caf\\xE9"])
+        with open(out_csv, encoding="utf-8") as f:
+            rows = f.read().splitlines()
+        self.assertEqual(len(rows), 3)
+        self.assertIn("caf\\xE9/0.png", rows[1])
+
+    def test_predict_refuses_another_size_for_weights_that_keep_theirs(self):
+        run = os.path.join(self.tmp.name, "sized")
+        proc = self.train(self.data, "--out", run, "--size", "32", "--epochs", "1")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        image = os.path.join(self.data, "red", "1.png")
+        weights = os.path.join(run, "weights.h5")
+        proc = subprocess.run([BINARY, "predict", weights, image, "--size", "48"],
+                              capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("was trained at 32 px and keeps that size (--size 48 cannot apply)",
+                      proc.stderr)
+        proc = subprocess.run([BINARY, "predict", weights, image, "--size", "32"],
+                              capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
 
 if __name__ == "__main__":
     BINARY = sys.argv.pop(1)

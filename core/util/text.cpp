@@ -1,0 +1,66 @@
+#include "util/text.h"
+
+#include <cstdio>
+
+namespace convscope {
+
+std::size_t utf8SequenceLength(const std::string& text, std::size_t i) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+    const unsigned char c = byte(i);
+    std::size_t n = 0;
+    unsigned minimum = 0;
+    if (c < 0x80)
+        return 1;
+    if ((c >> 5) == 0x6) {
+        n = 2;
+        minimum = 0x80;
+    } else if ((c >> 4) == 0xE) {
+        n = 3;
+        minimum = 0x800;
+    } else if ((c >> 3) == 0x1E) {
+        n = 4;
+        minimum = 0x10000;
+    } else {
+        return 0;
+    }
+    if (i + n > text.size())
+        return 0;
+    unsigned code = c & (0x7F >> n);
+    for (std::size_t k = 1; k < n; ++k) {
+        if ((byte(i + k) & 0xC0) != 0x80)
+            return 0;
+        code = (code << 6) | (byte(i + k) & 0x3F);
+    }
+    const bool surrogate = code >= 0xD800 && code <= 0xDFFF;
+    return code < minimum || code > 0x10FFFF || surrogate ? 0 : n;
+}
+
+bool isValidUtf8(const std::string& text) {
+    for (std::size_t i = 0; i < text.size();) {
+        const std::size_t n = utf8SequenceLength(text, i);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+std::string escapeInvalidUtf8(const std::string& text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size();) {
+        const std::size_t n = utf8SequenceLength(text, i);
+        if (n == 0) {
+            char hex[5];
+            std::snprintf(hex, sizeof hex, "\\x%02X", static_cast<unsigned char>(text[i]));
+            out += hex;
+            ++i;
+        } else {
+            out.append(text, i, n);
+            i += n;
+        }
+    }
+    return out;
+}
+
+}  // namespace convscope

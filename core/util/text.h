@@ -1,0 +1,18 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace convscope {
+
+/// The length of the valid UTF-8 sequence that starts at `text[i]`, 0 when none does
+/// (a stray continuation byte, an overlong or truncated sequence).
+std::size_t utf8SequenceLength(const std::string& text, std::size_t i);
+
+bool isValidUtf8(const std::string& text);
+
+/// `text` as valid UTF-8 for JSON, CSV and the screen: each byte that is not part of a valid
+/// sequence becomes "\xNN" (a file name in Latin-1, say). Valid text is returned unchanged.
+std::string escapeInvalidUtf8(const std::string& text);
+
+}  // namespace convscope
