@@ -4,15 +4,18 @@
 #include "error.h"
 #include "runtime.h"
 #include "util/buglog.h"
+#include "util/text.h"
 
 #ifdef CONVSCOPE_HAS_UI
 #include "mainwindow.h"
 #endif
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <string>
 #include <vector>
@@ -83,9 +86,23 @@ const char* kUsage =
     "  cam WEIGHTS IMAGE [--class NAME] [--method cam|gradcam] [--layer NAME] --out OVERLAY.png\n"
     "          [--opacity 0.5] [--json]   class activation map, its peak and the 20% box\n";
 
+int run(int argc, char** argv);
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    const int status = run(argc, argv);
+    // Ends without the libraries' exit handlers: HDF5 1.10 keeps a half-opened file after some
+    // failed opens of a damaged file, and its handler then prints "HDF5: infinite loop closing
+    // library" and a long line of codes. Everything ConvScope writes is already on disk.
+    std::cout.flush();
+    std::fflush(nullptr);
+    std::_Exit(status);
+}
+
+namespace {
+
+int run(int argc, char** argv) {
     const std::map<std::string, std::function<int(const std::vector<std::string>&)>> commands{
         {"scan", convscope::cli::scanCommand},
         {"augment", convscope::cli::augmentCommand},
@@ -135,7 +152,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "convscope %s: %s\n\n%s", argv[1], e.what(), kUsage);
         return 2;
     } catch (const convscope::Error& e) {
-        std::fprintf(stderr, "convscope %s: %s\n", argv[1], e.what());
+        // A name from a damaged file or a Latin-1 folder may hold bytes that are not UTF-8.
+        std::fprintf(stderr, "convscope %s: %s\n", argv[1],
+                     convscope::escapeInvalidUtf8(e.what()).c_str());
         return 1;
     } catch (...) {
         // Core throws only convscope::Error: anything else is a bug, kept in a report.
@@ -144,3 +163,5 @@ int main(int argc, char** argv) {
         return 70;  // EX_SOFTWARE
     }
 }
+
+}  // namespace

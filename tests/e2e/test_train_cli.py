@@ -284,6 +284,31 @@ class TrainCliTest(unittest.TestCase):
                               capture_output=True, text=True)
         self.assertEqual(proc.returncode, 0, proc.stderr)
 
+    def test_damaged_weights_give_one_line_each(self):
+        # Damaged HDF5 files printed "HDF5: infinite loop closing library" and a long line of
+        # codes at exit, or a layer name's raw bytes.
+        import random
+        run = os.path.join(self.tmp.name, "to-damage")
+        proc = self.train(self.data, "--out", run, "--size", "32", "--epochs", "1")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(os.path.join(run, "weights.h5"), "rb") as f:
+            good = f.read()
+        image = os.path.join(self.data, "red", "1.png")
+        damaged = os.path.join(self.tmp.name, "damaged.h5")
+        for seed in range(12):
+            rng = random.Random(seed)
+            data = bytearray(good)
+            for _ in range(30):
+                data[rng.randrange(0, 4000)] ^= rng.randrange(1, 256)
+            with open(damaged, "wb") as f:
+                f.write(data)
+            proc = subprocess.run([BINARY, "predict", damaged, image], capture_output=True)
+            err = proc.stderr.decode("utf-8")  # valid UTF-8, whatever the file held
+            self.assertIn(proc.returncode, (0, 1), err)
+            if proc.returncode == 1:
+                self.assertEqual(len(err.splitlines()), 1, err)
+                self.assertIn("damaged.h5", err)
+
 
 if __name__ == "__main__":
     BINARY = sys.argv.pop(1)
