@@ -114,6 +114,8 @@ void validateTrainConfig(const TrainConfig& c) {
     check(c.stepEpochs >= 1 && c.plateauPatience >= 1, "schedule",
           "step epochs and plateau patience must be at least 1");
     check(c.earlyStoppingPatience >= 0, "early stopping", "patience must be zero or positive");
+    check(!c.nesterov || (c.optimizer == OptimizerKind::Sgd && c.momentum > 0), "nesterov",
+          "needs the SGD optimizer with a momentum above 0");
     check(c.model.inputSize >= 8 && c.model.inputSize <= kMaxInputSize, "input size",
           std::to_string(c.model.inputSize) + ": must be 8 to " + std::to_string(kMaxInputSize) +
               " pixels");
