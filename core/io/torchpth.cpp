@@ -6,6 +6,7 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -50,6 +51,19 @@ std::vector<std::int64_t> intTuple(const PickleValue& v, const char* what,
         out.push_back(item->integer);
     }
     return out;
+}
+
+/// A record's contents. torch.save stores records uncompressed, so a record larger than the
+/// whole file has a damaged size: refused before LibTorch allocates that much.
+std::tuple<at::DataPtr, std::size_t> readRecord(caffe2::serialize::PyTorchStreamReader& archive,
+                                                const std::string& name, const std::string& path) {
+    std::error_code ec;
+    const std::uintmax_t fileBytes = std::filesystem::file_size(path, ec);
+    const std::size_t recordBytes = archive.getRecordSize(name);
+    if (ec || recordBytes > fileBytes)
+        throw Error(path, "damaged archive (record " + name + " claims " +
+                              std::to_string(recordBytes) + " bytes, more than the file holds)");
+    return archive.getRecord(name);
 }
 
 /// Builds the tensors as the pickle asks for them; owns the archive reader.
@@ -121,7 +135,7 @@ private:
             throw Error(m_path, "storage record " + record + " is missing from the archive");
         if (!m_withValues)
             return s;
-        auto [data, bytes] = m_archive.getRecord(record);
+        auto [data, bytes] = readRecord(m_archive, record, m_path);
         const std::size_t elementBytes = c10::elementSize(s.dtype);
         if (std::uint64_t(s.numel) > bytes / elementBytes)
             throw Error(m_path, "storage record " + record + " holds " + std::to_string(bytes) +
@@ -254,12 +268,12 @@ TorchStateDict readTorchStateDict(const std::string& path, bool withValues) {
             if (!archive.hasRecord("data.pkl"))
                 throw Error(path, "a zip archive without data.pkl, not a torch.save file");
             if (archive.hasRecord("byteorder")) {
-                auto [order, bytes] = archive.getRecord("byteorder");
+                auto [order, bytes] = readRecord(archive, "byteorder", path);
                 const std::string text(static_cast<const char*>(order.get()), bytes);
                 if (text != "little")
                     throw Error(path, "stored " + text + "-endian, which ConvScope does not read");
             }
-            auto [pickle, size] = archive.getRecord("data.pkl");
+            auto [pickle, size] = readRecord(archive, "data.pkl", path);
             StateDictReader reader(archive, path, withValues);
             const PickleRef root =
                 unpickle(static_cast<const std::uint8_t*>(pickle.get()), size, reader.hooks(), path);
