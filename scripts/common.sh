@@ -7,7 +7,7 @@ CONVSCOPE_BUILD="${CONVSCOPE_BUILD:-$CONVSCOPE_ROOT/build}"
 CONVSCOPE_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libopenblas0-pthread                         # OpenBLAS for OpenCV's and NumPy's BLAS calls
-  libopencv-dev libhdf5-dev zlib1g-dev libjpeg-dev
+  libopencv-dev libhdf5-dev zlib1g-dev libjpeg-dev libpng-dev
   qt6-base-dev libqcustomplot-dev libgl-dev
   libgtest-dev nlohmann-json3-dev
   dataset-fashion-mnist                        # the demo data (real photos, MIT)

@@ -1,6 +1,7 @@
 #include "data/imagedecoder.h"
 
 #include "data/decoderdiagnostics.h"
+#include "data/pngdecoder.h"
 #include "error.h"
 
 #include <opencv2/imgcodecs.hpp>
@@ -322,13 +323,19 @@ cv::Mat decodeImageBytes(const unsigned char* data, std::size_t size, const Deco
             throw Error(path, "corrupt WebP (a DICOM signature at byte 128)");
         const cv::Mat buffer(1, int(size), CV_8U, const_cast<unsigned char*>(data));
         cv::Mat decoded;
-        try {
-            if (probe.format == ImageFormat::Jpeg)
-                decoded = cv::imdecode(buffer, jpegReducedFlag(probe, options));
-            else
-                decoded = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
-        } catch (const cv::Exception& e) {
-            throw Error(path, std::string("corrupt ") + formatName(probe.format) + " (" + e.err + ")");
+        std::string pngError;
+        if (probe.format == ImageFormat::Png) {
+            if (!decodePng(data, size, decoded, pngError))
+                throw Error(path, "corrupt PNG (" + pngError + ")");
+        } else {
+            try {
+                decoded = cv::imdecode(buffer, probe.format == ImageFormat::Jpeg
+                                                   ? jpegReducedFlag(probe, options)
+                                                   : cv::IMREAD_UNCHANGED);
+            } catch (const cv::Exception& e) {
+                throw Error(path, std::string("corrupt ") + formatName(probe.format) + " (" +
+                                      e.err + ")");
+            }
         }
         if (decoded.empty()) {
             throw Error(path, std::string("corrupt ") + formatName(probe.format) +

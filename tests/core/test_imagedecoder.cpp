@@ -308,7 +308,21 @@ TEST(ImageDecoder, libraryWarningsAreKeptNotPrinted) {
     writeBytes(tiff, tiffBytes(8, {{256, 64}, {257, 48}, {258, 8}, {259, 1}, {262, 2},
                                    {273, 5000}, {277, 3}, {278, 48}, {279, 64 * 48 * 3}}));
 
+    // libpng printed "libpng error: IDAT: ..." through OpenCV's PNG reader.
+    const std::string png = dir.file("garbled.png");
+    writeImage(png, patternBgr(32, 32));
+    auto pngBytes = readBytes(png);
+    for (std::size_t i = 60; i + 20 < pngBytes.size(); ++i)
+        pngBytes[i] = std::uint8_t(i * 31);
+    writeBytes(png, pngBytes);
+
     testing::internal::CaptureStderr();
+    std::string pngFailure;
+    try {
+        decodeImageFile(png);
+    } catch (const Error& e) {
+        pngFailure = e.reason();
+    }
     std::string warning;
     DecodeOptions options;
     options.warning = &warning;
@@ -324,4 +338,5 @@ TEST(ImageDecoder, libraryWarningsAreKeptNotPrinted) {
     EXPECT_EQ(decoded.cols, 64);
     EXPECT_NE(warning.find("Corrupt JPEG data"), std::string::npos) << warning;
     EXPECT_EQ(failure.rfind("corrupt TIFF", 0), 0u) << failure;
+    EXPECT_EQ(pngFailure.rfind("corrupt PNG (", 0), 0u) << pngFailure;
 }
