@@ -1,7 +1,7 @@
 // filters, featuremaps and cam: the commands that look inside a trained model.
 #include "cli/args.h"
-#include "cli/jsontext.h"
 #include "cli/commands.h"
+#include "cli/jsontext.h"
 #include "cli/modeloptions.h"
 
 #include "data/imagedecoder.h"
@@ -133,11 +133,11 @@ int filtersCommand(const std::vector<std::string>& argv) {
     writePng(*out, tileGrid(f.tiles, f.columns, int(args.integer("tile", 32))));
     if (args.flag("json"))
         std::cout << jsonText(nlohmann::json{{"layer", layer},
-                                    {"out", *out},
-                                    {"filters", f.filters},
-                                    {"input_channels", f.inputChannels},
-                                    {"kernel", {f.kernelHeight, f.kernelWidth}},
-                                    {"tiles", f.tiles.size()}})
+                                             {"out", *out},
+                                             {"filters", f.filters},
+                                             {"input_channels", f.inputChannels},
+                                             {"kernel", {f.kernelHeight, f.kernelWidth}},
+                                             {"tiles", f.tiles.size()}})
                   << "\n";
     else
         std::printf("wrote %s: %d filters of %dx%dx%d\n", out->c_str(), f.filters, f.inputChannels,
@@ -163,12 +163,12 @@ int featureMapsCommand(const std::vector<std::string>& argv) {
                                args.flag("shared-range"), int(args.integer("columns", 0))));
     if (args.flag("json")) {
         std::cout << jsonText(nlohmann::json{{"layer", layer},
-                                    {"out", *out},
-                                    {"channels", maps.channels},
-                                    {"height", maps.height},
-                                    {"width", maps.width},
-                                    {"min", maps.minValue},
-                                    {"max", maps.maxValue}})
+                                             {"out", *out},
+                                             {"channels", maps.channels},
+                                             {"height", maps.height},
+                                             {"width", maps.width},
+                                             {"min", maps.minValue},
+                                             {"max", maps.maxValue}})
                   << "\n";
     } else {
         std::printf("wrote %s: %d maps of %dx%d, values %.4g..%.4g\n", out->c_str(), maps.channels,
@@ -212,11 +212,11 @@ int camCommand(const std::vector<std::string>& argv) {
     const float probability = cam.probabilities[std::size_t(cam.classIndex)];
     if (args.flag("json")) {
         std::cout << jsonText(nlohmann::json{{"class", className},
-                                    {"probability", probability},
-                                    {"method", method},
-                                    {"layer", cam.featureLayer},
-                                    {"peak", {cam.peakX, cam.peakY}},
-                                    {"box", {cam.boxX0, cam.boxY0, cam.boxX1, cam.boxY1}}})
+                                             {"probability", probability},
+                                             {"method", method},
+                                             {"layer", cam.featureLayer},
+                                             {"peak", {cam.peakX, cam.peakY}},
+                                             {"box", {cam.boxX0, cam.boxY0, cam.boxX1, cam.boxY1}}})
                   << "\n";
     } else {
         std::printf("%s (%.1f%%) by %s on %s: peak (%d, %d), box (%d, %d)-(%d, %d)\n",

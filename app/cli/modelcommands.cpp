@@ -1,18 +1,18 @@
 // evaluate, predict and summary: the commands that use a trained model.
 #include "cli/args.h"
-#include "cli/jsontext.h"
 #include "cli/commands.h"
+#include "cli/jsontext.h"
 #include "cli/modeloptions.h"
 
 #include "data/datasetindex.h"
 #include "data/imageprobe.h"
 #include "error.h"
-#include "util/text.h"
 #include "inspect/predictor.h"
 #include "io/kerasimport.h"
 #include "io/modelweights.h"
 #include "io/pretrained.h"
 #include "models/classifier.h"
+#include "util/text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -108,8 +108,8 @@ int predictCommand(const std::vector<std::string>& argv) {
             for (std::size_t c = 0; c < names.size(); ++c)
                 probs[names[c]] = p.probabilities[c];
             std::cout << jsonText(nlohmann::json{{"path", escapeInvalidUtf8(p.path)},
-                                        {"probabilities", probs},
-                                        {"top", names[std::size_t(p.top)]}})
+                                                 {"probabilities", probs},
+                                                 {"top", names[std::size_t(p.top)]}})
                       << "\n";
         } else {
             std::printf("%s:", p.path.c_str());
@@ -119,7 +119,8 @@ int predictCommand(const std::vector<std::string>& argv) {
             std::printf("\n");
         }
         if (csv.is_open()) {
-            csv << csvField(escapeInvalidUtf8(p.path)) << "," << csvField(names[std::size_t(p.top)]);
+            csv << csvField(escapeInvalidUtf8(p.path)) << ","
+                << csvField(names[std::size_t(p.top)]);
             for (float v : p.probabilities)
                 csv << "," << v;
             csv << "\n";
@@ -156,10 +157,10 @@ int evaluateCommand(const std::vector<std::string>& argv) {
                                {"precision", e.precision(int(c))},
                                {"recall", e.recall(int(c))}});
         std::cout << jsonText(nlohmann::json{{"accuracy", e.accuracy()},
-                                    {"loss", e.loss},
-                                    {"images", e.samples},
-                                    {"classes", classes},
-                                    {"confusion", e.confusion}})
+                                             {"loss", e.loss},
+                                             {"images", e.samples},
+                                             {"classes", classes},
+                                             {"confusion", e.confusion}})
                   << std::endl;
         return 0;
     }

@@ -1,4 +1,5 @@
 #include "cli/progressprinter.h"
+
 #include "cli/jsontext.h"
 
 #include <nlohmann/json.hpp>

@@ -182,7 +182,9 @@ DatasetIndex DatasetIndex::scan(const std::string& rootPath, const ScanOptions& 
         std::vector<ImageProbe> probes(candidates.size());
         parallelFor(
             candidates.size(), options.threads,
-            [&](std::size_t i) { probes[i] = probeImageFile(candidates[i].path, options.maxPixels); },
+            [&](std::size_t i) {
+                probes[i] = probeImageFile(candidates[i].path, options.maxPixels);
+            },
             options.cancel, options.progress);
         if (options.cancel && options.cancel->load())
             throw Error(rootPath, "scan cancelled");
@@ -251,9 +253,9 @@ DatasetIndex DatasetIndex::scan(const std::string& rootPath, const ScanOptions& 
             for (int label = 0; label < int(index.m_classNames.size()); ++label) {
                 for (Split split : {Split::Train, Split::Validation}) {
                     if (index.count(label, split) == 0)
-                        index.m_report.warnings.push_back("class " +
-                                                          index.m_classNames[std::size_t(label)] +
-                                                          " has no " + splitName(split) + " images");
+                        index.m_report.warnings.push_back(
+                            "class " + index.m_classNames[std::size_t(label)] + " has no " +
+                            splitName(split) + " images");
                 }
             }
         }

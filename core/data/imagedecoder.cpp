@@ -317,9 +317,10 @@ cv::Mat decodeImageBytes(const unsigned char* data, std::size_t size, const Deco
         }
 
         // imdecode picks its decoder by signature, not by our probe: a WebP header that libwebp
-        // refuses falls through to the DICOM reader, which trusts the lengths after a "DICM" at byte
-        // 128 and allocates gigabytes for a file of 300 bytes.
-        if (probe.format == ImageFormat::WebP && size >= 132 && std::memcmp(data + 128, "DICM", 4) == 0)
+        // refuses falls through to the DICOM reader, which trusts the lengths after a "DICM" at
+        // byte 128 and allocates gigabytes for a file of 300 bytes.
+        if (probe.format == ImageFormat::WebP && size >= 132 &&
+            std::memcmp(data + 128, "DICM", 4) == 0)
             throw Error(path, "corrupt WebP (a DICOM signature at byte 128)");
         const cv::Mat buffer(1, int(size), CV_8U, const_cast<unsigned char*>(data));
         cv::Mat decoded;
@@ -333,8 +334,8 @@ cv::Mat decodeImageBytes(const unsigned char* data, std::size_t size, const Deco
                                                    ? jpegReducedFlag(probe, options)
                                                    : cv::IMREAD_UNCHANGED);
             } catch (const cv::Exception& e) {
-                throw Error(path, std::string("corrupt ") + formatName(probe.format) + " (" +
-                                      e.err + ")");
+                throw Error(
+                    path, std::string("corrupt ") + formatName(probe.format) + " (" + e.err + ")");
             }
         }
         if (decoded.empty()) {
@@ -347,8 +348,8 @@ cv::Mat decodeImageBytes(const unsigned char* data, std::size_t size, const Deco
             throw Error(path, std::string("corrupt ") + formatName(probe.format) + " (decoded " +
                                   std::to_string(decoded.cols) + "x" +
                                   std::to_string(decoded.rows) + ", the header says " +
-                                  std::to_string(probe.width) + "x" +
-                                  std::to_string(probe.height) + ")");
+                                  std::to_string(probe.width) + "x" + std::to_string(probe.height) +
+                                  ")");
 
         cv::Mat bgr;
         try {

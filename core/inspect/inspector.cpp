@@ -228,8 +228,9 @@ FilterImages Inspector::filterWeights(const std::string& layer, FilterChannels c
         if (channels == FilterChannels::Auto)
             channels = out.inputChannels == 3 ? FilterChannels::Rgb : FilterChannels::Mean;
         if (channels == FilterChannels::Rgb && out.inputChannels != 3)
-            throw Error(layer, "has " + std::to_string(out.inputChannels) +
-                                   " input channels: RGB needs 3 (show them averaged or per channel)");
+            throw Error(layer,
+                        "has " + std::to_string(out.inputChannels) +
+                            " input channels: RGB needs 3 (show them averaged or per channel)");
         // What each tile shows, [tiles, 1 or 3, kh, kw].
         torch::Tensor shown;
         if (channels == FilterChannels::Rgb)
@@ -290,17 +291,19 @@ std::vector<FilterPicture> Inspector::maximizeLayer(const std::string& layer,
             std::vector<int> filters;
             for (int f = b * kMaximizeBatch; f < std::min(count, (b + 1) * kMaximizeBatch); ++f)
                 filters.push_back(f);
-            auto pictures = maximizeFilters(
-                *m_impl->model, m_impl->metadata.preprocessing, layer, m_impl->objectiveLayer(layer),
-                filters, options, size, l.spatial, cancel, progress, b * perBatch, batches * perBatch);
+            auto pictures =
+                maximizeFilters(*m_impl->model, m_impl->metadata.preprocessing, layer,
+                                m_impl->objectiveLayer(layer), filters, options, size, l.spatial,
+                                cancel, progress, b * perBatch, batches * perBatch);
             if (!pictures)
                 break;
             for (auto& p : *pictures)
                 all.push_back(std::move(p));
         }
-        std::stable_sort(all.begin(), all.end(), [](const FilterPicture& a, const FilterPicture& b) {
-            return a.finalActivation > b.finalActivation;
-        });
+        std::stable_sort(all.begin(), all.end(),
+                         [](const FilterPicture& a, const FilterPicture& b) {
+                             return a.finalActivation > b.finalActivation;
+                         });
         return all;
     });
 }
@@ -333,8 +336,9 @@ ClassActivation Inspector::classActivation(const RgbImage& image, int classIndex
         if (method == CamMethod::Cam && !gapHead)
             throw Error("CAM", "needs a network with a global-average-pooling head; use Grad-CAM");
         if (classIndex >= model.config().classCount)
-            throw Error("class " + std::to_string(classIndex),
-                        "the model has only " + std::to_string(model.config().classCount) + " classes");
+            throw Error(
+                "class " + std::to_string(classIndex),
+                "the model has only " + std::to_string(model.config().classCount) + " classes");
         // The feature layer: the one asked for, else the last spatial output before the head's
         // first flat one (what GAP pools, or what the flatten head reads).
         std::string target = layer;
@@ -369,7 +373,8 @@ ClassActivation Inspector::classActivation(const RgbImage& image, int classIndex
         out.method = method;
         out.featureLayer = target;
         out.probabilities = toVector(torch::softmax(logits.detach(), 1)[0]);
-        out.classIndex = classIndex >= 0 ? classIndex : int(logits[0].argmax().item<std::int64_t>());
+        out.classIndex =
+            classIndex >= 0 ? classIndex : int(logits[0].argmax().item<std::int64_t>());
 
         torch::Tensor map;  // [h, w]
         if (method == CamMethod::Cam) {
@@ -401,13 +406,15 @@ ClassActivation Inspector::classActivation(const RgbImage& image, int classIndex
         out.peakY = int(peak / image.width);
 
         // The paper's box: 20% of the maximum, the largest 8-connected component.
-        const cv::Mat heat(image.height, image.width, CV_32F, const_cast<float*>(up.data_ptr<float>()));
+        const cv::Mat heat(image.height, image.width, CV_32F,
+                           const_cast<float*>(up.data_ptr<float>()));
         cv::Mat mask = heat >= (hi > 0 ? 0.2f * hi : hi);
         cv::Mat labels, stats, centroids;
         const int n = cv::connectedComponentsWithStats(mask, labels, stats, centroids, 8);
         int best = -1;
         for (int i = 1; i < n; ++i)
-            if (best < 0 || stats.at<int>(i, cv::CC_STAT_AREA) > stats.at<int>(best, cv::CC_STAT_AREA))
+            if (best < 0 ||
+                stats.at<int>(i, cv::CC_STAT_AREA) > stats.at<int>(best, cv::CC_STAT_AREA))
                 best = i;
         if (best > 0) {
             out.boxX0 = stats.at<int>(best, cv::CC_STAT_LEFT);

@@ -74,8 +74,8 @@ std::vector<Prediction> Predictor::predictFiles(const std::vector<std::string>& 
                 pixels.push_back(
                     torch::from_blob(image.data, {image.rows, image.cols, 3}, torch::kUInt8));
             }
-            const torch::Tensor probs =
-                m_impl->probabilities(torch::stack(pixels).to(torch::kFloat32).permute({0, 3, 1, 2}));
+            const torch::Tensor probs = m_impl->probabilities(
+                torch::stack(pixels).to(torch::kFloat32).permute({0, 3, 1, 2}));
             for (std::size_t k = 0; k < slots.size(); ++k) {
                 Prediction& p = out[slots[k]];
                 const float* row = probs[std::int64_t(k)].data_ptr<float>();

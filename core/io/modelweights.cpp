@@ -321,9 +321,8 @@ std::optional<WeightsMetadata> readWeightsMetadata(const std::string& path) {
 }
 
 LoadReport loadModelWeights(const std::string& path, ClassifierImpl& model, bool byName) {
-    return atBoundary(path, [&] {
-        return loadModelWeights(readKerasWeights(path), path, model, byName);
-    });
+    return atBoundary(
+        path, [&] { return loadModelWeights(readKerasWeights(path), path, model, byName); });
 }
 
 LoadReport loadModelWeights(const KerasWeightsFile& file, const std::string& path,

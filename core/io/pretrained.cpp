@@ -94,7 +94,8 @@ std::optional<WeightsMetadata> readPretrainedMetadata(const std::string& path) {
                 return readWeightsMetadata(path);
             case WeightsFormat::TorchPth: {
                 WeightsMetadata m;
-                m.model = torchvisionModelConfig(readTorchStateDict(path, /*withValues=*/false), path);
+                m.model =
+                    torchvisionModelConfig(readTorchStateDict(path, /*withValues=*/false), path);
                 for (int i = 0; i < m.model.classCount; ++i)
                     m.classNames.push_back("class_" + std::to_string(i));
                 m.preprocessing = torchvisionPreprocessing();

@@ -110,7 +110,8 @@ fs::path shardInside(const fs::path& folder, const std::string& name, const std:
     const fs::path file = fs::weakly_canonical(folder / relative, ec);
     if (ec)
         throw Error(path, "weight shard '" + name + "' is missing or unreadable");
-    const auto [baseEnd, fileAt] = std::mismatch(base.begin(), base.end(), file.begin(), file.end());
+    const auto [baseEnd, fileAt] =
+        std::mismatch(base.begin(), base.end(), file.begin(), file.end());
     if (baseEnd != base.end())
         throw outside();
     if (fs::exists(file, ec) && !fs::is_regular_file(file, ec))

@@ -275,8 +275,8 @@ TorchStateDict readTorchStateDict(const std::string& path, bool withValues) {
             }
             auto [pickle, size] = readRecord(archive, "data.pkl", path);
             StateDictReader reader(archive, path, withValues);
-            const PickleRef root =
-                unpickle(static_cast<const std::uint8_t*>(pickle.get()), size, reader.hooks(), path);
+            const PickleRef root = unpickle(static_cast<const std::uint8_t*>(pickle.get()), size,
+                                            reader.hooks(), path);
             const PickleValue& dict = stateDictIn(*root, path);
             TorchStateDict out;
             for (const auto& [key, value] : dict.entries) {

@@ -225,18 +225,15 @@ Classifier makeClassifier(const ModelConfig& config) {
                                                         : makeMobileNetV2(config);
         }
     } catch (const c10::Error& e) {
-        throw Error(architectureName(config.architecture), "cannot build for input size " +
-                                                               std::to_string(config.inputSize) +
-                                                               ": " +
-                                                               readableReason(e.what_without_backtrace()));
+        throw Error(architectureName(config.architecture),
+                    "cannot build for input size " + std::to_string(config.inputSize) + ": " +
+                        readableReason(e.what_without_backtrace()));
     }
     throw Error("model", "unknown architecture");
 }
 
 std::vector<LayerInfo> describeLayers(const ModelConfig& config) {
-    return atBoundary("model", [&] {
-        return makeClassifier(config)->summary();
-    });
+    return atBoundary("model", [&] { return makeClassifier(config)->summary(); });
 }
 
 Classifier cloneClassifier(const Classifier& model) {

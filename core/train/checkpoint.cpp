@@ -100,7 +100,8 @@ TrainingState loadCheckpoint(const std::string& path, ClassifierImpl& model,
         archive.read("state", state);
         return stateFromJson(state.toStringRef());
     } catch (const c10::Error& e) {
-        throw Error(path, "damaged checkpoint (" + readableReason(e.what_without_backtrace()) + ")");
+        throw Error(path,
+                    "damaged checkpoint (" + readableReason(e.what_without_backtrace()) + ")");
     } catch (const nlohmann::json::exception& e) {
         throw Error(path, std::string("damaged checkpoint state (") + e.what() + ")");
     } catch (const Error&) {

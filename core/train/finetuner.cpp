@@ -243,7 +243,8 @@ TrainingResult FineTuner::run() {
         result.weightsPath.clear();
         if (!result.cancelled) {
             result.weightsPath = (runDir / "weights.h5").string();
-            copyFileAtomically((runDir / phaseFolder(2) / "weights.h5").string(), result.weightsPath);
+            copyFileAtomically((runDir / phaseFolder(2) / "weights.h5").string(),
+                               result.weightsPath);
         }
         m_observer->onFinished(result);
         return result;

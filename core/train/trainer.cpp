@@ -162,9 +162,7 @@ const TrainConfig& Trainer::config() const {
 }
 
 TrainConfig Trainer::resumeConfig(const std::string& runDir) {
-    return atBoundary(runDir, [&] {
-        return readRunConfig(runDir);
-    });
+    return atBoundary(runDir, [&] { return readRunConfig(runDir); });
 }
 
 TrainingResult Trainer::run() {

@@ -305,8 +305,15 @@ TEST(ImageDecoder, libraryWarningsAreKeptNotPrinted) {
     writeBytes(cut, jpeg);
     // A TIFF whose one strip lies past the end of the file: libtiff fails to read it.
     const std::string tiff = dir.file("strip.tif");
-    writeBytes(tiff, tiffBytes(8, {{256, 64}, {257, 48}, {258, 8}, {259, 1}, {262, 2},
-                                   {273, 5000}, {277, 3}, {278, 48}, {279, 64 * 48 * 3}}));
+    writeBytes(tiff, tiffBytes(8, {{256, 64},
+                                   {257, 48},
+                                   {258, 8},
+                                   {259, 1},
+                                   {262, 2},
+                                   {273, 5000},
+                                   {277, 3},
+                                   {278, 48},
+                                   {279, 64 * 48 * 3}}));
 
     // libpng printed "libpng error: IDAT: ..." through OpenCV's PNG reader.
     const std::string png = dir.file("garbled.png");

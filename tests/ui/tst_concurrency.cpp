@@ -98,8 +98,7 @@ void TestConcurrency::classifyingAndLoadingWhileTrainingRewritesTheSnapshot() {
         QTest::qWait(20);
     }
     QTRY_COMPARE_WITH_TIMEOUT(classified.count(), asked, 30000);
-    QVERIFY2(failed.isEmpty(),
-             failed.isEmpty() ? "" : qPrintable(failed.first().at(1).toString()));
+    QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed.first().at(1).toString()));
     QVERIFY(epochs.count() == 6);
     QVERIFY(asked >= 3);
     for (const auto& args : classified)
@@ -116,10 +115,10 @@ void TestConcurrency::importingWhileTrainingLeavesTheRunAlone() {
     training->start();
     QTRY_VERIFY_WITH_TIMEOUT(epochs.count() >= 1, 120000);
     m_window->openFolder(m_shades);
-    QTRY_VERIFY_WITH_TIMEOUT(m_window->datasetPanel()->dataset() &&
-                                 m_window->datasetPanel()->dataset()->classNames().front() ==
-                                     "dark",
-                             10000);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        m_window->datasetPanel()->dataset() &&
+            m_window->datasetPanel()->dataset()->classNames().front() == "dark",
+        10000);
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 120000);
     const auto result = finished.last().at(0).value<TrainingResult>();
     QVERIFY(!result.cancelled);

@@ -3,8 +3,8 @@
 // architecture and input size, and "Fine-tune (two phases)" runs both phases with no other
 // choice made. A run that fails says why, not "Cancelled". Exits 77 (a CTest skip) where the
 // shared copy of the network is missing.
-#include "dataset/datasetpanel.h"
 #include "colourimages.h"
+#include "dataset/datasetpanel.h"
 #include "engine/enginebridge.h"
 #include "mainwindow.h"
 #include "train/trainingobserver.h"
@@ -93,8 +93,8 @@ void TestRealFineTune::fineTuneRunsBothPhasesWithNoOtherChoice() {
     const QJsonObject recipe = readJson(run + QStringLiteral("/recipe.json"));
     QCOMPARE(recipe.value(QStringLiteral("train")).toObject().value(QStringLiteral("flavour")),
              QStringLiteral("keras"));
-    QVERIFY(recipe.value(QStringLiteral("last_block")).toString().startsWith(
-        QStringLiteral("block_")));
+    QVERIFY(
+        recipe.value(QStringLiteral("last_block")).toString().startsWith(QStringLiteral("block_")));
     QVERIFY(training->statusLabel()->text().startsWith(QStringLiteral("Finished")));
 }
 

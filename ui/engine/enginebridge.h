@@ -1,10 +1,10 @@
 #pragma once
 
 #include "augment/augmentparams.h"
-#include "data/rgbimage.h"
 #include "data/datasetindex.h"
-#include "models/modelconfig.h"
+#include "data/rgbimage.h"
 #include "engine/inspection.h"
+#include "models/modelconfig.h"
 #include "train/evaluation.h"
 #include "train/finetuner.h"
 #include "train/trainconfig.h"

@@ -103,7 +103,8 @@ void InspectWorker::maximizeFilter(const QString& weightsPath, const QString& la
         else
             Q_EMIT maximizeProgress(0, 0);  // cancelled: nothing to show
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Activation maximization"), currentFailure(QStringLiteral("Activation maximization")));
+        Q_EMIT failed(QStringLiteral("Activation maximization"),
+                      currentFailure(QStringLiteral("Activation maximization")));
     }
 }
 
@@ -125,7 +126,8 @@ void InspectWorker::maximizeLayer(const QString& weightsPath, const QString& lay
         result.cancelled = cancel->load();
         Q_EMIT layerMaximized(result);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Activation maximization"), currentFailure(QStringLiteral("Activation maximization")));
+        Q_EMIT failed(QStringLiteral("Activation maximization"),
+                      currentFailure(QStringLiteral("Activation maximization")));
         result.cancelled = true;
         Q_EMIT layerMaximized(result);
     }
@@ -147,7 +149,8 @@ void InspectWorker::featureMaps(const QString& weightsPath, const QString& image
         if (generation == latest->load())
             Q_EMIT featureMapsReady(result);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Feature maps"), currentFailure(QStringLiteral("Feature maps")));
+        Q_EMIT failed(QStringLiteral("Feature maps"),
+                      currentFailure(QStringLiteral("Feature maps")));
     }
 }
 
@@ -171,7 +174,8 @@ void InspectWorker::classActivation(const QString& weightsPath, const QString& i
         if (generation == latest->load())
             Q_EMIT classActivationReady(result);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Class activation map"), currentFailure(QStringLiteral("Class activation map")));
+        Q_EMIT failed(QStringLiteral("Class activation map"),
+                      currentFailure(QStringLiteral("Class activation map")));
     }
 }
 

@@ -85,7 +85,8 @@ void JobWorker::makePreviews(const QString& imagePath, const AugmentParams& para
         if (generation == latest->load())
             Q_EMIT previewsReady(images);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Augmentation preview"), currentFailure(QStringLiteral("Augmentation preview")));
+        Q_EMIT failed(QStringLiteral("Augmentation preview"),
+                      currentFailure(QStringLiteral("Augmentation preview")));
     }
 }
 
@@ -151,7 +152,8 @@ void JobWorker::describeWeights(const QString& path) {
         if (const auto m = readPretrainedMetadata(path.toStdString()))
             Q_EMIT weightsDescribed(path, m->model);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Starting weights"), currentFailure(QStringLiteral("Starting weights")));
+        Q_EMIT failed(QStringLiteral("Starting weights"),
+                      currentFailure(QStringLiteral("Starting weights")));
     }
 }
 

@@ -1,8 +1,8 @@
 #include "training/trainingpanel.h"
 
 #include "engine/enginebridge.h"
-#include "runtime.h"
 #include "models/finetuning.h"
+#include "runtime.h"
 #include "train/trainer.h"
 #include "training/layerlist.h"
 #include "training/trainingplots.h"
