@@ -14,6 +14,7 @@
 
 #include <QApplication>
 #include <QDir>
+#include <QFileInfo>
 #include <QDockWidget>
 #include <QElapsedTimer>
 #include <QMessageBox>
@@ -191,6 +192,16 @@ int main(int argc, char** argv) {
         about.show();
         pause(300);
         about.grab().save(QDir(out).filePath(QStringLiteral("about.png")));
+        about.hide();
+        // A real pretrained network chosen as starting weights sets the architecture and size.
+        const QString backbone =
+            QStringLiteral(CONVSCOPE_SHARED_DATA "/nsfwjs-4.4.0/mobilenet_v2/model.json");
+        if (QFileInfo::exists(backbone)) {
+            training->setStartingWeights(backbone);
+            waitFor([&] { return training->config().model.inputSize == 224; }, 30000);
+            pause(800);
+            training->grab().save(QDir(out).filePath(QStringLiteral("training-backbone.png")));
+        }
     }
     QDir(QDir(out).filePath(QStringLiteral("run"))).removeRecursively();
     return 0;
