@@ -6,7 +6,6 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
 
-#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -51,19 +50,6 @@ std::vector<std::int64_t> intTuple(const PickleValue& v, const char* what,
         out.push_back(item->integer);
     }
     return out;
-}
-
-/// A record's contents. torch.save stores records uncompressed, so a record larger than the
-/// whole file has a damaged size: refused before LibTorch allocates that much.
-std::tuple<at::DataPtr, std::size_t> readRecord(caffe2::serialize::PyTorchStreamReader& archive,
-                                                const std::string& name, const std::string& path) {
-    std::error_code ec;
-    const std::uintmax_t fileBytes = std::filesystem::file_size(path, ec);
-    const std::size_t recordBytes = archive.getRecordSize(name);
-    if (ec || recordBytes > fileBytes)
-        throw Error(path, "damaged archive (record " + name + " claims " +
-                              std::to_string(recordBytes) + " bytes, more than the file holds)");
-    return archive.getRecord(name);
 }
 
 /// Builds the tensors as the pickle asks for them; owns the archive reader.
@@ -135,7 +121,7 @@ private:
             throw Error(m_path, "storage record " + record + " is missing from the archive");
         if (!m_withValues)
             return s;
-        auto [data, bytes] = readRecord(m_archive, record, m_path);
+        auto [data, bytes] = m_archive.getRecord(record);
         const std::size_t elementBytes = c10::elementSize(s.dtype);
         if (std::uint64_t(s.numel) > bytes / elementBytes)
             throw Error(m_path, "storage record " + record + " holds " + std::to_string(bytes) +
@@ -251,6 +237,77 @@ void checkSignature(const std::string& path) {
 
 }  // namespace
 
+void checkArchiveRecordSizes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (!in)
+        return;
+    const std::uint64_t fileBytes = std::uint64_t(in.tellg());
+    const auto readAt = [&](std::uint64_t offset, std::uint64_t n) {
+        std::vector<unsigned char> out(std::size_t(std::min(n, fileBytes)));
+        in.clear();
+        in.seekg(std::streamoff(offset));
+        in.read(reinterpret_cast<char*>(out.data()), std::streamsize(out.size()));
+        out.resize(std::size_t(in.gcount()));
+        return out;
+    };
+    const auto le = [](const unsigned char* p, int n) {
+        std::uint64_t v = 0;
+        for (int i = n; i-- > 0;)
+            v = v << 8 | p[i];
+        return v;
+    };
+    // The end of central directory record (22 bytes and a comment of up to 64 KiB), found from
+    // the end as miniz finds it.
+    const std::uint64_t tailBytes = std::min<std::uint64_t>(fileBytes, 22 + 65535);
+    const std::vector<unsigned char> tail = readAt(fileBytes - tailBytes, tailBytes);
+    if (tail.size() < 22)
+        return;
+    std::size_t end = tail.size() - 22;
+    while (le(&tail[end], 4) != 0x06054b50) {
+        if (end == 0)
+            return;
+        --end;
+    }
+    std::uint64_t entries = le(&tail[end + 10], 2);
+    std::uint64_t directoryBytes = le(&tail[end + 12], 4);
+    std::uint64_t directoryOffset = le(&tail[end + 16], 4);
+    if (end >= 20 && le(&tail[end - 20], 4) == 0x07064b50) {  // ZIP64: its own end record
+        const std::vector<unsigned char> z = readAt(le(&tail[end - 20 + 8], 8), 56);
+        if (z.size() < 56 || le(z.data(), 4) != 0x06064b50)
+            return;
+        entries = le(&z[32], 8);
+        directoryBytes = le(&z[40], 8);
+        directoryOffset = le(&z[48], 8);
+    }
+    if (directoryOffset > fileBytes || directoryBytes > fileBytes - directoryOffset)
+        return;
+    const std::vector<unsigned char> d = readAt(directoryOffset, directoryBytes);
+    std::size_t p = 0;
+    for (std::uint64_t e = 0; e < entries && p + 46 <= d.size() && le(&d[p], 4) == 0x02014b50;
+         ++e) {
+        std::uint64_t compressed = le(&d[p + 20], 4), size = le(&d[p + 24], 4);
+        const std::size_t extraStart = p + 46 + le(&d[p + 28], 2);
+        const std::size_t extraEnd = std::min(d.size(), extraStart + le(&d[p + 30], 2));
+        // The ZIP64 extra field (tag 1) holds 64-bit values for the fields that read 0xFFFFFFFF.
+        for (std::size_t x = extraStart; x + 4 <= extraEnd; x += 4 + le(&d[x + 2], 2)) {
+            if (le(&d[x], 2) != 1)
+                continue;
+            std::size_t v = x + 4;
+            const std::size_t fieldEnd = std::min(extraEnd, v + le(&d[x + 2], 2));
+            for (std::uint64_t* field : {&size, &compressed}) {
+                if (*field == 0xFFFFFFFF && v + 8 <= fieldEnd) {
+                    *field = le(&d[v], 8);
+                    v += 8;
+                }
+            }
+        }
+        if (size > fileBytes || compressed > fileBytes)
+            throw Error(path, "damaged archive (a record claims " + std::to_string(size) +
+                                  " bytes, more than the whole file)");
+        p = extraEnd + le(&d[p + 32], 2);
+    }
+}
+
 const TorchTensorEntry* TorchStateDict::find(const std::string& name) const {
     for (const auto& t : tensors)
         if (t.name == name)
@@ -261,6 +318,7 @@ const TorchTensorEntry* TorchStateDict::find(const std::string& name) const {
 TorchStateDict readTorchStateDict(const std::string& path, bool withValues) {
     return atBoundary(path, [&] {
         checkSignature(path);
+        checkArchiveRecordSizes(path);
         try {
             caffe2::serialize::PyTorchStreamReader archive(path);
             if (archive.hasRecord("constants.pkl"))
@@ -268,12 +326,12 @@ TorchStateDict readTorchStateDict(const std::string& path, bool withValues) {
             if (!archive.hasRecord("data.pkl"))
                 throw Error(path, "a zip archive without data.pkl, not a torch.save file");
             if (archive.hasRecord("byteorder")) {
-                auto [order, bytes] = readRecord(archive, "byteorder", path);
+                auto [order, bytes] = archive.getRecord("byteorder");
                 const std::string text(static_cast<const char*>(order.get()), bytes);
                 if (text != "little")
                     throw Error(path, "stored " + text + "-endian, which ConvScope does not read");
             }
-            auto [pickle, size] = readRecord(archive, "data.pkl", path);
+            auto [pickle, size] = archive.getRecord("data.pkl");
             StateDictReader reader(archive, path, withValues);
             const PickleRef root = unpickle(static_cast<const std::uint8_t*>(pickle.get()), size,
                                             reader.hooks(), path);

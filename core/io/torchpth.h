@@ -38,4 +38,10 @@ struct TorchStateDict {
 /// tensors at all. Thread-safe.
 TorchStateDict readTorchStateDict(const std::string& path, bool withValues = true);
 
+/// Throws convscope::Error(path, reason) when the zip archive at `path` (a torch.save file or a
+/// LibTorch checkpoint) lists a record larger than the whole file: LibTorch's reader allocates
+/// each record's stated size, even while it opens the archive. Archives whose directory this
+/// cannot follow are left to LibTorch's own checks. Thread-safe.
+void checkArchiveRecordSizes(const std::string& path);
+
 }  // namespace convscope

@@ -1,6 +1,7 @@
 #include "train/checkpoint.h"
 
 #include "error.h"
+#include "io/torchpth.h"
 #include "util/atomicfile.h"
 
 #include <nlohmann/json.hpp>
@@ -78,6 +79,7 @@ void saveCheckpoint(const std::string& path, ClassifierImpl& model,
 TrainingState loadCheckpoint(const std::string& path, ClassifierImpl& model,
                              torch::optim::Optimizer& optimizer) {
     try {
+        checkArchiveRecordSizes(path);
         torch::serialize::InputArchive archive;
         archive.load_from(path);
         torch::serialize::InputArchive modelArchive;
