@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -303,8 +304,67 @@ std::string withoutFirstComponent(const std::string& stored) {
     return slash == std::string::npos ? stored : stored.substr(slash + 1);
 }
 
-std::vector<std::string> readStrings(const H5::Attribute& a, const std::string& path,
-                                     const std::string& what) {
+/// Where a file's variable-length strings live: each global heap collection's address (as
+/// HDF5 addresses it) and, in it, each object's index and size. See readGlobalHeaps().
+struct GlobalHeaps {
+    std::map<std::uint64_t, std::map<std::uint64_t, std::uint64_t>> objects;
+    std::size_t offsetBytes = 8;
+};
+
+// A conversion that leaves a variable-length string's stored form (length, heap address, object
+// index) as it is, so that checkHeapReferences can read it without HDF5 following it.
+herr_t keepStoredBytes(hid_t from, hid_t to, H5T_cdata_t* cdata, size_t, size_t, size_t, void*,
+                       void*, hid_t) {
+    if (cdata->command != H5T_CONV_INIT)
+        return 0;
+    cdata->need_bkg = H5T_BKG_NO;
+    const bool fits = H5Tget_class(from) == H5T_STRING && H5Tis_variable_str(from) > 0 &&
+                      H5Tget_class(to) == H5T_OPAQUE && H5Tget_size(from) == H5Tget_size(to);
+    return fits ? 0 : -1;
+}
+
+// HDF5 1.10.8 reads whatever heap object a variable-length string names without checking it:
+// an index past the collection's end crashes it, an object longer than the string overruns the
+// string's buffer. So each string's reference is read as stored and checked first.
+void checkHeapReferences(const H5::Attribute& a, const GlobalHeaps& heaps, std::uint64_t count,
+                         const std::string& path, const std::string& what) {
+    static const bool registered = [] {
+        const H5::StrType from(H5::PredType::C_S1, H5T_VARIABLE);
+        const hid_t to = H5Tcreate(H5T_OPAQUE, 1);
+        const bool ok = H5Tregister(H5T_PERS_SOFT, "convscope: stored variable-length strings",
+                                    from.getId(), to, keepStoredBytes) >= 0;
+        H5Tclose(to);
+        return ok;
+    }();
+    const std::size_t elementBytes = 4 + heaps.offsetBytes + 4;
+    std::vector<unsigned char> stored(std::size_t(count) * elementBytes);
+    const hid_t raw = H5Tcreate(H5T_OPAQUE, elementBytes);
+    H5Tset_tag(raw, "convscope: stored variable-length string");
+    const herr_t status = registered ? H5Aread(a.getId(), raw, stored.data()) : -1;
+    H5Tclose(raw);
+    if (status < 0)
+        throw Error(path, what + ": cannot read its strings' storage");
+    const auto le = [](const unsigned char* p, std::size_t n) {
+        std::uint64_t v = 0;
+        for (std::size_t i = n; i-- > 0;)
+            v = v << 8 | p[i];
+        return v;
+    };
+    for (std::size_t i = 0; i < stored.size(); i += elementBytes) {
+        const std::uint64_t length = le(&stored[i], 4);
+        const std::uint64_t address = le(&stored[i + 4], heaps.offsetBytes);
+        const std::uint64_t index = le(&stored[i + 4 + heaps.offsetBytes], 4);
+        if (address == 0)
+            continue;  // a null string
+        const auto heap = heaps.objects.find(address);
+        const bool found = heap != heaps.objects.end() && index > 0 && heap->second.count(index);
+        if (!found || heap->second.at(index) > length)
+            throw Error(path, what + ": a string names storage the file lacks (damaged file)");
+    }
+}
+
+std::vector<std::string> readStrings(const H5::Attribute& a, const GlobalHeaps& heaps,
+                                     const std::string& path, const std::string& what) {
     const H5::DataSpace space = a.getSpace();
     const hssize_t count = space.getSimpleExtentNpoints();
     if (a.getTypeClass() != H5T_STRING) {
@@ -322,6 +382,7 @@ std::vector<std::string> readStrings(const H5::Attribute& a, const std::string& 
         throw Error(path, what + " is implausibly large");
     std::vector<std::string> out;
     if (fileType.isVariableStr()) {
+        checkHeapReferences(a, heaps, std::uint64_t(count), path, what);
         H5::StrType memoryType(H5::PredType::C_S1, H5T_VARIABLE);
         memoryType.setCset(fileType.getCset());
         std::vector<char*> pointers(std::size_t(count), nullptr);
@@ -350,7 +411,8 @@ std::vector<std::string> readStrings(const H5::Attribute& a, const std::string& 
 }
 
 // One text value: a string, or a number someone wrote with h5py (f.attrs[...] = 224).
-std::string readText(const H5::Attribute& a, const std::string& path, const std::string& what) {
+std::string readText(const H5::Attribute& a, const GlobalHeaps& heaps, const std::string& path,
+                     const std::string& what) {
     const H5T_class_t type = a.getTypeClass();
     if (type == H5T_INTEGER || type == H5T_FLOAT) {
         if (a.getSpace().getSimpleExtentNpoints() != 1)
@@ -368,33 +430,34 @@ std::string readText(const H5::Attribute& a, const std::string& path, const std:
         }
         return std::string(text, r.ptr);
     }
-    const std::vector<std::string> strings = readStrings(a, path, what);
+    const std::vector<std::string> strings = readStrings(a, heaps, path, what);
     if (strings.size() != 1)
         throw Error(path, what + " is not one text");
     return strings.front();
 }
 
 std::string readOptionalText(const H5::H5Object& where, const std::string& attribute,
-                             const std::string& path) {
+                             const GlobalHeaps& heaps, const std::string& path) {
     if (!where.attrExists(attribute))
         return {};
-    return readText(where.openAttribute(attribute), path, "attribute " + attribute);
+    return readText(where.openAttribute(attribute), heaps, path, "attribute " + attribute);
 }
 
 // Keras's load_attributes_from_hdf5_group: "name", or the parts "name0", "name1", ...
 std::optional<std::vector<std::string>> readNameList(const H5::H5Object& where,
                                                      const std::string& attribute,
+                                                     const GlobalHeaps& heaps,
                                                      const std::string& path,
                                                      const std::string& what) {
     if (where.attrExists(attribute))
-        return readStrings(where.openAttribute(attribute), path, what + attribute);
+        return readStrings(where.openAttribute(attribute), heaps, path, what + attribute);
     if (!where.attrExists(attribute + "0"))
         return std::nullopt;
     std::vector<std::string> all;
     for (int k = 0; where.attrExists(attribute + std::to_string(k)); ++k) {
         const std::string part = attribute + std::to_string(k);
         const std::vector<std::string> names =
-            readStrings(where.openAttribute(part), path, what + part);
+            readStrings(where.openAttribute(part), heaps, path, what + part);
         all.insert(all.end(), names.begin(), names.end());
     }
     return all;
@@ -450,10 +513,15 @@ WeightArray readArray(const H5::Group& group, const std::string& layer, const st
 // HDF5 (1.10.8, and 2.0 still) loops forever reading a global heap collection whose free-space
 // object (index 0) has size 0: its deserializer steps from object to object by their sizes.
 // Variable-length strings live in those collections ("GCOL"), so each collection of the file
-// is walked here the same way first, and one that would not reach its end is refused.
-void checkGlobalHeaps(const std::string& path, std::size_t lengthBytes) {
-    if (lengthBytes == 0 || lengthBytes > 8)
-        throw Error(path, "damaged HDF5 file (unusual size of lengths)");
+// is walked here the same way first, and one that would not reach its end is refused. The
+// objects found are what checkHeapReferences checks strings against. `base` is the file's base
+// address (its user block), from which HDF5 counts addresses.
+GlobalHeaps readGlobalHeaps(const std::string& path, std::size_t offsetBytes,
+                            std::size_t lengthBytes, std::uint64_t base) {
+    if (lengthBytes == 0 || lengthBytes > 8 || offsetBytes == 0 || offsetBytes > 8)
+        throw Error(path, "damaged HDF5 file (unusual size of offsets or lengths)");
+    GlobalHeaps heaps;
+    heaps.offsetBytes = offsetBytes;
     const std::size_t headerBytes = 8 + lengthBytes;  // also the size of an object's header
     const auto decodeLength = [&](const unsigned char* p) {
         std::uint64_t v = 0;
@@ -485,6 +553,8 @@ void checkGlobalHeaps(const std::string& path, std::size_t lengthBytes) {
                     std::streamsize(size - headerBytes));
             if (std::uint64_t(in.gcount()) != size - headerBytes)
                 continue;  // runs past the end of the file: HDF5's read fails
+            const std::uint64_t at = chunkStart + i;
+            auto& objects = heaps.objects[at >= base ? at - base : ~std::uint64_t(0)];
             for (std::uint64_t p = headerBytes; p + headerBytes <= size;) {
                 const unsigned index = heap[p] | heap[p + 1] << 8;
                 const std::uint64_t objectSize = decodeLength(heap.data() + p + 8);
@@ -494,11 +564,13 @@ void checkGlobalHeaps(const std::string& path, std::size_t lengthBytes) {
                     throw Error(path, "damaged HDF5 file (the global heap at byte " +
                                           std::to_string(chunkStart + i) +
                                           " holds an object of impossible size)");
+                if (index > 0)
+                    objects[index] = objectSize;
                 p += need;
             }
         }
         if (got < chunk.size())
-            return;
+            return heaps;
         chunkStart += got - 3;  // a signature across the boundary is found in the next chunk
     }
 }
@@ -545,29 +617,31 @@ KerasWeightsFile readContents(const std::string& path, const Hdf5Diagnostics& di
         throw Error(path, openFailure(diagnostics.lastOr(e)));
     }
     std::size_t offsetBytes = 0, lengthBytes = 0;
-    h5->getCreatePlist().getSizes(offsetBytes, lengthBytes);
-    checkGlobalHeaps(path, lengthBytes);
+    const H5::FileCreatPropList creation = h5->getCreatePlist();
+    creation.getSizes(offsetBytes, lengthBytes);
+    const GlobalHeaps heaps =
+        readGlobalHeaps(path, offsetBytes, lengthBytes, creation.getUserblock());
     KerasWeightsFile file;
     for (int i = 0, n = h5->getNumAttrs(); i < n; ++i) {
         const H5::Attribute a = h5->openAttribute(unsigned(i));
         const std::string name = a.getName();
         if (name.rfind(kMetadataPrefix, 0) == 0)
             file.metadata[name.substr(std::strlen(kMetadataPrefix))] =
-                readText(a, path, "metadata " + name);
+                readText(a, heaps, path, "metadata " + name);
     }
 
     // A whole-model file (model.save("x.h5")) keeps the same layout in "model_weights".
     H5::Group weights = h5->openGroup("/");
     std::optional<std::vector<std::string>> layerNames =
-        readNameList(weights, "layer_names", path, "attribute ");
+        readNameList(weights, "layer_names", heaps, path, "attribute ");
     if (!layerNames && h5->nameExists("model_weights")) {
         weights = h5->openGroup("model_weights");
-        layerNames = readNameList(weights, "layer_names", path, "attribute model_weights/");
+        layerNames = readNameList(weights, "layer_names", heaps, path, "attribute model_weights/");
     }
     if (!layerNames)
         throw Error(path, "not a Keras weights file (no layer_names attribute)");
-    file.kerasVersion = readOptionalText(weights, "keras_version", path);
-    file.backend = readOptionalText(weights, "backend", path);
+    file.kerasVersion = readOptionalText(weights, "keras_version", heaps, path);
+    file.backend = readOptionalText(weights, "backend", heaps, path);
 
     for (const std::string& name : *layerNames) {
         LayerWeights layer;
@@ -580,7 +654,8 @@ KerasWeightsFile readContents(const std::string& path, const Hdf5Diagnostics& di
                                   cannotOpen("group", diagnostics.lastOr(e)));
         }
         const std::vector<std::string> stored =
-            readNameList(group, "weight_names", path, "layer " + quoted(name) + ": attribute ")
+            readNameList(group, "weight_names", heaps, path,
+                         "layer " + quoted(name) + ": attribute ")
                 .value_or(std::vector<std::string>{});
         for (const std::string& s : stored)
             layer.weights.push_back(readArray(group, name, s, path, diagnostics));
