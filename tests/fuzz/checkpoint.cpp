@@ -7,14 +7,18 @@
 #include "error.h"
 #include "fuzzinput.h"
 
+#include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
+#include <sstream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -95,3 +99,48 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     return 0;
 }
+
+#ifdef CONVSCOPE_LIBFUZZER
+extern "C" std::size_t LLVMFuzzerMutate(std::uint8_t* data, std::size_t size, std::size_t maxSize);
+
+// A checkpoint is a zip archive whose records carry CRC-32s: a byte changed inside a record
+// makes LibTorch refuse the file before reading it. So every other mutation changes one
+// record's contents and writes the archive again with fresh checksums; the rest mutate the raw
+// bytes (headers, sizes, the directory). Only libFuzzer calls this; replay has no mutations.
+extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t size,
+                                               std::size_t maxSize, unsigned int seed) {
+    if (seed % 2 == 0)
+        return LLVMFuzzerMutate(data, size, maxSize);
+    try {
+        std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
+        caffe2::serialize::PyTorchStreamReader reader(&in);
+        std::vector<std::string> names = reader.getAllRecords();
+        std::erase(names, ".data/serialization_id");  // the writer adds its own
+        if (names.empty())
+            return LLVMFuzzerMutate(data, size, maxSize);
+        const std::string& chosen = names[(seed / 2) % names.size()];
+        std::string out;
+        caffe2::serialize::PyTorchStreamWriter writer([&](const void* p, std::size_t n) {
+            out.append(static_cast<const char*>(p), n);
+            return n;
+        });
+        for (const std::string& name : names) {
+            auto [record, bytes] = reader.getRecord(name);
+            const auto* begin = static_cast<const std::uint8_t*>(record.get());
+            std::vector<std::uint8_t> contents(begin, begin + bytes);
+            if (name == chosen) {
+                contents.resize(2 * bytes + 64);
+                contents.resize(LLVMFuzzerMutate(contents.data(), bytes, contents.size()));
+            }
+            writer.writeRecord(name, contents.data(), contents.size());
+        }
+        writer.writeEndOfFile();
+        if (out.size() > maxSize)
+            return LLVMFuzzerMutate(data, size, maxSize);
+        std::memcpy(data, out.data(), out.size());
+        return out.size();
+    } catch (const std::exception&) {  // not an archive (any more): mutate the bytes
+        return LLVMFuzzerMutate(data, size, maxSize);
+    }
+}
+#endif
