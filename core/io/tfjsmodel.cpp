@@ -145,7 +145,15 @@ void decodeGroup(const json& group, const std::vector<char>& bytes, const std::s
         a.storedName = name;
         const auto slash = name.rfind('/');
         a.name = (slash == std::string::npos ? name : name.substr(slash + 1)) + ":0";
-        a.shape = spec.at("shape").get<std::vector<std::int64_t>>();
+        const json& shape = spec.at("shape");
+        if (!shape.is_array())
+            throw Error(path, "weight '" + name + "' has a shape that is not a list");
+        // Checked one by one: nlohmann converts 4e109 to an integer without a range check.
+        for (const json& d : shape) {
+            if (!d.is_number_integer())
+                throw Error(path, "weight '" + name + "' has a dimension that is not an integer");
+            a.shape.push_back(d.get<std::int64_t>());
+        }
         std::size_t count = 1;
         for (std::int64_t d : a.shape) {
             if (d < 0)
