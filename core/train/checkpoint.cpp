@@ -7,6 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <limits>
+#include <stdexcept>
+
 namespace convscope {
 
 namespace {
@@ -26,17 +29,25 @@ std::string stateToJson(const TrainingState& s) {
     return j.dump();
 }
 
+// A count from the file: nlohmann converts a number such as 4e19 to int without a range check.
+int count(const nlohmann::json& value) {
+    if (!value.is_number_integer() || value.get<std::int64_t>() < 0 ||
+        value.get<std::int64_t>() > std::numeric_limits<int>::max())
+        throw std::out_of_range("a count in the training state is not a whole number in range");
+    return int(value.get<std::int64_t>());
+}
+
 TrainingState stateFromJson(const std::string& text) {
     const nlohmann::json j = nlohmann::json::parse(text);
     TrainingState s;
-    s.epochsCompleted = j.at("epochs_completed");
+    s.epochsCompleted = count(j.at("epochs_completed"));
     s.learningRate = j.at("learning_rate");
     const double best = j.at("best_validation_loss");
     s.bestValidationLoss = best < 0 ? std::numeric_limits<double>::infinity() : best;
-    s.epochsSinceBest = j.at("epochs_since_best");
+    s.epochsSinceBest = count(j.at("epochs_since_best"));
     for (const auto& row : j.at("history")) {
         EpochEnd e;
-        e.epoch = row.at(0);
+        e.epoch = count(row.at(0));
         e.trainLoss = row.at(1);
         e.trainAccuracy = row.at(2);
         e.validationLoss = row.at(3);
