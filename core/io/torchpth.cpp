@@ -268,43 +268,44 @@ void checkArchiveRecordSizes(const std::string& path) {
             return;
         --end;
     }
-    std::uint64_t entries = le(&tail[end + 10], 2);
-    std::uint64_t directoryBytes = le(&tail[end + 12], 4);
-    std::uint64_t directoryOffset = le(&tail[end + 16], 4);
-    if (end >= 20 && le(&tail[end - 20], 4) == 0x07064b50) {  // ZIP64: its own end record
-        const std::vector<unsigned char> z = readAt(le(&tail[end - 20 + 8], 8), 56);
-        if (z.size() < 56 || le(z.data(), 4) != 0x06064b50)
+    // Each central directory the archive may be read by: the one the end record names and,
+    // where a ZIP64 locator precedes it, the one of the ZIP64 end record (miniz takes whichever
+    // it finds valid, so both are checked).
+    const auto checkDirectory = [&](std::uint64_t entries, std::uint64_t bytes,
+                                    std::uint64_t offset) {
+        if (offset > fileBytes || bytes > fileBytes - offset)
             return;
-        entries = le(&z[32], 8);
-        directoryBytes = le(&z[40], 8);
-        directoryOffset = le(&z[48], 8);
-    }
-    if (directoryOffset > fileBytes || directoryBytes > fileBytes - directoryOffset)
-        return;
-    const std::vector<unsigned char> d = readAt(directoryOffset, directoryBytes);
-    std::size_t p = 0;
-    for (std::uint64_t e = 0; e < entries && p + 46 <= d.size() && le(&d[p], 4) == 0x02014b50;
-         ++e) {
-        std::uint64_t compressed = le(&d[p + 20], 4), size = le(&d[p + 24], 4);
-        const std::size_t extraStart = p + 46 + le(&d[p + 28], 2);
-        const std::size_t extraEnd = std::min(d.size(), extraStart + le(&d[p + 30], 2));
-        // The ZIP64 extra field (tag 1) holds 64-bit values for the fields that read 0xFFFFFFFF.
-        for (std::size_t x = extraStart; x + 4 <= extraEnd; x += 4 + le(&d[x + 2], 2)) {
-            if (le(&d[x], 2) != 1)
-                continue;
-            std::size_t v = x + 4;
-            const std::size_t fieldEnd = std::min(extraEnd, v + le(&d[x + 2], 2));
-            for (std::uint64_t* field : {&size, &compressed}) {
-                if (*field == 0xFFFFFFFF && v + 8 <= fieldEnd) {
-                    *field = le(&d[v], 8);
-                    v += 8;
+        const std::vector<unsigned char> d = readAt(offset, bytes);
+        std::size_t p = 0;
+        for (std::uint64_t e = 0; e < entries && p + 46 <= d.size() && le(&d[p], 4) == 0x02014b50;
+             ++e) {
+            std::uint64_t compressed = le(&d[p + 20], 4), size = le(&d[p + 24], 4);
+            const std::size_t extraStart = p + 46 + le(&d[p + 28], 2);
+            const std::size_t extraEnd = std::min(d.size(), extraStart + le(&d[p + 30], 2));
+            // The ZIP64 extra field (tag 1): 64-bit values for the fields that read 0xFFFFFFFF.
+            for (std::size_t x = extraStart; x + 4 <= extraEnd; x += 4 + le(&d[x + 2], 2)) {
+                if (le(&d[x], 2) != 1)
+                    continue;
+                std::size_t v = x + 4;
+                const std::size_t fieldEnd = std::min(extraEnd, v + le(&d[x + 2], 2));
+                for (std::uint64_t* field : {&size, &compressed}) {
+                    if (*field == 0xFFFFFFFF && v + 8 <= fieldEnd) {
+                        *field = le(&d[v], 8);
+                        v += 8;
+                    }
                 }
             }
+            if (size > fileBytes || compressed > fileBytes)
+                throw Error(path, "damaged archive (a record claims " + std::to_string(size) +
+                                      " bytes, more than the whole file)");
+            p = extraEnd + le(&d[p + 32], 2);
         }
-        if (size > fileBytes || compressed > fileBytes)
-            throw Error(path, "damaged archive (a record claims " + std::to_string(size) +
-                                  " bytes, more than the whole file)");
-        p = extraEnd + le(&d[p + 32], 2);
+    };
+    checkDirectory(le(&tail[end + 10], 2), le(&tail[end + 12], 4), le(&tail[end + 16], 4));
+    if (end >= 20 && le(&tail[end - 20], 4) == 0x07064b50) {
+        const std::vector<unsigned char> z = readAt(le(&tail[end - 20 + 8], 8), 56);
+        if (z.size() == 56 && le(z.data(), 4) == 0x06064b50)
+            checkDirectory(le(&z[32], 8), le(&z[40], 8), le(&z[48], 8));
     }
 }
 
