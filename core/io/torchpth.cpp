@@ -6,6 +6,7 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
 
+#include <cstring>
 #include <fstream>
 #include <map>
 
@@ -237,6 +238,65 @@ void checkSignature(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// Walks a pickle's opcodes only far enough to check every length it states against the bytes
+// left: LibTorch's unpickler reserves a string's stated length before it reads the string.
+// Stops at STOP or at an opcode it does not know (LibTorch refuses those itself).
+void checkPickleLengths(const unsigned char* data, std::size_t size, const std::string& record,
+                        const std::string& path) {
+    const auto le = [&](std::size_t at, int n) {
+        std::uint64_t v = 0;
+        for (int i = n; i-- > 0;)
+            v = v << 8 | data[at + std::size_t(i)];
+        return v;
+    };
+    std::size_t p = 0;
+    while (p < size) {
+        const unsigned char op = data[p++];
+        int fixed = -1, lengthBytes = 0, lines = 0;
+        // Opcodes by the size of their argument, in rows.
+        // clang-format off
+        switch (op) {
+            case 'K': case 'h': case 'q': case 0x80: case 0x82: fixed = 1; break;
+            case 'M': case 0x83: fixed = 2; break;
+            case 'J': case 'j': case 'r': case 0x84: fixed = 4; break;
+            case 'G': case 0x95: fixed = 8; break;
+            case 'U': case 'C': case 0x8c: case 0x8a: lengthBytes = 1; break;
+            case 'T': case 'X': case 'B': case 0x8b: lengthBytes = 4; break;
+            case 0x8d: case 0x8e: case 0x96: lengthBytes = 8; break;
+            case 'c': case 'i': lines = 2; break;
+            case 'F': case 'I': case 'L': case 'S': case 'V': case 'P': case 'g': case 'p':
+                lines = 1;
+                break;
+            case '.':
+                return;
+            default:
+                if (!std::strchr("(012NRabd}el]ost)uQ", op) && !(op >= 0x81 && op <= 0x98))
+                    return;
+                fixed = 0;
+        }
+        // clang-format on
+        if (fixed >= 0) {
+            p += std::size_t(fixed);
+        } else if (lines > 0) {
+            for (; lines > 0 && p < size; ++p)
+                lines -= data[p] == '\n';
+        } else {
+            if (std::size_t(lengthBytes) > size - std::min(p, size))
+                return;  // the data ends here; LibTorch reports that
+            const std::uint64_t length = le(p, lengthBytes);
+            p += std::size_t(lengthBytes);
+            if (length > size - p)
+                throw Error(path, "damaged archive (" + record + " states a length of " +
+                                      std::to_string(length) + " bytes, more than it holds)");
+            p += std::size_t(length);
+        }
+    }
+}
+
+}  // namespace
+
 void checkArchiveRecordSizes(const std::string& path) {
     std::ifstream in(path, std::ios::binary | std::ios::ate);
     if (!in)
@@ -306,6 +366,29 @@ void checkArchiveRecordSizes(const std::string& path) {
         const std::vector<unsigned char> z = readAt(le(&tail[end - 20 + 8], 8), 56);
         if (z.size() == 56 && le(z.data(), 4) == 0x06064b50)
             checkDirectory(le(&z[32], 8), le(&z[40], 8), le(&z[48], 8));
+    }
+}
+
+void checkArchivePickleLengths(const std::string& path) {
+    try {
+        caffe2::serialize::PyTorchStreamReader archive(path);
+        // The two that opening a module reads, then any other (listing every record fails on
+        // a record outside the archive's folder, which LibTorch itself never asks for).
+        std::vector<std::string> names{"data.pkl", "constants.pkl"};
+        try {
+            for (const std::string& name : archive.getAllRecords())
+                if (name.size() > 3 && name.compare(name.size() - 3, 3, "pkl") == 0)
+                    names.push_back(name);
+        } catch (const c10::Error&) {
+        }
+        for (const std::string& name : names) {
+            if (!archive.hasRecord(name))
+                continue;
+            auto [record, bytes] = archive.getRecord(name);
+            checkPickleLengths(static_cast<const unsigned char*>(record.get()), bytes, name, path);
+        }
+    } catch (const c10::Error&) {
+        // Not an archive LibTorch can open: the caller's reader says why.
     }
 }
 

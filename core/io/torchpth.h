@@ -44,4 +44,10 @@ TorchStateDict readTorchStateDict(const std::string& path, bool withValues = tru
 /// cannot follow are left to LibTorch's own checks. Thread-safe.
 void checkArchiveRecordSizes(const std::string& path);
 
+/// Throws convscope::Error(path, reason) when a pickle in the LibTorch archive at `path` (a
+/// record whose name ends in "pkl") states a string or bytes longer than the pickle: LibTorch's
+/// unpickler reserves a stated length before reading. Call after checkArchiveRecordSizes;
+/// archives LibTorch cannot open are left to the caller's reader. Thread-safe.
+void checkArchivePickleLengths(const std::string& path);
+
 }  // namespace convscope

@@ -91,6 +91,7 @@ TrainingState loadCheckpoint(const std::string& path, ClassifierImpl& model,
                              torch::optim::Optimizer& optimizer) {
     try {
         checkArchiveRecordSizes(path);
+        checkArchivePickleLengths(path);
         torch::serialize::InputArchive archive;
         archive.load_from(path);
         torch::serialize::InputArchive modelArchive;
