@@ -278,6 +278,11 @@ void checkPickleLengths(const unsigned char* data, std::size_t size, const std::
         }
         // clang-format on
         if (fixed >= 0) {
+            // LONG_BINPUT: LibTorch grows its memo table to the index; pickles number their
+            // values in order, so an index past the pickle's size is damage.
+            if (op == 'r' && p + 4 <= size && le(p, 4) > size)
+                throw Error(path, "damaged archive (" + record + " stores value number " +
+                                      std::to_string(le(p, 4)) + ", more than it can hold)");
             p += std::size_t(fixed);
         } else if (lines > 0) {
             for (; lines > 0 && p < size; ++p)
