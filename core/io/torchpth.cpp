@@ -302,10 +302,11 @@ void checkPickleLengths(const unsigned char* data, std::size_t size, const std::
 
 }  // namespace
 
-void checkArchiveRecordSizes(const std::string& path) {
+std::vector<std::string> checkArchiveRecordSizes(const std::string& path) {
+    std::vector<std::string> names;
     std::ifstream in(path, std::ios::binary | std::ios::ate);
     if (!in)
-        return;
+        return names;
     const std::uint64_t fileBytes = std::uint64_t(in.tellg());
     const auto readAt = [&](std::uint64_t offset, std::uint64_t n) {
         std::vector<unsigned char> out(std::size_t(std::min(n, fileBytes)));
@@ -326,11 +327,11 @@ void checkArchiveRecordSizes(const std::string& path) {
     const std::uint64_t tailBytes = std::min<std::uint64_t>(fileBytes, 22 + 65535);
     const std::vector<unsigned char> tail = readAt(fileBytes - tailBytes, tailBytes);
     if (tail.size() < 22)
-        return;
+        return names;
     std::size_t end = tail.size() - 22;
     while (le(&tail[end], 4) != 0x06054b50) {
         if (end == 0)
-            return;
+            return names;
         --end;
     }
     // Each central directory the archive may be read by: the one the end record names and,
@@ -363,6 +364,11 @@ void checkArchiveRecordSizes(const std::string& path) {
             if (size > fileBytes || compressed > fileBytes)
                 throw Error(path, "damaged archive (a record claims " + std::to_string(size) +
                                       " bytes, more than the whole file)");
+            // Record names as LibTorch asks for them: without the archive's top folder.
+            const std::string name(reinterpret_cast<const char*>(&d[p + 46]),
+                                   std::min<std::size_t>(le(&d[p + 28], 2), d.size() - p - 46));
+            const std::size_t slash = name.find('/');
+            names.push_back(slash == std::string::npos ? name : name.substr(slash + 1));
             p = extraEnd + le(&d[p + 32], 2);
         }
     };
@@ -372,25 +378,30 @@ void checkArchiveRecordSizes(const std::string& path) {
         if (z.size() == 56 && le(z.data(), 4) == 0x06064b50)
             checkDirectory(le(&z[32], 8), le(&z[40], 8), le(&z[48], 8));
     }
+    return names;
 }
 
-void checkArchivePickleLengths(const std::string& path) {
+void checkArchivePickleLengths(const std::string& path,
+                               const std::vector<std::string>& recordNames) {
     try {
         caffe2::serialize::PyTorchStreamReader archive(path);
-        // The two that opening a module reads, then any other (listing every record fails on
-        // a record outside the archive's folder, which LibTorch itself never asks for).
+        // The two that opening a module reads, then every other pickle the zip directory
+        // lists: LibTorch's own listing fails on a record outside the archive's folder, and
+        // the code's .debug_pkl records are unpickled when a damaged code record is reported.
         std::vector<std::string> names{"data.pkl", "constants.pkl"};
-        try {
-            for (const std::string& name : archive.getAllRecords())
-                if (name.size() > 3 && name.compare(name.size() - 3, 3, "pkl") == 0)
-                    names.push_back(name);
-        } catch (const c10::Error&) {
-        }
+        for (const std::string& name : recordNames)
+            if (name.size() > 3 && name.compare(name.size() - 3, 3, "pkl") == 0)
+                names.push_back(name);
         for (const std::string& name : names) {
-            if (!archive.hasRecord(name))
-                continue;
-            auto [record, bytes] = archive.getRecord(name);
-            checkPickleLengths(static_cast<const unsigned char*>(record.get()), bytes, name, path);
+            try {
+                if (!archive.hasRecord(name))
+                    continue;
+                auto [record, bytes] = archive.getRecord(name);
+                checkPickleLengths(static_cast<const unsigned char*>(record.get()), bytes, name,
+                                   path);
+            } catch (const c10::Error&) {
+                // A record LibTorch cannot read is refused by LibTorch when it is asked for.
+            }
         }
     } catch (const c10::Error&) {
         // Not an archive LibTorch can open: the caller's reader says why.

@@ -41,13 +41,16 @@ TorchStateDict readTorchStateDict(const std::string& path, bool withValues = tru
 /// Throws convscope::Error(path, reason) when the zip archive at `path` (a torch.save file or a
 /// LibTorch checkpoint) lists a record larger than the whole file: LibTorch's reader allocates
 /// each record's stated size, even while it opens the archive. Archives whose directory this
-/// cannot follow are left to LibTorch's own checks. Thread-safe.
-void checkArchiveRecordSizes(const std::string& path);
+/// cannot follow are left to LibTorch's own checks. Returns the record names the directories
+/// list, without the archive's top folder. Thread-safe.
+std::vector<std::string> checkArchiveRecordSizes(const std::string& path);
 
 /// Throws convscope::Error(path, reason) when a pickle in the LibTorch archive at `path` (a
 /// record whose name ends in "pkl") states a string or bytes longer than the pickle: LibTorch's
-/// unpickler reserves a stated length before reading. Call after checkArchiveRecordSizes;
-/// archives LibTorch cannot open are left to the caller's reader. Thread-safe.
-void checkArchivePickleLengths(const std::string& path);
+/// unpickler reserves a stated length before reading. `recordNames` are what
+/// checkArchiveRecordSizes returned; archives LibTorch cannot open are left to the caller's
+/// reader. Thread-safe.
+void checkArchivePickleLengths(const std::string& path,
+                               const std::vector<std::string>& recordNames);
 
 }  // namespace convscope

@@ -90,8 +90,7 @@ void saveCheckpoint(const std::string& path, ClassifierImpl& model,
 TrainingState loadCheckpoint(const std::string& path, ClassifierImpl& model,
                              torch::optim::Optimizer& optimizer) {
     try {
-        checkArchiveRecordSizes(path);
-        checkArchivePickleLengths(path);
+        checkArchivePickleLengths(path, checkArchiveRecordSizes(path));
         torch::serialize::InputArchive archive;
         archive.load_from(path);
         torch::serialize::InputArchive modelArchive;
