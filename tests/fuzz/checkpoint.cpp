@@ -124,6 +124,10 @@ extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t s
             out.append(static_cast<const char*>(p), n);
             return n;
         });
+        // getRecord allocates a record's stated size: a mutated directory may state 4 GB.
+        for (const std::string& name : names)
+            if (reader.getRecordSize(name) > size)
+                return LLVMFuzzerMutate(data, size, maxSize);
         for (const std::string& name : names) {
             auto [record, bytes] = reader.getRecord(name);
             const auto* begin = static_cast<const std::uint8_t*>(record.get());
