@@ -108,6 +108,13 @@ TrainingState loadCheckpoint(const std::string& path, ClassifierImpl& model,
         torch::Tensor rng;
         archive.read("rng", rng);
         at::Generator generator = at::detail::getDefaultCPUGenerator();
+        // set_state reads the tensor's bytes unchecked: a damaged archive may give a shape
+        // larger than its storage, or another type or size than a generator's state.
+        const std::int64_t stateBytes = generator.get_state().numel();
+        if (rng.scalar_type() != torch::kByte || rng.dim() != 1 || rng.numel() != stateBytes ||
+            !rng.is_contiguous() ||
+            rng.storage().nbytes() < std::size_t(rng.storage_offset() + rng.numel()))
+            throw Error(path, "damaged checkpoint (its random generator state is not one)");
         generator.set_state(rng);
         c10::IValue state;
         archive.read("state", state);
