@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <cstring>
+
 #include <limits>
 #include <stdexcept>
 
@@ -72,7 +74,12 @@ void saveCheckpoint(const std::string& path, ClassifierImpl& model,
             torch::serialize::OutputArchive optimizerArchive;
             optimizer.save(optimizerArchive);
             archive.write("optimizer", optimizerArchive);
-            archive.write("rng", at::detail::getDefaultCPUGenerator().get_state());
+            // As bytes in a string: a tensor read back from a damaged archive may claim more
+            // bytes than its record holds, and LibTorch's set_state reads them unchecked.
+            const torch::Tensor rng = at::detail::getDefaultCPUGenerator().get_state().contiguous();
+            archive.write("rng_state",
+                          c10::IValue(std::string(static_cast<const char*>(rng.data_ptr()),
+                                                  std::size_t(rng.numel()))));
             archive.write("state", c10::IValue(stateToJson(state)));
             FileWriter out(temp, path);
             archive.save_to([&](const void* data, std::size_t size) {
@@ -105,17 +112,20 @@ TrainingState loadCheckpoint(const std::string& path, ClassifierImpl& model,
                         "its optimizer state does not fit this run's optimizer (was the "
                         "optimizer in config.json changed?)");
         }
-        torch::Tensor rng;
-        archive.read("rng", rng);
-        at::Generator generator = at::detail::getDefaultCPUGenerator();
-        // set_state reads the tensor's bytes unchecked: a damaged archive may give a shape
-        // larger than its storage, or another type or size than a generator's state.
-        const std::int64_t stateBytes = generator.get_state().numel();
-        if (rng.scalar_type() != torch::kByte || rng.dim() != 1 || rng.numel() != stateBytes ||
-            !rng.is_contiguous() ||
-            rng.storage().nbytes() < std::size_t(rng.storage_offset() + rng.numel()))
-            throw Error(path, "damaged checkpoint (its random generator state is not one)");
-        generator.set_state(rng);
+        // The random state as bytes (checkpoints before 0.2 kept it as a tensor, whose bytes a
+        // damaged archive can make LibTorch read past its record: those resume with the
+        // current random state instead, which only changes the augmentation draws).
+        c10::IValue rngState;
+        if (archive.try_read("rng_state", rngState)) {
+            at::Generator generator = at::detail::getDefaultCPUGenerator();
+            const std::int64_t stateBytes = generator.get_state().numel();
+            if (!rngState.isString() ||
+                std::int64_t(rngState.toStringRef().size()) != stateBytes)
+                throw Error(path, "damaged checkpoint (its random generator state is not one)");
+            torch::Tensor rng = torch::empty({stateBytes}, torch::kByte);
+            std::memcpy(rng.data_ptr(), rngState.toStringRef().data(), std::size_t(stateBytes));
+            generator.set_state(rng);
+        }
         c10::IValue state;
         archive.read("state", state);
         return stateFromJson(state.toStringRef());
