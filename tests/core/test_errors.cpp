@@ -7,6 +7,7 @@
 #include "inspect/predictor.h"
 #include "models/modelconfig.h"
 #include "testimages.h"
+#include "trainerfixtures.h"
 #include "train/trainer.h"
 #include "util/buglog.h"
 
@@ -125,15 +126,8 @@ TEST(ErrorBoundary, aHugeInputSizeIsAnErrorWithoutABacktrace) {
 
 TEST(ErrorBoundary, aByteFlippedCheckpointNamesTheFileInPlainText) {
     TempDir dir;
-    for (int i = 0; i < 4; ++i) {
-        writeImage(dir.file("data/a/" + std::to_string(i) + ".png"), solidBgr(8, 8, {200, 0, 0}));
-        writeImage(dir.file("data/b/" + std::to_string(i) + ".png"), solidBgr(8, 8, {0, 0, 200}));
-    }
-    TrainConfig c;
-    c.dataDir = dir.file("data");
-    c.runDir = dir.file("run");
-    c.model.inputSize = 32;
-    c.epochs = 1;
+    makeColourDataset(dir, 4);
+    TrainConfig c = smallConfig(dir, "run", 1);
     Trainer(c, nullptr).run();
     const std::string checkpoint = c.runDir + "/checkpoint.pt";
     auto bytes = readBytes(checkpoint);
@@ -174,15 +168,8 @@ TEST(ErrorBoundary, anythingElseIsReportedAsABugWithALogFile) {
 TEST(ErrorBoundary, anOptimizerChangedInConfigJsonIsRefusedInWords) {
     // It gave "INTERNAL ASSERT FAILED ... please report a bug to PyTorch".
     TempDir dir;
-    for (int i = 0; i < 4; ++i) {
-        writeImage(dir.file("data/a/" + std::to_string(i) + ".png"), solidBgr(8, 8, {200, 0, 0}));
-        writeImage(dir.file("data/b/" + std::to_string(i) + ".png"), solidBgr(8, 8, {0, 0, 200}));
-    }
-    TrainConfig c;
-    c.dataDir = dir.file("data");
-    c.runDir = dir.file("run");
-    c.model.inputSize = 32;
-    c.epochs = 1;
+    makeColourDataset(dir, 4);
+    TrainConfig c = smallConfig(dir, "run", 1);
     c.optimizer = OptimizerKind::Adam;
     Trainer(c, nullptr).run();
     TrainConfig more = Trainer::resumeConfig(c.runDir);

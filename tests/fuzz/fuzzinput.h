@@ -1,5 +1,8 @@
-// What the fuzz targets share: a private scratch folder for readers that take a path.
+// What the fuzz targets share: a private scratch folder for readers that take a path, and the
+// check on the weight arrays a reader returns.
 #pragma once
+
+#include "io/kerasweights.h"
 
 #include <unistd.h>
 
@@ -9,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace convscope::fuzz {
 
@@ -42,6 +46,19 @@ inline std::string writeScratchFile(const std::string& name, const std::uint8_t*
     if (!out)
         std::abort();  // the harness itself failed, not the reader
     return path.string();
+}
+
+/// A reader's promise on what it returns: every array holds as many values as its shape says.
+inline void abortUnlessArraysFillTheirShapes(const std::vector<LayerWeights>& layers) {
+    for (const LayerWeights& layer : layers) {
+        for (const WeightArray& w : layer.weights) {
+            std::uint64_t count = 1;
+            for (std::int64_t d : w.shape)
+                count *= std::uint64_t(d);
+            if (w.values.size() != count)
+                std::abort();
+        }
+    }
 }
 
 }  // namespace convscope::fuzz

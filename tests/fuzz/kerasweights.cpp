@@ -13,15 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string path = fuzz::writeScratchFile("weights.h5", data, size);
     try {
         const KerasWeightsFile file = readKerasWeights(path);
-        for (const LayerWeights& layer : file.layers) {
-            for (const WeightArray& w : layer.weights) {
-                std::uint64_t count = 1;
-                for (std::int64_t d : w.shape)
-                    count *= std::uint64_t(d);
-                if (w.values.size() != count)
-                    std::abort();
-            }
-        }
+        fuzz::abortUnlessArraysFillTheirShapes(file.layers);
     } catch (const Error& e) {
         if (e.subject() != path || e.reason().empty())
             std::abort();

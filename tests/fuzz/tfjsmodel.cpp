@@ -20,15 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string path = fuzz::writeScratchFile("model.json", data, jsonBytes);
     try {
         const TfjsModel model = readTfjsModel(path);
-        for (const LayerWeights& layer : model.weights.layers) {
-            for (const WeightArray& w : layer.weights) {
-                std::uint64_t count = 1;
-                for (std::int64_t d : w.shape)
-                    count *= std::uint64_t(d);
-                if (w.values.size() != count)
-                    std::abort();
-            }
-        }
+        fuzz::abortUnlessArraysFillTheirShapes(model.weights.layers);
     } catch (const Error& e) {
         if (e.subject() != path || e.reason().empty())
             std::abort();
