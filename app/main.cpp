@@ -7,7 +7,7 @@
 #include "util/text.h"
 
 #ifdef CONVSCOPE_HAS_UI
-#include "mainwindow.h"
+#include "ui/mainwindow.h"
 #endif
 
 #include <cstdio>
@@ -46,6 +46,7 @@ const char* kUsage =
     "        [--device auto|cpu|cuda|cuda:N] [--precision auto|fp32|bf16|fp16] [--batch N|auto]\n"
     "        [--weights FILE.h5|FILE.pth|model.json] [--freeze-up-to LAYER]\n"
     "        [--flavour standard|keras] [--no-augment] [augmentation options] [--json]\n"
+    "        [--rescale F]  (pixels times F before the network; default 1/255)\n"
     "        [--bottleneck [--features-cache FILE.h5]]  (frozen backbone run once, head only)\n"
     "      --weights takes ConvScope/Keras HDF5 files, torchvision state_dict .pth files and\n"
     "      Keras VGG16/MobileNetV2 backbones (HDF5 or a TF.js model.json): these bring their\n"

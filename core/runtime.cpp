@@ -1,6 +1,7 @@
 #include "runtime.h"
 
 #include "error.h"
+#include "util/enumnames.h"
 #include "util/parallel.h"
 
 #include <opencv2/core.hpp>
@@ -26,6 +27,11 @@
 namespace convscope {
 
 namespace {
+
+const EnumName<Precision> kPrecisions[] = {{Precision::Auto, "auto"},
+                                           {Precision::Fp32, "fp32"},
+                                           {Precision::Bf16, "bf16"},
+                                           {Precision::Fp16, "fp16"}};
 
 // /proc/cpuinfo's flags: LibTorch's own bf16 query moved between 2.x releases, and the GPU
 // check machine runs an older one. Read once: they do not change while the program runs.
@@ -128,24 +134,11 @@ DeviceChoice parseDevice(const std::string& name) {
 }
 
 const char* precisionName(Precision p) {
-    switch (p) {
-        case Precision::Auto:
-            return "auto";
-        case Precision::Fp32:
-            return "fp32";
-        case Precision::Bf16:
-            return "bf16";
-        case Precision::Fp16:
-            return "fp16";
-    }
-    return "auto";
+    return enumName(p, kPrecisions);
 }
 
 Precision parsePrecision(const std::string& name) {
-    for (Precision p : {Precision::Auto, Precision::Fp32, Precision::Bf16, Precision::Fp16})
-        if (name == precisionName(p))
-            return p;
-    throw Error("precision", "unknown '" + name + "' (auto, fp32, bf16, fp16)");
+    return parseEnum(name, kPrecisions, "precision");
 }
 
 RuntimeInfo runtimeInfo() {

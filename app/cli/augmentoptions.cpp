@@ -11,8 +11,7 @@ const std::set<std::string>& augmentOptionNames() {
                                              "brightness-range",
                                              "channel-shift-range",
                                              "fill-mode",
-                                             "cval",
-                                             "rescale"};
+                                             "cval"};
     return names;
 }
 
@@ -40,7 +39,6 @@ AugmentParams augmentParamsFromArgs(const Args& args) {
     p.verticalFlip = args.flag("vertical-flip");
     p.fillMode = parseFillMode(args.text("fill-mode", "nearest"));
     p.cval = args.number("cval", 0);
-    p.rescale = args.number("rescale", 1);
     for (double v : {p.rotationRange, p.widthShiftRange, p.heightShiftRange, p.shearRange,
                      p.channelShiftRange}) {
         if (v < 0)

@@ -8,9 +8,8 @@
 #include "data/imageprobe.h"
 #include "error.h"
 #include "inspect/predictor.h"
-#include "io/kerasimport.h"
 #include "io/modelweights.h"
-#include "io/pretrained.h"
+#include "io/weightsfile.h"
 #include "models/classifier.h"
 #include "util/text.h"
 
@@ -194,20 +193,19 @@ int summaryCommand(const std::vector<std::string>& argv) {
         throw UsageError("summary takes an architecture name or a weights file");
     const std::string& what = args.positionals()[0];
     ModelConfig config;
-    std::optional<KerasImport> imported;
-    if (fs::is_regular_file(what) && isKerasImport(what)) {
-        imported = readKerasImport(what);
-        config.architecture = imported->architecture;
-        config.flavour = imported->flavour;
-        config.head = parseHead(args.text("head", "gap"));
-        config.inputSize =
-            int(args.integer("size", imported->inputSize ? imported->inputSize : 224));
-        config.classCount = int(args.integer("classes", 2));
-    } else if (fs::is_regular_file(what)) {
-        const auto m = readPretrainedMetadata(what);
-        if (!m)
+    std::optional<WeightsFile> backbone;
+    if (fs::is_regular_file(what)) {
+        WeightsFile file = WeightsFile::open(what, WeightsFile::Contents::Metadata);
+        if (!file.metadata())
             throw Error(what, "has no ConvScope metadata; name the architecture instead");
-        config = m->model;
+        config = file.metadata()->model;
+        if (file.format() == WeightsFormat::KerasBackbone) {
+            config.head = parseHead(args.text("head", "gap"));
+            config.inputSize = int(args.integer("size", config.inputSize));
+            config.classCount = int(args.integer("classes", 2));
+            // Its tensors too: loading them checks that every backbone layer is there and fits.
+            backbone = WeightsFile::open(what);
+        }
     } else {
         config.architecture = parseArchitecture(what);
         config.head = parseHead(args.text("head", "flatten"));
@@ -217,10 +215,10 @@ int summaryCommand(const std::vector<std::string>& argv) {
     }
     const Classifier model = makeClassifier(config);
     std::string origin;
-    if (imported) {
-        // Loading checks that every backbone layer is in the file and fits.
-        origin = imported->description + ", preprocessing '" + imported->preprocessing.name +
-                 "': " + describe(loadBackboneWeights(imported->weights, what, *model));
+    if (backbone) {
+        origin = backbone->description() + ", preprocessing '" +
+                 backbone->metadata()->preprocessing.name +
+                 "': " + describe(backbone->loadInto(*model).report);
     }
     const auto layers = model->summary();
     std::int64_t total = 0;
@@ -237,14 +235,14 @@ int summaryCommand(const std::vector<std::string>& argv) {
                            {"flavour", flavourName(config.flavour)},
                            {"layers", rows},
                            {"parameters", total}};
-        if (imported)
-            out["origin"] = {{"description", imported->description},
-                             {"preprocessing", imported->preprocessing.name},
+        if (backbone)
+            out["origin"] = {{"description", backbone->description()},
+                             {"preprocessing", backbone->metadata()->preprocessing.name},
                              {"report", origin}};
         std::cout << jsonText(out) << std::endl;
         return 0;
     }
-    if (imported)
+    if (backbone)
         std::printf("%s\n", origin.c_str());
     std::printf("%s%s, head %s, input %dx%dx3, %d classes\n\n",
                 architectureName(config.architecture),

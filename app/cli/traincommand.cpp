@@ -7,8 +7,7 @@
 #include "cli/trainoptions.h"
 
 #include "error.h"
-#include "io/kerasimport.h"
-#include "io/pretrained.h"
+#include "io/weightsfile.h"
 #include "train/trainer.h"
 
 #include <cstdio>
@@ -56,24 +55,27 @@ TrainConfig trainConfigFromArgs(const Args& args) {
     c.validationFraction = args.number("val-fraction", 0.2);
     c.augmentation = augmentParamsFromArgs(args);
     c.augment = !args.flag("no-augment");
+    // Keras's rescale=1./255; weights that carry their own preprocessing replace it.
+    c.preprocessing.rescale = float(args.number("rescale", 1.0 / 255.0));
+    validatePreprocessing(c.preprocessing, "--rescale");
     c.channelsLast = !args.flag("nchw");
     c.threads = int(args.integer("threads", 0));
     c.loaderWorkers = int(args.integer("workers", 0));
     c.initialWeights = args.text("weights", "");
-    // Without --arch, the architecture of the weights to start from (a .pth's from its keys).
-    if (!args.value("arch") && !c.initialWeights.empty())
-        if (const auto origin = readPretrainedMetadata(c.initialWeights))
-            c.model.architecture = origin->model.architecture;
     c.freezeUpTo = args.text("freeze-up-to", "");
     c.model.flavour = parseFlavour(args.text("flavour", "standard"));
-    // A Keras backbone names its architecture and, for TF.js models, its input size; the
-    // command line may still choose another size (the backbone is convolutional).
-    if (!c.initialWeights.empty() && isKerasImport(c.initialWeights)) {
-        const KerasImport imported = readKerasImport(c.initialWeights, /*withWeights=*/false);
-        if (!args.value("arch"))
-            c.model.architecture = imported.architecture;
-        if (!args.value("size") && imported.inputSize > 0)
-            c.model.inputSize = imported.inputSize;
+    if (!c.initialWeights.empty()) {
+        const WeightsFile origin =
+            WeightsFile::open(c.initialWeights, WeightsFile::Contents::Metadata);
+        // Without --arch, the architecture of the weights to start from (a .pth's from its
+        // keys, a Keras backbone's from its layers).
+        if (!args.value("arch") && origin.metadata())
+            c.model.architecture = origin.metadata()->model.architecture;
+        // A TF.js backbone names its input size; the command line may still choose another
+        // (the backbone is convolutional).
+        if (origin.format() == WeightsFormat::KerasBackbone && !args.value("size") &&
+            origin.statedInputSize() > 0)
+            c.model.inputSize = origin.statedInputSize();
     }
     c.bottleneck = args.flag("bottleneck");
     c.featuresCache = args.text("features-cache", "");
@@ -112,6 +114,7 @@ std::set<std::string> trainOptionNames() {
                                   "freeze-up-to",
                                   "flavour",
                                   "features-cache",
+                                  "rescale",
                                   "resume"};
     options.insert(augmentOptionNames().begin(), augmentOptionNames().end());
     return options;

@@ -1,6 +1,7 @@
 #include "augment/augmenter.h"
 
 #include "error.h"
+#include "util/enumnames.h"
 #include "util/random.h"
 
 #include <opencv2/core.hpp>
@@ -44,27 +45,19 @@ int borderMode(FillMode mode) {
     return cv::BORDER_REPLICATE;
 }
 
+const EnumName<FillMode> kFillModes[] = {{FillMode::Constant, "constant"},
+                                         {FillMode::Nearest, "nearest"},
+                                         {FillMode::Reflect, "reflect"},
+                                         {FillMode::Wrap, "wrap"}};
+
 }  // namespace
 
 const char* fillModeName(FillMode mode) {
-    switch (mode) {
-        case FillMode::Constant:
-            return "constant";
-        case FillMode::Nearest:
-            return "nearest";
-        case FillMode::Reflect:
-            return "reflect";
-        case FillMode::Wrap:
-            return "wrap";
-    }
-    return "nearest";
+    return enumName(mode, kFillModes);
 }
 
 FillMode parseFillMode(const std::string& name) {
-    for (FillMode m : {FillMode::Constant, FillMode::Nearest, FillMode::Reflect, FillMode::Wrap})
-        if (name == fillModeName(m))
-            return m;
-    throw Error("fill_mode", "unknown value '" + name + "' (constant, nearest, reflect or wrap)");
+    return parseEnum(name, kFillModes, "fill_mode");
 }
 
 bool AugmentParams::isIdentity() const {

@@ -28,7 +28,6 @@ struct AugmentParams {
     double channelShiftRange = 0;  ///< in 0..255 pixel units
     FillMode fillMode = FillMode::Nearest;
     double cval = 0;
-    double rescale = 1;  ///< applied when pixels become floats (Keras: 1/255)
 
     void setZoomRange(double z) {
         zoomLow = 1 - z;

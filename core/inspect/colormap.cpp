@@ -1,6 +1,6 @@
 #include "inspect/colormap.h"
 
-#include "error.h"
+#include "util/enumnames.h"
 
 #include <algorithm>
 #include <cmath>
@@ -19,27 +19,18 @@ std::uint8_t toByte(float v) {
     return std::uint8_t(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f));
 }
 
+const EnumName<Colormap> kColormaps[] = {
+    {Colormap::Viridis, "viridis"}, {Colormap::Jet, "jet"}, {Colormap::Grey, "grey"}};
+
 }  // namespace
 
 const char* colormapName(Colormap c) {
-    switch (c) {
-        case Colormap::Viridis:
-            return "viridis";
-        case Colormap::Jet:
-            return "jet";
-        case Colormap::Grey:
-            return "grey";
-    }
-    return "viridis";
+    return enumName(c, kColormaps);
 }
 
 Colormap parseColormap(const std::string& name) {
-    for (Colormap c : {Colormap::Viridis, Colormap::Jet, Colormap::Grey})
-        if (name == colormapName(c))
-            return c;
-    if (name == "gray")
-        return Colormap::Grey;
-    throw Error(name, "unknown colour map (viridis, jet, grey)");
+    // "gray" is matplotlib's spelling, accepted as well.
+    return parseEnum(name == "gray" ? std::string("grey") : name, kColormaps, "colour map");
 }
 
 std::array<std::uint8_t, 3> colormapColor(Colormap colormap, float t) {

@@ -1,7 +1,7 @@
 #include "inspect/modelinput.h"
 
 #include "error.h"
-#include "io/pretrained.h"
+#include "io/weightsfile.h"
 #include "models/classifier.h"
 
 #include <opencv2/core.hpp>
@@ -23,8 +23,9 @@ struct StopForward {};
 Classifier loadForInference(const std::string& weightsPath,
                             const std::optional<WeightsMetadata>& fallback,
                             WeightsMetadata& metadata, LoadReport* report) {
-    const WeightsFormat format = detectWeightsFormat(weightsPath);
-    auto stored = readPretrainedMetadata(weightsPath);
+    const WeightsFile file = WeightsFile::open(weightsPath);
+    const WeightsFormat format = file.format();
+    auto stored = file.metadata();
     const bool namesGiven = fallback && !fallback->classNames.empty();
     if (format == WeightsFormat::KerasBackbone) {
         if (!namesGiven)
@@ -65,7 +66,7 @@ Classifier loadForInference(const std::string& weightsPath,
         throw Error(weightsPath, "the class names do not match the model's class count (" +
                                      std::to_string(metadata.model.classCount) + ")");
     Classifier model = makeClassifier(metadata.model);
-    const PretrainedLoad loaded = loadPretrainedWeights(weightsPath, *model);
+    const PretrainedLoad loaded = file.loadInto(*model);
     if (format == WeightsFormat::TorchPth &&
         (!loaded.report.mismatched.empty() || !loaded.report.notInFile.empty()))
         throw Error(weightsPath, "does not fill the model: " + describe(loaded.report));
@@ -78,8 +79,8 @@ Classifier loadForInference(const std::string& weightsPath,
 namespace {
 
 /// Per-channel values as [1, 3, 1, 1] on the device of `like`, for broadcasting over NCHW.
-torch::Tensor perChannel(const std::vector<float>& values, const torch::Tensor& like) {
-    return torch::tensor(values, torch::kFloat32).view({1, 3, 1, 1}).to(like.device());
+torch::Tensor perChannel(const std::array<float, 3>& values, const torch::Tensor& like) {
+    return torch::tensor(at::ArrayRef<float>(values.data(), values.size()), torch::kFloat32).view({1, 3, 1, 1}).to(like.device());
 }
 
 }  // namespace

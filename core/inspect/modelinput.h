@@ -4,7 +4,7 @@
 
 #include "data/rgbimage.h"
 #include "io/modelweights.h"
-#include "train/trainconfig.h"
+#include "models/preprocessing.h"
 
 #include <torch/types.h>
 

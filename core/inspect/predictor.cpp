@@ -1,6 +1,6 @@
 #include "inspect/predictor.h"
 
-#include "data/batchloader.h"
+#include "train/batchloader.h"
 #include "data/imagedecoder.h"
 #include "error.h"
 #include "inspect/modelinput.h"
@@ -145,10 +145,9 @@ Evaluation Predictor::evaluate(const std::string& dataDir, std::optional<Split> 
         lo.batchSize = batchSize;
         lo.shuffle = false;
         lo.augment = false;
-        AugmentParams none;
-        applyPreprocessing(m_impl->metadata.preprocessing, lo, none);
+        lo.preprocessing = m_impl->metadata.preprocessing;
         lo.pinMemory = m_impl->device.is_cuda();
-        BatchLoader loader(cache, samples, none, lo);
+        BatchLoader loader(cache, samples, AugmentParams{}, lo);
         AutocastScope autocast(m_impl->device, m_impl->precision);
         Evaluation e = evaluateModel(*m_impl->model, loader, m_impl->device, false);
         for (std::size_t i : e.sampleIndices)

@@ -67,28 +67,35 @@ KerasImport readKerasImport(const std::string& path, bool withWeights) {
             out.weights = std::move(model.weights);
             return out;
         }
-        KerasWeightsFile file = readKerasWeights(path);
+        KerasWeightsFile file = readKerasWeights(path, withWeights);
         if (file.metadata.count("model"))
             throw Error(path, "is a ConvScope weight file, not a Keras backbone");
-        for (const LayerWeights& l : file.layers)
-            names.push_back(l.name);
-        recognise(names, path, out);
-        out.description = std::string("Keras ") + architectureTitle(out.architecture) +
-                          " (HDF5 weights" +
-                          (file.kerasVersion.empty() ? "" : ", Keras " + file.kerasVersion) + ")";
-        out.weights = std::move(file);
-        return out;
+        return kerasImportFromWeights(std::move(file), path);
     });
 }
 
-bool isKerasImport(const std::string& path) {
-    if (looksLikeJson(path))
-        return true;
-    // An HDF5 file is one when its layers are recognised and it has no ConvScope metadata;
-    // anything else (another Keras net, a damaged file) goes the ordinary way, whose errors
-    // name the problem.
+KerasImport kerasImportFromWeights(KerasWeightsFile file, const std::string& path) {
+    KerasImport out;
+    std::vector<std::string> names;
+    for (const LayerWeights& l : file.layers)
+        names.push_back(l.name);
+    recognise(names, path, out);
+    out.description = std::string("Keras ") + architectureTitle(out.architecture) +
+                      " (HDF5 weights" +
+                      (file.kerasVersion.empty() ? "" : ", Keras " + file.kerasVersion) + ")";
+    out.weights = std::move(file);
+    return out;
+}
+
+bool isKerasBackbone(const KerasWeightsFile& file) {
+    if (file.metadata.count("model"))
+        return false;
+    std::vector<std::string> names;
+    for (const LayerWeights& l : file.layers)
+        names.push_back(l.name);
+    KerasImport probe;
     try {
-        readKerasImport(path);
+        recognise(names, "", probe);
         return true;
     } catch (const Error&) {
         return false;

@@ -2,7 +2,7 @@
 
 #include "io/kerasweights.h"
 #include "models/modelconfig.h"
-#include "train/trainconfig.h"
+#include "models/preprocessing.h"
 
 #include <string>
 
@@ -29,9 +29,12 @@ struct KerasImport {
 /// layers expected) or a damaged file.
 KerasImport readKerasImport(const std::string& path, bool withWeights = true);
 
-/// Whether readKerasImport takes the file: a TF.js model.json, or a Keras HDF5 file without
-/// ConvScope metadata whose layers are VGG16's or MobileNetV2's (an HDF5 file is read to
-/// tell). False for anything else, a missing or unreadable file included; never throws.
-bool isKerasImport(const std::string& path);
+/// The backbone in a Keras HDF5 file already read (its layers, description and weights).
+/// Throws convscope::Error naming `path` when its layers are no supported architecture.
+KerasImport kerasImportFromWeights(KerasWeightsFile file, const std::string& path);
+
+/// Whether `file` is a Keras backbone: no ConvScope metadata, and the layers of VGG16 or
+/// MobileNetV2. Never throws.
+bool isKerasBackbone(const KerasWeightsFile& file);
 
 }  // namespace convscope

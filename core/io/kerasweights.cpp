@@ -3,6 +3,7 @@
 #include "error.h"
 #include "io/hdf5heaps.h"
 #include "util/atomicfile.h"
+#include "util/text.h"
 
 #include <H5Cpp.h>
 
@@ -87,13 +88,6 @@ H5::FileAccPropList fileAccess() {
 
 std::string quoted(const std::string& text) {
     return "'" + text + "'";
-}
-
-std::string shapeText(const std::vector<std::int64_t>& shape) {
-    std::string out = "(";
-    for (std::size_t i = 0; i < shape.size(); ++i)
-        out += (i ? ", " : "") + std::to_string(shape[i]);
-    return out + (shape.size() == 1 ? ",)" : ")");
 }
 
 bool isValidPath(const std::string& name) {
@@ -413,7 +407,8 @@ std::string cannotOpen(const std::string& kind, const std::string& message) {
 }
 
 WeightArray readArray(const H5::Group& group, const std::string& layer, const std::string& stored,
-                      const std::string& path, const Hdf5Diagnostics& diagnostics) {
+                      const std::string& path, const Hdf5Diagnostics& diagnostics,
+                      bool withValues) {
     const std::string what = "layer " + quoted(layer) + ", weight " + quoted(stored);
     WeightArray weight;
     weight.storedName = stored;
@@ -442,6 +437,8 @@ WeightArray readArray(const H5::Group& group, const std::string& layer, const st
             count *= d;
             weight.shape.push_back(std::int64_t(d));
         }
+        if (!withValues)
+            return weight;
         weight.values.resize(count);
         // HDF5 converts float16, float64 and integers to float as it reads.
         if (count > 0)
@@ -486,7 +483,8 @@ std::string openFailure(const std::string& message) {
     return "damaged HDF5 file (" + message + ")";
 }
 
-KerasWeightsFile readContents(const std::string& path, const Hdf5Diagnostics& diagnostics) {
+KerasWeightsFile readContents(const std::string& path, const Hdf5Diagnostics& diagnostics,
+                              bool withValues) {
     std::optional<H5::H5File> h5;
     try {
         h5.emplace(path, H5F_ACC_RDONLY, H5::FileCreatPropList::DEFAULT, fileAccess());
@@ -535,7 +533,7 @@ KerasWeightsFile readContents(const std::string& path, const Hdf5Diagnostics& di
                          "layer " + quoted(name) + ": attribute ")
                 .value_or(std::vector<std::string>{});
         for (const std::string& s : stored)
-            layer.weights.push_back(readArray(group, name, s, path, diagnostics));
+            layer.weights.push_back(readArray(group, name, s, path, diagnostics, withValues));
         file.layers.push_back(std::move(layer));
     }
     return file;
@@ -565,13 +563,13 @@ void writeKerasWeights(const std::string& path, const KerasWeightsFile& file) {
     });
 }
 
-KerasWeightsFile readKerasWeights(const std::string& path) {
+KerasWeightsFile readKerasWeights(const std::string& path, bool withValues) {
     return atBoundary(path, [&] {
         const std::lock_guard<std::mutex> lock(hdf5Mutex());
         const Hdf5Diagnostics diagnostics;
         checkReadable(path);
         try {
-            return readContents(path, diagnostics);
+            return readContents(path, diagnostics, withValues);
         } catch (const H5::Exception& e) {
             throw Error(path, "damaged HDF5 file (" + diagnostics.lastOr(e) + ")");
         } catch (const std::bad_alloc&) {

@@ -56,7 +56,8 @@ void writeKerasWeights(const std::string& path, const KerasWeightsFile& file);
 /// prefix is not the layer's, float16/float64/integer datasets (converted to float), and the
 /// "model_weights" group of a whole-model `model.save("x.h5")` file. Thread-safe. Throws
 /// convscope::Error(path, reason) for a missing, empty, truncated, damaged or non-HDF5 file,
-/// or one without Keras's layout; HDF5 prints nothing to stderr.
-KerasWeightsFile readKerasWeights(const std::string& path);
+/// or one without Keras's layout; HDF5 prints nothing to stderr. Without `withValues`, only
+/// names, shapes and metadata are read (every array's `values` stays empty).
+KerasWeightsFile readKerasWeights(const std::string& path, bool withValues = true);
 
 }  // namespace convscope

@@ -2,6 +2,8 @@
 
 #include "error.h"
 #include "io/kerasweights.h"
+#include "models/modeljson.h"
+#include "util/text.h"
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -91,27 +93,10 @@ torch::Tensor fromKeras(const torch::Tensor& t, LayerKind kind, const std::strin
     return t;
 }
 
-std::string shapeText(at::IntArrayRef s) {
-    std::string out = "(";
-    for (std::size_t i = 0; i < s.size(); ++i)
-        out += (i ? ", " : "") + std::to_string(s[i]);
-    return out + ")";
-}
-
 std::string metadataJson(const WeightsMetadata& m) {
-    const nlohmann::json j{{"architecture", architectureName(m.model.architecture)},
-                           {"head", headName(m.model.head)},
-                           {"flavour", flavourName(m.model.flavour)},
-                           {"input_size", m.model.inputSize},
-                           {"class_count", m.model.classCount},
-                           {"dropout", m.model.dropout},
-                           {"class_names", m.classNames},
-                           {"preprocessing",
-                            {{"name", m.preprocessing.name},
-                             {"rescale", m.preprocessing.rescale},
-                             {"mean", m.preprocessing.mean},
-                             {"std", m.preprocessing.stddev},
-                             {"bgr", m.preprocessing.bgr}}}};
+    nlohmann::json j{{"class_names", m.classNames},
+                     {"preprocessing", preprocessingToJson(m.preprocessing)}};
+    addModelConfig(j, m.model, /*withClassCount=*/true);
     return j.dump();
 }
 
@@ -119,22 +104,14 @@ WeightsMetadata metadataFromJson(const std::string& text, const std::string& pat
     try {
         const nlohmann::json j = nlohmann::json::parse(text);
         WeightsMetadata m;
-        m.model.architecture = parseArchitecture(j.at("architecture"));
-        m.model.head = parseHead(j.at("head"));
-        m.model.flavour = parseFlavour(j.value("flavour", "standard"));
-        m.model.inputSize = j.at("input_size");
-        m.model.classCount = j.at("class_count");
-        m.model.dropout = j.at("dropout");
+        m.model = modelConfigFromJson(j, /*withClassCount=*/true);
         m.classNames = j.at("class_names").get<std::vector<std::string>>();
-        const auto& p = j.at("preprocessing");
-        m.preprocessing.name = p.at("name");
-        m.preprocessing.rescale = p.at("rescale");
-        m.preprocessing.mean = p.at("mean").get<std::vector<float>>();
-        m.preprocessing.stddev = p.at("std").get<std::vector<float>>();
-        m.preprocessing.bgr = p.value("bgr", false);
+        m.preprocessing = preprocessingFromJson(j.at("preprocessing"));
         return m;
     } catch (const nlohmann::json::exception& e) {
         throw Error(path, std::string("damaged ConvScope metadata (") + e.what() + ")");
+    } catch (const Error& e) {
+        throw Error(path, "damaged ConvScope metadata (" + std::string(e.what()) + ")");
     }
 }
 
@@ -242,8 +219,8 @@ void assign(const Pairs& pairs, const std::string& path, LoadReport& report) {
             const torch::Tensor converted = fromKeras(stored, layer->kind, name);
             if (converted.sizes() != target.sizes()) {
                 problems.push_back(layer->name + "/" + name + ": file " +
-                                   shapeText(stored.sizes()) + ", model expects " +
-                                   shapeText(toKeras(target, layer->kind, name).sizes()));
+                                   shapeText(stored.sizes().vec()) + ", model expects " +
+                                   shapeText(toKeras(target, layer->kind, name).sizes().vec()));
                 continue;
             }
             assignments.emplace_back(target, converted.clone());
@@ -311,13 +288,14 @@ void saveModelWeights(const std::string& path, ClassifierImpl& model,
 }
 
 std::optional<WeightsMetadata> readWeightsMetadata(const std::string& path) {
-    return atBoundary(path, [&]() -> std::optional<WeightsMetadata> {
-        const KerasWeightsFile file = readKerasWeights(path);
-        const auto it = file.metadata.find(kMetadataKey);
-        if (it == file.metadata.end())
-            return std::nullopt;
-        return metadataFromJson(it->second, path);
-    });
+    return atBoundary(path, [&] { return metadataOf(readKerasWeights(path, false), path); });
+}
+
+std::optional<WeightsMetadata> metadataOf(const KerasWeightsFile& file, const std::string& path) {
+    const auto it = file.metadata.find(kMetadataKey);
+    if (it == file.metadata.end())
+        return std::nullopt;
+    return metadataFromJson(it->second, path);
 }
 
 LoadReport loadModelWeights(const std::string& path, ClassifierImpl& model, bool byName) {
@@ -328,8 +306,7 @@ LoadReport loadModelWeights(const std::string& path, ClassifierImpl& model, bool
 LoadReport loadModelWeights(const KerasWeightsFile& file, const std::string& path,
                             ClassifierImpl& model, bool byName) {
     LoadReport report;
-    if (const auto it = file.metadata.find(kMetadataKey); it != file.metadata.end())
-        report.metadata = metadataFromJson(it->second, path);
+    report.metadata = metadataOf(file, path);
 
     const std::vector<ModelLayer> layers = layersOf(model);
     std::vector<const LayerWeights*> fileLayers;

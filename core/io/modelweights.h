@@ -3,7 +3,6 @@
 #include "io/kerasweights.h"
 #include "io/weightsmetadata.h"
 #include "models/classifier.h"
-#include "train/trainconfig.h"
 
 #include <optional>
 #include <string>
@@ -36,8 +35,10 @@ LoadReport loadModelWeights(const KerasWeightsFile& file, const std::string& sou
 LoadReport loadBackboneWeights(const KerasWeightsFile& file, const std::string& source,
                                ClassifierImpl& model);
 
-/// The ConvScope metadata of a weight file, if it has any. Throws convscope::Error for a
-/// file that is not a readable weight file.
+/// The ConvScope metadata of a weight file, if it has any. Reads no tensor values. Throws
+/// convscope::Error for a file that is not a readable weight file.
 std::optional<WeightsMetadata> readWeightsMetadata(const std::string& path);
+/// The same for a file already read; `path` names it in errors (damaged metadata).
+std::optional<WeightsMetadata> metadataOf(const KerasWeightsFile& file, const std::string& path);
 
 }  // namespace convscope

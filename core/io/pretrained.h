@@ -1,50 +1,18 @@
 #pragma once
 
-#include "io/modelweights.h"
+#include "io/weightsfile.h"
 
 #include <optional>
 #include <string>
 
 namespace convscope {
 
-/// The weight files ConvScope reads, told apart by their first bytes.
-enum class WeightsFormat {
-    Hdf5,      ///< ConvScope's or Keras's save_weights layout
-    TorchPth,  ///< torch.save(model.state_dict()) of a torchvision model
-    /// An ImageNet backbone from Keras: a TF.js layers model.json, or a Keras VGG16 or
-    /// MobileNetV2 HDF5 file without ConvScope metadata (io/kerasimport.h).
-    KerasBackbone,
-};
-
-const char* weightsFormatName(WeightsFormat format);  ///< "HDF5", "PyTorch state_dict", ...
-
-/// The format of `path` by signature (HDF5's, at offset 0 or in a user block; a zip archive's;
-/// a pickle's, which the .pth reader explains as a legacy file). Throws convscope::Error(path,
-/// reason) for a file that cannot be read or has none of these signatures.
-WeightsFormat detectWeightsFormat(const std::string& path);
-
-/// What loading weights from any supported format did.
-struct PretrainedLoad {
-    WeightsFormat format = WeightsFormat::Hdf5;
-    /// What the file holds, when the format says more than its name (Keras backbones:
-    /// "Keras MobileNetV2 (TF.js layers model, Keras 2.2.4, 224x224 input)").
-    std::string description;
-    LoadReport report;
-    /// How inputs must be preprocessed for these weights, when the file tells: ConvScope's
-    /// metadata, or torchvision's ImageNet normalisation for a .pth.
-    std::optional<Preprocessing> preprocessing;
-};
-
-/// Loads `path` into `model` by layer name, whatever its format: HDF5 as
-/// loadModelWeights(byName), a .pth as loadTorchvisionWeights (its head skipped when shapes
-/// differ). On any error the model is untouched. Throws convscope::Error naming the file.
+/// WeightsFile::open(path).loadInto(model): loads `path` into `model` by layer name, whatever
+/// its format. On any error the model is untouched. Throws convscope::Error naming the file.
 PretrainedLoad loadPretrainedWeights(const std::string& path, ClassifierImpl& model);
 
-/// What a weight file says about its model: an HDF5 file's ConvScope metadata (nullopt when it
-/// has none); for a Keras backbone its architecture, flavour, input size (224 when the file
-/// does not say) and preprocessing, with no classes (classCount 0); for a .pth, the model its keys
-/// describe (torchvisionModelConfig), class names "class_0", "class_1", ... and torchvision's
-/// preprocessing. Reads no tensor values. Throws convscope::Error naming the file.
+/// WeightsFile::open(path, Contents::Metadata).metadata(): what a weight file says about its
+/// model, reading no tensor values. Throws convscope::Error naming the file.
 std::optional<WeightsMetadata> readPretrainedMetadata(const std::string& path);
 
 }  // namespace convscope

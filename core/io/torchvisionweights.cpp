@@ -1,6 +1,7 @@
 #include "io/torchvisionweights.h"
 
 #include "error.h"
+#include "util/text.h"
 
 #include <torch/torch.h>
 
@@ -41,13 +42,6 @@ bool isHead(Architecture a, const std::string& layer) {
             return false;
     }
     return false;
-}
-
-std::string shapeText(at::IntArrayRef s) {
-    std::string out = "(";
-    for (std::size_t i = 0; i < s.size(); ++i)
-        out += (i ? ", " : "") + std::to_string(s[i]);
-    return out + ")";
 }
 
 std::string torchvisionName(Architecture a) {
@@ -193,8 +187,8 @@ LoadReport loadTorchvisionWeights(const TorchStateDict& dict, ClassifierImpl& mo
                 value = toKerasFlattenOrder(value);
             if (value.sizes() != target->second.sizes()) {
                 if (mismatch.empty())
-                    mismatch = name + ": file " + shapeText(entry->value.sizes()) + ", model " +
-                               shapeText(target->second.sizes());
+                    mismatch = name + ": file " + shapeText(entry->value.sizes().vec()) + ", model " +
+                               shapeText(target->second.sizes().vec());
                 continue;
             }
             layerAssignments.emplace_back(target->second, value);

@@ -4,7 +4,7 @@
 // front ends (the window includes this through inspect/predictor.h and inspect/inspector.h).
 
 #include "models/modelconfig.h"
-#include "train/trainconfig.h"
+#include "models/preprocessing.h"
 
 #include <optional>
 #include <string>

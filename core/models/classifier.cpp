@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "models/architectures.h"
+#include "util/enumnames.h"
 
 #include <torch/torch.h>
 
@@ -53,60 +54,40 @@ std::string kindOf(const std::string& layer, const torch::nn::Module* module) {
 
 }  // namespace
 
+namespace {
+
+const EnumName<Architecture> kArchitectures[] = {{Architecture::SmallConvNet, "small"},
+                                                 {Architecture::Vgg16, "vgg16"},
+                                                 {Architecture::ResNet18, "resnet18"},
+                                                 {Architecture::MobileNetV2, "mobilenetv2"}};
+const EnumName<Head> kHeads[] = {
+    {Head::Flatten, "flatten"}, {Head::GlobalAveragePool, "gap"}, {Head::Original, "original"}};
+const EnumName<Flavour> kFlavours[] = {{Flavour::Standard, "standard"}, {Flavour::Keras, "keras"}};
+
+}  // namespace
+
 const char* architectureName(Architecture a) {
-    switch (a) {
-        case Architecture::SmallConvNet:
-            return "small";
-        case Architecture::Vgg16:
-            return "vgg16";
-        case Architecture::ResNet18:
-            return "resnet18";
-        case Architecture::MobileNetV2:
-            return "mobilenetv2";
-    }
-    return "small";
+    return enumName(a, kArchitectures);
 }
 
 Architecture parseArchitecture(const std::string& name) {
-    for (Architecture a : {Architecture::SmallConvNet, Architecture::Vgg16, Architecture::ResNet18,
-                           Architecture::MobileNetV2})
-        if (name == architectureName(a))
-            return a;
-    throw Error("architecture", "unknown '" + name + "' (small, vgg16, resnet18 or mobilenetv2)");
+    return parseEnum(name, kArchitectures, "architecture");
 }
 
 const char* headName(Head h) {
-    switch (h) {
-        case Head::Flatten:
-            return "flatten";
-        case Head::GlobalAveragePool:
-            return "gap";
-        case Head::Original:
-            return "original";
-    }
-    return "flatten";
+    return enumName(h, kHeads);
 }
 
 Head parseHead(const std::string& name) {
-    if (name == "flatten")
-        return Head::Flatten;
-    if (name == "gap")
-        return Head::GlobalAveragePool;
-    if (name == "original")
-        return Head::Original;
-    throw Error("head", "unknown '" + name + "' (flatten, gap or original)");
+    return parseEnum(name, kHeads, "head");
 }
 
 const char* flavourName(Flavour f) {
-    return f == Flavour::Keras ? "keras" : "standard";
+    return enumName(f, kFlavours);
 }
 
 Flavour parseFlavour(const std::string& name) {
-    if (name == "standard")
-        return Flavour::Standard;
-    if (name == "keras")
-        return Flavour::Keras;
-    throw Error("flavour", "unknown '" + name + "' (standard or keras)");
+    return parseEnum(name, kFlavours, "flavour");
 }
 
 std::vector<LayerInfo> ClassifierImpl::summary() {

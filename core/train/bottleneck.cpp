@@ -115,6 +115,7 @@ BottleneckKey bottleneckKey(ClassifierImpl& model, const DatasetIndex& index,
         backbone.add(v);
     for (float v : preprocessing.stddev)
         backbone.add(v);
+    backbone.add(int(preprocessing.bgr));
     std::vector<std::string> layers;
     const std::string end = backboneOutputLayer(m);
     for (const std::string& name : model.layerNames()) {
@@ -281,7 +282,7 @@ std::string freezeForBottleneck(ClassifierImpl& model, const std::string& reques
 
 std::optional<BottleneckFeatures> prepareBottleneckFeatures(
     ClassifierImpl& model, const ImageCache& cache, const TrainConfig& config, LoaderOptions loader,
-    const AugmentParams& augment, const torch::Device& device, const std::atomic<bool>& cancel,
+    const torch::Device& device, const std::atomic<bool>& cancel,
     TrainingObserver& observer) {
     const std::string path = config.featuresCache.empty()
                                  ? (fs::path(config.runDir) / "bottleneck-features.h5").string()
@@ -308,7 +309,7 @@ std::optional<BottleneckFeatures> prepareBottleneckFeatures(
     std::size_t offset = 0;
     for (auto [samples, into] :
          {std::pair{&train, &features.train}, std::pair{&validation, &features.validation}}) {
-        BatchLoader batches(cache, *samples, augment, loader);
+        BatchLoader batches(cache, *samples, AugmentParams{}, loader);
         auto set = computeFeatures(model, batches, device, &cancel, [&](std::size_t done) {
             observer.onProgress(Phase::Features, offset + done, total);
         });

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "data/batchloader.h"
+#include "train/batchloader.h"
 #include "data/datasetindex.h"
 #include "models/classifier.h"
 #include "train/evaluation.h"
@@ -94,7 +94,7 @@ std::string freezeForBottleneck(ClassifierImpl& model, const std::string& reques
 /// Throws convscope::Error when the cache cannot be written.
 std::optional<BottleneckFeatures> prepareBottleneckFeatures(
     ClassifierImpl& model, const ImageCache& cache, const TrainConfig& config, LoaderOptions loader,
-    const AugmentParams& augment, const torch::Device& device, const std::atomic<bool>& cancel,
+    const torch::Device& device, const std::atomic<bool>& cancel,
     TrainingObserver& observer);
 
 /// Loss and confusion of model.forwardHead() over `set`, in eval mode without gradients.

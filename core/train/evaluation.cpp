@@ -32,15 +32,6 @@ double Evaluation::recall(int label) const {
                   : 0.0;
 }
 
-void applyPreprocessing(const Preprocessing& p, LoaderOptions& loader, AugmentParams& augment) {
-    for (std::size_t k = 0; k < 3; ++k) {
-        loader.mean[k] = p.mean.at(k);
-        loader.stddev[k] = p.stddev.at(k);
-    }
-    loader.bgr = p.bgr;
-    augment.rescale = p.rescale;
-}
-
 EvaluationTally::EvaluationTally(int classCount) {
     const auto classes = std::size_t(classCount);
     m_evaluation.confusion.assign(classes, std::vector<std::int64_t>(classes, 0));

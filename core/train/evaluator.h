@@ -1,6 +1,6 @@
 #pragma once
 
-#include "data/batchloader.h"
+#include "train/batchloader.h"
 #include "models/classifier.h"
 #include "train/evaluation.h"
 #include "train/trainconfig.h"
@@ -29,10 +29,5 @@ private:
 /// augment or shuffle) and tallies loss and confusion. Stops early when `cancel` is set.
 Evaluation evaluateModel(ClassifierImpl& model, BatchLoader& loader, const torch::Device& device,
                          bool channelsLast, const std::atomic<bool>* cancel = nullptr);
-
-/// Puts a model's preprocessing into the loader's settings: the rescale goes with the
-/// augmentation (it is applied when pixels become floats), mean and std with the loader.
-void applyPreprocessing(const Preprocessing& preprocessing, LoaderOptions& loader,
-                        AugmentParams& augment);
 
 }  // namespace convscope

@@ -17,8 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class NullObserver : public TrainingObserver {};
-
 void copyFileAtomically(const std::string& from, const std::string& to) {
     replaceFileAtomically(to, [&](const std::string& temp) {
         std::error_code error;
@@ -94,8 +92,7 @@ const char* phaseFolder(int phase) {
 
 FineTuner::FineTuner(FineTuneConfig config, TrainingObserver* observer, bool resumeRun)
     : m_config(std::move(config)), m_resumeRun(resumeRun) {
-    static NullObserver none;
-    m_observer = observer ? observer : &none;
+    m_observer = &observerOrSilent(observer);
 }
 
 FineTuner::~FineTuner() = default;

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "train/trainconfig.h"
-#include "train/trainingobserver.h"
+#include "train/trainingrun.h"
 
 #include <atomic>
 #include <memory>
@@ -34,22 +34,24 @@ struct FineTuneConfig {
 /// thread and act within one batch, whichever phase runs. A cancelled or crashed recipe
 /// continues with resumeRun = true: a finished phase is not trained again, an interrupted one
 /// resumes from its last checkpoint.
-class FineTuner {
+class FineTuner : public TrainingRun {
 public:
     /// `observer` may be null and must outlive run(). Its epoch numbers run on across both
     /// phases and EpochEnd::phase says which phase an epoch belongs to.
     FineTuner(FineTuneConfig config, TrainingObserver* observer, bool resumeRun = false);
-    ~FineTuner();
+    ~FineTuner() override;
     FineTuner(const FineTuner&) = delete;
     FineTuner& operator=(const FineTuner&) = delete;
 
     /// Throws convscope::Error for bad data, configuration or I/O; a cancel is not an error.
-    TrainingResult run();
+    TrainingResult run() override;
 
-    void pause();
-    void resume();
-    void cancel();
-    bool isPaused() const { return m_paused; }
+    void pause() override;
+    void resume() override;
+    void cancel() override;
+    bool isPaused() const override { return m_paused; }
+    int plannedEpochs() const override { return m_config.headEpochs + m_config.fineTuneEpochs; }
+    const std::string& runDirectory() const override { return m_config.base.runDir; }
 
     const FineTuneConfig& config() const { return m_config; }
 

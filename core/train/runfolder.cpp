@@ -1,8 +1,7 @@
 #include "train/runfolder.h"
 
 #include "error.h"
-#include "io/kerasimport.h"
-#include "io/pretrained.h"
+#include "io/weightsfile.h"
 #include "models/classifier.h"
 #include "util/atomicfile.h"
 
@@ -69,17 +68,16 @@ TrainConfig readRunConfig(const std::string& runDir) {
 void adoptStartingWeights(TrainConfig& c) {
     if (c.initialWeights.empty())
         return;
-    if (isKerasImport(c.initialWeights)) {
-        const KerasImport imported = readKerasImport(c.initialWeights, /*withWeights=*/false);
-        if (c.model.architecture != imported.architecture)
-            throw Error(c.initialWeights, "holds a " + imported.description + "; train it as " +
-                                              architectureName(imported.architecture));
-        c.model.flavour = imported.flavour;
-        c.preprocessing = imported.preprocessing;
-        return;
+    const WeightsFile file = WeightsFile::open(c.initialWeights, WeightsFile::Contents::Metadata);
+    const std::optional<WeightsMetadata>& origin = file.metadata();
+    if (file.format() == WeightsFormat::KerasBackbone) {
+        if (c.model.architecture != origin->model.architecture)
+            throw Error(c.initialWeights, "holds a " + file.description() + "; train it as " +
+                                              architectureName(origin->model.architecture));
+        c.model.flavour = origin->model.flavour;
     }
     // Weights only make sense with the preprocessing they were trained with.
-    if (const auto origin = readPretrainedMetadata(c.initialWeights))
+    if (origin)
         c.preprocessing = origin->preprocessing;
 }
 

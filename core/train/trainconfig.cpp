@@ -1,6 +1,8 @@
 #include "train/trainconfig.h"
 
 #include "error.h"
+#include "models/modeljson.h"
+#include "util/enumnames.h"
 #include "util/text.h"
 
 #include <nlohmann/json.hpp>
@@ -11,84 +13,29 @@ namespace convscope {
 
 namespace {
 
-template <typename Enum, std::size_t N>
-Enum parseName(const std::string& name, const Enum (&values)[N], const char* (*nameOf)(Enum),
-               const char* what) {
-    std::string choices;
-    for (Enum v : values) {
-        if (name == nameOf(v))
-            return v;
-        choices += (choices.empty() ? "" : ", ") + std::string(nameOf(v));
-    }
-    throw Error(what, "unknown '" + name + "' (" + choices + ")");
-}
+const EnumName<OptimizerKind> kOptimizers[] = {
+    {OptimizerKind::Sgd, "sgd"}, {OptimizerKind::Adam, "adam"}, {OptimizerKind::RmsProp, "rmsprop"}};
+const EnumName<Schedule> kSchedules[] = {{Schedule::Constant, "constant"},
+                                         {Schedule::Step, "step"},
+                                         {Schedule::Cosine, "cosine"},
+                                         {Schedule::Plateau, "plateau"}};
 
 }  // namespace
 
-Preprocessing torchvisionPreprocessing() {
-    Preprocessing p;
-    p.name = "torchvision";
-    p.rescale = 1.0f / 255.0f;
-    p.mean = {0.485f, 0.456f, 0.406f};
-    p.stddev = {0.229f, 0.224f, 0.225f};
-    return p;
-}
-
-Preprocessing caffePreprocessing() {
-    Preprocessing p;
-    p.name = "caffe";
-    p.rescale = 1.0f;
-    p.bgr = true;
-    p.mean = {103.939f, 116.779f, 123.68f};
-    p.stddev = {1, 1, 1};
-    return p;
-}
-
-Preprocessing tfPreprocessing() {
-    Preprocessing p;
-    p.name = "tf";
-    p.rescale = 1.0f / 127.5f;
-    p.mean = {1, 1, 1};
-    p.stddev = {1, 1, 1};
-    return p;
-}
-
 const char* optimizerName(OptimizerKind k) {
-    switch (k) {
-        case OptimizerKind::Sgd:
-            return "sgd";
-        case OptimizerKind::Adam:
-            return "adam";
-        case OptimizerKind::RmsProp:
-            return "rmsprop";
-    }
-    return "adam";
+    return enumName(k, kOptimizers);
 }
 
 OptimizerKind parseOptimizer(const std::string& name) {
-    static const OptimizerKind all[] = {OptimizerKind::Sgd, OptimizerKind::Adam,
-                                        OptimizerKind::RmsProp};
-    return parseName(name, all, optimizerName, "optimizer");
+    return parseEnum(name, kOptimizers, "optimizer");
 }
 
 const char* scheduleName(Schedule s) {
-    switch (s) {
-        case Schedule::Constant:
-            return "constant";
-        case Schedule::Step:
-            return "step";
-        case Schedule::Cosine:
-            return "cosine";
-        case Schedule::Plateau:
-            return "plateau";
-    }
-    return "constant";
+    return enumName(s, kSchedules);
 }
 
 Schedule parseSchedule(const std::string& name) {
-    static const Schedule all[] = {Schedule::Constant, Schedule::Step, Schedule::Cosine,
-                                   Schedule::Plateau};
-    return parseName(name, all, scheduleName, "schedule");
+    return parseEnum(name, kSchedules, "schedule");
 }
 
 void validateTrainConfig(const TrainConfig& c) {
@@ -133,11 +80,6 @@ std::string toJson(const TrainConfig& c) {
     nlohmann::json j{
         {"data", c.dataDir},
         {"run_dir", c.runDir},
-        {"architecture", architectureName(c.model.architecture)},
-        {"head", headName(c.model.head)},
-        {"flavour", flavourName(c.model.flavour)},
-        {"input_size", c.model.inputSize},
-        {"dropout", c.model.dropout},
         {"epochs", c.epochs},
         {"batch_size", c.batchSize},
         {"optimizer", optimizerName(c.optimizer)},
@@ -170,12 +112,7 @@ std::string toJson(const TrainConfig& c) {
           {"channel_shift_range", a.channelShiftRange},
           {"fill_mode", fillModeName(a.fillMode)},
           {"cval", a.cval}}},
-        {"preprocessing",
-         {{"name", c.preprocessing.name},
-          {"rescale", c.preprocessing.rescale},
-          {"mean", c.preprocessing.mean},
-          {"std", c.preprocessing.stddev},
-          {"bgr", c.preprocessing.bgr}}},
+        {"preprocessing", preprocessingToJson(c.preprocessing)},
         {"channels_last", c.channelsLast},
         {"threads", c.threads},
         {"loader_workers", c.loaderWorkers},
@@ -186,6 +123,7 @@ std::string toJson(const TrainConfig& c) {
         {"features_cache", c.featuresCache},
         {"batch_norm_inference", c.batchNormInference},
     };
+    addModelConfig(j, c.model, /*withClassCount=*/false);
     return j.dump(2);
 }
 
@@ -195,11 +133,7 @@ TrainConfig trainConfigFromJson(const std::string& text, const std::string& sour
         TrainConfig c;
         c.dataDir = j.at("data");
         c.runDir = j.at("run_dir");
-        c.model.architecture = parseArchitecture(j.at("architecture"));
-        c.model.head = parseHead(j.at("head"));
-        c.model.flavour = parseFlavour(j.value("flavour", "standard"));
-        c.model.inputSize = j.at("input_size");
-        c.model.dropout = j.at("dropout");
+        c.model = modelConfigFromJson(j, /*withClassCount=*/false);
         c.epochs = j.at("epochs");
         c.batchSize = j.at("batch_size");
         c.optimizer = parseOptimizer(j.at("optimizer"));
@@ -235,12 +169,7 @@ TrainConfig trainConfigFromJson(const std::string& text, const std::string& sour
         p.channelShiftRange = a.at("channel_shift_range");
         p.fillMode = parseFillMode(a.at("fill_mode"));
         p.cval = a.at("cval");
-        const auto& pre = j.at("preprocessing");
-        c.preprocessing.name = pre.at("name");
-        c.preprocessing.rescale = pre.at("rescale");
-        c.preprocessing.mean = pre.at("mean").get<std::vector<float>>();
-        c.preprocessing.stddev = pre.at("std").get<std::vector<float>>();
-        c.preprocessing.bgr = pre.value("bgr", false);
+        c.preprocessing = preprocessingFromJson(j.at("preprocessing"));
         c.channelsLast = j.at("channels_last");
         c.threads = j.at("threads");
         c.loaderWorkers = j.at("loader_workers");
@@ -252,6 +181,8 @@ TrainConfig trainConfigFromJson(const std::string& text, const std::string& sour
         c.batchNormInference = j.value("batch_norm_inference", false);
         return c;
     } catch (const nlohmann::json::exception& e) {
+        throw Error(source, std::string("bad run configuration (") + e.what() + ")");
+    } catch (const Error& e) {
         throw Error(source, std::string("bad run configuration (") + e.what() + ")");
     }
 }

@@ -2,6 +2,7 @@
 
 #include "augment/augmentparams.h"
 #include "models/modelconfig.h"
+#include "models/preprocessing.h"
 #include "runtime.h"
 
 #include <cstdint>
@@ -17,24 +18,6 @@ const char* optimizerName(OptimizerKind k);  ///< "sgd", "adam", "rmsprop"
 OptimizerKind parseOptimizer(const std::string& name);
 const char* scheduleName(Schedule s);  ///< "constant", "step", "cosine", "plateau"
 Schedule parseSchedule(const std::string& name);
-
-/// How pixels become network inputs: RGB -> BGR when `bgr`, then x * rescale, then
-/// (x - mean) / std per channel, mean and std in the network's channel order.
-struct Preprocessing {
-    float rescale = 1.0f / 255.0f;
-    std::vector<float> mean{0, 0, 0};
-    std::vector<float> stddev{1, 1, 1};
-    std::string name = "rescale";  ///< "rescale", "torchvision", "caffe", "tf"
-    bool bgr = false;              ///< channels fed blue, green, red (Keras's "caffe" models)
-};
-
-/// What torchvision's ImageNet weights expect: RGB in [0, 1], normalised with ImageNet's
-/// mean (0.485, 0.456, 0.406) and standard deviation (0.229, 0.224, 0.225).
-Preprocessing torchvisionPreprocessing();
-/// Keras's "caffe" preprocessing (VGG16, ResNet50): BGR, ImageNet mean subtracted, no scaling.
-Preprocessing caffePreprocessing();
-/// Keras's "tf" preprocessing (MobileNet, MobileNetV2): x / 127.5 - 1, RGB.
-Preprocessing tfPreprocessing();
 
 struct TrainConfig {
     std::string dataDir;

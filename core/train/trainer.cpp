@@ -1,9 +1,8 @@
 #include "train/trainer.h"
 
-#include "data/batchloader.h"
+#include "train/batchloader.h"
 #include "data/reportjson.h"
 #include "error.h"
-#include "io/kerasimport.h"
 #include "io/modelweights.h"
 #include "io/pretrained.h"
 #include "runtime.h"
@@ -35,8 +34,6 @@ using Clock = std::chrono::steady_clock;
 double secondsSince(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
 }
-
-class NullObserver : public TrainingObserver {};
 
 std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& c,
                                                        std::vector<torch::Tensor> params) {
@@ -122,14 +119,67 @@ struct Trainer::Impl {
         return c.learningRate;
     }
 
+    /// What one run reads: the scanned folder and its decoded images (the cache refers to
+    /// the index, so both stay where they are).
+    struct RunData {
+        std::unique_ptr<DatasetIndex> index;
+        std::unique_ptr<ImageCache> cache;
+        std::vector<std::size_t> train, validation;
+    };
+    /// What one run trains with.
+    struct Session {
+        Classifier model{nullptr};
+        WeightsMetadata metadata;
+        std::vector<torch::Tensor> trainable;
+        std::unique_ptr<torch::optim::Optimizer> optimizer;
+        LossScaler scaler{false};
+        LoaderOptions loaderOptions;
+        std::unique_ptr<BatchLoader> trainLoader, validationLoader;
+        std::optional<BottleneckFeatures> features;
+        std::optional<FeatureBatches> featureBatches;
+        TrainingState state;
+    };
+    /// Sums over one epoch's training batches.
+    struct EpochTally {
+        Clock::time_point start;
+        double learningRate = 0;
+        double lossSum = 0;
+        std::int64_t correct = 0, seen = 0;
+    };
+
+    // Set by prepareRunFolder().
+    ResolvedDevice resolved;
+    torch::Device device{torch::kCPU};
+    fs::path runDir;
+    std::string checkpointPath;
+
     TrainingResult run();
+    /// Settles the device, adopts the starting weights' settings and writes config.json.
+    void prepareRunFolder();
+    void writeConfig() const;
+    /// Scans and decodes the data; nothing when cancelled.
+    std::optional<RunData> loadData();
+    /// The model (starting weights loaded, layers frozen), optimizer and loaders.
+    Session buildSession(const RunData& data);
+    /// Runs the frozen backbone once over the data; false when cancelled.
+    bool prepareBottleneck(Session& session, const RunData& data);
+    void setActiveLoader(BatchLoader* loader);
+    /// One epoch's training batches; nothing when cancelled.
+    std::optional<EpochTally> trainEpoch(Session& session, int epoch);
+    /// Validation, the schedule, the checkpoint and the epoch's files and events. Nothing when
+    /// cancelled during validation; else whether early stopping ends the run.
+    std::optional<bool> endEpoch(Session& session, int epoch, const EpochTally& tally);
+    /// Finds the largest batch that fits and throws OutOfMemory saying so.
+    [[noreturn]] void stopForOutOfMemory(Session& session);
+    TrainingResult finishCancelled();
+    /// Writes weights.h5 (unless cancelled) and reports the result.
+    TrainingResult finish(Session& session, bool stoppedEarly);
 };
 
 Trainer::Trainer(TrainConfig config, TrainingObserver* observer, bool resumeRun)
     : m_impl(std::make_unique<Impl>()) {
     m_impl->config = std::move(config);
-    static NullObserver none;
-    m_impl->observer = observer ? observer : &none;
+    m_impl->observer = &observerOrSilent(observer);
     m_impl->resumeRun = resumeRun;
 }
 
@@ -157,6 +207,14 @@ bool Trainer::isPaused() const {
     return m_impl->paused;
 }
 
+int Trainer::plannedEpochs() const {
+    return m_impl->config.epochs;
+}
+
+const std::string& Trainer::runDirectory() const {
+    return m_impl->config.runDir;
+}
+
 const TrainConfig& Trainer::config() const {
     return m_impl->config;
 }
@@ -170,17 +228,52 @@ TrainingResult Trainer::run() {
 }
 
 TrainingResult Trainer::Impl::run() {
+    prepareRunFolder();
+    std::optional<RunData> data = loadData();
+    if (!data)
+        return finishCancelled();
+    Session session = buildSession(*data);
+    if (config.bottleneck && !prepareBottleneck(session, *data))
+        return finishCancelled();
+    if (resumeRun) {
+        session.state = loadCheckpoint(checkpointPath, *session.model, *session.optimizer);
+        observer->onMessage("Resuming after epoch " +
+                            std::to_string(session.state.epochsCompleted));
+        for (const EpochEnd& e : session.state.history)
+            observer->onEpochEnd(e);
+    }
+    bool stoppedEarly = false;
+    try {
+        for (int epoch = session.state.epochsCompleted; epoch < config.epochs && !cancelled;
+             ++epoch) {
+            const std::optional<EpochTally> tally = trainEpoch(session, epoch);
+            if (!tally)
+                break;
+            const std::optional<bool> stop = endEpoch(session, epoch, *tally);
+            if (!stop)
+                break;
+            if (*stop) {
+                stoppedEarly = true;
+                break;
+            }
+        }
+    } catch (const c10::OutOfMemoryError&) {
+        stopForOutOfMemory(session);
+    }
+    return finish(session, stoppedEarly);
+}
+
+void Trainer::Impl::prepareRunFolder() {
     TrainConfig& c = config;
     validateTrainConfig(c);
     // Settled before anything is written: asking for a GPU that is not there leaves no run.
     configureThreads(c.threads);
-    const ResolvedDevice resolved = resolveDevice(c.device, c.precision);
+    resolved = resolveDevice(c.device, c.precision);
     c.deviceUsed = deviceName(resolved.device);
     c.precisionUsed = precisionName(resolved.precision);
-    const torch::Device device = torchDevice(resolved.device);
-    const Precision precision = resolved.precision;
-    const fs::path runDir = fs::absolute(c.runDir).lexically_normal();
-    const std::string checkpointPath = (runDir / "checkpoint.pt").string();
+    device = torchDevice(resolved.device);
+    runDir = fs::absolute(c.runDir).lexically_normal();
+    checkpointPath = (runDir / "checkpoint.pt").string();
     // The starting weights bring their flavour and preprocessing; both go into config.json
     // and the weights' metadata, so that predict prepares images the same way. A resumed
     // run has them in its config.json already.
@@ -192,27 +285,34 @@ TrainingResult Trainer::Impl::run() {
             observer->onMessage("Removed " + std::to_string(stale) +
                                 " temporary files left by a write that was killed");
     // config.json records absolute paths, so that the run folder resolves from itself.
-    c.runDir = fs::absolute(c.runDir).lexically_normal().string();
+    c.runDir = runDir.string();
     c.dataDir = fs::absolute(c.dataDir).lexically_normal().string();
     if (resumeRun) {
         if (!fs::exists(checkpointPath))
             throw Error(c.runDir,
                         "nothing to resume (no checkpoint.pt: the first epoch never finished); "
                         "start it again with the same data and --out");
-    } else {
-        if (fs::exists(runDir / "config.json") && fs::exists(checkpointPath))
-            throw Error(c.runDir,
-                        "already holds a run (resume it with --resume, or choose another --out)");
-        // A run that stopped before its first checkpoint has nothing to resume: it starts
-        // again in the same folder (config.json is rewritten below).
-        if (fs::exists(runDir / "config.json"))
-            observer->onMessage(c.runDir +
-                                ": its earlier run stopped before its first "
-                                "checkpoint; starting again");
-        fs::create_directories(runDir);
-        writeTextFileAtomically((runDir / "config.json").string(), toJson(c));
+        return;
     }
+    if (fs::exists(runDir / "config.json") && fs::exists(checkpointPath))
+        throw Error(c.runDir,
+                    "already holds a run (resume it with --resume, or choose another --out)");
+    // A run that stopped before its first checkpoint has nothing to resume: it starts again
+    // in the same folder (config.json is rewritten below).
+    if (fs::exists(runDir / "config.json"))
+        observer->onMessage(c.runDir +
+                            ": its earlier run stopped before its first checkpoint; starting "
+                            "again");
+    fs::create_directories(runDir);
+    writeConfig();
+}
 
+void Trainer::Impl::writeConfig() const {
+    writeTextFileAtomically((runDir / "config.json").string(), toJson(config));
+}
+
+std::optional<Trainer::Impl::RunData> Trainer::Impl::loadData() {
+    TrainConfig& c = config;
     ScanOptions scan;
     scan.validationFraction = c.validationFraction;
     scan.seed = c.seed;
@@ -220,57 +320,54 @@ TrainingResult Trainer::Impl::run() {
     scan.progress = [&](std::size_t d, std::size_t t) {
         observer->onProgress(Phase::Scanning, d, t);
     };
-    TrainingResult result;
-    std::optional<DatasetIndex> scanned;
+    RunData data;
     try {
-        scanned.emplace(DatasetIndex::scan(c.dataDir, scan));
+        data.index = std::make_unique<DatasetIndex>(DatasetIndex::scan(c.dataDir, scan));
     } catch (const Error&) {
         if (!cancelled)
             throw;
+        return std::nullopt;  // cancelled while scanning: not an error
     }
-    if (!scanned) {  // cancelled while scanning: not an error
-        result.cancelled = true;
-        observer->onFinished(result);
-        return result;
-    }
-    DatasetIndex& index = *scanned;
+    DatasetIndex& index = *data.index;  // the cache records decode failures in it
     if (index.classNames().size() < 2)
         throw Error(c.dataDir, "a classifier needs at least two classes");
     if (resumeRun) {
         checkSameClasses(runDir.string(), c.dataDir, index.classNames());
         // What this session uses (a batch size chosen at resume, the device found now),
         // written once the data has been checked.
-        writeTextFileAtomically((runDir / "config.json").string(), toJson(c));
+        writeConfig();
     }
 
     CacheOptions cacheOptions;
     cacheOptions.width = cacheOptions.height = c.model.inputSize;
     cacheOptions.memoryBudgetBytes = c.cacheBudgetBytes;
-    ImageCache cache(index, cacheOptions);
-    cache.decodeAll(&cancelled, [&](std::size_t d, std::size_t t) {
+    data.cache = std::make_unique<ImageCache>(index, cacheOptions);
+    data.cache->decodeAll(&cancelled, [&](std::size_t d, std::size_t t) {
         observer->onProgress(Phase::Decoding, d, t);
     });
     writeTextFileAtomically((runDir / "import-report.json").string(), datasetSummaryJson(index));
-    if (cancelled) {
-        result.cancelled = true;
-        observer->onFinished(result);
-        return result;
-    }
-    const auto trainSamples = index.indices(Split::Train);
-    const auto validationSamples = index.indices(Split::Validation);
-    if (trainSamples.empty())
+    if (cancelled)
+        return std::nullopt;
+    data.train = index.indices(Split::Train);
+    data.validation = index.indices(Split::Validation);
+    if (data.train.empty())
         throw Error(c.dataDir, "no training images");
     observer->onMessage(std::to_string(index.classNames().size()) + " classes, " +
-                        std::to_string(trainSamples.size()) + " training and " +
-                        std::to_string(validationSamples.size()) + " validation images, " +
+                        std::to_string(data.train.size()) + " training and " +
+                        std::to_string(data.validation.size()) + " validation images, " +
                         std::to_string(index.report().skipped.size()) + " skipped");
+    return data;
+}
 
-    c.model.classCount = int(index.classNames().size());
+Trainer::Impl::Session Trainer::Impl::buildSession(const RunData& data) {
+    TrainConfig& c = config;
+    c.model.classCount = int(data.index->classNames().size());
     torch::manual_seed(c.seed);
-    Classifier model = makeClassifier(c.model);
-    WeightsMetadata metadata{c.model, index.classNames(), c.preprocessing};
+    Session s;
+    s.model = makeClassifier(c.model);
+    s.metadata = {c.model, data.index->classNames(), c.preprocessing};
     if (!c.initialWeights.empty()) {
-        const PretrainedLoad loaded = loadPretrainedWeights(c.initialWeights, *model);
+        const PretrainedLoad loaded = loadPretrainedWeights(c.initialWeights, *s.model);
         if (!loaded.description.empty())
             observer->onMessage(loaded.description + ", preprocessing '" + c.preprocessing.name +
                                 "': " + describe(loaded.report));
@@ -280,251 +377,248 @@ TrainingResult Trainer::Impl::run() {
                                 "): " + describe(loaded.report));
     }
     if (!c.freezeUpTo.empty())
-        model->freezeUpTo(c.freezeUpTo);
-    model->setBatchNormInference(c.batchNormInference);
+        s.model->freezeUpTo(c.freezeUpTo);
+    s.model->setBatchNormInference(c.batchNormInference);
     if (c.bottleneck)
         observer->onMessage("Bottleneck features: training the head only (frozen up to " +
-                            freezeForBottleneck(*model, c.freezeUpTo) + ")");
+                            freezeForBottleneck(*s.model, c.freezeUpTo) + ")");
 
-    model->to(device);
+    s.model->to(device);
     if (device.is_cuda())
         at::globalContext().setBenchmarkCuDNN(true);
     observer->onMessage("Device " + resolved.description + ", precision " +
-                        precisionName(precision) +
+                        precisionName(resolved.precision) +
                         (c.precision == Precision::Auto ? " (auto)" : ""));
-    observer->onDeviceChosen(resolved.description, precisionName(precision));
+    observer->onDeviceChosen(resolved.description, precisionName(resolved.precision));
     if (c.batchSize == 0) {
         // --batch auto: the largest power of two that fits (on the CPU, 32).
-        c.batchSize = device.is_cuda() ? largestFittingBatch(*model, 4096, c.model.inputSize,
-                                                             device, precision, c.channelsLast)
-                                       : 32;
+        c.batchSize = device.is_cuda()
+                          ? largestFittingBatch(*s.model, 4096, c.model.inputSize, device,
+                                                resolved.precision, c.channelsLast)
+                          : 32;
         if (c.batchSize == 0)
             throw Error(resolved.description, "not even a batch of one image fits in memory");
         observer->onMessage("Batch size " + std::to_string(c.batchSize) + " (auto)");
-        writeTextFileAtomically((runDir / "config.json").string(), toJson(c));
+        writeConfig();
     }
-    const bool channelsLast = c.channelsLast;
-    if (channelsLast) {
+    if (c.channelsLast) {
         torch::NoGradGuard noGrad;
-        for (auto& p : model->parameters())
+        for (auto& p : s.model->parameters())
             if (p.dim() == 4)
                 p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
     }
-    std::vector<torch::Tensor> trainable;
-    for (auto& p : model->parameters())
+    for (auto& p : s.model->parameters())
         if (p.requires_grad())
-            trainable.push_back(p);
-    if (trainable.empty())
+            s.trainable.push_back(p);
+    if (s.trainable.empty())
         throw Error(c.freezeUpTo, "every layer is frozen: nothing to train");
-    auto optimizer = makeOptimizer(c, trainable);
+    s.optimizer = makeOptimizer(c, s.trainable);
+    s.scaler = LossScaler(resolved.precision == Precision::Fp16);
 
-    LoaderOptions lo;
-    lo.batchSize = c.batchSize;
-    lo.seed = c.seed;
-    lo.workers = c.loaderWorkers;
-    lo.channelsLast = channelsLast;
-    lo.augment = c.augment;
-    lo.pinMemory = device.is_cuda();
-    AugmentParams augment = c.augmentation;
-    applyPreprocessing(c.preprocessing, lo, augment);
-    BatchLoader trainLoader(cache, trainSamples, augment, lo);
-    LoaderOptions vo = lo;
+    s.loaderOptions.batchSize = c.batchSize;
+    s.loaderOptions.seed = c.seed;
+    s.loaderOptions.workers = c.loaderWorkers;
+    s.loaderOptions.channelsLast = c.channelsLast;
+    s.loaderOptions.augment = c.augment;
+    s.loaderOptions.pinMemory = device.is_cuda();
+    s.loaderOptions.preprocessing = c.preprocessing;
+    s.trainLoader = std::make_unique<BatchLoader>(*data.cache, data.train, c.augmentation,
+                                                  s.loaderOptions);
+    LoaderOptions vo = s.loaderOptions;
     vo.augment = false;
     vo.shuffle = false;
-    BatchLoader validationLoader(cache, validationSamples, augment, vo);
-
-    std::optional<BottleneckFeatures> features;
-    std::optional<FeatureBatches> featureBatches;
-    if (c.bottleneck) {
-        features =
-            prepareBottleneckFeatures(*model, cache, c, lo, augment, device, cancelled, *observer);
-        if (!features) {
-            result.cancelled = true;
-            observer->onFinished(result);
-            return result;
-        }
-        featureBatches.emplace(features->train, c.batchSize, c.seed);
-    }
-
-    LossScaler scaler(precision == Precision::Fp16);
+    s.validationLoader =
+        std::make_unique<BatchLoader>(*data.cache, data.validation, AugmentParams{}, vo);
     resetPeakDeviceMemory(device);
-    TrainingState state;
-    if (resumeRun) {
-        state = loadCheckpoint(checkpointPath, *model, *optimizer);
-        observer->onMessage("Resuming after epoch " + std::to_string(state.epochsCompleted));
-        for (const EpochEnd& e : state.history)
-            observer->onEpochEnd(e);
-    }
+    return s;
+}
 
-    bool stoppedEarly = false;
-    try {
-        for (int epoch = state.epochsCompleted; epoch < c.epochs && !cancelled; ++epoch) {
-            const double lr = learningRateFor(epoch, state);
-            for (auto& group : optimizer->param_groups())
-                group.options().set_lr(lr);
-            model->train();
-            const auto epochStart = Clock::now();
-            double lossSum = 0;
-            std::int64_t correct = 0, seen = 0;
-            {
-                std::lock_guard lock(mutex);
-                activeLoader = &trainLoader;
-            }
-            if (featureBatches)
-                featureBatches->startEpoch(epoch);
-            else
-                trainLoader.startEpoch(epoch);
-            if (cancelled)
-                trainLoader.stop();
-            const std::int64_t batchesPerEpoch =
-                featureBatches ? featureBatches->batchesPerEpoch() : trainLoader.batchesPerEpoch();
-            while (auto batch = featureBatches ? featureBatches->next() : trainLoader.next()) {
-                waitWhilePaused();
-                if (cancelled)
-                    break;
-                if (batch->labels.size(0) == 0)
-                    continue;  // every image of it was left out (reported below)
-                const auto batchStart = Clock::now();
-                const torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
-                const torch::Tensor y = batch->labels.to(device, true);
-                optimizer->zero_grad();
-                torch::Tensor logits, loss;
-                {
-                    AutocastScope autocast(device, precision);
-                    injectOutOfMemoryIfAsked(x.size(0));
-                    logits = features ? model->forwardHead(x) : model->forward(x);
-                    loss = torch::nn::functional::cross_entropy(logits, y);
-                }
-                scaler.scaled(loss).backward();
-                const bool finite = scaler.unscale(trainable);
-                if (finite)
-                    optimizer->step();
-                scaler.update(finite);
-                countTrainingStep();
-                const std::int64_t n = y.size(0);
-                const double batchLoss = loss.item<double>();
-                // fp16's scaler skips a step whose gradients overflow; a loss that is itself not
-                // finite means the weights are lost (a learning rate far too high): stop, keeping
-                // the last checkpoint, which holds the last good weights.
-                if (!std::isfinite(batchLoss))
-                    throw Error(c.runDir,
-                                "the loss became " +
-                                    std::string(std::isnan(batchLoss) ? "NaN" : "infinite") +
-                                    " in epoch " + std::to_string(epoch + 1) + ", batch " +
-                                    std::to_string(batch->index + 1) + " (learning rate " +
-                                    std::to_string(lr) +
-                                    "): training stopped; the last checkpoint (" +
-                                    std::to_string(state.epochsCompleted) +
-                                    " epochs) is kept. Try a smaller learning rate.");
-                const std::int64_t batchCorrect = logits.argmax(1).eq(y).sum().item<std::int64_t>();
-                lossSum += batchLoss * double(n);
-                correct += batchCorrect;
-                seen += n;
-                BatchEnd b;
-                b.epoch = epoch + 1;
-                b.batch = batch->index + 1;
-                b.batchesPerEpoch = batchesPerEpoch;
-                b.loss = batchLoss;
-                b.accuracy = double(batchCorrect) / double(n);
-                b.imagesPerSecond = double(n) / std::max(1e-9, secondsSince(batchStart));
-                b.epochSeconds = secondsSince(epochStart);
-                b.epochImagesPerSecond = double(seen) / std::max(1e-9, b.epochSeconds);
-                observer->onBatchEnd(b);
-            }
-            {
-                std::lock_guard lock(mutex);
-                activeLoader = nullptr;
-            }
-            if (cancelled)
-                break;
+bool Trainer::Impl::prepareBottleneck(Session& s, const RunData& data) {
+    s.features = prepareBottleneckFeatures(*s.model, *data.cache, config, s.loaderOptions, device,
+                                           cancelled, *observer);
+    if (!s.features)
+        return false;
+    s.featureBatches.emplace(s.features->train, config.batchSize, config.seed);
+    return true;
+}
 
-            Evaluation val;
-            {
-                AutocastScope autocast(device, precision);
-                val = features ? evaluateHead(*model, features->validation, c.batchSize, device,
-                                              &cancelled)
-                               : evaluateModel(*model, validationLoader, device, false, &cancelled);
-            }
-            if (cancelled)
-                break;
-            for (BatchLoader* loader : {&trainLoader, &validationLoader})
-                for (const auto& [sample, reason] : loader->takeSkipped())
-                    observer->onMessage("Left out from now on: " + reason);
-            EpochEnd e;
-            e.epoch = epoch + 1;
-            e.trainLoss = seen ? lossSum / double(seen) : 0;
-            e.trainAccuracy = seen ? double(correct) / double(seen) : 0;
-            e.validationLoss = val.loss;
-            e.validationAccuracy = val.accuracy();
-            e.learningRate = lr;
-            e.seconds = secondsSince(epochStart);
+void Trainer::Impl::setActiveLoader(BatchLoader* loader) {
+    std::lock_guard lock(mutex);
+    activeLoader = loader;
+}
 
-            state.history.push_back(e);
-            state.epochsCompleted = epoch + 1;
-            state.learningRate = lr;
-            if (e.validationLoss < state.bestValidationLoss - 1e-9) {
-                state.bestValidationLoss = e.validationLoss;
-                state.epochsSinceBest = 0;
-            } else {
-                ++state.epochsSinceBest;
-                if (c.schedule == Schedule::Plateau && state.epochsSinceBest > 0 &&
-                    state.epochsSinceBest % std::max(1, c.plateauPatience) == 0)
-                    state.learningRate = lr * c.plateauFactor;
-            }
-            stoppedEarly =
-                c.earlyStoppingPatience > 0 && state.epochsSinceBest >= c.earlyStoppingPatience;
-            saveCheckpoint(checkpointPath, *model, *optimizer, state);
-            // A snapshot for classifying while training goes on (the UI reads it on another
-            // thread).
-            saveModelWeights((runDir / "latest.h5").string(), *model, metadata);
-            writeTextFileAtomically((runDir / "history.csv").string(), historyCsv(state.history));
-            observer->onCheckpoint(checkpointPath);
-            observer->onEpochEnd(e);
-            if (stoppedEarly) {
-                observer->onMessage("Early stopping: validation loss has not improved for " +
-                                    std::to_string(state.epochsSinceBest) + " epochs");
-                break;
-            }
-        }
-    } catch (const c10::OutOfMemoryError& e) {
-        // The epoch in progress is lost; checkpoint.pt and latest.h5 are the last epoch's.
+std::optional<Trainer::Impl::EpochTally> Trainer::Impl::trainEpoch(Session& s, int epoch) {
+    const TrainConfig& c = config;
+    EpochTally t;
+    t.learningRate = learningRateFor(epoch, s.state);
+    for (auto& group : s.optimizer->param_groups())
+        group.options().set_lr(t.learningRate);
+    s.model->train();
+    t.start = Clock::now();
+    BatchLoader& loader = *s.trainLoader;
+    setActiveLoader(&loader);
+    if (s.featureBatches)
+        s.featureBatches->startEpoch(epoch);
+    else
+        loader.startEpoch(epoch);
+    if (cancelled)
+        loader.stop();
+    const std::int64_t batchesPerEpoch =
+        s.featureBatches ? s.featureBatches->batchesPerEpoch() : loader.batchesPerEpoch();
+    while (auto batch = s.featureBatches ? s.featureBatches->next() : loader.next()) {
+        waitWhilePaused();
+        if (cancelled)
+            break;
+        if (batch->labels.size(0) == 0)
+            continue;  // every image of it was left out (reported at the epoch's end)
+        const auto batchStart = Clock::now();
+        const torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
+        const torch::Tensor y = batch->labels.to(device, true);
+        s.optimizer->zero_grad();
+        torch::Tensor logits, loss;
         {
-            std::lock_guard lock(mutex);
-            activeLoader = nullptr;
+            AutocastScope autocast(device, resolved.precision);
+            injectOutOfMemoryIfAsked(x.size(0));
+            logits = s.features ? s.model->forwardHead(x) : s.model->forward(x);
+            loss = torch::nn::functional::cross_entropy(logits, y);
         }
-        trainLoader.stop();
-        optimizer->zero_grad();
-        releaseCachedDeviceMemory(device);
-        observer->onMessage("Out of memory at batch size " + std::to_string(c.batchSize) +
-                            ": looking for the largest batch that fits");
-        const int fits = largestFittingBatch(*model, c.batchSize - 1, c.model.inputSize, device,
-                                             precision, c.channelsLast);
-        const std::string free =
-            device.is_cuda() ? " (" + gibibytesText(freeDeviceMemoryBytes(device)) + " free)" : "";
-        std::string reason = "out of memory on " + resolved.description + free + " at batch size " +
-                             std::to_string(c.batchSize) + "; ";
-        reason += fits > 0 ? "the largest batch that fits is " + std::to_string(fits)
-                           : "not even a batch of one image fits";
-        reason += ". Training stopped at its last checkpoint (" +
-                  std::to_string(state.epochsCompleted) + " epochs done)";
-        if (fits > 0)
-            reason += ": resume it with batch size " + std::to_string(fits);
-        throw OutOfMemory(c.runDir, reason, c.batchSize, fits);
+        s.scaler.scaled(loss).backward();
+        const bool finite = s.scaler.unscale(s.trainable);
+        if (finite)
+            s.optimizer->step();
+        s.scaler.update(finite);
+        countTrainingStep();
+        const std::int64_t n = y.size(0);
+        const double batchLoss = loss.item<double>();
+        // fp16's scaler skips a step whose gradients overflow; a loss that is itself not
+        // finite means the weights are lost (a learning rate far too high): stop, keeping the
+        // last checkpoint, which holds the last good weights.
+        if (!std::isfinite(batchLoss))
+            throw Error(c.runDir, "the loss became " +
+                                      std::string(std::isnan(batchLoss) ? "NaN" : "infinite") +
+                                      " in epoch " + std::to_string(epoch + 1) + ", batch " +
+                                      std::to_string(batch->index + 1) + " (learning rate " +
+                                      std::to_string(t.learningRate) +
+                                      "): training stopped; the last checkpoint (" +
+                                      std::to_string(s.state.epochsCompleted) +
+                                      " epochs) is kept. Try a smaller learning rate.");
+        const std::int64_t batchCorrect = logits.argmax(1).eq(y).sum().item<std::int64_t>();
+        t.lossSum += batchLoss * double(n);
+        t.correct += batchCorrect;
+        t.seen += n;
+        BatchEnd b;
+        b.epoch = epoch + 1;
+        b.batch = batch->index + 1;
+        b.batchesPerEpoch = batchesPerEpoch;
+        b.loss = batchLoss;
+        b.accuracy = double(batchCorrect) / double(n);
+        b.imagesPerSecond = double(n) / std::max(1e-9, secondsSince(batchStart));
+        b.epochSeconds = secondsSince(t.start);
+        b.epochImagesPerSecond = double(t.seen) / std::max(1e-9, b.epochSeconds);
+        observer->onBatchEnd(b);
     }
+    setActiveLoader(nullptr);
+    if (cancelled)
+        return std::nullopt;
+    return t;
+}
 
+std::optional<bool> Trainer::Impl::endEpoch(Session& s, int epoch, const EpochTally& t) {
+    const TrainConfig& c = config;
+    Evaluation val;
+    {
+        AutocastScope autocast(device, resolved.precision);
+        val = s.features ? evaluateHead(*s.model, s.features->validation, c.batchSize, device,
+                                        &cancelled)
+                         : evaluateModel(*s.model, *s.validationLoader, device, false, &cancelled);
+    }
+    if (cancelled)
+        return std::nullopt;
+    for (BatchLoader* loader : {s.trainLoader.get(), s.validationLoader.get()})
+        for (const auto& [sample, reason] : loader->takeSkipped())
+            observer->onMessage("Left out from now on: " + reason);
+    EpochEnd e;
+    e.epoch = epoch + 1;
+    e.trainLoss = t.seen ? t.lossSum / double(t.seen) : 0;
+    e.trainAccuracy = t.seen ? double(t.correct) / double(t.seen) : 0;
+    e.validationLoss = val.loss;
+    e.validationAccuracy = val.accuracy();
+    e.learningRate = t.learningRate;
+    e.seconds = secondsSince(t.start);
+
+    TrainingState& state = s.state;
+    state.history.push_back(e);
+    state.epochsCompleted = epoch + 1;
+    state.learningRate = t.learningRate;
+    if (e.validationLoss < state.bestValidationLoss - 1e-9) {
+        state.bestValidationLoss = e.validationLoss;
+        state.epochsSinceBest = 0;
+    } else {
+        ++state.epochsSinceBest;
+        if (c.schedule == Schedule::Plateau && state.epochsSinceBest > 0 &&
+            state.epochsSinceBest % std::max(1, c.plateauPatience) == 0)
+            state.learningRate = t.learningRate * c.plateauFactor;
+    }
+    const bool stopEarly =
+        c.earlyStoppingPatience > 0 && state.epochsSinceBest >= c.earlyStoppingPatience;
+    saveCheckpoint(checkpointPath, *s.model, *s.optimizer, state);
+    // A snapshot for classifying while training goes on (the UI reads it on another thread).
+    saveModelWeights((runDir / "latest.h5").string(), *s.model, s.metadata);
+    writeTextFileAtomically((runDir / "history.csv").string(), historyCsv(state.history));
+    observer->onCheckpoint(checkpointPath);
+    observer->onEpochEnd(e);
+    if (stopEarly)
+        observer->onMessage("Early stopping: validation loss has not improved for " +
+                            std::to_string(state.epochsSinceBest) + " epochs");
+    return stopEarly;
+}
+
+void Trainer::Impl::stopForOutOfMemory(Session& s) {
+    const TrainConfig& c = config;
+    // The epoch in progress is lost; checkpoint.pt and latest.h5 are the last epoch's.
+    setActiveLoader(nullptr);
+    s.trainLoader->stop();
+    s.optimizer->zero_grad();
+    releaseCachedDeviceMemory(device);
+    observer->onMessage("Out of memory at batch size " + std::to_string(c.batchSize) +
+                        ": looking for the largest batch that fits");
+    const int fits = largestFittingBatch(*s.model, c.batchSize - 1, c.model.inputSize, device,
+                                         resolved.precision, c.channelsLast);
+    const std::string free =
+        device.is_cuda() ? " (" + gibibytesText(freeDeviceMemoryBytes(device)) + " free)" : "";
+    std::string reason = "out of memory on " + resolved.description + free + " at batch size " +
+                         std::to_string(c.batchSize) + "; ";
+    reason += fits > 0 ? "the largest batch that fits is " + std::to_string(fits)
+                       : "not even a batch of one image fits";
+    reason += ". Training stopped at its last checkpoint (" +
+              std::to_string(s.state.epochsCompleted) + " epochs done)";
+    if (fits > 0)
+        reason += ": resume it with batch size " + std::to_string(fits);
+    throw OutOfMemory(c.runDir, reason, c.batchSize, fits);
+}
+
+TrainingResult Trainer::Impl::finishCancelled() {
+    TrainingResult result;
+    result.cancelled = true;
+    observer->onFinished(result);
+    return result;
+}
+
+TrainingResult Trainer::Impl::finish(Session& s, bool stoppedEarly) {
+    TrainingResult result;
     result.cancelled = cancelled;
     result.stoppedEarly = stoppedEarly;
     result.peakDeviceMemoryBytes = peakDeviceMemoryBytes(device);
-    result.epochsCompleted = state.epochsCompleted;
-    result.history = state.history;
-    if (!state.history.empty()) {
-        result.finalValidationAccuracy = state.history.back().validationAccuracy;
-        result.finalValidationLoss = state.history.back().validationLoss;
+    result.epochsCompleted = s.state.epochsCompleted;
+    result.history = s.state.history;
+    if (!s.state.history.empty()) {
+        result.finalValidationAccuracy = s.state.history.back().validationAccuracy;
+        result.finalValidationLoss = s.state.history.back().validationLoss;
     }
     if (!cancelled) {
         result.weightsPath = (runDir / "weights.h5").string();
-        model->to(torch::kCPU);
-        saveModelWeights(result.weightsPath, *model, metadata);
+        s.model->to(torch::kCPU);
+        saveModelWeights(result.weightsPath, *s.model, s.metadata);
     }
     observer->onFinished(result);
     return result;

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "train/trainconfig.h"
-#include "train/trainingobserver.h"
+#include "train/trainingrun.h"
 
 #include <memory>
 #include <string>
@@ -14,22 +14,24 @@ namespace convscope {
 ///   weights.h5 (at the end).
 /// run() blocks the calling thread (the one worker thread that owns the model); pause(),
 /// resume() and cancel() may be called from any thread and take effect within one batch.
-class Trainer {
+class Trainer : public TrainingRun {
 public:
     /// `observer` may be null and must outlive run(). With `resumeRun`, `config` should come
     /// from resumeConfig() and run() continues after the last checkpoint.
     Trainer(TrainConfig config, TrainingObserver* observer, bool resumeRun = false);
-    ~Trainer();
+    ~Trainer() override;
     Trainer(const Trainer&) = delete;
     Trainer& operator=(const Trainer&) = delete;
 
     /// Throws convscope::Error for bad data, configuration or I/O; a cancel is not an error.
-    TrainingResult run();
+    TrainingResult run() override;
 
-    void pause();
-    void resume();
-    void cancel();
-    bool isPaused() const;
+    void pause() override;
+    void resume() override;
+    void cancel() override;
+    bool isPaused() const override;
+    int plannedEpochs() const override;
+    const std::string& runDirectory() const override;
 
     const TrainConfig& config() const;
 

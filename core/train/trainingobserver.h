@@ -64,4 +64,10 @@ public:
     virtual void onFinished(const TrainingResult& /*result*/) {}
 };
 
+/// `observer`, or one that ignores every event when it is null.
+inline TrainingObserver& observerOrSilent(TrainingObserver* observer) {
+    static TrainingObserver silent;
+    return observer ? *observer : silent;
+}
+
 }  // namespace convscope

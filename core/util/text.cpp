@@ -63,4 +63,18 @@ std::string escapeInvalidUtf8(const std::string& text) {
     return out;
 }
 
+std::string shapeText(std::span<const std::int64_t> shape) {
+    std::string out = "(";
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        out += (i ? ", " : "") + std::to_string(shape[i]);
+    return out + (shape.size() == 1 ? ",)" : ")");
+}
+
+std::string dimensionsText(std::span<const std::int64_t> shape) {
+    std::string out;
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        out += (i ? " × " : "") + std::to_string(shape[i]);
+    return out;
+}
+
 }  // namespace convscope

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <span>
 #include <string>
 
 namespace convscope {
@@ -14,5 +16,11 @@ bool isValidUtf8(const std::string& text);
 /// `text` as valid UTF-8 for JSON, CSV and the screen: each byte that is not part of a valid
 /// sequence becomes "\xNN" (a file name in Latin-1, say). Valid text is returned unchanged.
 std::string escapeInvalidUtf8(const std::string& text);
+
+/// An array shape as Python prints a tuple, which is how NumPy, h5py and PyTorch users read
+/// shapes: "(3, 3, 3, 32)", "(5,)", "()".
+std::string shapeText(std::span<const std::int64_t> shape);
+/// A shape for people, dimensions joined by " × " ("32 × 74 × 74"), for tables.
+std::string dimensionsText(std::span<const std::int64_t> shape);
 
 }  // namespace convscope

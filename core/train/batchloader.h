@@ -2,6 +2,7 @@
 
 #include "augment/augmenter.h"
 #include "data/imagecache.h"
+#include "models/preprocessing.h"
 
 #include <torch/types.h>
 
@@ -34,12 +35,8 @@ struct LoaderOptions {
     std::uint64_t seed = 1337;
     int workers = 0;          ///< 0 = all cores
     int prefetchBatches = 4;  ///< batches made ahead of the consumer, at most
-    /// Per-channel normalisation after rescale: (x * rescale - mean) / std.
-    std::array<float, 3> mean{0.f, 0.f, 0.f};
-    std::array<float, 3> stddev{1.f, 1.f, 1.f};
-    /// Channels in blue, green, red order (Keras's "caffe" models); mean and std are in
-    /// that order too.
-    bool bgr = false;
+    /// How pixels become inputs: the model's, applied after augmentation.
+    Preprocessing preprocessing;
     /// Batches in page-locked memory, for asynchronous copies to a GPU (needs CUDA).
     bool pinMemory = false;
 };

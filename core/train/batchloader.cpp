@@ -1,4 +1,4 @@
-#include "data/batchloader.h"
+#include "train/batchloader.h"
 
 #include "error.h"
 #include "util/random.h"
@@ -160,11 +160,12 @@ Batch BatchLoader::makeBatch(std::int64_t b, int epoch,
 
     float scale[3], shift[3];
     for (int c = 0; c < 3; ++c) {
-        scale[c] = float(m_augmenter.params().rescale) / m_options.stddev[std::size_t(c)];
-        shift[c] = -m_options.mean[std::size_t(c)] / m_options.stddev[std::size_t(c)];
+        const Preprocessing& p = m_options.preprocessing;
+        scale[c] = p.rescale / p.stddev[std::size_t(c)];
+        shift[c] = -p.mean[std::size_t(c)] / p.stddev[std::size_t(c)];
     }
     // Source channel of each output channel: the cache holds RGB.
-    const int c0 = m_options.bgr ? 2 : 0;
+    const int c0 = m_options.preprocessing.bgr ? 2 : 0;
     const int c2 = 2 - c0;
     const bool augment = m_options.augment && !m_augmenter.params().isIdentity();
     cv::Mat augmented;

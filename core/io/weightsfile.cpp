@@ -1,0 +1,202 @@
+#include "io/weightsfile.h"
+
+#include "error.h"
+#include "io/kerasimport.h"
+#include "io/modelweights.h"
+#include "io/tfjsmodel.h"
+#include "io/torchpth.h"
+#include "io/torchvisionweights.h"
+
+#include <cstring>
+#include <fstream>
+
+namespace convscope {
+
+namespace {
+
+/// What a file's first bytes say it is, before it is read.
+enum class Signature { Json, TorchArchive, Hdf5 };
+
+bool hdf5SignatureAt(std::ifstream& in, std::streamoff offset) {
+    static const char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+    char head[8] = {};
+    in.clear();
+    in.seekg(offset);
+    in.read(head, 8);
+    return in.gcount() == 8 && std::memcmp(head, kSignature, 8) == 0;
+}
+
+Signature sniff(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw Error(path, "cannot open");
+    if (looksLikeJson(path))
+        return Signature::Json;
+    char head[4] = {};
+    in.read(head, 4);
+    const auto got = in.gcount();
+    if (got == 0)
+        throw Error(path, "empty file");
+    if (got == 4 && std::memcmp(head, "PK\x03\x04", 4) == 0)
+        return Signature::TorchArchive;
+    if (std::uint8_t(head[0]) == 0x80)  // a pickle: a legacy torch.save file
+        return Signature::TorchArchive;
+    // HDF5 puts its signature at 0 or after a user block of 512, 1024, 2048... bytes.
+    for (std::streamoff offset : {0, 512, 1024, 2048, 4096})
+        if (hdf5SignatureAt(in, offset))
+            return Signature::Hdf5;
+    throw Error(path,
+                "not a weight file ConvScope reads (HDF5 from ConvScope or Keras, a "
+                "PyTorch state_dict .pth or a TF.js model.json)");
+}
+
+WeightsMetadata backboneMetadata(const KerasImport& imported) {
+    WeightsMetadata m;
+    m.model.architecture = imported.architecture;
+    m.model.flavour = imported.flavour;
+    m.model.inputSize = imported.inputSize > 0 ? imported.inputSize : 224;
+    m.model.classCount = 0;
+    m.preprocessing = imported.preprocessing;
+    return m;
+}
+
+}  // namespace
+
+struct WeightsFile::Impl {
+    std::string path;
+    WeightsFormat format = WeightsFormat::Hdf5;
+    bool withValues = true;
+    std::string description;
+    std::optional<WeightsMetadata> metadata;
+    int statedInputSize = 0;
+    KerasWeightsFile keras;  ///< HDF5 files and Keras backbones
+    TorchStateDict torch;    ///< .pth files
+};
+
+const char* weightsFormatName(WeightsFormat format) {
+    switch (format) {
+        case WeightsFormat::Hdf5:
+            return "HDF5";
+        case WeightsFormat::TorchPth:
+            return "PyTorch state_dict";
+        case WeightsFormat::KerasBackbone:
+            return "Keras backbone";
+    }
+    return "unknown";
+}
+
+WeightsFormat detectWeightsFormat(const std::string& path) {
+    return atBoundary(path, [&] {
+        switch (sniff(path)) {
+            case Signature::Json:
+                return WeightsFormat::KerasBackbone;
+            case Signature::TorchArchive:
+                return WeightsFormat::TorchPth;
+            case Signature::Hdf5:
+                break;
+        }
+        return isKerasBackbone(readKerasWeights(path, /*withValues=*/false))
+                   ? WeightsFormat::KerasBackbone
+                   : WeightsFormat::Hdf5;
+    });
+}
+
+WeightsFile WeightsFile::open(const std::string& path, Contents contents) {
+    return atBoundary(path, [&] {
+        auto impl = std::make_unique<Impl>();
+        impl->path = path;
+        impl->withValues = contents == Contents::Everything;
+        switch (sniff(path)) {
+            case Signature::Json: {
+                KerasImport imported = readKerasImport(path, impl->withValues);
+                impl->format = WeightsFormat::KerasBackbone;
+                impl->statedInputSize = imported.inputSize;
+                impl->metadata = backboneMetadata(imported);
+                impl->description = std::move(imported.description);
+                impl->keras = std::move(imported.weights);
+                break;
+            }
+            case Signature::TorchArchive: {
+                impl->format = WeightsFormat::TorchPth;
+                impl->torch = readTorchStateDict(path, impl->withValues);
+                WeightsMetadata m;
+                m.model = torchvisionModelConfig(impl->torch, path);
+                for (int i = 0; i < m.model.classCount; ++i)
+                    m.classNames.push_back("class_" + std::to_string(i));
+                m.preprocessing = torchvisionPreprocessing();
+                impl->metadata = std::move(m);
+                break;
+            }
+            case Signature::Hdf5: {
+                KerasWeightsFile file = readKerasWeights(path, impl->withValues);
+                if (isKerasBackbone(file)) {
+                    KerasImport imported = kerasImportFromWeights(std::move(file), path);
+                    impl->format = WeightsFormat::KerasBackbone;
+                    impl->metadata = backboneMetadata(imported);
+                    impl->description = std::move(imported.description);
+                    impl->keras = std::move(imported.weights);
+                    break;
+                }
+                impl->format = WeightsFormat::Hdf5;
+                impl->metadata = metadataOf(file, path);
+                if (impl->metadata)
+                    impl->statedInputSize = impl->metadata->model.inputSize;
+                impl->keras = std::move(file);
+                break;
+            }
+        }
+        return WeightsFile(std::move(impl));
+    });
+}
+
+WeightsFile::WeightsFile(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+WeightsFile::WeightsFile(WeightsFile&&) noexcept = default;
+WeightsFile& WeightsFile::operator=(WeightsFile&&) noexcept = default;
+WeightsFile::~WeightsFile() = default;
+
+const std::string& WeightsFile::path() const {
+    return m_impl->path;
+}
+
+WeightsFormat WeightsFile::format() const {
+    return m_impl->format;
+}
+
+const std::string& WeightsFile::description() const {
+    return m_impl->description;
+}
+
+const std::optional<WeightsMetadata>& WeightsFile::metadata() const {
+    return m_impl->metadata;
+}
+
+int WeightsFile::statedInputSize() const {
+    return m_impl->statedInputSize;
+}
+
+PretrainedLoad WeightsFile::loadInto(ClassifierImpl& model) const {
+    const Impl& f = *m_impl;
+    return atBoundary(f.path, [&] {
+        if (!f.withValues)
+            throw Error(f.path, "was opened for its metadata only; its weights were not read");
+        PretrainedLoad out;
+        out.format = f.format;
+        out.description = f.description;
+        switch (f.format) {
+            case WeightsFormat::Hdf5:
+                out.report = loadModelWeights(f.keras, f.path, model, /*byName=*/true);
+                break;
+            case WeightsFormat::TorchPth:
+                out.report = loadTorchvisionWeights(f.torch, model, f.path);
+                break;
+            case WeightsFormat::KerasBackbone:
+                out.report = loadBackboneWeights(f.keras, f.path, model);
+                break;
+        }
+        if (f.metadata)
+            out.preprocessing = f.metadata->preprocessing;
+        return out;
+    });
+}
+
+}  // namespace convscope
