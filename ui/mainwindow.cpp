@@ -1,13 +1,14 @@
-#include "mainwindow.h"
+#include "ui/mainwindow.h"
 
-#include "augment/augmentpanel.h"
-#include "classify/classifypanel.h"
-#include "dataset/datasetpanel.h"
-#include "evaluate/evaluationpanel.h"
-#include "inspect/inspectpanel.h"
 #include "runtime.h"
-#include "training/trainingpanel.h"
-#include "training/trainingplots.h"
+#include "ui/augment/augmentpanel.h"
+#include "ui/classify/classifypanel.h"
+#include "ui/common/localfiledrop.h"
+#include "ui/dataset/datasetpanel.h"
+#include "ui/evaluate/evaluationpanel.h"
+#include "ui/inspect/inspectpanel.h"
+#include "ui/training/trainingpanel.h"
+#include "ui/training/trainingplots.h"
 #include "util/buglog.h"
 
 #include <QApplication>
@@ -298,20 +299,17 @@ void MainWindow::rebuildRecentMenu() {
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
-    if (event->mimeData()->hasUrls())
-        event->acceptProposedAction();
+    acceptLocalFileDrag(event);
 }
 
 void MainWindow::dropEvent(QDropEvent* event) {
-    const auto urls = event->mimeData()->urls();
-    if (urls.isEmpty() || !urls.front().isLocalFile())
+    const QString path = takeDroppedLocalPath(event);
+    if (path.isEmpty())
         return;
-    const QString path = urls.front().toLocalFile();
     if (QFileInfo(path).isDir())
         openFolder(path);
     else
         onImageActivated(path);
-    event->acceptProposedAction();
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

@@ -4,7 +4,7 @@
 // batch); epoch 2 is the steady state, served from the filled cache. A third, diagnostic epoch
 // without augmentation separates the warp from the batch assembly. Prints one JSON object;
 // run_pipeline_bench.sh sets it beside reference_pipeline.py.
-#include "data/batchloader.h"
+#include "train/batchloader.h"
 #include "data/datasetindex.h"
 #include "data/imagecache.h"
 #include "runtime.h"
@@ -89,7 +89,6 @@ int main(int argc, char** argv) {
         augment.shearRange = 20;
         augment.setZoomRange(0.2);
         augment.horizontalFlip = true;
-        augment.rescale = 1.0 / 255;
         augment.fillMode = FillMode::Nearest;
 
         LoaderOptions loaderOptions;

@@ -1,4 +1,4 @@
-#include "data/batchloader.h"
+#include "train/batchloader.h"
 
 #include "testimages.h"
 #include "train/evaluator.h"
@@ -47,7 +47,6 @@ AugmentParams someAugmentation() {
     p.rotationRange = 30;
     p.horizontalFlip = true;
     p.setZoomRange(0.2);
-    p.rescale = 1.0 / 255;
     return p;
 }
 
@@ -66,9 +65,7 @@ TEST(BatchLoader, batchesHaveTheRightShapesTypesAndValues) {
     LoaderOptions o;
     o.batchSize = 8;
     o.augment = false;
-    AugmentParams p;
-    p.rescale = 1.0 / 255;
-    BatchLoader loader(*f.cache, f.train(), p, o);
+    BatchLoader loader(*f.cache, f.train(), AugmentParams{}, o);
     EXPECT_EQ(loader.batchesPerEpoch(), 3);
     const auto batches = wholeEpoch(loader, 0);
     ASSERT_EQ(batches.size(), 3u);
@@ -183,10 +180,8 @@ TEST(BatchLoader, caffePreprocessingFeedsBlueFirstMinusTheBgrMean) {
         o.augment = false;
         o.shuffle = false;
         o.channelsLast = channelsLast;
-        AugmentParams p;
-        applyPreprocessing(caffePreprocessing(), o, p);
-        EXPECT_TRUE(o.bgr);
-        BatchLoader loader(*f.cache, f.train(), p, o);
+        o.preprocessing = caffePreprocessing();
+        BatchLoader loader(*f.cache, f.train(), AugmentParams{}, o);
         for (const auto& b : wholeEpoch(loader, 0)) {
             for (std::int64_t i = 0; i < b.images.size(0); ++i) {
                 // Images are RGB (class * 100, i, 255): blue, 255, must come first.

@@ -1,16 +1,16 @@
 // Drives the workbench through its main job on a dataset and saves screenshots of the whole
 // window and of each panel, for docs/. Not a test. Usage:
 //   make_screenshots DATA OUT_DIR [WIDTHxHEIGHT]    (run under xvfb-run for a real X server)
-#include "augment/augmentpanel.h"
-#include "classify/classifypanel.h"
-#include "dataset/datasetpanel.h"
-#include "evaluate/evaluationpanel.h"
-#include "inspect/featuremapsview.h"
-#include "inspect/filtersview.h"
-#include "inspect/imagegridview.h"
-#include "inspect/inspectpanel.h"
-#include "mainwindow.h"
-#include "training/trainingpanel.h"
+#include "ui/augment/augmentpanel.h"
+#include "ui/classify/classifypanel.h"
+#include "ui/dataset/datasetpanel.h"
+#include "ui/evaluate/evaluationpanel.h"
+#include "ui/inspect/featuremapsview.h"
+#include "ui/inspect/filtersview.h"
+#include "ui/inspect/imagegridview.h"
+#include "ui/inspect/inspectpanel.h"
+#include "ui/mainwindow.h"
+#include "ui/training/trainingpanel.h"
 
 #include <QApplication>
 #include <QDir>

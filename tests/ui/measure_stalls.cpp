@@ -1,10 +1,10 @@
 // Measures the longest GUI event-loop stall of the real window while a folder imports and
 // while training runs at full speed on it (one epoch). Not a test: prints the figures.
 //   measure_stalls DATA [IMAGE_SIZE]
-#include "dataset/datasetpanel.h"
-#include "mainwindow.h"
 #include "stallmeter.h"
-#include "training/trainingpanel.h"
+#include "ui/dataset/datasetpanel.h"
+#include "ui/mainwindow.h"
+#include "ui/training/trainingpanel.h"
 
 #include <QApplication>
 #include <QDir>

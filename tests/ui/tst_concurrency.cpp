@@ -1,13 +1,13 @@
 // What a user does while training runs, in the window: Start twice, classify and load the
 // weights while every epoch rewrites latest.h5, import another folder, and close the window.
 // Nothing may crash, fail or be lost; the run keeps its checkpoint.
-#include "classify/classifypanel.h"
 #include "colourimages.h"
-#include "dataset/datasetpanel.h"
-#include "engine/enginebridge.h"
-#include "mainwindow.h"
 #include "train/trainer.h"
-#include "training/trainingpanel.h"
+#include "ui/classify/classifypanel.h"
+#include "ui/dataset/datasetpanel.h"
+#include "ui/engine/enginebridge.h"
+#include "ui/mainwindow.h"
+#include "ui/training/trainingpanel.h"
 
 #include <QElapsedTimer>
 #include <QFile>

@@ -1,8 +1,8 @@
-#include "dataset/classlistmodel.h"
-#include "dataset/datasetpanel.h"
-#include "dataset/flaggedfilesmodel.h"
-#include "dataset/thumbnailmodel.h"
-#include "engine/enginebridge.h"
+#include "ui/dataset/classlistmodel.h"
+#include "ui/dataset/datasetpanel.h"
+#include "ui/dataset/flaggedfilesmodel.h"
+#include "ui/dataset/thumbnailmodel.h"
+#include "ui/engine/enginebridge.h"
 
 #include <QAbstractItemModelTester>
 #include <QDir>

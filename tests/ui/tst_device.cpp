@@ -1,11 +1,11 @@
 // Devices in the window: the Device and Precision boxes, the About box, and running out of
 // memory (injected through CONVSCOPE_FAULT_OOM_*, since CI has no GPU): the run stops at its
 // last checkpoint and the window offers to resume with the largest batch that fits.
-#include "dataset/datasetpanel.h"
 #include "colourimages.h"
-#include "mainwindow.h"
 #include "runtime.h"
-#include "training/trainingpanel.h"
+#include "ui/dataset/datasetpanel.h"
+#include "ui/mainwindow.h"
+#include "ui/training/trainingpanel.h"
 
 #include <QAbstractButton>
 #include <QApplication>

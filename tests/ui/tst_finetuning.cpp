@@ -1,12 +1,12 @@
 // Transfer learning in the window: the layer list with its trainable totals, the bottleneck
 // toggle and the two-phase fine-tune button, driven under the offscreen platform.
-#include "augment/augmentpanel.h"
-#include "dataset/datasetpanel.h"
 #include "colourimages.h"
-#include "mainwindow.h"
-#include "training/layerlist.h"
-#include "training/trainingpanel.h"
-#include "training/trainingplots.h"
+#include "ui/augment/augmentpanel.h"
+#include "ui/dataset/datasetpanel.h"
+#include "ui/mainwindow.h"
+#include "ui/training/layerlist.h"
+#include "ui/training/trainingpanel.h"
+#include "ui/training/trainingplots.h"
 
 #include <QDir>
 #include <QFile>

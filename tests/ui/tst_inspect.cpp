@@ -1,16 +1,16 @@
 // Looking inside a network through the real main window under the offscreen platform: filter
 // grids, activation maximization, feature maps of a clicked thumbnail with the value read-out,
 // class activation maps in the classify panel, and how fast feature maps follow a request.
-#include "classify/classifypanel.h"
 #include "data/imagedecoder.h"
-#include "dataset/datasetpanel.h"
-#include "dataset/thumbnailmodel.h"
-#include "inspect/featuremapsview.h"
-#include "inspect/filtersview.h"
-#include "inspect/imagegridview.h"
-#include "inspect/inspectpanel.h"
-#include "mainwindow.h"
 #include "train/trainer.h"
+#include "ui/classify/classifypanel.h"
+#include "ui/dataset/datasetpanel.h"
+#include "ui/dataset/thumbnailmodel.h"
+#include "ui/inspect/featuremapsview.h"
+#include "ui/inspect/filtersview.h"
+#include "ui/inspect/imagegridview.h"
+#include "ui/inspect/inspectpanel.h"
+#include "ui/mainwindow.h"
 
 #include <QDateTime>
 #include <QDir>

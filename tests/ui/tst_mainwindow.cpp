@@ -1,15 +1,15 @@
 // Drives the real main window under the offscreen platform: drop a folder, tune
 // augmentation, train, cancel, classify, evaluate. Also reports the longest GUI stall.
-#include "augment/augmentpanel.h"
-#include "classify/classifypanel.h"
-#include "dataset/classlistmodel.h"
-#include "dataset/datasetpanel.h"
-#include "dataset/flaggedfilesmodel.h"
-#include "evaluate/evaluationpanel.h"
-#include "mainwindow.h"
-#include "training/trainingpanel.h"
-#include "training/trainingplots.h"
 #include "stallmeter.h"
+#include "ui/augment/augmentpanel.h"
+#include "ui/classify/classifypanel.h"
+#include "ui/dataset/classlistmodel.h"
+#include "ui/dataset/datasetpanel.h"
+#include "ui/dataset/flaggedfilesmodel.h"
+#include "ui/evaluate/evaluationpanel.h"
+#include "ui/mainwindow.h"
+#include "ui/training/trainingpanel.h"
+#include "ui/training/trainingplots.h"
 
 #include <QDir>
 #include <QDropEvent>

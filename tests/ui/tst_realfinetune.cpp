@@ -4,11 +4,11 @@
 // choice made. A run that fails says why, not "Cancelled". Exits 77 (a CTest skip) where the
 // shared copy of the network is missing.
 #include "colourimages.h"
-#include "dataset/datasetpanel.h"
-#include "engine/enginebridge.h"
-#include "mainwindow.h"
 #include "train/trainingobserver.h"
-#include "training/trainingpanel.h"
+#include "ui/dataset/datasetpanel.h"
+#include "ui/engine/enginebridge.h"
+#include "ui/mainwindow.h"
+#include "ui/training/trainingpanel.h"
 
 #include <QApplication>
 #include <QFile>

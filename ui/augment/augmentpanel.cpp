@@ -1,6 +1,6 @@
-#include "augment/augmentpanel.h"
+#include "ui/augment/augmentpanel.h"
 
-#include "engine/enginebridge.h"
+#include "ui/engine/enginebridge.h"
 
 #include <QCheckBox>
 #include <QComboBox>

@@ -1,7 +1,8 @@
-#include "classify/classifypanel.h"
+#include "ui/classify/classifypanel.h"
 
 #include "inspect/colormap.h"
 #include "inspect/imagegrid.h"
+#include "ui/common/localfiledrop.h"
 
 #include <QComboBox>
 #include <QDragEnterEvent>
@@ -10,7 +11,6 @@
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
-#include <QMimeData>
 #include <QProgressBar>
 #include <QSlider>
 #include <QStandardItemModel>
@@ -246,16 +246,12 @@ bool ClassifyPanel::eventFilter(QObject* watched, QEvent* event) {
 }
 
 void ClassifyPanel::dragEnterEvent(QDragEnterEvent* event) {
-    if (event->mimeData()->hasUrls())
-        event->acceptProposedAction();
+    acceptLocalFileDrag(event);
 }
 
 void ClassifyPanel::dropEvent(QDropEvent* event) {
-    const auto urls = event->mimeData()->urls();
-    if (urls.isEmpty() || !urls.front().isLocalFile())
-        return;
-    classify(urls.front().toLocalFile());
-    event->acceptProposedAction();
+    if (const QString path = takeDroppedLocalPath(event); !path.isEmpty())
+        classify(path);
 }
 
 }  // namespace convscope::ui

@@ -1,6 +1,6 @@
-#include "dataset/balancedelegate.h"
+#include "ui/dataset/balancedelegate.h"
 
-#include "dataset/classlistmodel.h"
+#include "ui/dataset/classlistmodel.h"
 
 #include <QApplication>
 #include <QPainter>

@@ -1,4 +1,4 @@
-#include "dataset/classlistmodel.h"
+#include "ui/dataset/classlistmodel.h"
 
 #include <algorithm>
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "engine/enginebridge.h"
+#include "ui/engine/enginebridge.h"
 
 #include <QAbstractTableModel>
 #include <QVector>

@@ -1,10 +1,10 @@
-#include "dataset/datasetpanel.h"
+#include "ui/dataset/datasetpanel.h"
 
-#include "dataset/balancedelegate.h"
-#include "dataset/classlistmodel.h"
-#include "dataset/flaggedfilesmodel.h"
-#include "dataset/thumbnaildelegate.h"
-#include "dataset/thumbnailmodel.h"
+#include "ui/dataset/balancedelegate.h"
+#include "ui/dataset/classlistmodel.h"
+#include "ui/dataset/flaggedfilesmodel.h"
+#include "ui/dataset/thumbnaildelegate.h"
+#include "ui/dataset/thumbnailmodel.h"
 
 #include <QEvent>
 #include <QHBoxLayout>

@@ -1,4 +1,4 @@
-#include "dataset/flaggedfilesmodel.h"
+#include "ui/dataset/flaggedfilesmodel.h"
 
 namespace convscope::ui {
 

@@ -1,4 +1,4 @@
-#include "dataset/thumbnaildelegate.h"
+#include "ui/dataset/thumbnaildelegate.h"
 
 #include <QFontMetrics>
 

@@ -1,4 +1,4 @@
-#include "dataset/thumbnailmodel.h"
+#include "ui/dataset/thumbnailmodel.h"
 
 #include <QFileInfo>
 #include <QPainter>

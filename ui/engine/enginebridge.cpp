@@ -1,7 +1,7 @@
-#include "engine/enginebridge.h"
+#include "ui/engine/enginebridge.h"
 
-#include "engine/inspectworker.h"
-#include "engine/workers.h"
+#include "ui/engine/inspectworker.h"
+#include "ui/engine/workers.h"
 
 #include <QMetaObject>
 #include <QThread>
@@ -101,6 +101,7 @@ EngineBridge::EngineBridge(QObject* parent)
     connect(m_jobs, &JobWorker::layersReady, this, &EngineBridge::layersReady);
     connect(m_jobs, &JobWorker::weightsDescribed, this, &EngineBridge::startingWeightsDescribed);
     connect(m_jobs, &JobWorker::failed, this, &EngineBridge::failed);
+    connect(m_trainer, &TrainWorker::started, this, &EngineBridge::trainingStarted);
     connect(m_trainer, &TrainWorker::message, this, &EngineBridge::trainingMessage);
     connect(m_trainer, &TrainWorker::outOfMemory, this, &EngineBridge::trainingOutOfMemory);
     connect(m_trainer, &TrainWorker::deviceChosen, this, &EngineBridge::trainingDevice);
@@ -162,21 +163,29 @@ void EngineBridge::requestPreviews(const QString& imagePath, const AugmentParams
         Qt::QueuedConnection);
 }
 
-void EngineBridge::startTraining(const TrainConfig& config, bool resume) {
+void EngineBridge::startTraining(const TrainConfig& config) {
     if (m_training)
         return;
     m_training = true;
     QMetaObject::invokeMethod(
-        m_trainer, [=, trainer = m_trainer] { trainer->run(config, resume); },
+        m_trainer, [=, trainer = m_trainer] { trainer->run(config); }, Qt::QueuedConnection);
+}
+
+void EngineBridge::startFineTune(const FineTuneConfig& config) {
+    if (m_training)
+        return;
+    m_training = true;
+    QMetaObject::invokeMethod(
+        m_trainer, [=, trainer = m_trainer] { trainer->runFineTune(config); },
         Qt::QueuedConnection);
 }
 
-void EngineBridge::startFineTune(const FineTuneConfig& config, bool resume) {
+void EngineBridge::resumeRun(const QString& runDir, int batchSize) {
     if (m_training)
         return;
     m_training = true;
     QMetaObject::invokeMethod(
-        m_trainer, [=, trainer = m_trainer] { trainer->runFineTune(config, resume); },
+        m_trainer, [=, trainer = m_trainer] { trainer->resumeRun(runDir, batchSize); },
         Qt::QueuedConnection);
 }
 

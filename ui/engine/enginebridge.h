@@ -3,12 +3,12 @@
 #include "augment/augmentparams.h"
 #include "data/datasetindex.h"
 #include "data/rgbimage.h"
-#include "engine/inspection.h"
 #include "models/modelconfig.h"
 #include "train/evaluation.h"
 #include "train/finetuner.h"
 #include "train/trainconfig.h"
 #include "train/trainingobserver.h"
+#include "ui/engine/inspection.h"
 
 #include <QImage>
 #include <QList>
@@ -60,10 +60,14 @@ public:
     void requestPreviews(const QString& imagePath, const convscope::AugmentParams& params,
                          int count, quint64 seed, int size);
 
-    void startTraining(const convscope::TrainConfig& config, bool resume);
+    void startTraining(const convscope::TrainConfig& config);
     /// The two-phase fine-tuning recipe; its events come as training's do (epochs numbered on
     /// across the phases, EpochEnd::phase set). pause/resume/cancel act on it the same way.
-    void startFineTune(const convscope::FineTuneConfig& config, bool resume);
+    void startFineTune(const convscope::FineTuneConfig& config);
+    /// Continues the run in `runDir` after its last checkpoint, a plain run or a recipe; the
+    /// folder is read on the training thread (trainingStarted, or failed and
+    /// trainingFinished). batchSize > 0 replaces a plain run's batch size.
+    void resumeRun(const QString& runDir, int batchSize = 0);
     void pauseTraining();
     void resumeTraining();
     void cancelTraining();
@@ -108,6 +112,8 @@ Q_SIGNALS:
     void importProgress(int done, int total);
     void imported(convscope::ui::DatasetPtr dataset);
     void previewsReady(const QList<QImage>& images);
+    /// A run is set up and starts: its folder and the epochs it plans in all.
+    void trainingStarted(const QString& runDir, int plannedEpochs);
     void trainingMessage(const QString& text);
     void trainingProgress(int phase, int done, int total);
     void batchEnded(const convscope::BatchEnd& event);

@@ -1,9 +1,9 @@
-#include "engine/inspectworker.h"
+#include "ui/engine/inspectworker.h"
 
 #include "data/imagedecoder.h"
-#include "engine/enginebridge.h"
-#include "engine/failure.h"
 #include "models/modelconfig.h"
+#include "ui/engine/enginebridge.h"
+#include "ui/engine/failure.h"
 
 #include <QFileInfo>
 
@@ -23,20 +23,13 @@ MaximizedFilter toPicture(const QString& layer, const FilterPicture& p) {
 
 }  // namespace
 
-InspectWorker::InspectWorker() = default;
+InspectWorker::InspectWorker()
+    : m_inspectors([](const QString& path) {
+          auto inspector = std::make_unique<Inspector>(path.toStdString());
+          inspector->setDevice(DeviceChoice{});  // the GPU when there is one
+          return inspector;
+      }) {}
 InspectWorker::~InspectWorker() = default;
-
-Inspector& InspectWorker::inspectorFor(const QString& weightsPath) {
-    const qint64 stamp = QFileInfo(weightsPath).lastModified().toMSecsSinceEpoch();
-    if (!m_inspector || weightsPath != m_inspectorPath || stamp != m_inspectorStamp) {
-        m_inspector.reset();  // a file that fails to load must not leave the old one in place
-        m_inspector = std::make_unique<Inspector>(weightsPath.toStdString());
-        m_inspector->setDevice(DeviceChoice{});  // the GPU when there is one
-        m_inspectorPath = weightsPath;
-        m_inspectorStamp = stamp;
-    }
-    return *m_inspector;
-}
 
 const RgbImage& InspectWorker::inputImage(const QString& imagePath, int size) {
     if (imagePath != m_imagePath || size != m_imageSize || m_image.empty()) {

@@ -5,7 +5,8 @@
 // activation maps) and one for activation maximization, which may run for minutes.
 // Internal to ui/engine.
 
-#include "engine/inspection.h"
+#include "ui/engine/filebackedcache.h"
+#include "ui/engine/inspection.h"
 
 #include <QObject>
 
@@ -49,13 +50,13 @@ Q_SIGNALS:
 private:
     /// The inspector for the file as it is now: reloaded when the file changed (training
     /// rewrites its snapshot every epoch).
-    convscope::Inspector& inspectorFor(const QString& weightsPath);
+    convscope::Inspector& inspectorFor(const QString& weightsPath) {
+        return m_inspectors.get(weightsPath);
+    }
     /// The image at the network's input size; the last one is kept (hover, layer changes).
     const convscope::RgbImage& inputImage(const QString& imagePath, int size);
 
-    std::unique_ptr<convscope::Inspector> m_inspector;
-    QString m_inspectorPath;
-    qint64 m_inspectorStamp = 0;
+    FileBackedCache<convscope::Inspector> m_inspectors;
     QString m_imagePath;
     int m_imageSize = 0;
     convscope::RgbImage m_image;

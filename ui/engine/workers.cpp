@@ -1,6 +1,6 @@
-#include "engine/workers.h"
+#include "ui/engine/workers.h"
 
-#include "engine/failure.h"
+#include "ui/engine/failure.h"
 
 #include "augment/previews.h"
 #include "data/imagedecoder.h"
@@ -10,6 +10,7 @@
 #include "models/modelconfig.h"
 #include "train/finetuner.h"
 #include "train/trainer.h"
+#include "train/trainingrun.h"
 
 #include <QFileInfo>
 #include <QMetaObject>
@@ -49,7 +50,13 @@ private:
 
 }  // namespace
 
-JobWorker::JobWorker() = default;
+JobWorker::JobWorker()
+    : m_predictors([](const QString& path) {
+          auto predictor = std::make_unique<Predictor>(path.toStdString());
+          // The GPU when there is one (float32: the numbers match the command line's).
+          predictor->setDevice(DeviceChoice{}, Precision::Fp32);
+          return predictor;
+      }) {}
 JobWorker::~JobWorker() = default;
 
 void JobWorker::importFolder(const QString& path, double validationFraction, quint64 seed,
@@ -90,21 +97,9 @@ void JobWorker::makePreviews(const QString& imagePath, const AugmentParams& para
     }
 }
 
-Predictor& JobWorker::predictorFor(const QString& weightsPath) {
-    const qint64 stamp = QFileInfo(weightsPath).lastModified().toMSecsSinceEpoch();
-    if (!m_predictor || weightsPath != m_predictorPath || stamp != m_predictorStamp) {
-        m_predictor = std::make_unique<Predictor>(weightsPath.toStdString());
-        // The GPU when there is one (float32: the numbers match the command line's).
-        m_predictor->setDevice(DeviceChoice{}, Precision::Fp32);
-        m_predictorPath = weightsPath;
-        m_predictorStamp = stamp;
-    }
-    return *m_predictor;
-}
-
 void JobWorker::classify(const QString& weightsPath, const QString& imagePath) {
     try {
-        Predictor& predictor = predictorFor(weightsPath);
+        Predictor& predictor = m_predictors.get(weightsPath);
         const Prediction p = predictor.predictFiles({imagePath.toStdString()}).front();
         if (!p.error.empty())
             throw Error(imagePath.toStdString(), p.error);
@@ -127,7 +122,7 @@ void JobWorker::classify(const QString& weightsPath, const QString& imagePath) {
 void JobWorker::evaluate(const QString& weightsPath, const QString& dataDir,
                          double validationFraction, quint64 seed) {
     try {
-        Predictor& predictor = predictorFor(weightsPath);
+        Predictor& predictor = m_predictors.get(weightsPath);
         const Evaluation e =
             predictor.evaluate(dataDir.toStdString(), Split::Validation, validationFraction, seed);
         QStringList names;
@@ -161,80 +156,57 @@ void TrainWorker::pause() {
     QMutexLocker lock(&m_mutex);
     if (m_active)
         m_active->pause();
-    if (m_activeRecipe)
-        m_activeRecipe->pause();
 }
 
 void TrainWorker::resume() {
     QMutexLocker lock(&m_mutex);
     if (m_active)
         m_active->resume();
-    if (m_activeRecipe)
-        m_activeRecipe->resume();
 }
 
 void TrainWorker::cancel() {
     QMutexLocker lock(&m_mutex);
     if (m_active)
         m_active->cancel();
-    else if (m_activeRecipe)
-        m_activeRecipe->cancel();
     else
         m_cancelPending = true;
 }
 
-void TrainWorker::runFineTune(const FineTuneConfig& config, bool resumeRun) {
-    SignalObserver observer(this);
-    try {
-        FineTuner recipe(resumeRun ? FineTuner::resumeConfig(config.base.runDir) : config,
-                         &observer, resumeRun);
-        {
-            QMutexLocker lock(&m_mutex);
-            m_activeRecipe = &recipe;
-            if (m_cancelPending)
-                recipe.cancel();
-            m_cancelPending = false;
-        }
-        TrainingResult result;
-        try {
-            result = recipe.run();
-        } catch (...) {
-            QMutexLocker lock(&m_mutex);
-            m_activeRecipe = nullptr;
-            throw;
-        }
-        {
-            QMutexLocker lock(&m_mutex);
-            m_activeRecipe = nullptr;
-        }
-        Q_EMIT finished(result);
-    } catch (...) {
-        const QString why = currentFailure(QStringLiteral("Fine-tuning"));
-        Q_EMIT failed(QStringLiteral("Fine-tuning"), why);
-        TrainingResult none;
-        none.error = why.toStdString();
-        Q_EMIT finished(none);
-    }
+void TrainWorker::run(const TrainConfig& config) {
+    execute(QStringLiteral("Training"), QString::fromStdString(config.runDir),
+            [&](TrainingObserver* observer) {
+                return std::make_unique<Trainer>(config, observer);
+            });
 }
 
-void TrainWorker::run(const TrainConfig& config, bool resumeRun) {
+void TrainWorker::runFineTune(const FineTuneConfig& config) {
+    execute(QStringLiteral("Fine-tuning"), QString::fromStdString(config.base.runDir),
+            [&](TrainingObserver* observer) {
+                return std::make_unique<FineTuner>(config, observer);
+            });
+}
+
+void TrainWorker::resumeRun(const QString& runDir, int batchSize) {
+    execute(QStringLiteral("Resume"), runDir, [&](TrainingObserver* observer) {
+        return resumeTrainingRun(runDir.toStdString(), observer, batchSize);
+    });
+}
+
+void TrainWorker::execute(const QString& what, const QString& runDir, const RunFactory& make) {
     SignalObserver observer(this);
     try {
-        TrainConfig effective = resumeRun ? Trainer::resumeConfig(config.runDir) : config;
-        // Resuming with another batch size (after running out of memory); 0 keeps the run's.
-        if (resumeRun && config.batchSize > 0)
-            effective.batchSize = config.batchSize;
-        Trainer trainer(effective, &observer, resumeRun);
+        const std::unique_ptr<TrainingRun> job = make(&observer);
+        Q_EMIT started(QString::fromStdString(job->runDirectory()), job->plannedEpochs());
         {
             QMutexLocker lock(&m_mutex);
-            m_active = &trainer;
+            m_active = job.get();
             if (m_cancelPending)
-                trainer.cancel();
+                job->cancel();
             m_cancelPending = false;
         }
         TrainingResult result;
         try {
-            result = trainer.run();
+            result = job->run();
         } catch (...) {
             QMutexLocker lock(&m_mutex);
             m_active = nullptr;
@@ -246,13 +218,13 @@ void TrainWorker::run(const TrainConfig& config, bool resumeRun) {
         }
         Q_EMIT finished(result);
     } catch (const OutOfMemory& e) {
-        Q_EMIT outOfMemory(QString::fromStdString(config.runDir), text(e), e.largestBatch());
+        Q_EMIT outOfMemory(runDir, text(e), e.largestBatch());
         TrainingResult none;
         none.error = e.what();
         Q_EMIT finished(none);
     } catch (...) {
-        const QString why = currentFailure(QStringLiteral("Training"));
-        Q_EMIT failed(QStringLiteral("Training"), why);
+        const QString why = currentFailure(what);
+        Q_EMIT failed(what, why);
         TrainingResult none;
         none.error = why.toStdString();
         Q_EMIT finished(none);

@@ -2,19 +2,21 @@
 
 // The workers behind EngineBridge; each lives on its own thread. Internal to ui/engine.
 
-#include "engine/enginebridge.h"
+#include "ui/engine/enginebridge.h"
+#include "ui/engine/filebackedcache.h"
 
 #include <QMutex>
 #include <QObject>
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 
 namespace convscope {
-class FineTuner;
 class Predictor;
-class Trainer;
+class TrainingObserver;
+class TrainingRun;
 }  // namespace convscope
 
 namespace convscope::ui {
@@ -49,12 +51,8 @@ Q_SIGNALS:
     void failed(const QString& what, const QString& message);
 
 private:
-    convscope::Predictor& predictorFor(const QString& weightsPath);
-
-    std::unique_ptr<convscope::Predictor>
-        m_predictor;  // the last weights used, reloaded when the file changes
-    QString m_predictorPath;
-    qint64 m_predictorStamp = 0;
+    /// The last weights used, reloaded when the file changes.
+    FileBackedCache<convscope::Predictor> m_predictors;
 };
 
 class TrainWorker : public QObject {
@@ -66,10 +64,15 @@ public:
     void cancel();
 
 public:  // run on the worker thread (queued through QMetaObject::invokeMethod)
-    void run(const convscope::TrainConfig& config, bool resume);
-    void runFineTune(const convscope::FineTuneConfig& config, bool resume);
+    void run(const convscope::TrainConfig& config);
+    void runFineTune(const convscope::FineTuneConfig& config);
+    /// Continues the run in `runDir`, plain or recipe; its configuration is read here, off
+    /// the GUI thread. batchSize > 0 replaces a plain run's batch size.
+    void resumeRun(const QString& runDir, int batchSize);
 
 Q_SIGNALS:
+    /// The run is set up (its configuration read) and about to start.
+    void started(const QString& runDir, int plannedEpochs);
     void message(const QString& text);
     void progress(int phase, int done, int total);
     void batchEnded(const convscope::BatchEnd& event);
@@ -84,10 +87,14 @@ Q_SIGNALS:
     void deviceChosen(const QString& device, const QString& precision);
 
 private:
+    using RunFactory =
+        std::function<std::unique_ptr<convscope::TrainingRun>(convscope::TrainingObserver*)>;
+    /// The one path every job takes: make it, run it, report how it ended.
+    void execute(const QString& what, const QString& runDir, const RunFactory& make);
+
     QMutex m_mutex;
-    convscope::Trainer* m_active = nullptr;          // guarded by m_mutex
-    convscope::FineTuner* m_activeRecipe = nullptr;  // guarded by m_mutex
-    bool m_cancelPending = false;                    // guarded by m_mutex
+    convscope::TrainingRun* m_active = nullptr;  // guarded by m_mutex
+    bool m_cancelPending = false;                // guarded by m_mutex
 };
 
 class ThumbnailWorker : public QObject {

@@ -1,4 +1,4 @@
-#include "evaluate/evaluationpanel.h"
+#include "ui/evaluate/evaluationpanel.h"
 
 #include <QFileInfo>
 #include <QHBoxLayout>

@@ -1,8 +1,9 @@
-#include "inspect/featuremapsview.h"
+#include "ui/inspect/featuremapsview.h"
 
-#include "engine/enginebridge.h"
-#include "inspect/imagegridview.h"
-#include "inspect/layercombo.h"
+#include "ui/common/localfiledrop.h"
+#include "ui/engine/enginebridge.h"
+#include "ui/inspect/imagegridview.h"
+#include "ui/inspect/layercombo.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -11,7 +12,6 @@
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
-#include <QMimeData>
 #include <QScrollArea>
 #include <QSpinBox>
 #include <QVBoxLayout>
@@ -212,16 +212,12 @@ QString FeatureMapsView::readout() const {
 }
 
 void FeatureMapsView::dragEnterEvent(QDragEnterEvent* event) {
-    if (event->mimeData()->hasUrls())
-        event->acceptProposedAction();
+    acceptLocalFileDrag(event);
 }
 
 void FeatureMapsView::dropEvent(QDropEvent* event) {
-    const auto urls = event->mimeData()->urls();
-    if (urls.isEmpty() || !urls.front().isLocalFile())
-        return;
-    setImage(urls.front().toLocalFile());
-    event->acceptProposedAction();
+    if (const QString path = takeDroppedLocalPath(event); !path.isEmpty())
+        setImage(path);
 }
 
 }  // namespace convscope::ui

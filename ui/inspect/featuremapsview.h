@@ -1,7 +1,7 @@
 #pragma once
 
-#include "engine/inspection.h"
 #include "inspect/colormap.h"
+#include "ui/engine/inspection.h"
 
 #include <QElapsedTimer>
 #include <QWidget>

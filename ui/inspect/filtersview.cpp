@@ -1,8 +1,8 @@
-#include "inspect/filtersview.h"
+#include "ui/inspect/filtersview.h"
 
-#include "engine/enginebridge.h"
-#include "inspect/imagegridview.h"
-#include "inspect/layercombo.h"
+#include "ui/engine/enginebridge.h"
+#include "ui/inspect/imagegridview.h"
+#include "ui/inspect/layercombo.h"
 
 #include <QComboBox>
 #include <QDoubleSpinBox>

@@ -1,4 +1,4 @@
-#include "inspect/imagegridview.h"
+#include "ui/inspect/imagegridview.h"
 
 #include <QMouseEvent>
 #include <QPainter>

@@ -1,8 +1,8 @@
-#include "inspect/inspectpanel.h"
+#include "ui/inspect/inspectpanel.h"
 
-#include "engine/enginebridge.h"
-#include "inspect/featuremapsview.h"
-#include "inspect/filtersview.h"
+#include "ui/engine/enginebridge.h"
+#include "ui/inspect/featuremapsview.h"
+#include "ui/inspect/filtersview.h"
 
 #include <QFileInfo>
 #include <QLabel>

@@ -1,4 +1,4 @@
-#include "inspect/layercombo.h"
+#include "ui/inspect/layercombo.h"
 
 #include <QComboBox>
 #include <QSignalBlocker>

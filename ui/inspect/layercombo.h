@@ -1,6 +1,6 @@
 #pragma once
 
-#include "engine/inspection.h"
+#include "ui/engine/inspection.h"
 
 #include <functional>
 

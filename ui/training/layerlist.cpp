@@ -1,4 +1,6 @@
-#include "training/layerlist.h"
+#include "ui/training/layerlist.h"
+
+#include "util/text.h"
 
 #include <QHeaderView>
 #include <QLabel>
@@ -12,13 +14,6 @@ namespace convscope::ui {
 namespace {
 
 enum Column { Name, Kind, Shape, Parameters, Trainable };
-
-QString shapeText(const std::vector<std::int64_t>& shape) {
-    QStringList parts;
-    for (const auto d : shape)
-        parts.push_back(QString::number(d));
-    return parts.join(QStringLiteral(" × "));
-}
 
 }  // namespace
 
@@ -51,7 +46,7 @@ void LayerList::setLayers(const std::vector<LayerInfo>& layers) {
         auto* item = new QTreeWidgetItem(m_tree);
         item->setText(Name, QString::fromStdString(layer.name));
         item->setText(Kind, QString::fromStdString(layer.kind));
-        item->setText(Shape, shapeText(layer.outputShape));
+        item->setText(Shape, QString::fromStdString(dimensionsText(layer.outputShape)));
         item->setText(Parameters, locale.toString(qint64(layer.parameters)));
         item->setTextAlignment(Parameters, Qt::AlignRight | Qt::AlignVCenter);
         item->setFlags(item->flags() | Qt::ItemIsUserCheckable);

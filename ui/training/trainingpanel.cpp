@@ -1,11 +1,11 @@
-#include "training/trainingpanel.h"
+#include "ui/training/trainingpanel.h"
 
-#include "engine/enginebridge.h"
 #include "models/finetuning.h"
 #include "runtime.h"
 #include "train/trainer.h"
-#include "training/layerlist.h"
-#include "training/trainingplots.h"
+#include "ui/engine/enginebridge.h"
+#include "ui/training/layerlist.h"
+#include "ui/training/trainingplots.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -191,6 +191,8 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
     connect(m_bridge, &EngineBridge::batchEnded, this, &TrainingPanel::onBatch);
     connect(m_bridge, &EngineBridge::epochEnded, this, &TrainingPanel::onEpoch);
     connect(m_bridge, &EngineBridge::trainingFinished, this, &TrainingPanel::onFinished);
+    connect(m_bridge, &EngineBridge::trainingStarted, this,
+            [this](const QString&, int plannedEpochs) { onStarted(plannedEpochs); });
     connect(m_bridge, &EngineBridge::trainingMessage, m_status, &QLabel::setText);
     connect(m_bridge, &EngineBridge::trainingOutOfMemory, this, &TrainingPanel::onOutOfMemory);
     connect(m_bridge, &EngineBridge::trainingDevice, this,
@@ -371,7 +373,7 @@ void TrainingPanel::start() {
     if (!prepareRunDirectory())
         return;
     m_epochs = m_epochCount->value();
-    m_bridge->startTraining(config(), false);
+    m_bridge->startTraining(config());
     setRunning(true);
 }
 
@@ -379,7 +381,7 @@ void TrainingPanel::startFineTune() {
     if (!prepareRunDirectory())
         return;
     m_epochs = m_epochCount->value() + m_fineTuneEpochs->value();
-    m_bridge->startFineTune(fineTuneConfig(), false);
+    m_bridge->startFineTune(fineTuneConfig());
     setRunning(true);
 }
 
@@ -458,30 +460,17 @@ void TrainingPanel::onOutOfMemory(const QString& runDir, const QString& message,
 }
 
 void TrainingPanel::resumeRun(const QString& runDir, int batchSize) {
-    // A fine-tuning recipe's folder holds recipe.json; an ordinary run's config.json.
-    const bool recipe = QFileInfo::exists(QDir(runDir).filePath(QStringLiteral("recipe.json")));
-    FineTuneConfig f;
-    try {
-        if (recipe) {
-            f = FineTuner::resumeConfig(runDir.toStdString());
-            m_epochs = f.headEpochs + f.fineTuneEpochs;
-        } else {
-            m_epochs = Trainer::resumeConfig(runDir.toStdString()).epochs;
-        }
-    } catch (const std::exception& e) {
-        m_status->setText(QString::fromStdString(e.what()));
-        return;
-    }
+    // The folder's configuration is read on the training thread; onStarted() learns the
+    // epochs it plans, and a folder that holds no run ends as "Stopped: <reason>".
     setRunDirectory(runDir);
     m_plots->clear();
-    if (recipe) {
-        m_bridge->startFineTune(f, true);
-    } else {
-        TrainConfig c = config();
-        c.batchSize = batchSize;  // 0: the run's own
-        m_bridge->startTraining(c, true);
-    }
+    m_status->setText(tr("Resuming %1…").arg(runDir));
+    m_bridge->resumeRun(runDir, batchSize);
     setRunning(true);
+}
+
+void TrainingPanel::onStarted(int plannedEpochs) {
+    m_epochs = plannedEpochs;
 }
 
 void TrainingPanel::togglePause() {

@@ -86,6 +86,7 @@ private:
     void onBatch(const convscope::BatchEnd& e);
     void onEpoch(const convscope::EpochEnd& e);
     void onFinished(const convscope::TrainingResult& r);
+    void onStarted(int plannedEpochs);
     void onStartingWeightsDescribed(const QString& path, const convscope::ModelConfig& model);
     void setRunning(bool running);
     bool prepareRunDirectory();

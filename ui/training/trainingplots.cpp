@@ -1,10 +1,10 @@
-#include "training/trainingplots.h"
+#include "ui/training/trainingplots.h"
 
 #include <QFileInfo>
 #include <QToolTip>
 #include <QVBoxLayout>
 
-#include "training/qcustomplotinclude.h"
+#include "ui/training/qcustomplotinclude.h"
 
 namespace convscope::ui {
 
