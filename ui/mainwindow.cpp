@@ -104,7 +104,7 @@ MainWindow::MainWindow(QWidget* parent)
     });
     connect(m_training, &TrainingPanel::weightsAvailable, this, [this](const QString& path) {
         if (!path.isEmpty())
-            setWeights(path);
+            setWeights(path, Origin::Background);  // a snapshot after an epoch
     });
 
     QSettings settings;
@@ -236,10 +236,10 @@ void MainWindow::onImageActivated(const QString& path) {
         m_classify->classify(path);
 }
 
-void MainWindow::setWeights(const QString& path) {
+void MainWindow::setWeights(const QString& path, Origin origin) {
     m_classify->setWeights(path);
     m_evaluation->setSource(path, m_folder);
-    m_inspect->setWeights(path);
+    m_inspect->setWeights(path, origin);
 }
 
 void MainWindow::showCentreTab(int index) {
@@ -258,7 +258,8 @@ bool MainWindow::saveWeights(const QString& path) {
     if (source.isEmpty() || !in.open(QIODevice::ReadOnly) || !out.open(QIODevice::WriteOnly) ||
         out.write(in.readAll()) < 0 || !out.commit()) {
         onFailed(tr("Save weights"), source.isEmpty() ? tr("There is no model yet.")
-                                                      : tr("Could not write %1").arg(path));
+                                                      : tr("Could not write %1").arg(path),
+                 Origin::User);
         return false;
     }
     statusBar()->showMessage(tr("Saved %1").arg(path));
@@ -270,11 +271,15 @@ void MainWindow::addIssue(const QString& text) {
     m_issues->scrollToBottom();
 }
 
-void MainWindow::onFailed(const QString& what, const QString& message) {
+void MainWindow::onFailed(const QString& what, const QString& message, Origin origin) {
     addIssue(QStringLiteral("%1: %2").arg(what, message));
     statusBar()->showMessage(QStringLiteral("%1 failed: %2").arg(what, message));
-    // What the user just asked for gets a (non-blocking) dialog; the rest stays in the issues dock.
+    // What the user just asked for gets a (non-blocking) dialog; background work (the refresh
+    // after every epoch, previews, layer lists) stays in the issues dock.
+    if (origin != Origin::User)
+        return;
     auto* box = new QMessageBox(QMessageBox::Warning, what, message, QMessageBox::Ok, this);
+    box->setObjectName(QStringLiteral("failureBox"));
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->open();
 }

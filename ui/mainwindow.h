@@ -55,8 +55,8 @@ private:
     void createMenus();
     void onImported(DatasetPtr dataset);
     void onImageActivated(const QString& path);
-    void onFailed(const QString& what, const QString& message);
-    void setWeights(const QString& path);
+    void onFailed(const QString& what, const QString& message, Origin origin);
+    void setWeights(const QString& path, Origin origin = Origin::User);
     void rememberFolder(const QString& path);
     void rebuildRecentMenu();
 

@@ -115,12 +115,25 @@ Prediction Predictor::predict(const RgbImage& image) {
 }
 
 Evaluation Predictor::evaluate(const std::string& dataDir, std::optional<Split> split,
-                               double validationFraction, std::uint64_t seed, int batchSize) {
+                               double validationFraction, std::uint64_t seed, int batchSize,
+                               const std::atomic<bool>* cancel) {
     return atBoundary(dataDir, [&] {
+        const auto cancelled = [cancel] { return cancel && cancel->load(); };
+        Evaluation stopped;
+        stopped.cancelled = true;
         ScanOptions scan;
         scan.validationFraction = validationFraction;
         scan.seed = seed;
-        DatasetIndex index = DatasetIndex::scan(dataDir, scan);
+        scan.cancel = cancel;
+        std::optional<DatasetIndex> scanned;
+        try {
+            scanned.emplace(DatasetIndex::scan(dataDir, scan));
+        } catch (const Error&) {
+            if (!cancelled())
+                throw;
+            return stopped;
+        }
+        DatasetIndex& index = *scanned;
         if (index.classNames() != m_impl->metadata.classNames) {
             std::string names;
             for (const auto& n : m_impl->metadata.classNames)
@@ -130,7 +143,9 @@ Evaluation Predictor::evaluate(const std::string& dataDir, std::optional<Split> 
         CacheOptions cacheOptions;
         cacheOptions.width = cacheOptions.height = m_impl->metadata.model.inputSize;
         ImageCache cache(index, cacheOptions);
-        cache.decodeAll();
+        cache.decodeAll(cancel);
+        if (cancelled())
+            return stopped;
         std::vector<std::size_t> samples;
         if (split) {
             samples = index.indices(*split);
@@ -149,7 +164,8 @@ Evaluation Predictor::evaluate(const std::string& dataDir, std::optional<Split> 
         lo.pinMemory = m_impl->device.is_cuda();
         BatchLoader loader(cache, samples, AugmentParams{}, lo);
         AutocastScope autocast(m_impl->device, m_impl->precision);
-        Evaluation e = evaluateModel(*m_impl->model, loader, m_impl->device, false);
+        Evaluation e = evaluateModel(*m_impl->model, loader, m_impl->device, false, cancel);
+        e.cancelled = cancelled();
         for (std::size_t i : e.sampleIndices)
             e.samplePaths.push_back(index.samples()[i].path);
         return e;

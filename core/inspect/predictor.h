@@ -5,6 +5,7 @@
 #include "runtime.h"
 #include "train/evaluation.h"
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,9 +53,12 @@ public:
     Prediction predict(const RgbImage& image);
 
     /// Accuracy, confusion and per-class metrics on a dataset folder whose class names match
-    /// the model's. `split`: the split to use, or every usable image when not given.
+    /// the model's. `split`: the split to use, or every usable image when not given. Setting
+    /// `*cancel` (from any thread) stops the scan, the decoding or the batches within one
+    /// step; the result then says `cancelled`.
     Evaluation evaluate(const std::string& dataDir, std::optional<Split> split,
-                        double validationFraction, std::uint64_t seed, int batchSize = 32);
+                        double validationFraction, std::uint64_t seed, int batchSize = 32,
+                        const std::atomic<bool>* cancel = nullptr);
 
 private:
     struct Impl;

@@ -15,6 +15,8 @@ struct Evaluation {
     std::vector<int> predictions;            ///< predicted class per evaluated sample
     std::vector<int> truths;                 ///< true class per evaluated sample
     std::vector<std::string> samplePaths;    ///< file of each evaluated sample, when known
+    /// Stopped by a cancel: the counts cover only the samples seen by then.
+    bool cancelled = false;
 
     double accuracy() const;
     double precision(int label) const;  ///< 0 when nothing was predicted as `label`

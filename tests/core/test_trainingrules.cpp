@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 using namespace convscope;
@@ -231,4 +232,29 @@ TEST(TrainingRules, aResumeOnTwoThreadsContinuesTheSameCurve) {
         EXPECT_DOUBLE_EQ(resumed.history[i].validationLoss, whole.history[i].validationLoss)
             << i + 1;
     }
+}
+
+TEST(TrainingRules, resumeTrainingRunOpensWhateverTheFolderHolds) {
+    TempDir dir;
+    makeColourDataset(dir, 8);
+    TrainConfig c = smallConfig(dir, "plain", 1);
+    Trainer(c, nullptr).run();
+    const std::unique_ptr<TrainingRun> plain = resumeTrainingRun(c.runDir, nullptr, 4);
+    ASSERT_NE(dynamic_cast<Trainer*>(plain.get()), nullptr);
+    EXPECT_EQ(static_cast<Trainer*>(plain.get())->config().batchSize, 4);
+    EXPECT_EQ(plain->plannedEpochs(), 1);
+    EXPECT_EQ(resumeTrainingRun(c.runDir, nullptr)->plannedEpochs(), 1);
+    EXPECT_EQ(static_cast<Trainer*>(resumeTrainingRun(c.runDir, nullptr).get())->config().batchSize,
+              8);
+    // A folder with recipe.json is a fine-tuning recipe, read as one (here a damaged one).
+    fs::create_directories(dir.file("recipe"));
+    std::ofstream(dir.file("recipe/recipe.json")) << "{";
+    try {
+        resumeTrainingRun(dir.file("recipe"), nullptr);
+        FAIL() << "a damaged recipe was resumed";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("recipe"), std::string::npos) << e.what();
+    }
+    fs::create_directories(dir.file("nothing"));
+    EXPECT_THROW(resumeTrainingRun(dir.file("nothing"), nullptr), Error);
 }

@@ -38,7 +38,9 @@ EngineBridge::EngineBridge(QObject* parent)
       m_thumbnailThread(new QThread(this)),
       m_inspectThread(new QThread(this)),
       m_maximizeThread(new QThread(this)),
+      m_evaluateThread(new QThread(this)),
       m_jobs(new JobWorker),
+      m_evaluator(new JobWorker),
       m_trainer(new TrainWorker),
       m_thumbnails(new ThumbnailWorker),
       m_inspect(new InspectWorker),
@@ -46,6 +48,7 @@ EngineBridge::EngineBridge(QObject* parent)
       m_importCancel(std::make_shared<std::atomic<bool>>(false)),
       m_previewGeneration(std::make_shared<std::atomic<int>>(0)),
       m_maximizeCancel(std::make_shared<std::atomic<bool>>(false)),
+      m_evaluateCancel(std::make_shared<std::atomic<bool>>(false)),
       m_featureGeneration(std::make_shared<std::atomic<int>>(0)),
       m_camGeneration(std::make_shared<std::atomic<int>>(0)) {
     qRegisterMetaType<DatasetPtr>();
@@ -58,6 +61,7 @@ EngineBridge::EngineBridge(QObject* parent)
     qRegisterMetaType<AugmentParams>();
     qRegisterMetaType<FineTuneConfig>();
     qRegisterMetaType<ModelConfig>();
+    qRegisterMetaType<Origin>();
     qRegisterMetaType<std::vector<LayerInfo>>();
     qRegisterMetaType<InspectLayers>();
     qRegisterMetaType<FilterGrid>();
@@ -87,6 +91,11 @@ EngineBridge::EngineBridge(QObject* parent)
         connect(w, &InspectWorker::failed, this, &EngineBridge::failed);
     }
     m_jobs->moveToThread(m_jobThread);
+    m_evaluateThread->setObjectName(QStringLiteral("convscope-evaluate"));
+    m_evaluator->moveToThread(m_evaluateThread);
+    connect(m_evaluateThread, &QThread::finished, m_evaluator, &QObject::deleteLater);
+    connect(m_evaluator, &JobWorker::evaluated, this, &EngineBridge::evaluated);
+    connect(m_evaluator, &JobWorker::failed, this, &EngineBridge::failed);
     m_trainer->moveToThread(m_trainThread);
     m_thumbnails->moveToThread(m_thumbnailThread);
     connect(m_jobThread, &QThread::finished, m_jobs, &QObject::deleteLater);
@@ -97,7 +106,6 @@ EngineBridge::EngineBridge(QObject* parent)
     connect(m_jobs, &JobWorker::imported, this, &EngineBridge::imported);
     connect(m_jobs, &JobWorker::previewsReady, this, &EngineBridge::previewsReady);
     connect(m_jobs, &JobWorker::classified, this, &EngineBridge::classified);
-    connect(m_jobs, &JobWorker::evaluated, this, &EngineBridge::evaluated);
     connect(m_jobs, &JobWorker::layersReady, this, &EngineBridge::layersReady);
     connect(m_jobs, &JobWorker::weightsDescribed, this, &EngineBridge::startingWeightsDescribed);
     connect(m_jobs, &JobWorker::failed, this, &EngineBridge::failed);
@@ -122,14 +130,16 @@ EngineBridge::EngineBridge(QObject* parent)
     m_thumbnailThread->start();
     m_inspectThread->start();
     m_maximizeThread->start();
+    m_evaluateThread->start();
 }
 
 EngineBridge::~EngineBridge() {
     m_importCancel->store(true);
     m_trainer->cancel();
     m_maximizeCancel->store(true);
-    const auto threads = {m_jobThread, m_trainThread, m_thumbnailThread, m_inspectThread,
-                          m_maximizeThread};
+    m_evaluateCancel->store(true);
+    const auto threads = {m_jobThread,     m_trainThread,    m_thumbnailThread,
+                          m_inspectThread, m_maximizeThread, m_evaluateThread};
     for (QThread* t : threads) {
         t->requestInterruption();
         t->quit();
@@ -217,10 +227,18 @@ void EngineBridge::classify(const QString& weightsPath, const QString& imagePath
 
 void EngineBridge::evaluate(const QString& weightsPath, const QString& dataDir,
                             double validationFraction, quint64 seed) {
+    m_evaluateCancel->store(true);  // a new evaluation supersedes a running one
+    m_evaluateCancel = std::make_shared<std::atomic<bool>>(false);
     QMetaObject::invokeMethod(
-        m_jobs,
-        [=, jobs = m_jobs] { jobs->evaluate(weightsPath, dataDir, validationFraction, seed); },
+        m_evaluator,
+        [=, w = m_evaluator, cancel = m_evaluateCancel] {
+            w->evaluate(weightsPath, dataDir, validationFraction, seed, cancel);
+        },
         Qt::QueuedConnection);
+}
+
+void EngineBridge::cancelEvaluation() {
+    m_evaluateCancel->store(true);
 }
 
 void EngineBridge::requestThumbnail(const QString& path, int size) {
@@ -228,15 +246,18 @@ void EngineBridge::requestThumbnail(const QString& path, int size) {
         QMetaObject::invokeMethod(m_thumbnails, &ThumbnailWorker::drain, Qt::QueuedConnection);
 }
 
-void EngineBridge::requestLayers(const QString& weightsPath) {
+void EngineBridge::requestLayers(const QString& weightsPath, Origin origin) {
     QMetaObject::invokeMethod(
-        m_inspect, [=, w = m_inspect] { w->listLayers(weightsPath); }, Qt::QueuedConnection);
+        m_inspect, [=, w = m_inspect] { w->listLayers(weightsPath, origin); },
+        Qt::QueuedConnection);
 }
 
 void EngineBridge::requestFilters(const QString& weightsPath, const QString& layer,
-                                  FilterChannels channels, FilterNormalisation normalisation) {
+                                  FilterChannels channels, FilterNormalisation normalisation,
+                                  Origin origin) {
     QMetaObject::invokeMethod(
-        m_inspect, [=, w = m_inspect] { w->filters(weightsPath, layer, channels, normalisation); },
+        m_inspect,
+        [=, w = m_inspect] { w->filters(weightsPath, layer, channels, normalisation, origin); },
         Qt::QueuedConnection);
 }
 
@@ -264,12 +285,12 @@ void EngineBridge::cancelMaximize() {
 }
 
 void EngineBridge::requestFeatureMaps(const QString& weightsPath, const QString& imagePath,
-                                      const QString& layer) {
+                                      const QString& layer, Origin origin) {
     const int generation = ++*m_featureGeneration;
     auto latest = m_featureGeneration;
     QMetaObject::invokeMethod(
         m_inspect,
-        [=, w = m_inspect] { w->featureMaps(weightsPath, imagePath, layer, generation, latest); },
+        [=, w = m_inspect] { w->featureMaps(weightsPath, imagePath, layer, origin, generation, latest); },
         Qt::QueuedConnection);
 }
 

@@ -75,8 +75,11 @@ public:
 
     /// Classifies with the weights file as it is now (a snapshot: training may go on).
     void classify(const QString& weightsPath, const QString& imagePath);
+    /// Runs on its own thread; a newer request, cancelEvaluation() or closing the window stops
+    /// a running one within a batch (its evaluated() then says `cancelled`).
     void evaluate(const QString& weightsPath, const QString& dataDir, double validationFraction,
                   quint64 seed);
+    void cancelEvaluation();
 
     /// The layers of a freshly built model of `model` (names, kinds, output shapes, parameter
     /// counts), answered by layersReady on the jobs thread's behalf.
@@ -90,10 +93,11 @@ public:
     void requestThumbnail(const QString& path, int size);
 
     /// Inspection reads the weights file as it is now (a snapshot: training may go on).
-    void requestLayers(const QString& weightsPath);
+    void requestLayers(const QString& weightsPath, Origin origin = Origin::User);
     void requestFilters(const QString& weightsPath, const QString& layer,
                         convscope::FilterChannels channels,
-                        convscope::FilterNormalisation normalisation);
+                        convscope::FilterNormalisation normalisation,
+                        Origin origin = Origin::User);
     /// Maximization runs on its own thread, one request after another; cancelMaximize() stops
     /// the running one within a step and drops the queued ones.
     void maximizeFilter(const QString& weightsPath, const QString& layer, int filter,
@@ -103,7 +107,7 @@ public:
     void cancelMaximize();
     /// A newer feature-map (or class-activation) request makes older unfinished ones moot.
     void requestFeatureMaps(const QString& weightsPath, const QString& imagePath,
-                            const QString& layer);
+                            const QString& layer, Origin origin = Origin::User);
     /// classIndex < 0: the predicted class.
     void requestClassActivation(const QString& weightsPath, const QString& imagePath,
                                 int classIndex, convscope::CamMethod method);
@@ -141,7 +145,7 @@ Q_SIGNALS:
     void featureMapsReady(const convscope::ui::FeatureMapsResult& result);
     void classActivationReady(const convscope::ui::CamResult& result);
     /// `what` names the request ("Import", "Training", ...); `message` is for people.
-    void failed(const QString& what, const QString& message);
+    void failed(const QString& what, const QString& message, convscope::ui::Origin origin);
 
 private:
     QThread* m_jobThread;
@@ -149,7 +153,9 @@ private:
     QThread* m_thumbnailThread;
     QThread* m_inspectThread;
     QThread* m_maximizeThread;
+    QThread* m_evaluateThread;
     JobWorker* m_jobs;
+    JobWorker* m_evaluator;  ///< evaluation only: it never holds up previews or classifying
     TrainWorker* m_trainer;
     ThumbnailWorker* m_thumbnails;
     InspectWorker* m_inspect;
@@ -157,6 +163,7 @@ private:
     std::shared_ptr<std::atomic<bool>> m_importCancel;
     std::shared_ptr<std::atomic<int>> m_previewGeneration;
     std::shared_ptr<std::atomic<bool>> m_maximizeCancel;
+    std::shared_ptr<std::atomic<bool>> m_evaluateCancel;
     std::shared_ptr<std::atomic<int>> m_featureGeneration;
     std::shared_ptr<std::atomic<int>> m_camGeneration;
     bool m_training = false;

@@ -14,6 +14,11 @@
 
 namespace convscope::ui {
 
+/// Who asked for a piece of work, which decides how its failure is shown: what the user just
+/// asked for gets a dialog; background work (the refresh after every epoch, previews, layer
+/// lists) goes to the Issues dock only.
+enum class Origin { User, Background };
+
 /// The layers of a weight file that can be inspected, and what the file says of its model.
 struct InspectLayers {
     QString weightsPath;
@@ -21,6 +26,8 @@ struct InspectLayers {
     QStringList classNames;
     bool gapHead = false;  ///< global average pooling + dense: CAM works
     int inputSize = 0;
+    /// Who asked; what the views request in turn for these layers fails the same way.
+    Origin origin = Origin::User;
 };
 
 /// A conv layer's kernels as small images (kernel-sized), row by row.
@@ -68,6 +75,7 @@ struct CamResult {
 }  // namespace convscope::ui
 
 Q_DECLARE_METATYPE(convscope::ui::InspectLayers)
+Q_DECLARE_METATYPE(convscope::ui::Origin)
 Q_DECLARE_METATYPE(convscope::ui::FilterGrid)
 Q_DECLARE_METATYPE(convscope::ui::MaximizedFilter)
 Q_DECLARE_METATYPE(convscope::ui::MaximizedLayer)

@@ -43,7 +43,7 @@ const RgbImage& InspectWorker::inputImage(const QString& imagePath, int size) {
     return m_image;
 }
 
-void InspectWorker::listLayers(const QString& weightsPath) {
+void InspectWorker::listLayers(const QString& weightsPath, Origin origin) {
     try {
         Inspector& inspector = inspectorFor(weightsPath);
         InspectLayers list;
@@ -53,14 +53,16 @@ void InspectWorker::listLayers(const QString& weightsPath) {
             list.classNames.push_back(QString::fromStdString(n));
         list.gapHead = inspector.metadata().model.head == Head::GlobalAveragePool;
         list.inputSize = inspector.metadata().model.inputSize;
+        list.origin = origin;
         Q_EMIT layersReady(list);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Inspect"), currentFailure(QStringLiteral("Inspect")));
+        Q_EMIT failed(QStringLiteral("Inspect"), currentFailure(QStringLiteral("Inspect")), origin);
     }
 }
 
 void InspectWorker::filters(const QString& weightsPath, const QString& layer,
-                            FilterChannels channels, FilterNormalisation normalisation) {
+                            FilterChannels channels, FilterNormalisation normalisation,
+                            Origin origin) {
     try {
         const FilterImages images =
             inspectorFor(weightsPath).filterWeights(layer.toStdString(), channels, normalisation);
@@ -74,7 +76,7 @@ void InspectWorker::filters(const QString& weightsPath, const QString& layer,
             grid.tiles.push_back(toQImage(tile));
         Q_EMIT filtersReady(grid);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Filters"), currentFailure(QStringLiteral("Filters")));
+        Q_EMIT failed(QStringLiteral("Filters"), currentFailure(QStringLiteral("Filters")), origin);
     }
 }
 
@@ -97,7 +99,7 @@ void InspectWorker::maximizeFilter(const QString& weightsPath, const QString& la
             Q_EMIT maximizeProgress(0, 0);  // cancelled: nothing to show
     } catch (...) {
         Q_EMIT failed(QStringLiteral("Activation maximization"),
-                      currentFailure(QStringLiteral("Activation maximization")));
+                      currentFailure(QStringLiteral("Activation maximization")), Origin::User);
     }
 }
 
@@ -120,14 +122,14 @@ void InspectWorker::maximizeLayer(const QString& weightsPath, const QString& lay
         Q_EMIT layerMaximized(result);
     } catch (...) {
         Q_EMIT failed(QStringLiteral("Activation maximization"),
-                      currentFailure(QStringLiteral("Activation maximization")));
+                      currentFailure(QStringLiteral("Activation maximization")), Origin::User);
         result.cancelled = true;
         Q_EMIT layerMaximized(result);
     }
 }
 
 void InspectWorker::featureMaps(const QString& weightsPath, const QString& imagePath,
-                                const QString& layer, int generation,
+                                const QString& layer, Origin origin, int generation,
                                 std::shared_ptr<std::atomic<int>> latest) {
     if (generation != latest->load())
         return;  // a newer request is queued behind this one
@@ -143,7 +145,7 @@ void InspectWorker::featureMaps(const QString& weightsPath, const QString& image
             Q_EMIT featureMapsReady(result);
     } catch (...) {
         Q_EMIT failed(QStringLiteral("Feature maps"),
-                      currentFailure(QStringLiteral("Feature maps")));
+                      currentFailure(QStringLiteral("Feature maps")), origin);
     }
 }
 
@@ -168,7 +170,7 @@ void InspectWorker::classActivation(const QString& weightsPath, const QString& i
             Q_EMIT classActivationReady(result);
     } catch (...) {
         Q_EMIT failed(QStringLiteral("Class activation map"),
-                      currentFailure(QStringLiteral("Class activation map")));
+                      currentFailure(QStringLiteral("Class activation map")), Origin::User);
     }
 }
 

@@ -22,9 +22,10 @@ public:
     ~InspectWorker() override;
 
 public:  // run on the worker thread (queued through QMetaObject::invokeMethod)
-    void listLayers(const QString& weightsPath);
+    void listLayers(const QString& weightsPath, convscope::ui::Origin origin);
     void filters(const QString& weightsPath, const QString& layer,
-                 convscope::FilterChannels channels, convscope::FilterNormalisation normalisation);
+                 convscope::FilterChannels channels, convscope::FilterNormalisation normalisation,
+                 convscope::ui::Origin origin);
     void maximizeFilter(const QString& weightsPath, const QString& layer, int filter,
                         const convscope::MaximizeOptions& options,
                         std::shared_ptr<std::atomic<bool>> cancel);
@@ -32,7 +33,8 @@ public:  // run on the worker thread (queued through QMetaObject::invokeMethod)
                        const convscope::MaximizeOptions& options, int limit,
                        std::shared_ptr<std::atomic<bool>> cancel);
     void featureMaps(const QString& weightsPath, const QString& imagePath, const QString& layer,
-                     int generation, std::shared_ptr<std::atomic<int>> latest);
+                     convscope::ui::Origin origin, int generation,
+                     std::shared_ptr<std::atomic<int>> latest);
     void classActivation(const QString& weightsPath, const QString& imagePath, int classIndex,
                          convscope::CamMethod method, int generation,
                          std::shared_ptr<std::atomic<int>> latest);
@@ -45,7 +47,7 @@ Q_SIGNALS:
     void layerMaximized(const convscope::ui::MaximizedLayer& layer);
     void featureMapsReady(const convscope::ui::FeatureMapsResult& result);
     void classActivationReady(const convscope::ui::CamResult& result);
-    void failed(const QString& what, const QString& message);
+    void failed(const QString& what, const QString& message, convscope::ui::Origin origin);
 
 private:
     /// The inspector for the file as it is now: reloaded when the file changed (training

@@ -73,7 +73,7 @@ void JobWorker::importFolder(const QString& path, double validationFraction, qui
             std::make_shared<DatasetIndex>(DatasetIndex::scan(path.toStdString(), options));
         Q_EMIT imported(index);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Import"), currentFailure(QStringLiteral("Import")));
+        Q_EMIT failed(QStringLiteral("Import"), currentFailure(QStringLiteral("Import")), Origin::User);
     }
 }
 
@@ -93,7 +93,7 @@ void JobWorker::makePreviews(const QString& imagePath, const AugmentParams& para
             Q_EMIT previewsReady(images);
     } catch (...) {
         Q_EMIT failed(QStringLiteral("Augmentation preview"),
-                      currentFailure(QStringLiteral("Augmentation preview")));
+                      currentFailure(QStringLiteral("Augmentation preview")), Origin::Background);
     }
 }
 
@@ -115,22 +115,29 @@ void JobWorker::classify(const QString& weightsPath, const QString& imagePath) {
         c.gapHead = predictor.metadata().model.head == Head::GlobalAveragePool;
         Q_EMIT classified(c);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Classify"), currentFailure(QStringLiteral("Classify")));
+        Q_EMIT failed(QStringLiteral("Classify"), currentFailure(QStringLiteral("Classify")), Origin::User);
     }
 }
 
 void JobWorker::evaluate(const QString& weightsPath, const QString& dataDir,
-                         double validationFraction, quint64 seed) {
+                         double validationFraction, quint64 seed,
+                         std::shared_ptr<std::atomic<bool>> cancel) {
+    if (cancel->load()) {  // cancelled or superseded before it started
+        Evaluation none;
+        none.cancelled = true;
+        Q_EMIT evaluated(none, {});
+        return;
+    }
     try {
         Predictor& predictor = m_predictors.get(weightsPath);
-        const Evaluation e =
-            predictor.evaluate(dataDir.toStdString(), Split::Validation, validationFraction, seed);
+        const Evaluation e = predictor.evaluate(dataDir.toStdString(), Split::Validation,
+                                                validationFraction, seed, 32, cancel.get());
         QStringList names;
         for (const auto& n : predictor.metadata().classNames)
             names.push_back(QString::fromStdString(n));
         Q_EMIT evaluated(e, names);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Evaluate"), currentFailure(QStringLiteral("Evaluate")));
+        Q_EMIT failed(QStringLiteral("Evaluate"), currentFailure(QStringLiteral("Evaluate")), Origin::User);
     }
 }
 
@@ -138,7 +145,7 @@ void JobWorker::describeLayers(const ModelConfig& model) {
     try {
         Q_EMIT layersReady(model, convscope::describeLayers(model));
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Layer list"), currentFailure(QStringLiteral("Layer list")));
+        Q_EMIT failed(QStringLiteral("Layer list"), currentFailure(QStringLiteral("Layer list")), Origin::Background);
     }
 }
 
@@ -148,7 +155,7 @@ void JobWorker::describeWeights(const QString& path) {
             Q_EMIT weightsDescribed(path, m->model);
     } catch (...) {
         Q_EMIT failed(QStringLiteral("Starting weights"),
-                      currentFailure(QStringLiteral("Starting weights")));
+                      currentFailure(QStringLiteral("Starting weights")), Origin::User);
     }
 }
 
@@ -224,7 +231,7 @@ void TrainWorker::execute(const QString& what, const QString& runDir, const RunF
         Q_EMIT finished(none);
     } catch (...) {
         const QString why = currentFailure(what);
-        Q_EMIT failed(what, why);
+        Q_EMIT failed(what, why, Origin::User);
         TrainingResult none;
         none.error = why.toStdString();
         Q_EMIT finished(none);

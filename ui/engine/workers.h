@@ -35,7 +35,7 @@ public:  // run on the worker thread (queued through QMetaObject::invokeMethod)
                       std::shared_ptr<std::atomic<int>> latest);
     void classify(const QString& weightsPath, const QString& imagePath);
     void evaluate(const QString& weightsPath, const QString& dataDir, double validationFraction,
-                  quint64 seed);
+                  quint64 seed, std::shared_ptr<std::atomic<bool>> cancel);
     void describeLayers(const convscope::ModelConfig& model);
     void describeWeights(const QString& path);
 
@@ -48,7 +48,7 @@ Q_SIGNALS:
     void layersReady(const convscope::ModelConfig& model,
                      const std::vector<convscope::LayerInfo>& layers);
     void weightsDescribed(const QString& path, const convscope::ModelConfig& model);
-    void failed(const QString& what, const QString& message);
+    void failed(const QString& what, const QString& message, convscope::ui::Origin origin);
 
 private:
     /// The last weights used, reloaded when the file changes.
@@ -80,7 +80,7 @@ Q_SIGNALS:
     void checkpointWritten(const QString& path);
     void paused(bool paused);
     void finished(const convscope::TrainingResult& result);
-    void failed(const QString& what, const QString& message);
+    void failed(const QString& what, const QString& message, convscope::ui::Origin origin);
     /// Training ran out of memory and stopped at its last checkpoint; `largestBatch` fits (0:
     /// none does).
     void outOfMemory(const QString& runDir, const QString& message, int largestBatch);

@@ -36,8 +36,19 @@ EvaluationPanel::EvaluationPanel(EngineBridge* bridge, QWidget* parent)
     layout->addLayout(left, 3);
     layout->addWidget(m_images, 2);
 
-    connect(m_run, &QPushButton::clicked, this, &EvaluationPanel::evaluate);
+    connect(m_run, &QPushButton::clicked, this, [this] {
+        if (m_running)
+            cancel();
+        else
+            evaluate();
+    });
     connect(m_bridge, &EngineBridge::evaluated, this, &EvaluationPanel::show);
+    connect(m_bridge, &EngineBridge::failed, this, [this](const QString& what) {
+        if (what != QLatin1String("Evaluate") || m_pending == 0)
+            return;
+        setRunning(--m_pending > 0);
+        m_summary->setText(tr("Evaluation failed (see Issues)."));
+    });
     connect(m_matrix, &QTableWidget::cellClicked, this, &EvaluationPanel::showCell);
     connect(m_matrix->verticalHeader(), &QHeaderView::sectionClicked, this,
             [this](int truth) { listImages(truth, -1); });
@@ -59,9 +70,35 @@ void EvaluationPanel::evaluate() {
     }
     m_summary->setText(tr("Evaluating…"));
     m_bridge->evaluate(m_weights, m_dataDir, 0.2, 1337);
+    ++m_pending;
+    setRunning(true);
+}
+
+QString EvaluationPanel::summaryText() const {
+    return m_summary->text();
+}
+
+void EvaluationPanel::cancel() {
+    m_bridge->cancelEvaluation();
+    m_summary->setText(tr("Cancelling the evaluation…"));
+}
+
+void EvaluationPanel::setRunning(bool running) {
+    m_running = running;
+    m_run->setText(running ? tr("Cancel the evaluation") : tr("Evaluate on the validation set"));
 }
 
 void EvaluationPanel::show(const Evaluation& e, const QStringList& names) {
+    // Every request answers once; a superseded one answers cancelled.
+    m_pending = std::max(0, m_pending - 1);
+    if (e.cancelled) {
+        if (m_pending == 0) {
+            setRunning(false);
+            m_summary->setText(tr("Evaluation cancelled."));
+        }
+        return;
+    }
+    setRunning(m_pending > 0);
     m_evaluation = e;
     m_names = names;
     const int n = names.size();

@@ -20,6 +20,10 @@ public:
 
     void setSource(const QString& weightsPath, const QString& dataDir);
     void evaluate();
+    /// Stops the running evaluation within a batch.
+    void cancel();
+    bool isRunning() const { return m_running; }
+    QString summaryText() const;
     /// Lists the images whose true class is `truth` and predicted class `predicted`
     /// (any prediction when negative, misclassified first).
     void showCell(int truth, int predicted);
@@ -34,6 +38,7 @@ Q_SIGNALS:
 
 private:
     void show(const convscope::Evaluation& e, const QStringList& classNames);
+    void setRunning(bool running);
 
     EngineBridge* m_bridge;
     QString m_weights;
@@ -44,6 +49,8 @@ private:
     QLabel* m_summary;
     QTableWidget* m_matrix;
     QListWidget* m_images;
+    int m_pending = 0;  ///< requests not answered yet
+    bool m_running = false;
 };
 
 }  // namespace convscope::ui

@@ -92,7 +92,7 @@ FeatureMapsView::FeatureMapsView(EngineBridge* bridge, QWidget* parent)
     layout->addLayout(controls);
     layout->addLayout(body, 1);
 
-    connect(m_layer, &QComboBox::currentIndexChanged, this, &FeatureMapsView::request);
+    connect(m_layer, &QComboBox::currentIndexChanged, this, [this] { request(); });
     connect(m_colormap, &QComboBox::currentIndexChanged, this, &FeatureMapsView::renderTiles);
     connect(m_sharedRange, &QCheckBox::toggled, this, &FeatureMapsView::renderTiles);
     connect(m_tileSize, &QSpinBox::valueChanged, m_grid, &ImageGridView::setTileSize);
@@ -105,7 +105,7 @@ FeatureMapsView::FeatureMapsView(EngineBridge* bridge, QWidget* parent)
 void FeatureMapsView::setLayers(const InspectLayers& layers) {
     m_layers = layers;
     fillLayerCombo(m_layer, layers, [](const InspectableLayer& l) { return l.spatial; });
-    request();
+    request(layers.origin);
 }
 
 void FeatureMapsView::setImage(const QString& path) {
@@ -133,12 +133,12 @@ void FeatureMapsView::setTileSize(int px) {
     m_tileSize->setValue(px);
 }
 
-void FeatureMapsView::request() {
+void FeatureMapsView::request(Origin origin) {
     if (m_layers.weightsPath.isEmpty() || m_imagePath.isEmpty() || layer().isEmpty())
         return;
     m_clock.start();
     m_measuring = true;
-    m_bridge->requestFeatureMaps(m_layers.weightsPath, m_imagePath, layer());
+    m_bridge->requestFeatureMaps(m_layers.weightsPath, m_imagePath, layer(), origin);
 }
 
 void FeatureMapsView::onMaps(const FeatureMapsResult& result) {

@@ -47,7 +47,7 @@ protected:
     void dropEvent(QDropEvent* event) override;
 
 private:
-    void request();
+    void request(Origin origin = Origin::User);
     void onMaps(const FeatureMapsResult& result);
     void renderTiles();
     void enlarge(int channel);

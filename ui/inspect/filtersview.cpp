@@ -110,9 +110,8 @@ QWidget* FiltersView::createKernelPane() {
     layout->addLayout(controls);
     layout->addWidget(scrolled(m_kernels), 1);
 
-    connect(m_layer, &QComboBox::currentIndexChanged, this, &FiltersView::requestKernels);
-    connect(m_channels, &QComboBox::currentIndexChanged, this, &FiltersView::requestKernels);
-    connect(m_normalisation, &QComboBox::currentIndexChanged, this, &FiltersView::requestKernels);
+    for (QComboBox* box : {m_layer, m_channels, m_normalisation})
+        connect(box, &QComboBox::currentIndexChanged, this, [this] { requestKernels(); });
     connect(m_kernelZoom, &QSpinBox::valueChanged, m_kernels, &ImageGridView::setTileSize);
     connect(m_kernels, &ImageGridView::clicked, this, [this](int index) {
         maximizeFilter(m_grid.columns > 0 ? index / m_grid.columns : index);
@@ -227,7 +226,7 @@ QWidget* FiltersView::createMaximizePane() {
 void FiltersView::setLayers(const InspectLayers& layers) {
     m_layers = layers;
     fillLayerCombo(m_layer, layers, [](const InspectableLayer& l) { return l.hasKernels; });
-    requestKernels();
+    requestKernels(layers.origin);
 }
 
 bool FiltersView::selectLayer(const QString& name) {
@@ -249,12 +248,12 @@ void FiltersView::setDisplay(FilterChannels channels, FilterNormalisation normal
     requestKernels();
 }
 
-void FiltersView::requestKernels() {
+void FiltersView::requestKernels(Origin origin) {
     if (m_layers.weightsPath.isEmpty() || layer().isEmpty())
         return;
     m_bridge->requestFilters(m_layers.weightsPath, layer(),
                              FilterChannels(m_channels->currentData().toInt()),
-                             FilterNormalisation(m_normalisation->currentData().toInt()));
+                             FilterNormalisation(m_normalisation->currentData().toInt()), origin);
 }
 
 void FiltersView::onKernels(const FilterGrid& grid) {

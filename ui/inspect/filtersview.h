@@ -60,7 +60,7 @@ Q_SIGNALS:
 private:
     QWidget* createKernelPane();
     QWidget* createMaximizePane();
-    void requestKernels();
+    void requestKernels(Origin origin = Origin::User);
     void onKernels(const FilterGrid& grid);
     void onPicture(const MaximizedFilter& picture);
     void onLayerPictures(const MaximizedLayer& layer);

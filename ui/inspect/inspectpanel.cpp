@@ -28,10 +28,10 @@ InspectPanel::InspectPanel(EngineBridge* bridge, QWidget* parent)
     connect(m_bridge, &EngineBridge::inspectLayersReady, this, &InspectPanel::onLayers);
 }
 
-void InspectPanel::setWeights(const QString& path) {
+void InspectPanel::setWeights(const QString& path, Origin origin) {
     m_weights = path;
     if (!path.isEmpty())
-        m_bridge->requestLayers(path);  // also when the same file was rewritten (a snapshot)
+        m_bridge->requestLayers(path, origin);  // also when the file was rewritten (a snapshot)
 }
 
 void InspectPanel::setImage(const QString& path) {

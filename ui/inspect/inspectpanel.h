@@ -22,7 +22,7 @@ class InspectPanel : public QWidget {
 public:
     explicit InspectPanel(EngineBridge* bridge, QWidget* parent = nullptr);
 
-    void setWeights(const QString& path);
+    void setWeights(const QString& path, Origin origin = Origin::User);
     const QString& weights() const { return m_weights; }
     /// The image whose feature maps are shown.
     void setImage(const QString& path);

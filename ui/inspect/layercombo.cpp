@@ -1,5 +1,7 @@
 #include "ui/inspect/layercombo.h"
 
+#include "util/text.h"
+
 #include <QComboBox>
 #include <QSignalBlocker>
 
@@ -13,9 +15,7 @@ void fillLayerCombo(QComboBox* combo, const InspectLayers& layers,
     for (const InspectableLayer& l : layers.layers) {
         if (!keep(l))
             continue;
-        QString shape;
-        for (std::int64_t d : l.outputShape)
-            shape += (shape.isEmpty() ? QString() : QStringLiteral("×")) + QString::number(d);
+        const QString shape = QString::fromStdString(dimensionsText(l.outputShape));
         combo->addItem(QStringLiteral("%1  (%2)").arg(QString::fromStdString(l.name), shape),
                        QString::fromStdString(l.name));
     }

@@ -469,6 +469,10 @@ void TrainingPanel::resumeRun(const QString& runDir, int batchSize) {
     setRunning(true);
 }
 
+QString TrainingPanel::statusText() const {
+    return m_status->text();
+}
+
 void TrainingPanel::onStarted(int plannedEpochs) {
     m_epochs = plannedEpochs;
 }

@@ -56,6 +56,8 @@ public:
     /// bottleneck features when ticked; phase 2: the last block and the head, SGD 1e-4).
     void startFineTune();
     /// `batchSize` > 0 resumes with that batch size (after running out of memory).
+    /// The status line under the settings ("Epoch 2/10, batch …", "Stopped: …").
+    QString statusText() const;
     void resumeRun(const QString& runDir, int batchSize = 0);
     /// The choices of the Device and Precision boxes ("auto", "cpu", "cuda:0"; "bf16"...).
     QString deviceChoice() const;
