@@ -4,6 +4,7 @@
 #include "classify/classifypanel.h"
 #include "dataset/datasetpanel.h"
 #include "evaluate/evaluationpanel.h"
+#include "help/helpcontroller.h"
 #include "inspect/inspectpanel.h"
 #include "runtime.h"
 #include "training/trainingpanel.h"
@@ -78,6 +79,7 @@ MainWindow::MainWindow(QWidget* parent)
     resizeDocks({datasetDock, augmentDock}, {330, 350}, Qt::Horizontal);
     resizeDocks({evaluateDock}, {230}, Qt::Vertical);
 
+    m_help = new HelpController(this);
     createMenus();
     statusBar()->showMessage(tr("Drop a folder of class sub-folders here, or File > Open folder."));
 
@@ -172,6 +174,8 @@ void MainWindow::createMenus() {
         view->addAction(d->toggleViewAction());
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&Glossary"), QKeySequence::HelpContents, m_help,
+                    [this] { m_help->showGlossary(); });
     help->addAction(tr("&About ConvScope"), this, [this] {
         auto* box = new QMessageBox(QMessageBox::Information, tr("About ConvScope"), aboutText(),
                                     QMessageBox::Ok, this);
