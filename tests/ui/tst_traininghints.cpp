@@ -169,6 +169,9 @@ void TestTrainingHints::overfittingRuleFiresOnAGrowingGap_data() {
     QTest::newRow("a new phase starts afresh")
         << QList<double>{0.6, 0.66, 0.68, 0.7, 0.72} << QList<double>{0.6, 0.6, 0.6, 0.6, 0.6}
         << QList<int>{1, 1, 1, 2, 2} << false << 0 << 0;
+    QTest::newRow("validation better at first")
+        << QList<double>{0.42, 0.58, 0.68, 0.75, 0.81, 0.86}
+        << QList<double>{0.45, 0.60, 0.68, 0.72, 0.73, 0.73} << QList<int>{} << true << 3 << 6;
     QTest::newRow("stays marked after it closes again")
         << QList<double>{0.6, 0.7, 0.8, 0.9, 0.9, 0.9}
         << QList<double>{0.6, 0.62, 0.63, 0.64, 0.8, 0.88} << QList<int>{} << true << 1 << 4;
@@ -234,7 +237,7 @@ void TestTrainingHints::overfittingIsMarkedOnTheChartAndSaidInWords() {
     QVERIFY(plots.accuracyPlot()->hasItem(plots.accuracyMarker()->label()));
     QVERIFY(plots.lossMarker()->isShown());  // the loss mirrors it in this run
     QVERIFY(!plots.overfitNote()->isHidden());
-    QVERIFY(plots.overfitNote()->text().startsWith(QStringLiteral("Overfitting?")));
+    QVERIFY(plots.overfitNote()->text().startsWith(QStringLiteral("<b>Overfitting?</b>")));
     QVERIFY(plots.overfitNote()->text().contains(QStringLiteral("From epoch 2 to 6")));
     QVERIFY(warned.count() >= 1);
     QVERIFY(warned.last().at(0).toString() == plots.overfitNote()->text());

@@ -2,11 +2,16 @@
 
 #include <QCoreApplication>
 
+#include <algorithm>
+
 namespace convscope::ui {
 
 double OverfitDetector::gap(const EpochEnd& epoch, GapMetric metric) {
-    return metric == GapMetric::Accuracy ? epoch.trainAccuracy - epoch.validationAccuracy
-                                         : epoch.validationLoss - epoch.trainLoss;
+    // Validation doing as well as training or better (dropout and augmentation handicap
+    // training) is no gap: it does not start a stretch of growth.
+    return std::max(0.0, metric == GapMetric::Accuracy
+                             ? epoch.trainAccuracy - epoch.validationAccuracy
+                             : epoch.validationLoss - epoch.trainLoss);
 }
 
 OverfitWarning OverfitDetector::detect(const std::vector<EpochEnd>& epochs, GapMetric metric,
@@ -37,25 +42,22 @@ QString OverfitDetector::describe(const OverfitWarning& accuracy, const OverfitW
     auto tr = [](const char* text) { return QCoreApplication::translate("OverfitDetector", text); };
     QStringList said;
     if (accuracy.found)
-        said << tr("from epoch %1 to %2 the gap between training and validation accuracy grew "
-                   "every epoch, to %3 points")
+        said << tr("From epoch %1 to %2 the gap between training and validation accuracy grew "
+                   "every epoch, to %3 points.")
                     .arg(accuracy.sinceEpoch)
                     .arg(accuracy.lastEpoch)
                     .arg(100 * accuracy.gap, 0, 'f', 0);
     if (loss.found)
-        said << tr("from epoch %1 to %2 the validation loss pulled away from the training loss "
-                   "every epoch, to %3 above it")
+        said << tr("From epoch %1 to %2 the validation loss pulled away from the training loss, "
+                   "to %3 above it.")
                     .arg(loss.sinceEpoch)
                     .arg(loss.lastEpoch)
                     .arg(loss.gap, 0, 'f', 2);
     if (said.isEmpty())
         return {};
-    QString joined = said.join(tr("; "));
-    joined[0] = joined[0].toUpper();
-    return tr("Overfitting? %1. The network is learning the training images rather than the "
-              "classes: try more augmentation, more images, fewer epochs or a pretrained "
-              "backbone (Help › Glossary › Overfitting).")
-        .arg(joined);
+    return tr("<b>Overfitting?</b> %1 The network is memorising the training images: try more "
+              "augmentation, more images, fewer epochs or a pretrained backbone.")
+        .arg(said.join(QLatin1Char(' ')));
 }
 
 }  // namespace convscope::ui

@@ -12,8 +12,9 @@ namespace convscope::ui {
 /// accuracy, or validation minus training loss.
 enum class GapMetric { Accuracy, Loss };
 
-/// When a growing gap counts as overfitting. The gap "grows" at an epoch when it is larger
-/// than at the epoch before, within one training phase. The warning fires at an epoch where
+/// When a growing gap counts as overfitting. A gap below zero (validation doing better than
+/// training) counts as zero. The gap "grows" at an epoch when it is larger than at the epoch
+/// before, within one training phase. The warning fires at an epoch where
 /// the gap has grown at each of the last `growingEpochs` epochs and is now above the metric's
 /// threshold (`accuracyGap` for accuracy, `lossGap` for loss).
 struct OverfitRule {
@@ -35,6 +36,7 @@ struct OverfitWarning {
 /// (no tensors). See OverfitRule; docs/user-guide.md ("Learning as you go") states it too.
 class OverfitDetector {
 public:
+    /// The gap at `epoch`, never below zero.
     static double gap(const convscope::EpochEnd& epoch, GapMetric metric);
     /// Scans `epochs` in order; the latest stretch where the rule fired, or found == false.
     static OverfitWarning detect(const std::vector<convscope::EpochEnd>& epochs, GapMetric metric,

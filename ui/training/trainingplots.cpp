@@ -61,13 +61,14 @@ TrainingPlots::TrainingPlots(QWidget* parent)
     m_overfitNote->setWordWrap(true);
     m_overfitNote->setStyleSheet(
         QStringLiteral("color: #8c1c1c; background: #fbe9e9; padding: 4px; border-radius: 3px"));
+    m_overfitNote->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Maximum);
     m_overfitNote->setVisible(false);
 
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_overfitNote);
-    layout->addWidget(m_loss);
-    layout->addWidget(m_accuracy);
+    layout->addWidget(m_loss, 1);
+    layout->addWidget(m_accuracy, 1);
 
     m_replot.setSingleShot(true);
     m_replot.setInterval(40);
