@@ -88,7 +88,7 @@ const Row kRows[] = {
          "trains with a constant rate (phase 2 of fine-tuning uses 1e-4); "
          "<tt>convscope train --schedule</tt> offers the others.</p>"),
      "trainingLearningRate", QT_TRANSLATE_NOOP("Glossary", "Learning rate, in the Training panel")},
-    {"optimizer", QT_TRANSLATE_NOOP("Glossary", "Optimizer: SGD, momentum, Adam, RMSprop"),
+    {"optimizer", QT_TRANSLATE_NOOP("Glossary", "Optimizers: SGD, Adam, RMSprop"),
      QT_TRANSLATE_NOOP("Glossary",
                        "The rule that turns each batch's gradient into weight updates."),
      QT_TRANSLATE_NOOP(

@@ -30,14 +30,14 @@ GlossaryDialog::GlossaryDialog(QWidget* parent)
     m_search->setClearButtonEnabled(true);
     m_text->setOpenLinks(false);
     m_text->setMinimumWidth(380);
-    m_terms->setMinimumWidth(200);
+    m_terms->setMinimumWidth(240);
     m_showMe->setToolTip(tr("Bring the control this term is about into view"));
 
     auto* splitter = new QSplitter;
     splitter->addWidget(m_terms);
     splitter->addWidget(m_text);
     splitter->setStretchFactor(1, 1);
-    splitter->setSizes({220, 480});
+    splitter->setSizes({250, 510});
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
     buttons->addButton(m_showMe, QDialogButtonBox::ActionRole);
     auto* layout = new QVBoxLayout(this);

@@ -76,7 +76,7 @@ QString BatchPlan::text() const {
     if (activationBytes >= 0)
         memory += tr(", activations ≈ %1, weights + gradients + optimizer ≈ %2")
                       .arg(bytesText(activationBytes), bytesText(parameterBytes));
-    return steps + QLatin1Char(' ') + memory + QLatin1Char('.');
+    return steps + QLatin1Char('\n') + memory + QLatin1Char('.');
 }
 
 }  // namespace convscope::ui

@@ -41,7 +41,7 @@ struct BatchPlan {
     static BatchPlan make(int trainImages, int batchSize, int imageSize,
                           const std::vector<convscope::LayerInfo>& layers = {});
 
-    /// One or two sentences for the label beside the batch size.
+    /// Two lines for the label under the batch size: the updates, then the memory.
     QString text() const;
     /// "1.5 MiB", "312 KiB", "2.0 GiB".
     static QString bytesText(std::int64_t bytes);
