@@ -37,11 +37,13 @@ const Tip kTips[] = {
                        ".pth or TF.js model.json: its layers are matched by name.")},
     {"trainingBottleneck", "bottleneck", nullptr},
     {"trainingFineTuneEpochs", "transferLearning", nullptr},
-    {"trainingLayers", "frozenLayers", nullptr},
-    {"trainingCharts", "overfitting",
+    {"trainingLayerTree", "frozenLayers", nullptr},
+    // The charts' own tooltip reads out the values under the mouse, so the term goes on the
+    // warning above them.
+    {"overfitNote", "overfitting",
      QT_TRANSLATE_NOOP("ControlTips",
-                       "Training (blue) against validation (orange); a shaded band marks where "
-                       "the gap between them kept growing.")},
+                       "The shaded band on the charts marks the epochs where the gap between "
+                       "training and validation kept growing.")},
     {"augmentEnabled", "augmentation",
      QT_TRANSLATE_NOOP("ControlTips", "Off: training uses the images as they are.")},
     {"augment:rotation_range", "augmentation",

@@ -26,6 +26,7 @@
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QTabWidget>
+#include <QTreeWidget>
 #include <QVBoxLayout>
 
 namespace convscope::ui {
@@ -123,6 +124,7 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
         {m_bottleneck, "trainingBottleneck"},
         {m_fineTuneEpochs, "trainingFineTuneEpochs"},
         {m_layers, "trainingLayers"},
+        {m_layers->tree(), "trainingLayerTree"},
         {m_plots, "trainingCharts"}};
     for (const auto& [widget, name] : named)
         widget->setObjectName(QLatin1String(name));
