@@ -6,6 +6,7 @@
 #include "ui/common/localfiledrop.h"
 #include "ui/dataset/datasetpanel.h"
 #include "ui/evaluate/evaluationpanel.h"
+#include "ui/help/helpcontroller.h"
 #include "ui/inspect/inspectpanel.h"
 #include "ui/training/trainingpanel.h"
 #include "ui/training/trainingplots.h"
@@ -79,6 +80,7 @@ MainWindow::MainWindow(QWidget* parent)
     resizeDocks({datasetDock, augmentDock}, {330, 350}, Qt::Horizontal);
     resizeDocks({evaluateDock}, {230}, Qt::Vertical);
 
+    m_help = new HelpController(this);
     createMenus();
     statusBar()->showMessage(tr("Drop a folder of class sub-folders here, or File > Open folder."));
 
@@ -173,6 +175,8 @@ void MainWindow::createMenus() {
         view->addAction(d->toggleViewAction());
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&Glossary"), QKeySequence::HelpContents, m_help,
+                    [this] { m_help->showGlossary(); });
     help->addAction(tr("&About ConvScope"), this, [this] {
         auto* box = new QMessageBox(QMessageBox::Information, tr("About ConvScope"), aboutText(),
                                     QMessageBox::Ok, this);

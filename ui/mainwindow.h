@@ -14,6 +14,7 @@ class AugmentPanel;
 class ClassifyPanel;
 class DatasetPanel;
 class EvaluationPanel;
+class HelpController;
 class InspectPanel;
 class TrainingPanel;
 
@@ -42,6 +43,8 @@ public:
     ClassifyPanel* classifyPanel() const { return m_classify; }
     EvaluationPanel* evaluationPanel() const { return m_evaluation; }
     InspectPanel* inspectPanel() const { return m_inspect; }
+    /// Help > Glossary, "Show me", the glossary tooltips and the dataset hints.
+    HelpController* help() const { return m_help; }
     /// Brings the Training (0) or Inspect (1) tab to the front.
     void showCentreTab(int index);
     QListWidget* issues() const { return m_issues; }
@@ -70,6 +73,7 @@ private:
     QTabWidget* m_centre;
     QListWidget* m_issues;
     QMenu* m_recent = nullptr;
+    HelpController* m_help = nullptr;
     QString m_folder;
 };
 

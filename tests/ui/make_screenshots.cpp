@@ -5,24 +5,32 @@
 #include "ui/classify/classifypanel.h"
 #include "ui/dataset/datasetpanel.h"
 #include "ui/evaluate/evaluationpanel.h"
+#include "ui/help/glossarydialog.h"
+#include "ui/help/helpcontroller.h"
 #include "ui/inspect/featuremapsview.h"
 #include "ui/inspect/filtersview.h"
 #include "ui/inspect/imagegridview.h"
 #include "ui/inspect/inspectpanel.h"
 #include "ui/mainwindow.h"
 #include "ui/training/trainingpanel.h"
+#include "ui/training/trainingplots.h"
+#include "ui/training/transferadvice.h"
 
 #include <QApplication>
 #include <QDir>
 #include <QFileInfo>
 #include <QDockWidget>
 #include <QElapsedTimer>
+#include <QFile>
+#include <QLabel>
 #include <QMessageBox>
 #include <QMouseEvent>
 #include <QScreen>
+#include <QTemporaryDir>
 #include <QTimer>
 
 #include <algorithm>
+#include <cmath>
 
 using namespace convscope::ui;
 
@@ -115,6 +123,90 @@ void inspectShots(MainWindow& window, const QString& out, const QString& image) 
         d->show();
 }
 
+// A made-up run whose validation accuracy stalls while training accuracy climbs: the charts
+// as they look when the overfitting warning fires (the demo run is too short to overfit).
+void overfittingShot(const QString& out) {
+    TrainingPlots plots;
+    plots.resize(900, 560);
+    plots.show();
+    const double train[] = {0.42, 0.58, 0.68, 0.75, 0.81, 0.86, 0.90, 0.93, 0.95, 0.97};
+    const double validation[] = {0.45, 0.60, 0.68, 0.72, 0.73, 0.73, 0.72, 0.72, 0.71, 0.71};
+    const int batches = 20;
+    for (int e = 0; e < 10; ++e) {
+        for (int b = 1; b <= batches; ++b) {
+            convscope::BatchEnd batch;
+            batch.epoch = e + 1;
+            batch.batch = b;
+            batch.batchesPerEpoch = batches;
+            const double from = e > 0 ? train[e - 1] : 0.2, t = double(b) / batches;
+            batch.accuracy = from + (train[e] - from) * t + 0.03 * std::sin(7.0 * b + e);
+            batch.loss = 1.7 * (1 - batch.accuracy) + 0.02;
+            plots.addBatch(batch);
+        }
+        convscope::EpochEnd epoch;
+        epoch.epoch = e + 1;
+        epoch.trainAccuracy = train[e];
+        epoch.validationAccuracy = validation[e];
+        epoch.trainLoss = 1.7 * (1 - train[e]) + 0.02;
+        epoch.validationLoss = 1.7 * (1 - validation[e]) + 0.1 * std::max(0, e - 3) * 0.6;
+        plots.addEpoch(epoch);
+    }
+    pause(600);
+    plots.grab().save(QDir(out).filePath(QStringLiteral("overfitting.png")));
+}
+
+// Help > Glossary on one term, and what its "Show me" link does in the window.
+void glossaryShots(MainWindow& window, const QString& out) {
+    window.help()->showGlossary(QStringLiteral("batch"));
+    GlossaryDialog* glossary = window.help()->glossary();
+    glossary->resize(820, 560);
+    pause(500);
+    glossary->grab().save(QDir(out).filePath(QStringLiteral("glossary.png")));
+    glossary->setFilter(QStringLiteral("frozen"));
+    pause(300);
+    glossary->grab().save(QDir(out).filePath(QStringLiteral("glossary-search.png")));
+    glossary->setFilter(QString());
+    glossary->selectTerm(QStringLiteral("batch"));
+    glossary->hide();
+    window.help()->showMe(QStringLiteral("trainingBatchSize"));
+    pause(400);
+    TrainingPanel* training = window.trainingPanel();
+    const QRect panel(training->mapTo(&window, QPoint(0, 0)), training->size());
+    window.grab(panel.adjusted(0, 0, 0, -panel.height() / 2))
+        .save(QDir(out).filePath(QStringLiteral("glossary-showme.png")));
+}
+
+// A few images a class: the suggestion to fine-tune and the batch-size line, on a small copy
+// of the demo data (3 classes, 40 training and 10 validation images each).
+void fewImagesShot(MainWindow& window, const QString& data, const QString& out) {
+    QTemporaryDir small;
+    QStringList classes =
+        QDir(data + QStringLiteral("/train")).entryList(QDir::Dirs | QDir::NoDotAndDotDot);
+    classes = classes.mid(0, 3);
+    for (const QString& c : classes) {
+        for (const auto& [split, count] : {std::pair{QStringLiteral("train"), 40},
+                                           std::pair{QStringLiteral("validation"), 10}}) {
+            const QDir from(data + QLatin1Char('/') + split + QLatin1Char('/') + c);
+            const QString to = small.filePath(split + QLatin1Char('/') + c);
+            QDir().mkpath(to);
+            const QStringList files = from.entryList(QDir::Files, QDir::Name).mid(0, count);
+            for (const QString& f : files)
+                QFile::copy(from.filePath(f), QDir(to).filePath(f));
+        }
+    }
+    window.trainingPanel()->setStartingWeights(QString());
+    window.trainingPanel()->setArchitecture(convscope::Architecture::SmallConvNet,
+                                            convscope::Head::GlobalAveragePool);
+    window.openFolder(small.path());
+    waitFor([&] { return window.trainingPanel()->transferAdvice()->isVisible(); }, 30000);
+    window.trainingPanel()->setBasicSettings(64, 10, 32);
+    window.trainingPanel()->plots()->clear();
+    window.trainingPanel()->statusLabel()->setText(QStringLiteral("Not training"));
+    window.showCentreTab(0);
+    pause(800);
+    window.trainingPanel()->grab().save(QDir(out).filePath(QStringLiteral("few-images.png")));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -193,6 +285,9 @@ int main(int argc, char** argv) {
         pause(300);
         about.grab().save(QDir(out).filePath(QStringLiteral("about.png")));
         about.hide();
+        // Learning as you go: the glossary, the overfitting warning, the few-images hint.
+        glossaryShots(window, out);
+        overfittingShot(out);
         // A real pretrained network chosen as starting weights sets the architecture and size.
         const QString backbone =
             QStringLiteral(CONVSCOPE_SHARED_DATA "/nsfwjs-4.4.0/mobilenet_v2/model.json");
@@ -203,6 +298,8 @@ int main(int argc, char** argv) {
             training->grab().save(QDir(out).filePath(QStringLiteral("training-backbone.png")));
         }
     }
+    if (suffix.isEmpty())
+        fewImagesShot(window, data, out);
     QDir(QDir(out).filePath(QStringLiteral("run"))).removeRecursively();
     return 0;
 }

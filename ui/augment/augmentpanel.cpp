@@ -41,6 +41,11 @@ AugmentPanel::AugmentPanel(EngineBridge* bridge, QWidget* parent)
         ++slot;
     };
     m_enabled->setChecked(true);
+    // Names for Help > Glossary's "Show me" links and the tooltips of help/controltips.cpp.
+    m_enabled->setObjectName(QStringLiteral("augmentEnabled"));
+    m_fillMode->setObjectName(QStringLiteral("augment:fill_mode"));
+    m_horizontalFlip->setObjectName(QStringLiteral("augment:horizontal_flip"));
+    m_verticalFlip->setObjectName(QStringLiteral("augment:vertical_flip"));
     form->addWidget(m_enabled, 0, 0, 1, 4);
     add(tr("Rotation °"), addSpin(tr("Rotation"), QStringLiteral("rotation_range"), 180, 5, 20));
     add(tr("Shear °"), addSpin(tr("Shear"), QStringLiteral("shear_range"), 60, 5));
@@ -124,6 +129,7 @@ QDoubleSpinBox* AugmentPanel::addSpin(const QString& label, const QString& keras
     spin->setValue(value);
     spin->setToolTip(kerasName);
     spin->setAccessibleName(label);
+    spin->setObjectName(QStringLiteral("augment:") + kerasName);
     m_spins.push_back({kerasName, spin});
     return spin;
 }

@@ -67,6 +67,10 @@ QWidget* ClassifyPanel::createCamControls() {
     for (Colormap c : {Colormap::Jet, Colormap::Viridis, Colormap::Grey})
         m_colormap->addItem(QString::fromLatin1(colormapName(c)), int(c));
     m_camCaption = new QLabel;
+    // Names for Help > Glossary's "Show me" links and the tooltips of help/controltips.cpp.
+    m_method->setObjectName(QStringLiteral("camMethod"));
+    m_class->setObjectName(QStringLiteral("camClass"));
+    m_opacity->setObjectName(QStringLiteral("camOpacity"));
     m_camCaption->setWordWrap(true);
 
     auto* box = new QWidget;

@@ -46,6 +46,7 @@ FeatureMapsView::FeatureMapsView(EngineBridge* bridge, QWidget* parent)
       m_grid(new ImageGridView) {
     setAcceptDrops(true);
     m_layer->setToolTip(tr("The layer whose activations are shown"));
+    m_layer->setObjectName(QStringLiteral("featureMapsLayer"));  // Help > Glossary, Show me
     for (Colormap c : {Colormap::Viridis, Colormap::Jet, Colormap::Grey})
         m_colormap->addItem(QString::fromLatin1(colormapName(c)), int(c));
     m_sharedRange->setToolTip(

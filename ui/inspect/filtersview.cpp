@@ -141,6 +141,11 @@ QWidget* FiltersView::createMaximizePane() {
     m_showBest = spin(0, 4096, 0, tr("Keep the best N filters of a layer (0: all)"));
     m_showBest->setSpecialValueText(tr("all"));
     m_computeLayer = new QPushButton(tr("Compute whole layer"));
+    // Names for Help > Glossary's "Show me" links and the tooltips of help/controltips.cpp.
+    m_computeLayer->setObjectName(QStringLiteral("filtersComputeLayer"));
+    m_steps->setObjectName(QStringLiteral("filtersSteps"));
+    m_jitter->setObjectName(QStringLiteral("filtersJitter"));
+    m_octaves->setObjectName(QStringLiteral("filtersOctaves"));
     m_computeLayer->setToolTip(tr("Every filter of the layer, in the background, best first"));
     m_cancel = new QPushButton(tr("Cancel"));
     m_cancel->setEnabled(false);

@@ -4,8 +4,10 @@
 #include "runtime.h"
 #include "train/trainer.h"
 #include "ui/engine/enginebridge.h"
+#include "ui/training/batchhint.h"
 #include "ui/training/layerlist.h"
 #include "ui/training/trainingplots.h"
+#include "ui/training/transferadvice.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -24,6 +26,7 @@
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QTabWidget>
+#include <QTreeWidget>
 #include <QVBoxLayout>
 
 namespace convscope::ui {
@@ -71,6 +74,8 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
       m_fineTuneEpochs(new QSpinBox),
       m_fineTune(new QPushButton(tr("Fine-tune (two phases)"))),
       m_layers(new LayerList),
+      m_batchHint(new BatchHint(m_batch, m_size)),
+      m_advice(new TransferAdvice),
       m_tabs(new QTabWidget),
       m_start(new QPushButton(tr("&Start"))),
       m_pause(new QPushButton(tr("&Pause"))),
@@ -108,6 +113,21 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
            "momentum 0.9 (Fine-tune epochs)."));
     m_bottleneckNote->setWordWrap(true);
     m_bottleneckNote->setStyleSheet(QStringLiteral("color: #a05a00"));
+    // Names for Help > Glossary's "Show me" links and the tooltips of help/controltips.cpp.
+    const std::pair<QWidget*, const char*> named[] = {
+        {m_size, "trainingImageSize"},
+        {m_epochCount, "trainingEpochs"},
+        {m_batch, "trainingBatchSize"},
+        {m_optimizer, "trainingOptimizer"},
+        {m_learningRate, "trainingLearningRate"},
+        {m_startingWeights, "trainingStartingWeights"},
+        {m_bottleneck, "trainingBottleneck"},
+        {m_fineTuneEpochs, "trainingFineTuneEpochs"},
+        {m_layers, "trainingLayers"},
+        {m_layers->tree(), "trainingLayerTree"},
+        {m_plots, "trainingCharts"}};
+    for (const auto& [widget, name] : named)
+        widget->setObjectName(QLatin1String(name));
 
     // Settings in a compact grid above the charts, so that the charts get the room.
     auto* form = new QGridLayout;
@@ -138,6 +158,7 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
     transferRow->addWidget(new QLabel(tr("Fine-tune epochs")));
     transferRow->addWidget(m_fineTuneEpochs);
     form->addLayout(transferRow, 5, 0, 1, 6);
+    form->addWidget(m_batchHint, 6, 0, 1, 6);
     for (int c = 1; c < 6; c += 2)
         form->setColumnStretch(c, 1);
 
@@ -155,6 +176,7 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(form);
     layout->addLayout(buttons);
+    layout->addWidget(m_advice);
     layout->addWidget(m_status);
     m_tabs->addTab(m_plots, tr("Charts"));
     m_tabs->addTab(m_layers, tr("Layers"));
@@ -235,6 +257,7 @@ void TrainingPanel::onLayers(const ModelConfig& model, const std::vector<LayerIn
         model.inputSize != now.inputSize || model.classCount != now.classCount)
         return;  // an answer to an older request; a newer one is on its way
     m_layers->setLayers(layers);
+    m_batchHint->setLayers(layers);
     if (bottleneck())
         m_layers->setMinimumFreeze(QString::fromStdString(backboneOutputLayer(now)));
 }

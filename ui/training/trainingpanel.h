@@ -18,9 +18,11 @@ class QTabWidget;
 
 namespace convscope::ui {
 
+class BatchHint;
 class EngineBridge;
 class LayerList;
 class TrainingPlots;
+class TransferAdvice;
 
 /// Training settings, Start / Pause / Resume / Cancel, progress and the live charts; for
 /// transfer learning the starting weights, the layer list with what is frozen, bottleneck
@@ -72,6 +74,9 @@ public:
     TrainingPlots* plots() const { return m_plots; }
     LayerList* layers() const { return m_layers; }
     QPushButton* fineTuneButton() const { return m_fineTune; }
+    /// The batch-size line under the settings, and the suggestion to fine-tune.
+    BatchHint* batchHint() const { return m_batchHint; }
+    TransferAdvice* transferAdvice() const { return m_advice; }
     /// Shows the layer list (true) or the charts.
     void showLayers(bool layers);
     QLabel* statusLabel() const { return m_status; }
@@ -122,6 +127,8 @@ private:
     QSpinBox* m_fineTuneEpochs;
     QPushButton* m_fineTune;
     LayerList* m_layers;
+    BatchHint* m_batchHint;
+    TransferAdvice* m_advice;
     QTabWidget* m_tabs;
     QPushButton* m_start;
     QPushButton* m_pause;

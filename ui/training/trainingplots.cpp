@@ -1,6 +1,9 @@
 #include "ui/training/trainingplots.h"
 
+#include "ui/training/overfitmarker.h"
+
 #include <QFileInfo>
+#include <QLabel>
 #include <QToolTip>
 #include <QVBoxLayout>
 
@@ -37,7 +40,10 @@ QCustomPlot* makePlot(const QString& yLabel) {
 }  // namespace
 
 TrainingPlots::TrainingPlots(QWidget* parent)
-    : QWidget(parent), m_loss(makePlot(tr("loss"))), m_accuracy(makePlot(tr("accuracy"))) {
+    : QWidget(parent),
+      m_loss(makePlot(tr("loss"))),
+      m_accuracy(makePlot(tr("accuracy"))),
+      m_overfitNote(new QLabel) {
     const QColor train(31, 119, 180), validation(255, 127, 14), batch(150, 180, 210);
     m_batchLoss = addGraph(m_loss, tr("train (per batch, smoothed)"), batch, false, Qt::SolidLine);
     m_trainLoss = addGraph(m_loss, tr("train (epoch)"), train, true, Qt::SolidLine);
@@ -49,11 +55,20 @@ TrainingPlots::TrainingPlots(QWidget* parent)
         addGraph(m_accuracy, tr("validation (epoch)"), validation, true, Qt::SolidLine);
     m_accuracy->legend->setVisible(false);
     m_accuracy->yAxis->setRange(0, 1);
+    m_lossMarker = std::make_unique<OverfitMarker>(m_loss);
+    m_accuracyMarker = std::make_unique<OverfitMarker>(m_accuracy);
+    m_overfitNote->setObjectName(QStringLiteral("overfitNote"));
+    m_overfitNote->setWordWrap(true);
+    m_overfitNote->setStyleSheet(
+        QStringLiteral("color: #8c1c1c; background: #fbe9e9; padding: 4px; border-radius: 3px"));
+    m_overfitNote->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Maximum);
+    m_overfitNote->setVisible(false);
 
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
-    layout->addWidget(m_loss);
-    layout->addWidget(m_accuracy);
+    layout->addWidget(m_overfitNote);
+    layout->addWidget(m_loss, 1);
+    layout->addWidget(m_accuracy, 1);
 
     m_replot.setSingleShot(true);
     m_replot.setInterval(40);
@@ -69,11 +84,15 @@ TrainingPlots::TrainingPlots(QWidget* parent)
                 [this, p](QMouseEvent* e) { showValueAt(p, e->pos()); });
 }
 
+TrainingPlots::~TrainingPlots() = default;
+
 void TrainingPlots::clear() {
     for (QCustomPlot* p : {m_loss, m_accuracy})
         for (int i = 0; i < p->graphCount(); ++i)
             p->graph(i)->data()->clear();
     m_smoothLoss = m_smoothAccuracy = -1;
+    m_epochs.clear();
+    checkOverfitting();
     scheduleReplot();
 }
 
@@ -95,7 +114,24 @@ void TrainingPlots::addEpoch(const EpochEnd& e) {
     m_validationLoss->addData(e.epoch, e.validationLoss);
     m_trainAccuracy->addData(e.epoch, e.trainAccuracy);
     m_validationAccuracy->addData(e.epoch, e.validationAccuracy);
+    m_epochs.push_back(e);
+    checkOverfitting();
     scheduleReplot();
+}
+
+void TrainingPlots::checkOverfitting() {
+    const OverfitWarning accuracy = OverfitDetector::detect(m_epochs, GapMetric::Accuracy);
+    const OverfitWarning loss = OverfitDetector::detect(m_epochs, GapMetric::Loss);
+    const QString before = m_overfitNote->text();
+    m_accuracyWarning = accuracy;
+    m_lossWarning = loss;
+    m_accuracyMarker->show(accuracy);
+    m_lossMarker->show(loss);
+    const QString text = OverfitDetector::describe(accuracy, loss);
+    m_overfitNote->setText(text);
+    m_overfitNote->setVisible(!text.isEmpty());
+    if (!text.isEmpty() && text != before)
+        Q_EMIT overfittingWarned(text);
 }
 
 int TrainingPlots::batchPointCount() const {
