@@ -1,6 +1,7 @@
 #pragma once
 
 #include "train/trainconfig.h"
+#include "train/trainingobserver.h"
 
 #include <string>
 #include <vector>
@@ -9,6 +10,9 @@ namespace convscope {
 
 /// The rules of a run folder: what it records and what is checked before anything in it is
 /// written. Each throws convscope::Error naming the file or setting.
+
+/// history.csv's text: one row per epoch; a last column "phase" when any epoch has one.
+std::string historyCsv(const std::vector<EpochEnd>& history);
 
 /// A run's config.json, with the folder taken from where it is now (a run folder may be
 /// moved). Runs before 0.2 recorded paths relative to where training started: that folder is

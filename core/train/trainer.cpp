@@ -60,28 +60,6 @@ std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& c,
 
 }  // namespace
 
-std::string historyCsv(const std::vector<EpochEnd>& history) {
-    const bool phases =
-        std::any_of(history.begin(), history.end(), [](const EpochEnd& e) { return e.phase != 0; });
-    std::string csv = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,learning_rate,seconds";
-    if (phases)
-        csv += ",phase";
-    csv += '\n';
-    char line[256];
-    for (const EpochEnd& e : history) {
-        std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%.6f,%.6f,%.8g,%.3f", e.epoch, e.trainLoss,
-                      e.trainAccuracy, e.validationLoss, e.validationAccuracy, e.learningRate,
-                      e.seconds);
-        csv += line;
-        if (phases) {
-            csv += ',';
-            csv += std::to_string(e.phase);
-        }
-        csv += '\n';
-    }
-    return csv;
-}
-
 struct Trainer::Impl {
     TrainConfig config;
     TrainingObserver* observer;

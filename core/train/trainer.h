@@ -43,7 +43,4 @@ private:
     std::unique_ptr<Impl> m_impl;
 };
 
-/// history.csv's text: one row per epoch; a last column "phase" when any epoch has one.
-std::string historyCsv(const std::vector<EpochEnd>& history);
-
 }  // namespace convscope
