@@ -9,6 +9,7 @@
 #include "train/bottleneck.h"
 #include "train/checkpoint.h"
 #include "train/evaluator.h"
+#include "train/optimization.h"
 #include "train/precision.h"
 #include "train/runfolder.h"
 #include "util/atomicfile.h"
@@ -35,29 +36,6 @@ double secondsSince(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& c,
-                                                       std::vector<torch::Tensor> params) {
-    switch (c.optimizer) {
-        case OptimizerKind::Sgd:
-            return std::make_unique<torch::optim::SGD>(params,
-                                                       torch::optim::SGDOptions(c.learningRate)
-                                                           .momentum(c.momentum)
-                                                           .nesterov(c.nesterov)
-                                                           .weight_decay(c.weightDecay));
-        case OptimizerKind::Adam:
-            return std::make_unique<torch::optim::Adam>(
-                params, torch::optim::AdamOptions(c.learningRate).weight_decay(c.weightDecay));
-        case OptimizerKind::RmsProp:
-            // Keras's RMSprop defaults (rho 0.9, epsilon 1e-7), which the Keras blog recipe uses.
-            return std::make_unique<torch::optim::RMSprop>(
-                params, torch::optim::RMSpropOptions(c.learningRate)
-                            .alpha(0.9)
-                            .eps(1e-7)
-                            .weight_decay(c.weightDecay));
-    }
-    throw Error("optimizer", "unknown");
-}
-
 }  // namespace
 
 struct Trainer::Impl {
@@ -79,22 +57,6 @@ struct Trainer::Impl {
             wake.wait(lock, [&] { return !paused || cancelled; });
         }
         observer->onPaused(false);
-    }
-
-    double learningRateFor(int epoch, const TrainingState& state) const {
-        const TrainConfig& c = config;
-        switch (c.schedule) {
-            case Schedule::Constant:
-                return c.learningRate;
-            case Schedule::Step:
-                return c.learningRate * std::pow(c.stepGamma, epoch / std::max(1, c.stepEpochs));
-            case Schedule::Cosine:
-                return c.learningRate * 0.5 *
-                       (1 + std::cos(3.14159265358979323846 * epoch / std::max(1, c.epochs)));
-            case Schedule::Plateau:
-                return state.learningRate > 0 ? state.learningRate : c.learningRate;
-        }
-        return c.learningRate;
     }
 
     /// What one run reads: the scanned folder and its decoded images (the cache refers to
@@ -428,7 +390,7 @@ void Trainer::Impl::setActiveLoader(BatchLoader* loader) {
 std::optional<Trainer::Impl::EpochTally> Trainer::Impl::trainEpoch(Session& s, int epoch) {
     const TrainConfig& c = config;
     EpochTally t;
-    t.learningRate = learningRateFor(epoch, s.state);
+    t.learningRate = scheduledLearningRate(config, epoch, s.state);
     for (auto& group : s.optimizer->param_groups())
         group.options().set_lr(t.learningRate);
     s.model->train();
@@ -527,18 +489,7 @@ std::optional<bool> Trainer::Impl::endEpoch(Session& s, int epoch, const EpochTa
     TrainingState& state = s.state;
     state.history.push_back(e);
     state.epochsCompleted = epoch + 1;
-    state.learningRate = t.learningRate;
-    if (e.validationLoss < state.bestValidationLoss - 1e-9) {
-        state.bestValidationLoss = e.validationLoss;
-        state.epochsSinceBest = 0;
-    } else {
-        ++state.epochsSinceBest;
-        if (c.schedule == Schedule::Plateau && state.epochsSinceBest > 0 &&
-            state.epochsSinceBest % std::max(1, c.plateauPatience) == 0)
-            state.learningRate = t.learningRate * c.plateauFactor;
-    }
-    const bool stopEarly =
-        c.earlyStoppingPatience > 0 && state.epochsSinceBest >= c.earlyStoppingPatience;
+    const bool stopEarly = recordValidationLoss(c, t.learningRate, e.validationLoss, state);
     saveCheckpoint(checkpointPath, *s.model, *s.optimizer, state);
     // A snapshot for classifying while training goes on (the UI reads it on another thread).
     saveModelWeights((runDir / "latest.h5").string(), *s.model, s.metadata);

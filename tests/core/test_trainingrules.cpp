@@ -6,6 +6,7 @@
 #include "error.h"
 #include "io/kerasweights.h"
 #include "testimages.h"
+#include "train/optimization.h"
 #include "trainerfixtures.h"
 
 #include <gtest/gtest.h>
@@ -257,4 +258,27 @@ TEST(TrainingRules, resumeTrainingRunOpensWhateverTheFolderHolds) {
     }
     fs::create_directories(dir.file("nothing"));
     EXPECT_THROW(resumeTrainingRun(dir.file("nothing"), nullptr), Error);
+}
+
+TEST(TrainingRules, theScheduleAndItsPlateauStateFollowTheConfiguration) {
+    TrainConfig c;
+    c.learningRate = 0.1;
+    c.schedule = Schedule::Step;
+    c.stepEpochs = 2;
+    c.stepGamma = 0.5;
+    TrainingState state;
+    EXPECT_DOUBLE_EQ(scheduledLearningRate(c, 1, state), 0.1);
+    EXPECT_DOUBLE_EQ(scheduledLearningRate(c, 4, state), 0.025);
+    c.schedule = Schedule::Plateau;
+    c.plateauPatience = 2;
+    c.plateauFactor = 0.1;
+    c.earlyStoppingPatience = 3;
+    EXPECT_FALSE(recordValidationLoss(c, 0.1, 1.0, state));  // the best so far
+    EXPECT_FALSE(recordValidationLoss(c, 0.1, 1.5, state));
+    EXPECT_DOUBLE_EQ(scheduledLearningRate(c, 2, state), 0.1);
+    EXPECT_FALSE(recordValidationLoss(c, 0.1, 1.2, state));  // two without improvement: cut
+    EXPECT_NEAR(scheduledLearningRate(c, 3, state), 0.01, 1e-12);
+    EXPECT_TRUE(recordValidationLoss(c, 0.01, 1.1, state));  // three: early stopping
+    EXPECT_EQ(state.epochsSinceBest, 3);
+    EXPECT_DOUBLE_EQ(state.bestValidationLoss, 1.0);
 }
