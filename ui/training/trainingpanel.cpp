@@ -5,6 +5,7 @@
 #include "runtime.h"
 #include "train/trainer.h"
 #include "training/layerlist.h"
+#include "training/runsfolder.h"
 #include "training/trainingplots.h"
 
 #include <QCheckBox>
@@ -22,7 +23,6 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSpinBox>
-#include <QStandardPaths>
 #include <QTabWidget>
 #include <QVBoxLayout>
 
@@ -357,10 +357,9 @@ bool TrainingPanel::prepareRunDirectory() {
     if (runDirectory().isEmpty() ||
         QFileInfo::exists(dir.filePath(QStringLiteral("config.json"))) ||
         QFileInfo::exists(dir.filePath(QStringLiteral("recipe.json")))) {
-        const QString base = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
-        setRunDirectory(QDir(base).filePath(
-            QStringLiteral("runs/") +
-            QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"))));
+        setRunDirectory(QDir(runsFolder())
+                            .filePath(QDateTime::currentDateTime().toString(
+                                QStringLiteral("yyyyMMdd-HHmmss"))));
     }
     m_plots->clear();
     showLayers(false);
