@@ -11,7 +11,8 @@
 
 #include <ATen/Version.h>
 #include <ATen/detail/CUDAHooksInterface.h>
-#if __has_include(<cuda_runtime_api.h>) && __has_include(<ATen/cuda/CUDAContext.h>)
+#if !defined(CONVSCOPE_NO_CUDA) && __has_include(<cuda_runtime_api.h>) && \
+    __has_include(<ATen/cuda/CUDAContext.h>)
 #include <ATen/cuda/CUDAContext.h>
 #define CONVSCOPE_CUDA_HEADERS 1
 #endif

@@ -12,6 +12,8 @@ CONVSCOPE_PACKAGES=(
   libgtest-dev nlohmann-json3-dev
   dataset-fashion-mnist                        # the demo data (real photos, MIT)
   xvfb xauth imagemagick                       # screenshots of the window
+  librsvg2-bin                                 # renders the icon's PNGs from its SVG
+  desktop-file-utils appstream                 # validate the desktop entry and metainfo
   python3 python3-venv                         # the PyTorch environment below
 )
 

@@ -19,6 +19,7 @@
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QIcon>
 #include <QListWidget>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -27,6 +28,11 @@
 #include <QSettings>
 #include <QStatusBar>
 #include <QTabWidget>
+
+// convscope_ui is a static library: the linker keeps the icon's resources only if called for.
+static void initIconResources() {
+    Q_INIT_RESOURCE(convscope);
+}
 
 namespace convscope::ui {
 
@@ -181,6 +187,7 @@ void MainWindow::createMenus() {
         auto* box = new QMessageBox(QMessageBox::Information, tr("About ConvScope"), aboutText(),
                                     QMessageBox::Ok, this);
         box->setObjectName(QStringLiteral("aboutBox"));
+        box->setIconPixmap(applicationIcon().pixmap(64, 64));
         box->setAttribute(Qt::WA_DeleteOnClose);
         box->open();
     });
@@ -331,12 +338,24 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     event->accept();
 }
 
+QIcon applicationIcon() {
+    static const bool registered = (initIconResources(), true);
+    Q_UNUSED(registered);
+    QIcon icon;
+    for (const int px : {16, 32, 48, 64, 128, 256, 512})
+        icon.addFile(QStringLiteral(":/icons/convscope-%1.png").arg(px), QSize(px, px));
+    return icon;
+}
+
 int runWorkbench(int argc, char** argv, const QString& folder) {
     // An exception escaping an event handler or a thread is a bug: reported, with a log.
     installTerminateReporter("the workbench window");
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("ConvScope"));
     QApplication::setApplicationName(QStringLiteral("ConvScope"));
+    QApplication::setWindowIcon(applicationIcon());
+    // The desktop matches the window with resources/io.github.convscope.ConvScope.desktop.
+    QGuiApplication::setDesktopFileName(QStringLiteral("io.github.convscope.ConvScope"));
     MainWindow window;
     window.show();
     const QString start =

@@ -77,6 +77,9 @@ private:
     QString m_folder;
 };
 
+/// ConvScope's icon at every size resources/ renders (16 to 512 px), from the compiled-in .qrc.
+QIcon applicationIcon();
+
 /// Runs the workbench (the whole GUI application); `folder` is imported at once if given.
 int runWorkbench(int argc, char** argv, const QString& folder);
 

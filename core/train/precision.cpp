@@ -3,7 +3,8 @@
 #include "models/classifier.h"
 
 #include <ATen/autocast_mode.h>
-#if __has_include(<cuda_runtime_api.h>) && __has_include(<c10/cuda/CUDACachingAllocator.h>)
+#if !defined(CONVSCOPE_NO_CUDA) && __has_include(<cuda_runtime_api.h>) && \
+    __has_include(<c10/cuda/CUDACachingAllocator.h>)
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <cuda_runtime_api.h>
 #define CONVSCOPE_CUDA_HEADERS 1

@@ -6,6 +6,7 @@
 #include "ui/engine/enginebridge.h"
 #include "ui/training/batchhint.h"
 #include "ui/training/layerlist.h"
+#include "ui/training/runsfolder.h"
 #include "ui/training/trainingplots.h"
 #include "ui/training/transferadvice.h"
 
@@ -24,7 +25,6 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSpinBox>
-#include <QStandardPaths>
 #include <QTabWidget>
 #include <QTreeWidget>
 #include <QVBoxLayout>
@@ -382,10 +382,9 @@ bool TrainingPanel::prepareRunDirectory() {
     if (runDirectory().isEmpty() ||
         QFileInfo::exists(dir.filePath(QStringLiteral("config.json"))) ||
         QFileInfo::exists(dir.filePath(QStringLiteral("recipe.json")))) {
-        const QString base = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
-        setRunDirectory(QDir(base).filePath(
-            QStringLiteral("runs/") +
-            QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"))));
+        setRunDirectory(QDir(runsFolder())
+                            .filePath(QDateTime::currentDateTime().toString(
+                                QStringLiteral("yyyyMMdd-HHmmss"))));
     }
     m_plots->clear();
     showLayers(false);

@@ -1,0 +1,71 @@
+"""`cmake --install` into a temporary DESTDIR puts every file in place, and the installed binary
+runs from there.
+
+usage: test_install.py CMAKE BUILD_DIR PROJECT_VERSION TORCH_CUDA(ON|OFF)
+A CPU-only build (TORCH_CUDA OFF) also brings LibTorch into lib/convscope; a CUDA build keeps
+using the wheel it linked (app/CMakeLists.txt).
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+CMAKE = BUILD = VERSION = TORCH_CUDA = None
+APP_ID = "io.github.convscope.ConvScope"
+
+
+class InstallTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.root = os.path.join(cls.tmp.name, "root")
+        env = dict(os.environ, DESTDIR=cls.root)
+        subprocess.run([CMAKE, "--install", BUILD, "--prefix", "/usr"], env=env, check=True,
+                       capture_output=True, timeout=600)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def path(self, relative):
+        return os.path.join(self.root, "usr", relative)
+
+    def test_files_are_in_the_usual_places(self):
+        expected = ["bin/convscope", "share/man/man1/convscope.1",
+                    f"share/applications/{APP_ID}.desktop",
+                    f"share/metainfo/{APP_ID}.metainfo.xml",
+                    f"share/icons/hicolor/scalable/apps/{APP_ID}.svg"]
+        expected += [f"share/icons/hicolor/{px}x{px}/apps/{APP_ID}.png"
+                     for px in (16, 32, 48, 64, 128, 256, 512)]
+        for relative in expected:
+            with self.subTest(file=relative):
+                self.assertTrue(os.path.isfile(self.path(relative)))
+                self.assertGreater(os.path.getsize(self.path(relative)), 0)
+
+    def test_metainfo_carries_the_version(self):
+        with open(self.path(f"share/metainfo/{APP_ID}.metainfo.xml"), encoding="utf-8") as f:
+            self.assertIn(f'<release version="{VERSION}"', f.read())
+
+    def test_libtorch_is_bundled_only_in_a_cpu_only_build(self):
+        bundled = self.path("lib/convscope")
+        if TORCH_CUDA == "ON":
+            self.assertFalse(os.path.exists(bundled))
+        else:
+            names = os.listdir(bundled)
+            for lib in ("libc10.so", "libtorch_cpu.so"):
+                self.assertIn(lib, names)
+            self.assertFalse([n for n in names if "torch_cuda" in n or "cudnn" in n], names)
+
+    def test_installed_binary_runs_and_does_not_point_into_the_build_tree(self):
+        binary = self.path("bin/convscope")
+        proc = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=120)
+        self.assertEqual((proc.returncode, proc.stdout), (0, f"convscope {VERSION}\n"), proc.stderr)
+        dynamic = subprocess.run(["readelf", "-d", binary], capture_output=True, text=True,
+                                 check=True).stdout
+        self.assertNotIn(os.path.realpath(BUILD), dynamic)
+
+
+if __name__ == "__main__":
+    CMAKE, BUILD, VERSION, TORCH_CUDA = sys.argv[1:5]
+    unittest.main(argv=sys.argv[:1], verbosity=2)
