@@ -6,6 +6,7 @@
 #include "io/tfjsmodel.h"
 #include "io/torchpth.h"
 #include "io/torchvisionweights.h"
+#include "util/enumnames.h"
 
 #include <cstring>
 #include <fstream>
@@ -74,15 +75,10 @@ struct WeightsFile::Impl {
 };
 
 const char* weightsFormatName(WeightsFormat format) {
-    switch (format) {
-        case WeightsFormat::Hdf5:
-            return "HDF5";
-        case WeightsFormat::TorchPth:
-            return "PyTorch state_dict";
-        case WeightsFormat::KerasBackbone:
-            return "Keras backbone";
-    }
-    return "unknown";
+    static const EnumName<WeightsFormat> names[] = {{WeightsFormat::Hdf5, "HDF5"},
+                                                    {WeightsFormat::TorchPth, "PyTorch state_dict"},
+                                                    {WeightsFormat::KerasBackbone, "Keras backbone"}};
+    return enumName(format, names);
 }
 
 WeightsFormat detectWeightsFormat(const std::string& path) {

@@ -211,6 +211,22 @@ class TrainCliTest(unittest.TestCase):
         self.assertTrue(os.path.exists(os.path.join(moved, "weights.h5")))
         self.assertEqual(os.listdir(os.path.join(elsewhere, "runs", "r")), [])
 
+    def test_rescale_reaches_the_run_and_the_weights(self):
+        run = os.path.join(self.tmp.name, "rescaled")
+        proc = self.train(self.data, "--out", run, "--size", "32", "--epochs", "1", "--batch", "8",
+                          "--threads", "1", "--rescale", "0.5")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(os.path.join(run, "config.json")) as f:
+            self.assertEqual(json.load(f)["preprocessing"]["rescale"], 0.5)
+        import h5py
+        with h5py.File(os.path.join(run, "weights.h5"), "r") as h5:
+            model = json.loads(h5.attrs["convscope_model"])
+        self.assertEqual(model["preprocessing"]["rescale"], 0.5)
+        proc = self.train(self.data, "--out", os.path.join(self.tmp.name, "zero"), "--rescale", "0")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("--rescale", proc.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp.name, "zero")))
+
     def test_bad_arguments_are_clear_errors(self):
         proc = self.train(self.data)
         self.assertEqual(proc.returncode, 2)
