@@ -16,6 +16,7 @@
 #include "ui/training/trainingplots.h"
 #include "ui/training/transferadvice.h"
 
+#include <QAction>
 #include <QApplication>
 #include <QDir>
 #include <QFileInfo>
@@ -279,12 +280,14 @@ int main(int argc, char** argv) {
         window.classifyPanel()->grab().save(QDir(out).filePath(QStringLiteral("classify-cam.png")));
         inspectShots(window, out, image);
         // Help > About: the version, LibTorch, the GPUs and the CPU's precision.
-        QMessageBox about(QMessageBox::Information, QStringLiteral("About ConvScope"),
-                          MainWindow::aboutText(), QMessageBox::Ok, &window);
-        about.show();
+        for (QAction* action : window.findChildren<QAction*>())
+            if (action->text() == QStringLiteral("&About ConvScope"))
+                action->trigger();
         pause(300);
-        about.grab().save(QDir(out).filePath(QStringLiteral("about.png")));
-        about.hide();
+        if (auto* about = window.findChild<QMessageBox*>(QStringLiteral("aboutBox"))) {
+            about->grab().save(QDir(out).filePath(QStringLiteral("about.png")));
+            about->close();
+        }
         // Learning as you go: the glossary, the overfitting warning, the few-images hint.
         glossaryShots(window, out);
         overfittingShot(out);
