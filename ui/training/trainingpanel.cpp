@@ -64,11 +64,10 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
       m_optimizer(combo({QStringLiteral("adam"), QStringLiteral("rmsprop"), QStringLiteral("sgd")},
                         tr("optimizer"))),
       m_learningRate(new QDoubleSpinBox),
-      m_device(new QComboBox),
-      m_precision(new QComboBox),
       m_runDevice(new QLabel),
       m_runDir(new QLineEdit),
       m_startingWeights(new QLineEdit),
+      m_browse(new QPushButton(tr("Browse…"))),
       m_bottleneck(new QCheckBox(tr("Bottleneck features"))),
       m_bottleneckNote(new QLabel),
       m_fineTuneEpochs(new QSpinBox),
@@ -83,6 +82,13 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
       m_progress(new QProgressBar),
       m_status(new QLabel(tr("Not training"))),
       m_plots(new TrainingPlots) {
+    configureControls();
+    layOut();
+    connectSignals();
+    requestLayers();
+}
+
+void TrainingPanel::configureControls() {
     m_size->setRange(16, 512);
     m_size->setValue(64);
     m_size->setSuffix(tr(" px"));
@@ -94,7 +100,6 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
     m_batch->setToolTip(
         tr("Images per training step. auto: the largest power of two that fits "
            "in 80% of the GPU's free memory (32 on the CPU)"));
-    fillDeviceChoices();
     m_learningRate->setDecimals(5);
     m_learningRate->setRange(1e-5, 1.0);
     m_learningRate->setSingleStep(1e-4);
@@ -128,7 +133,9 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
         {m_plots, "trainingCharts"}};
     for (const auto& [widget, name] : named)
         widget->setObjectName(QLatin1String(name));
+}
 
+void TrainingPanel::layOut() {
     // Settings in a compact grid above the charts, so that the charts get the room.
     auto* form = new QGridLayout;
     const QList<QPair<QString, QWidget*>> fields{{tr("Architecture"), m_architecture},
@@ -138,19 +145,18 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
                                                  {tr("Batch size"), m_batch},
                                                  {tr("Optimizer"), m_optimizer},
                                                  {tr("Learning rate"), m_learningRate},
-                                                 {tr("Device"), m_device},
-                                                 {tr("Precision"), m_precision}};
+                                                 {tr("Device"), m_devices.deviceBox()},
+                                                 {tr("Precision"), m_devices.precisionBox()}};
     for (int i = 0; i < fields.size(); ++i) {
         form->addWidget(new QLabel(fields[i].first), i / 3, (i % 3) * 2);
         form->addWidget(fields[i].second, i / 3, (i % 3) * 2 + 1);
     }
     form->addWidget(new QLabel(tr("Run folder")), 3, 0);
     form->addWidget(m_runDir, 3, 1, 1, 5);
-    auto* browse = new QPushButton(tr("Browse…"));
     auto* weightsRow = new QHBoxLayout;
     weightsRow->addWidget(new QLabel(tr("Starting weights")));
     weightsRow->addWidget(m_startingWeights, 1);
-    weightsRow->addWidget(browse);
+    weightsRow->addWidget(m_browse);
     form->addLayout(weightsRow, 4, 0, 1, 6);
     auto* transferRow = new QHBoxLayout;
     transferRow->addWidget(m_bottleneck);
@@ -181,10 +187,12 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
     m_tabs->addTab(m_plots, tr("Charts"));
     m_tabs->addTab(m_layers, tr("Layers"));
     layout->addWidget(m_tabs, 1);
+}
 
+void TrainingPanel::connectSignals() {
     connect(m_start, &QPushButton::clicked, this, &TrainingPanel::start);
     connect(m_fineTune, &QPushButton::clicked, this, &TrainingPanel::startFineTune);
-    connect(browse, &QPushButton::clicked, this, [this] {
+    connect(m_browse, &QPushButton::clicked, this, [this] {
         const QString path = QFileDialog::getOpenFileName(
             this, tr("Starting weights"), m_startingWeights->text(),
             tr("Weight files (*.h5 *.hdf5 *.pth *.pt *.json);;All files (*)"));
@@ -235,7 +243,6 @@ TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
                                   ? tr("Bottleneck features: %1 of %2 images…").arg(done).arg(total)
                                   : tr("Decoding %1 of %2 images…").arg(done).arg(total));
         });
-    requestLayers();
 }
 
 ModelConfig TrainingPanel::modelConfig() const {
@@ -407,46 +414,13 @@ void TrainingPanel::startFineTune() {
     setRunning(true);
 }
 
-void TrainingPanel::fillDeviceChoices() {
-    const RuntimeInfo info = runtimeInfo();
-    m_device->addItem(
-        info.cudaDevices.empty() ? tr("auto (CPU: no GPU found)") : tr("auto (the first GPU)"),
-        QStringLiteral("auto"));
-    m_device->addItem(
-        tr("CPU, %1 threads%2").arg(info.cpuThreads).arg(info.cpuBf16 ? tr(", bf16") : QString()),
-        QStringLiteral("cpu"));
-    for (const CudaDeviceInfo& d : info.cudaDevices)
-        m_device->addItem(tr("cuda:%1 %2, %3")
-                              .arg(d.index)
-                              .arg(QString::fromStdString(d.name),
-                                   QString::fromStdString(gibibytesText(d.memoryBytes))),
-                          QStringLiteral("cuda:%1").arg(d.index));
-    m_device->setToolTip(
-        info.cudaDevices.empty()
-            ? tr("No CUDA GPU was found: training runs on every CPU core (LibTorch %1%2)")
-                  .arg(QString::fromStdString(info.libtorch),
-                       info.cudaCompiled ? tr(", built with CUDA") : QString())
-            : tr("auto: the first GPU; or choose one by name"));
-    const QString cpuAuto = QString::fromLatin1(precisionName(info.cpuDefault));
-    const QString gpuAuto = QString::fromLatin1(precisionName(info.cudaDefault));
-    m_precision->addItem(info.cudaDevices.empty() ? tr("auto (%1 on this CPU)").arg(cpuAuto)
-                                                  : tr("auto (%1 on the GPU)").arg(gpuAuto),
-                         QStringLiteral("auto"));
-    for (const char* p : {"fp32", "bf16", "fp16"})
-        m_precision->addItem(QString::fromLatin1(p), QString::fromLatin1(p));
-    m_precision->setToolTip(
-        tr("Arithmetic precision. bf16 and fp16 compute in 16 bits where it is safe "
-           "(autocast) and keep the weights in float32; fp16 scales the loss to keep small "
-           "gradients. auto: bf16 on GPUs that have it (else fp16) and on CPUs with "
-           "AVX512_BF16 or AMX (else fp32)."));
-}
 
 QString TrainingPanel::deviceChoice() const {
-    return m_device->currentData().toString();
+    return m_devices.device();
 }
 
 QString TrainingPanel::precisionChoice() const {
-    return m_precision->currentData().toString();
+    return m_devices.precision();
 }
 
 QString TrainingPanel::runDeviceText() const {
@@ -454,10 +428,7 @@ QString TrainingPanel::runDeviceText() const {
 }
 
 QStringList TrainingPanel::deviceEntries() const {
-    QStringList entries;
-    for (int i = 0; i < m_device->count(); ++i)
-        entries << m_device->itemText(i);
-    return entries;
+    return m_devices.deviceEntries();
 }
 
 void TrainingPanel::onOutOfMemory(const QString& runDir, const QString& message, int largestBatch) {

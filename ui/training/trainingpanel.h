@@ -3,6 +3,7 @@
 #include "train/finetuner.h"
 #include "train/trainconfig.h"
 #include "train/trainingobserver.h"
+#include "ui/training/devicepicker.h"
 
 #include <QWidget>
 
@@ -57,9 +58,9 @@ public:
     /// Runs the two-phase fine-tuning recipe (phase 1: the head with the backbone frozen, by
     /// bottleneck features when ticked; phase 2: the last block and the head, SGD 1e-4).
     void startFineTune();
-    /// `batchSize` > 0 resumes with that batch size (after running out of memory).
     /// The status line under the settings ("Epoch 2/10, batch …", "Stopped: …").
     QString statusText() const;
+    /// `batchSize` > 0 resumes with that batch size (after running out of memory).
     void resumeRun(const QString& runDir, int batchSize = 0);
     /// The choices of the Device and Precision boxes ("auto", "cpu", "cuda:0"; "bf16"...).
     QString deviceChoice() const;
@@ -88,7 +89,11 @@ Q_SIGNALS:
     void bottleneckChanged(bool on);
 
 private:
-    void fillDeviceChoices();
+    /// Ranges, defaults, tooltips and names of the settings.
+    void configureControls();
+    /// The settings grid above the buttons, the status line and the charts.
+    void layOut();
+    void connectSignals();
     void onOutOfMemory(const QString& runDir, const QString& message, int largestBatch);
     void onBatch(const convscope::BatchEnd& e);
     void onEpoch(const convscope::EpochEnd& e);
@@ -117,11 +122,11 @@ private:
     QSpinBox* m_batch;
     QComboBox* m_optimizer;
     QDoubleSpinBox* m_learningRate;
-    QComboBox* m_device;
-    QComboBox* m_precision;
+    DevicePicker m_devices;
     QLabel* m_runDevice;  ///< what the running (or last) run computes on, and in what precision
     QLineEdit* m_runDir;
     QLineEdit* m_startingWeights;
+    QPushButton* m_browse;
     QCheckBox* m_bottleneck;
     QLabel* m_bottleneckNote;
     QSpinBox* m_fineTuneEpochs;
