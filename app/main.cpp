@@ -65,6 +65,10 @@ const char* kUsage =
     "      --finetune-bn-train); RUN_DIR gets history.csv (with a phase column)\n"
     "      and weights.h5\n"
     "  (WEIGHTS: ConvScope or Keras HDF5, a torchvision state_dict .pth or a TF.js model.json)\n"
+    "  runs [WORKSPACE] [--json]\n"
+    "      every run folder in WORKSPACE (default ~/.local/share/convscope/runs): status\n"
+    "      (running, finished, interrupted, failed or damaged), start, duration, data,\n"
+    "      architecture, epochs, best and final validation accuracy, device\n"
     "  info [--json]\n"
     "      this build and machine: version, LibTorch, GPUs, CPU bf16, default precisions\n"
     "  (evaluate, predict, filters, featuremaps and cam take [--device D] [--precision P] too)\n"
@@ -117,6 +121,7 @@ int run(int argc, char** argv) {
         {"cam", convscope::cli::camCommand},
         {"finetune", convscope::cli::fineTuneCommand},
         {"info", convscope::cli::infoCommand},
+        {"runs", convscope::cli::runsCommand},
     };
     if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
         std::fputs(kUsage, stdout);

@@ -19,5 +19,6 @@ int filtersCommand(const std::vector<std::string>& args);
 int featureMapsCommand(const std::vector<std::string>& args);
 int camCommand(const std::vector<std::string>& args);
 int infoCommand(const std::vector<std::string>& args);
+int runsCommand(const std::vector<std::string>& args);
 
 }  // namespace convscope::cli

@@ -3,6 +3,7 @@
 #include "error.h"
 #include "models/finetuning.h"
 #include "train/runfolder.h"
+#include "train/runstatus.h"
 #include "train/trainer.h"
 #include "util/atomicfile.h"
 
@@ -218,34 +219,47 @@ TrainingResult FineTuner::run() {
                              {"train", nlohmann::json::parse(toJson(c.base))}};
             writeTextFileAtomically((runDir / "recipe.json").string(), j.dump(2));
         }
-
-        std::vector<EpochEnd> history;
-        TrainingResult result;
-        m_observer->onMessage(std::string("Phase 1: training the head with the backbone frozen") +
-                              (c.base.bottleneck ? ", from bottleneck features" : ""));
-        const TrainingResult head = runPhase(1, 0, history);
-        if (!head.cancelled && !m_cancelled) {
-            char settings[96];
-            std::snprintf(settings, sizeof settings, "SGD, learning rate %g, momentum %g",
-                          c.fineTuneLearningRate, c.fineTuneMomentum);
-            m_observer->onMessage("Phase 2: fine-tuning " + lastBlockName(c.base.model) +
-                                  " and the head with " + settings);
-            result = runPhase(2, head.epochsCompleted, history);
-        } else {
-            result = head;
+        RunStatusRecord status;
+        status.start(runDir.string());
+        try {
+            return runPhases(status);
+        } catch (...) {
+            status.endWithCurrentException();
+            throw;
         }
-        result.cancelled = result.cancelled || head.cancelled || m_cancelled;
-        result.history = history;
-        result.epochsCompleted = int(history.size());
-        result.weightsPath.clear();
-        if (!result.cancelled) {
-            result.weightsPath = (runDir / "weights.h5").string();
-            copyFileAtomically((runDir / phaseFolder(2) / "weights.h5").string(),
-                               result.weightsPath);
-        }
-        m_observer->onFinished(result);
-        return result;
     });
+}
+
+TrainingResult FineTuner::runPhases(RunStatusRecord& status) {
+    const FineTuneConfig& c = m_config;
+    const fs::path runDir(c.base.runDir);
+    std::vector<EpochEnd> history;
+    TrainingResult result;
+    m_observer->onMessage(std::string("Phase 1: training the head with the backbone frozen") +
+                          (c.base.bottleneck ? ", from bottleneck features" : ""));
+    const TrainingResult head = runPhase(1, 0, history);
+    if (!head.cancelled && !m_cancelled) {
+        char settings[96];
+        std::snprintf(settings, sizeof settings, "SGD, learning rate %g, momentum %g",
+                      c.fineTuneLearningRate, c.fineTuneMomentum);
+        m_observer->onMessage("Phase 2: fine-tuning " + lastBlockName(c.base.model) +
+                              " and the head with " + settings);
+        result = runPhase(2, head.epochsCompleted, history);
+    } else {
+        result = head;
+    }
+    result.cancelled = result.cancelled || head.cancelled || m_cancelled;
+    result.history = history;
+    result.epochsCompleted = int(history.size());
+    result.weightsPath.clear();
+    if (!result.cancelled) {
+        result.weightsPath = (runDir / "weights.h5").string();
+        copyFileAtomically((runDir / phaseFolder(2) / "weights.h5").string(),
+                           result.weightsPath);
+    }
+    status.end(result.cancelled ? RunState::Interrupted : RunState::Finished);
+    m_observer->onFinished(result);
+    return result;
 }
 
 }  // namespace convscope

@@ -10,6 +10,8 @@
 
 namespace convscope {
 
+class RunStatusRecord;
+
 class Trainer;
 
 /// The two-phase fine-tuning recipe of the Keras blog post "Building powerful image
@@ -62,6 +64,8 @@ public:
 
 private:
     TrainingResult runPhase(int phase, int epochOffset, std::vector<EpochEnd>& history);
+    /// Both phases, once the recipe's folder is settled; records the end in `status`.
+    TrainingResult runPhases(RunStatusRecord& status);
 
     FineTuneConfig m_config;
     TrainingObserver* m_observer;

@@ -12,6 +12,7 @@
 #include "train/optimization.h"
 #include "train/precision.h"
 #include "train/runfolder.h"
+#include "train/runstatus.h"
 #include "util/atomicfile.h"
 
 #include <torch/torch.h>
@@ -87,6 +88,7 @@ struct Trainer::Impl {
         std::int64_t correct = 0, seen = 0;
     };
 
+    RunStatusRecord status;  ///< status.json, from when the folder is settled
     // Set by prepareRunFolder().
     ResolvedDevice resolved;
     torch::Device device{torch::kCPU};
@@ -164,7 +166,14 @@ TrainConfig Trainer::resumeConfig(const std::string& runDir) {
 }
 
 TrainingResult Trainer::run() {
-    return atBoundary(m_impl->config.runDir, [&] { return m_impl->run(); });
+    return atBoundary(m_impl->config.runDir, [&] {
+        try {
+            return m_impl->run();
+        } catch (...) {
+            m_impl->status.endWithCurrentException();
+            throw;
+        }
+    });
 }
 
 TrainingResult Trainer::Impl::run() {
@@ -232,6 +241,7 @@ void Trainer::Impl::prepareRunFolder() {
             throw Error(c.runDir,
                         "nothing to resume (no checkpoint.pt: the first epoch never finished); "
                         "start it again with the same data and --out");
+        status.start(runDir.string());
         return;
     }
     if (fs::exists(runDir / "config.json") && fs::exists(checkpointPath))
@@ -245,6 +255,7 @@ void Trainer::Impl::prepareRunFolder() {
                             "again");
     fs::create_directories(runDir);
     writeConfig();
+    status.start(runDir.string());
 }
 
 void Trainer::Impl::writeConfig() const {
@@ -527,6 +538,7 @@ void Trainer::Impl::stopForOutOfMemory(Session& s) {
 }
 
 TrainingResult Trainer::Impl::finishCancelled() {
+    status.end(RunState::Interrupted);
     TrainingResult result;
     result.cancelled = true;
     observer->onFinished(result);
@@ -549,6 +561,7 @@ TrainingResult Trainer::Impl::finish(Session& s, bool stoppedEarly) {
         s.model->to(torch::kCPU);
         saveModelWeights(result.weightsPath, *s.model, s.metadata);
     }
+    status.end(cancelled ? RunState::Interrupted : RunState::Finished);
     observer->onFinished(result);
     return result;
 }

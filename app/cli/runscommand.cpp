@@ -1,0 +1,87 @@
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/jsontext.h"
+
+#include "train/runcatalog.h"
+#include "util/text.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+namespace convscope::cli {
+
+namespace {
+
+nlohmann::json optionalNumber(const std::optional<double>& v) {
+    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+nlohmann::json runJson(const RunSummary& r) {
+    nlohmann::json j{{"path", r.path},
+                     {"name", r.name},
+                     {"status", r.status},
+                     {"started", r.started},
+                     {"duration_s", r.durationSeconds},
+                     {"data", r.data},
+                     {"architecture", r.architecture},
+                     {"epochs_done", r.epochsDone},
+                     {"best_val_accuracy", optionalNumber(r.bestValidationAccuracy)},
+                     {"final_val_accuracy", optionalNumber(r.finalValidationAccuracy)},
+                     {"device", r.device},
+                     {"note", r.note},
+                     {"epochs_planned", r.epochsPlanned},
+                     {"recipe", r.recipe},
+                     {"pid", r.pid},
+                     {"host", r.host}};
+    if (!r.reason.empty())
+        j["reason"] = r.reason;
+    return j;
+}
+
+std::string accuracyText(const std::optional<double>& v) {
+    char text[16] = "-";
+    if (v)
+        std::snprintf(text, sizeof text, "%.4f", *v);
+    return text;
+}
+
+}  // namespace
+
+int runsCommand(const std::vector<std::string>& argv) {
+    const Args args(argv, {"workspace"}, {"json"});
+    if (args.positionals().size() > 1)
+        throw UsageError("runs takes at most one folder");
+    const std::string workspace = !args.positionals().empty() ? args.positionals()[0]
+                                  : args.value("workspace")   ? *args.value("workspace")
+                                                              : defaultWorkspace();
+    const std::vector<RunSummary> runs = listRuns(workspace);
+    if (args.flag("json")) {
+        nlohmann::json list = nlohmann::json::array();
+        for (const RunSummary& r : runs)
+            list.push_back(runJson(r));
+        std::cout << jsonText(list) << std::endl;
+        return 0;
+    }
+    if (runs.empty()) {
+        std::printf("No runs in %s\n", escapeInvalidUtf8(workspace).c_str());
+        return 0;
+    }
+    std::printf("%-24s %-11s %-20s %-11s %7s %8s %8s %s\n", "name", "status", "started",
+                "arch", "epochs", "best", "final", "device");
+    for (const RunSummary& r : runs) {
+        const std::string epochs =
+            std::to_string(r.epochsDone) + "/" + std::to_string(r.epochsPlanned);
+        std::printf("%-24s %-11s %-20s %-11s %7s %8s %8s %s\n",
+                    escapeInvalidUtf8(r.name).c_str(), r.status.c_str(), r.started.c_str(),
+                    r.architecture.c_str(), epochs.c_str(),
+                    accuracyText(r.bestValidationAccuracy).c_str(),
+                    accuracyText(r.finalValidationAccuracy).c_str(), r.device.c_str());
+        if (!r.reason.empty())
+            std::printf("  %s\n", escapeInvalidUtf8(r.reason).c_str());
+    }
+    return 0;
+}
+
+}  // namespace convscope::cli

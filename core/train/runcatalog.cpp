@@ -1,0 +1,194 @@
+#include "train/runcatalog.h"
+
+#include "error.h"
+#include "train/finetuner.h"
+#include "train/runfolder.h"
+#include "train/runstatus.h"
+#include "util/atomicfile.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <sstream>
+#include <tuple>
+
+namespace convscope {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Epochs done, best and final validation accuracy, and seconds trained, from history.csv.
+void readHistory(const fs::path& file, RunSummary& r) {
+    std::istringstream in(readTextFile(file.string()));
+    std::string line;
+    std::getline(in, line);
+    if (line.rfind("epoch,", 0) != 0)
+        throw Error(file.string(), "damaged (no header line)");
+    double best = -1;
+    while (std::getline(in, line)) {
+        if (line.empty())
+            continue;
+        std::vector<std::string> cells;
+        std::stringstream fields(line);
+        for (std::string cell; std::getline(fields, cell, ',');)
+            cells.push_back(cell);
+        if (cells.size() < 7)
+            throw Error(file.string(), "damaged (a row with " + std::to_string(cells.size()) +
+                                           " fields)");
+        double accuracy = 0;
+        try {
+            accuracy = std::stod(cells[4]);
+        } catch (const std::exception&) {
+            throw Error(file.string(), "damaged (validation accuracy '" + cells[4] + "')");
+        }
+        ++r.epochsDone;
+        best = std::max(best, accuracy);
+        r.finalValidationAccuracy = accuracy;
+    }
+    if (best >= 0)
+        r.bestValidationAccuracy = best;
+}
+
+std::string fileTimeIso(const fs::path& file) {
+    const auto written = fs::last_write_time(file);
+    const auto system = std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+        written - fs::file_time_type::clock::now() + std::chrono::system_clock::now());
+    const std::time_t t = std::chrono::system_clock::to_time_t(system);
+    std::tm utc{};
+    gmtime_r(&t, &utc);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return text;
+}
+
+/// The run's settings (plain run or recipe), into `r`.
+void readSettings(const fs::path& dir, RunSummary& r) {
+    TrainConfig c;
+    if (fs::exists(dir / "recipe.json")) {
+        const FineTuneConfig f = FineTuner::resumeConfig(dir.string());
+        c = f.base;
+        r.recipe = true;
+        r.epochsPlanned = f.headEpochs + f.fineTuneEpochs;
+        // The phases record where they ran; the recipe's own copy was written before.
+        for (const char* phase : {"finetune", "head"})
+            if (r.device.empty() && fs::exists(dir / phase / "config.json"))
+                r.device = readRunConfig((dir / phase).string()).deviceUsed;
+    } else {
+        c = readRunConfig(dir.string());
+        r.epochsPlanned = c.epochs;
+    }
+    r.data = c.dataDir;
+    r.architecture = architectureName(c.model.architecture);
+    if (!c.deviceUsed.empty())
+        r.device = c.deviceUsed;
+}
+
+/// The status: status.json's, or for runs from before it was written, what the files say.
+void readState(const fs::path& dir, RunSummary& r) {
+    const std::optional<RunStatus> s = readRunStatus(dir.string());
+    if (!s) {
+        r.status = fs::exists(dir / "weights.h5") ? "finished" : "interrupted";
+        const fs::path config = fs::exists(dir / "recipe.json") ? dir / "recipe.json"
+                                                                : dir / "config.json";
+        if (fs::exists(config))
+            r.started = fileTimeIso(config);
+        return;
+    }
+    r.status = runStateName(s->state);
+    r.started = s->started;
+    r.pid = s->pid;
+    r.host = s->host;
+    std::string ended = s->ended;
+    if (s->state == RunState::Failed)
+        r.reason = s->error;
+    if (s->state == RunState::Running && s->host == hostName() && !processAlive(s->pid)) {
+        r.status = "interrupted";
+        r.reason = "the process that trained it (" + std::to_string(s->pid) + ") is gone";
+        // It ended, unrecorded, after the last file it wrote.
+        for (const char* file : {"status.json", "history.csv", "checkpoint.pt", "latest.h5"})
+            if (fs::exists(dir / file))
+                ended = std::max(ended, fileTimeIso(dir / file));
+    }
+    r.durationSeconds = s->secondsBefore;
+    const auto from = secondsFromIsoTime(s->sessionStarted);
+    const auto to = secondsFromIsoTime(ended.empty() ? isoTimeNow() : ended);
+    if (from && to && *to >= *from)
+        r.durationSeconds += *to - *from;
+}
+
+}  // namespace
+
+bool isRunFolder(const std::string& folder) {
+    const fs::path dir(folder);
+    std::error_code ec;
+    return fs::is_regular_file(dir / "config.json", ec) ||
+           fs::is_regular_file(dir / "recipe.json", ec) ||
+           fs::is_regular_file(dir / "status.json", ec);
+}
+
+RunSummary describeRun(const std::string& runDir) {
+    RunSummary r;
+    const fs::path dir = fs::absolute(runDir).lexically_normal();
+    r.path = dir.string();
+    r.name = dir.filename().string();
+    // Each part is read on its own, so that one damaged file leaves the rest in the summary.
+    auto part = [&](auto&& read) {
+        try {
+            read();
+        } catch (const std::exception& e) {
+            if (r.reason.empty() || r.status != "damaged")
+                r.reason = readableReason(e.what());
+            r.status = "damaged";
+        }
+    };
+    part([&] { readState(dir, r); });
+    part([&] {
+        if (!fs::exists(dir / "config.json") && !fs::exists(dir / "recipe.json"))
+            throw Error(r.path, "no config.json: the run never got past its first step");
+        readSettings(dir, r);
+    });
+    part([&] {
+        if (fs::exists(dir / "history.csv"))
+            readHistory(dir / "history.csv", r);
+    });
+    part([&] {
+        if (!fs::exists(dir / "run.json"))
+            return;
+        const nlohmann::json j = nlohmann::json::parse(readTextFile((dir / "run.json").string()));
+        r.name = j.value("name", r.name);
+        r.note = j.value("note", std::string());
+    });
+    return r;
+}
+
+std::vector<RunSummary> listRuns(const std::string& workspace) {
+    return atBoundary(workspace, [&] {
+        std::error_code ec;
+        if (!fs::is_directory(workspace, ec))
+            throw Error(workspace, "not a folder");
+        std::vector<RunSummary> runs;
+        for (const fs::directory_entry& entry : fs::directory_iterator(workspace))
+            if (entry.is_directory(ec) && isRunFolder(entry.path().string()))
+                runs.push_back(describeRun(entry.path().string()));
+        std::sort(runs.begin(), runs.end(), [](const RunSummary& a, const RunSummary& b) {
+            return std::tie(a.started, a.path) < std::tie(b.started, b.path);
+        });
+        return runs;
+    });
+}
+
+std::string defaultWorkspace() {
+    const char* data = std::getenv("XDG_DATA_HOME");
+    const char* home = std::getenv("HOME");
+    const fs::path base = data && *data ? fs::path(data)
+                          : home && *home ? fs::path(home) / ".local" / "share"
+                                          : fs::current_path();
+    return (base / "convscope" / "runs").string();
+}
+
+}  // namespace convscope

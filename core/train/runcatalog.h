@@ -1,0 +1,49 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace convscope {
+
+/// One run folder as the runs listing shows it (`convscope runs`, the window's Runs dock).
+struct RunSummary {
+    std::string path;  ///< the folder, absolute
+    std::string name;  ///< run.json's "name", else the folder's name
+    /// "running", "finished", "interrupted", "failed", or "damaged" for a folder whose files
+    /// cannot be read (then `reason` says why and the rest is what could be read).
+    std::string status;
+    std::string reason;   ///< why it is damaged or failed, or how it was interrupted
+    std::string started;  ///< ISO 8601 UTC; from status.json, else config.json's time
+    double durationSeconds = 0;
+    std::string data;  ///< the data folder
+    std::string architecture;
+    bool recipe = false;  ///< the two-phase fine-tuning recipe
+    int epochsDone = 0;
+    int epochsPlanned = 0;
+    std::optional<double> bestValidationAccuracy;
+    std::optional<double> finalValidationAccuracy;
+    std::string device;  ///< where it trained ("cpu", "cuda:0")
+    std::string note;    ///< run.json's "note"
+    long long pid = 0;   ///< the process training it, or that last did
+    std::string host;
+};
+
+/// The summary of one run folder. Never throws: what cannot be read makes it "damaged".
+/// A folder whose status.json says running, on this host, by a process that is gone, is
+/// "interrupted" (killed, or the machine stopped).
+RunSummary describeRun(const std::string& runDir);
+
+/// Whether `folder` is a run folder: it holds config.json, recipe.json or status.json.
+bool isRunFolder(const std::string& folder);
+
+/// Every run folder directly inside `workspace`, oldest first (by start, then path). A damaged
+/// one is listed as such and never hides the others. Throws convscope::Error naming the
+/// workspace when it is not a readable folder.
+std::vector<RunSummary> listRuns(const std::string& workspace);
+
+/// Where runs go when no folder is named: $XDG_DATA_HOME/convscope/runs, else
+/// ~/.local/share/convscope/runs (the window uses the same folder).
+std::string defaultWorkspace();
+
+}  // namespace convscope

@@ -1,0 +1,147 @@
+// The runs listing: what each run folder says (status.json, config.json, history.csv,
+// run.json), how a run ended, and that a damaged folder is listed as such without hiding the
+// others.
+#include "train/runcatalog.h"
+
+#include "error.h"
+#include "testimages.h"
+#include "train/runstatus.h"
+#include "train/trainer.h"
+#include "trainerfixtures.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace convscope;
+using namespace convscope::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CancelAfterFirstEpoch : TrainingObserver {
+    Trainer* trainer = nullptr;
+    void onEpochEnd(const EpochEnd&) override { trainer->cancel(); }
+};
+
+}  // namespace
+
+TEST(RunCatalog, aFinishedRunSaysWhatItTrainedAndHowItDid) {
+    TempDir dir;
+    makeColourDataset(dir, 8);
+    const TrainConfig c = smallConfig(dir, "runs/first", 2);
+    const TrainingResult result = Trainer(c, nullptr).run();
+    const RunSummary r = describeRun(c.runDir);
+    EXPECT_EQ(r.status, "finished");
+    EXPECT_EQ(r.name, "first");
+    EXPECT_EQ(r.path, fs::absolute(c.runDir).lexically_normal().string());
+    EXPECT_EQ(r.architecture, "small");
+    EXPECT_EQ(r.epochsDone, 2);
+    EXPECT_EQ(r.epochsPlanned, 2);
+    ASSERT_TRUE(r.finalValidationAccuracy.has_value());
+    EXPECT_DOUBLE_EQ(*r.finalValidationAccuracy, result.finalValidationAccuracy);
+    ASSERT_TRUE(r.bestValidationAccuracy.has_value());
+    EXPECT_GE(*r.bestValidationAccuracy, *r.finalValidationAccuracy);
+    EXPECT_EQ(r.device, "cpu");
+    EXPECT_EQ(r.data, fs::absolute(c.dataDir).lexically_normal().string());
+    EXPECT_EQ(r.pid, (long long)getpid());
+    EXPECT_EQ(r.host, hostName());
+    EXPECT_TRUE(secondsFromIsoTime(r.started).has_value()) << r.started;
+    EXPECT_TRUE(r.reason.empty()) << r.reason;
+}
+
+TEST(RunCatalog, aCancelledRunIsInterruptedAndAResumeFinishesIt) {
+    TempDir dir;
+    makeColourDataset(dir, 8);
+    const TrainConfig c = smallConfig(dir, "runs/cut", 3);
+    CancelAfterFirstEpoch cancel;
+    Trainer trainer(c, &cancel);
+    cancel.trainer = &trainer;
+    trainer.run();
+    RunSummary r = describeRun(c.runDir);
+    EXPECT_EQ(r.status, "interrupted");
+    EXPECT_EQ(r.epochsDone, 1);
+    const std::string started = r.started;
+    Trainer(Trainer::resumeConfig(c.runDir), nullptr, true).run();
+    r = describeRun(c.runDir);
+    EXPECT_EQ(r.status, "finished");
+    EXPECT_EQ(r.epochsDone, 3);
+    EXPECT_EQ(r.started, started) << "a resume keeps when the run first started";
+}
+
+TEST(RunCatalog, aRunThatFailsSaysWhyAndARefusedOneLeavesNothing) {
+    TempDir dir;
+    for (int i = 0; i < 4; ++i)
+        writeImage(dir.file("data/only/" + std::to_string(i) + ".png"), solidBgr(20, 20, {1, 2, 3}));
+    const TrainConfig c = smallConfig(dir, "runs/one-class", 1);
+    EXPECT_THROW(Trainer(c, nullptr).run(), Error);
+    const RunSummary r = describeRun(c.runDir);
+    EXPECT_EQ(r.status, "failed");
+    EXPECT_NE(r.reason.find("two classes"), std::string::npos) << r.reason;
+
+    TrainConfig refused = smallConfig(dir, "runs/refused", 1);
+    refused.learningRate = 0;
+    EXPECT_THROW(Trainer(refused, nullptr).run(), Error);
+    EXPECT_FALSE(fs::exists(refused.runDir));
+}
+
+TEST(RunCatalog, aRunningRecordWhoseProcessIsGoneIsInterrupted) {
+    TempDir dir;
+    makeColourDataset(dir, 8);
+    const TrainConfig c = smallConfig(dir, "runs/killed", 1);
+    Trainer(c, nullptr).run();
+    RunStatus s = *readRunStatus(c.runDir);
+    s.state = RunState::Running;
+    s.ended.clear();
+    s.pid = 999999999;  // no such process
+    writeRunStatus(c.runDir, s);
+    RunSummary r = describeRun(c.runDir);
+    EXPECT_EQ(r.status, "interrupted");
+    EXPECT_NE(r.reason.find("999999999"), std::string::npos) << r.reason;
+    // On another machine this one cannot tell: it is running as far as anyone here knows.
+    s.host = "elsewhere";
+    writeRunStatus(c.runDir, s);
+    EXPECT_EQ(describeRun(c.runDir).status, "running");
+}
+
+TEST(RunCatalog, damagedFoldersAreListedWithTheReasonAndNeverHideTheOthers) {
+    TempDir dir;
+    makeColourDataset(dir, 8);
+    Trainer(smallConfig(dir, "runs/good", 1), nullptr).run();
+    Trainer(smallConfig(dir, "runs/history", 1), nullptr).run();
+    std::ofstream(dir.file("runs/history/history.csv"), std::ios::app) << "3,0.1,zero\n";
+    fs::create_directories(dir.file("runs/config"));
+    std::ofstream(dir.file("runs/config/config.json")) << "{\"data\": ";
+    fs::create_directories(dir.file("runs/status"));
+    std::ofstream(dir.file("runs/status/status.json")) << "not json";
+    fs::create_directories(dir.file("runs/not-a-run"));
+    std::ofstream(dir.file("runs/good/run.json")) << R"({"name": "baseline", "note": "first try"})";
+
+    const std::vector<RunSummary> runs = listRuns(dir.file("runs"));
+    ASSERT_EQ(runs.size(), 4u);
+    std::map<std::string, RunSummary> byFolder;
+    for (const RunSummary& r : runs)
+        byFolder[fs::path(r.path).filename().string()] = r;
+    EXPECT_EQ(byFolder.count("not-a-run"), 0u);
+    EXPECT_EQ(byFolder["good"].status, "finished");
+    EXPECT_EQ(byFolder["good"].name, "baseline");
+    EXPECT_EQ(byFolder["good"].note, "first try");
+    for (const char* damaged : {"history", "config", "status"}) {
+        EXPECT_EQ(byFolder[damaged].status, "damaged") << damaged;
+        EXPECT_FALSE(byFolder[damaged].reason.empty()) << damaged;
+    }
+    EXPECT_NE(byFolder["history"].reason.find("history.csv"), std::string::npos);
+    EXPECT_EQ(byFolder["history"].architecture, "small") << "what could be read is kept";
+    EXPECT_THROW(listRuns(dir.file("no-such-folder")), Error);
+}
+
+TEST(RunCatalog, theDefaultWorkspaceFollowsXdgDataHome) {
+    const char* saved = std::getenv("XDG_DATA_HOME");
+    setenv("XDG_DATA_HOME", "/tmp/xdg-data", 1);
+    EXPECT_EQ(defaultWorkspace(), "/tmp/xdg-data/convscope/runs");
+    if (saved)
+        setenv("XDG_DATA_HOME", saved, 1);
+    else
+        unsetenv("XDG_DATA_HOME");
+}
