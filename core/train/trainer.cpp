@@ -241,8 +241,7 @@ void Trainer::Impl::prepareRunFolder() {
             throw Error(c.runDir,
                         "nothing to resume (no checkpoint.pt: the first epoch never finished); "
                         "start it again with the same data and --out");
-        status.start(runDir.string());
-        return;
+        return;  // status.json is written once the data's classes are checked (loadData)
     }
     if (fs::exists(runDir / "config.json") && fs::exists(checkpointPath))
         throw Error(c.runDir,
@@ -287,6 +286,7 @@ std::optional<Trainer::Impl::RunData> Trainer::Impl::loadData() {
         // What this session uses (a batch size chosen at resume, the device found now),
         // written once the data has been checked.
         writeConfig();
+        status.start(runDir.string());
     }
 
     CacheOptions cacheOptions;
