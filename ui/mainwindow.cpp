@@ -8,13 +8,16 @@
 #include "ui/evaluate/evaluationpanel.h"
 #include "ui/help/helpcontroller.h"
 #include "ui/inspect/inspectpanel.h"
+#include "ui/runs/runspanel.h"
 #include "ui/training/trainingpanel.h"
+#include "ui/training/runsfolder.h"
 #include "ui/training/trainingplots.h"
 #include "util/buglog.h"
 
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDateTime>
+#include <QDir>
 #include <QDockWidget>
 #include <QFile>
 #include <QFileDialog>
@@ -58,6 +61,7 @@ MainWindow::MainWindow(QWidget* parent)
       m_classify(new ClassifyPanel(m_bridge)),
       m_evaluation(new EvaluationPanel(m_bridge)),
       m_inspect(new InspectPanel(m_bridge)),
+      m_runs(new RunsPanel(m_bridge)),
       m_centre(new QTabWidget),
       m_issues(new QListWidget) {
     setWindowTitle(tr("ConvScope"));
@@ -77,7 +81,10 @@ MainWindow::MainWindow(QWidget* parent)
     QDockWidget* issuesDock =
         dock(this, tr("Issues"), QStringLiteral("issues"), m_issues, Qt::BottomDockWidgetArea);
     tabifyDockWidget(augmentDock, classifyDock);
+    QDockWidget* runsDock =
+        dock(this, tr("Runs"), QStringLiteral("runs"), m_runs, Qt::BottomDockWidgetArea);
     tabifyDockWidget(evaluateDock, issuesDock);
+    tabifyDockWidget(evaluateDock, runsDock);
     augmentDock->raise();
     evaluateDock->raise();
     // Side docks run the full height; the bottom dock sits under the charts only.
@@ -115,7 +122,16 @@ MainWindow::MainWindow(QWidget* parent)
             setWeights(path, Origin::Background);  // a snapshot after an epoch
     });
 
+    connect(m_runs, &RunsPanel::runActivated, this, &MainWindow::openRun);
+    connect(m_runs, &RunsPanel::resumeRequested, this, [this](const QString& dir) {
+        m_training->resumeRun(dir);
+    });
+    // A run the window starts shows up in the list as soon as its folder is made.
+    connect(m_bridge, &EngineBridge::trainingStarted, m_runs, &RunsPanel::refresh);
+    connect(m_bridge, &EngineBridge::trainingFinished, m_runs, &RunsPanel::refresh);
+
     QSettings settings;
+    m_runs->setWorkspace(settings.value(QStringLiteral("runs/workspace"), runsFolder()).toString());
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
     restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
     if (!settings.contains(QStringLiteral("window/geometry")))
@@ -253,6 +269,20 @@ void MainWindow::setWeights(const QString& path, Origin origin) {
     m_inspect->setWeights(path, origin);
 }
 
+void MainWindow::openRun(const QString& runDir) {
+    const QDir dir(runDir);
+    const QString weights = dir.filePath(QStringLiteral("weights.h5"));
+    const QString latest = dir.filePath(QStringLiteral("latest.h5"));
+    if (QFileInfo::exists(weights))
+        loadWeights(weights);
+    else if (QFileInfo::exists(latest))
+        loadWeights(latest);
+    else
+        onFailed(tr("Open run"), tr("%1 has no weights yet (its first epoch never finished)")
+                                     .arg(runDir),
+                 Origin::User);
+}
+
 void MainWindow::showCentreTab(int index) {
     m_centre->setCurrentIndex(index);
 }
@@ -335,6 +365,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
     settings.setValue(QStringLiteral("window/state"), saveState());
     settings.setValue(QStringLiteral("lastFolder"), m_folder);
+    settings.setValue(QStringLiteral("runs/workspace"), m_runs->workspace());
     event->accept();
 }
 

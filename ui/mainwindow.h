@@ -16,6 +16,7 @@ class DatasetPanel;
 class EvaluationPanel;
 class HelpController;
 class InspectPanel;
+class RunsPanel;
 class TrainingPanel;
 
 /// The workbench: dataset browser, augmentation preview, training with live charts,
@@ -42,6 +43,9 @@ public:
     TrainingPanel* trainingPanel() const { return m_training; }
     ClassifyPanel* classifyPanel() const { return m_classify; }
     EvaluationPanel* evaluationPanel() const { return m_evaluation; }
+    RunsPanel* runsPanel() const { return m_runs; }
+    /// Classifies and inspects with a run folder's weights (weights.h5, else latest.h5).
+    void openRun(const QString& runDir);
     InspectPanel* inspectPanel() const { return m_inspect; }
     /// Help > Glossary, "Show me", the glossary tooltips and the dataset hints.
     HelpController* help() const { return m_help; }
@@ -70,6 +74,7 @@ private:
     ClassifyPanel* m_classify;
     EvaluationPanel* m_evaluation;
     InspectPanel* m_inspect;
+    RunsPanel* m_runs;
     QTabWidget* m_centre;
     QListWidget* m_issues;
     QMenu* m_recent = nullptr;

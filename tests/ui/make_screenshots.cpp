@@ -12,6 +12,7 @@
 #include "ui/inspect/imagegridview.h"
 #include "ui/inspect/inspectpanel.h"
 #include "ui/mainwindow.h"
+#include "ui/runs/runspanel.h"
 #include "ui/training/trainingpanel.h"
 #include "ui/training/trainingplots.h"
 #include "ui/training/transferadvice.h"
@@ -19,8 +20,8 @@
 #include <QAction>
 #include <QApplication>
 #include <QDir>
-#include <QFileInfo>
 #include <QDockWidget>
+#include <QFileInfo>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QLabel>
@@ -267,6 +268,19 @@ int main(int argc, char** argv) {
         window.classifyPanel()->parentWidget()->show();
         window.classifyPanel()->grab().save(
             QDir(out).filePath(QStringLiteral("classify-panel.png")));
+        // The Runs dock over the folder that holds this run (docs/images/run).
+        {
+            bool listed = false;
+            const auto once = QObject::connect(window.runsPanel(), &RunsPanel::listed,
+                                               [&listed] { listed = true; });
+            window.runsPanel()->setWorkspace(QDir(out).absolutePath());
+            waitFor([&] { return listed; }, 10000);
+            QObject::disconnect(once);
+            window.findChild<QDockWidget*>(QStringLiteral("runs"))->raise();
+            pause(300);
+            window.runsPanel()->grab().save(QDir(out).filePath(QStringLiteral("runs-dock.png")));
+            window.findChild<QDockWidget*>(QStringLiteral("evaluate"))->raise();
+        }
         // Transfer learning: the trained run as starting weights, bottleneck features on (the
         // backbone frozen, augmentation off), the layer list with its totals.
         training->setStartingWeights(training->currentWeights());

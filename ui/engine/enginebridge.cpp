@@ -62,6 +62,7 @@ EngineBridge::EngineBridge(QObject* parent)
     qRegisterMetaType<FineTuneConfig>();
     qRegisterMetaType<ModelConfig>();
     qRegisterMetaType<Origin>();
+    qRegisterMetaType<std::vector<RunSummary>>();
     qRegisterMetaType<std::vector<LayerInfo>>();
     qRegisterMetaType<InspectLayers>();
     qRegisterMetaType<FilterGrid>();
@@ -108,6 +109,7 @@ EngineBridge::EngineBridge(QObject* parent)
     connect(m_jobs, &JobWorker::classified, this, &EngineBridge::classified);
     connect(m_jobs, &JobWorker::layersReady, this, &EngineBridge::layersReady);
     connect(m_jobs, &JobWorker::weightsDescribed, this, &EngineBridge::startingWeightsDescribed);
+    connect(m_jobs, &JobWorker::runsListed, this, &EngineBridge::runsListed);
     connect(m_jobs, &JobWorker::failed, this, &EngineBridge::failed);
     connect(m_trainer, &TrainWorker::started, this, &EngineBridge::trainingStarted);
     connect(m_trainer, &TrainWorker::message, this, &EngineBridge::trainingMessage);
@@ -197,6 +199,11 @@ void EngineBridge::resumeRun(const QString& runDir, int batchSize) {
     QMetaObject::invokeMethod(
         m_trainer, [=, trainer = m_trainer] { trainer->resumeRun(runDir, batchSize); },
         Qt::QueuedConnection);
+}
+
+void EngineBridge::listRuns(const QString& workspace) {
+    QMetaObject::invokeMethod(
+        m_jobs, [=, jobs = m_jobs] { jobs->listRuns(workspace); }, Qt::QueuedConnection);
 }
 
 void EngineBridge::requestLayers(const ModelConfig& model) {

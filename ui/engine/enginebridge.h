@@ -6,6 +6,7 @@
 #include "models/modelconfig.h"
 #include "train/evaluation.h"
 #include "train/finetuner.h"
+#include "train/runcatalog.h"
 #include "train/trainconfig.h"
 #include "train/trainingobserver.h"
 #include "ui/engine/inspection.h"
@@ -89,6 +90,10 @@ public:
     /// no answer, unreadable ones a failed().
     void describeStartingWeights(const QString& path);
 
+    /// Every run folder in `workspace` (train/runcatalog.h), answered by runsListed; read on
+    /// the jobs thread. A workspace that cannot be read fails in the background.
+    void listRuns(const QString& workspace);
+
     /// Thumbnails are decoded off the GUI thread, newest request first.
     void requestThumbnail(const QString& path, int size);
 
@@ -134,6 +139,7 @@ Q_SIGNALS:
     void evaluated(const convscope::Evaluation& evaluation, const QStringList& classNames);
     void thumbnailReady(const QString& path, const QImage& image);
     void startingWeightsDescribed(const QString& path, const convscope::ModelConfig& model);
+    void runsListed(const QString& workspace, const std::vector<convscope::RunSummary>& runs);
     void layersReady(const convscope::ModelConfig& model,
                      const std::vector<convscope::LayerInfo>& layers);
     void inspectLayersReady(const convscope::ui::InspectLayers& layers);
@@ -186,4 +192,5 @@ Q_DECLARE_METATYPE(convscope::TrainConfig)
 Q_DECLARE_METATYPE(convscope::AugmentParams)
 Q_DECLARE_METATYPE(convscope::FineTuneConfig)
 Q_DECLARE_METATYPE(convscope::ModelConfig)
+Q_DECLARE_METATYPE(std::vector<convscope::RunSummary>)
 Q_DECLARE_METATYPE(std::vector<convscope::LayerInfo>)

@@ -141,6 +141,15 @@ void JobWorker::evaluate(const QString& weightsPath, const QString& dataDir,
     }
 }
 
+void JobWorker::listRuns(const QString& workspace) {
+    try {
+        Q_EMIT runsListed(workspace, convscope::listRuns(workspace.toStdString()));
+    } catch (...) {
+        Q_EMIT failed(QStringLiteral("Runs"), currentFailure(QStringLiteral("Runs")),
+                      Origin::Background);
+    }
+}
+
 void JobWorker::describeLayers(const ModelConfig& model) {
     try {
         Q_EMIT layersReady(model, convscope::describeLayers(model));

@@ -38,6 +38,7 @@ public:  // run on the worker thread (queued through QMetaObject::invokeMethod)
                   quint64 seed, std::shared_ptr<std::atomic<bool>> cancel);
     void describeLayers(const convscope::ModelConfig& model);
     void describeWeights(const QString& path);
+    void listRuns(const QString& workspace);
 
 Q_SIGNALS:
     void importProgress(int done, int total);
@@ -48,6 +49,7 @@ Q_SIGNALS:
     void layersReady(const convscope::ModelConfig& model,
                      const std::vector<convscope::LayerInfo>& layers);
     void weightsDescribed(const QString& path, const convscope::ModelConfig& model);
+    void runsListed(const QString& workspace, const std::vector<convscope::RunSummary>& runs);
     void failed(const QString& what, const QString& message, convscope::ui::Origin origin);
 
 private:

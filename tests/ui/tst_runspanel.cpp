@@ -1,0 +1,147 @@
+// The Runs dock: the runs of a workspace with their status and results, sorted and filtered,
+// following the folder as runs appear and change on disk (no reload asked for), and opening
+// a run's weights.
+#include "colourimages.h"
+#include "train/runstatus.h"
+#include "train/trainer.h"
+#include "ui/classify/classifypanel.h"
+#include "ui/engine/enginebridge.h"
+#include "ui/mainwindow.h"
+#include "ui/runs/runsmodel.h"
+#include "ui/runs/runspanel.h"
+
+#include <QAbstractItemModelTester>
+#include <QDir>
+#include <QFile>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace convscope;
+using namespace convscope::ui;
+
+class TestRunsPanel : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void theWorkspacesRunsAreListedWithTheirResults();
+    void aRunStartedElsewhereAppearsAndItsStatusFollows();
+    void filteringAndSortingKeepTheModelSound();
+    void openingARunClassifiesWithItsWeights();
+
+private:
+    TrainConfig config(const QString& run, int epochs) const;
+
+    QTemporaryDir m_dir;
+    QString m_data;
+    QString m_workspace;
+    std::unique_ptr<MainWindow> m_window;
+};
+
+TrainConfig TestRunsPanel::config(const QString& run, int epochs) const {
+    TrainConfig c;
+    c.dataDir = m_data.toStdString();
+    c.runDir = QDir(m_workspace).filePath(run).toStdString();
+    c.model.inputSize = 32;
+    c.epochs = epochs;
+    c.batchSize = 8;
+    c.augment = false;
+    return c;
+}
+
+void TestRunsPanel::initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);
+    QVERIFY(m_dir.isValid());
+    m_data = m_dir.filePath(QStringLiteral("colours"));
+    QVERIFY(test::writeColourImages(m_data + QStringLiteral("/red"), QColor(200, 20, 30), 12));
+    QVERIFY(test::writeColourImages(m_data + QStringLiteral("/blue"), QColor(20, 30, 200), 12));
+    m_workspace = m_dir.filePath(QStringLiteral("workspace"));
+    QVERIFY(Trainer(config(QStringLiteral("alpha"), 2), nullptr).run().epochsCompleted == 2);
+    QVERIFY(QDir().mkpath(m_workspace + QStringLiteral("/broken")));
+    QFile broken(m_workspace + QStringLiteral("/broken/config.json"));
+    QVERIFY(broken.open(QIODevice::WriteOnly));
+    broken.write("{");
+    broken.close();
+    m_window = std::make_unique<MainWindow>();
+    m_window->show();
+    QSignalSpy listed(m_window->runsPanel(), &RunsPanel::listed);
+    m_window->runsPanel()->setWorkspace(m_workspace);
+    QTRY_VERIFY_WITH_TIMEOUT(!listed.isEmpty() && listed.last().at(0).toInt() == 2, 10000);
+}
+
+void TestRunsPanel::theWorkspacesRunsAreListedWithTheirResults() {
+    RunsModel* model = m_window->runsPanel()->model();
+    QCOMPARE(model->rowCount(), 2);
+    QMap<QString, int> rows;
+    for (int row = 0; row < model->rowCount(); ++row)
+        rows[model->data(model->index(row, RunsModel::Name)).toString()] = row;
+    const int alpha = rows.value(QStringLiteral("alpha"), -1);
+    QVERIFY(alpha >= 0);
+    QCOMPARE(model->data(model->index(alpha, RunsModel::Status)).toString(),
+             QStringLiteral("finished"));
+    QCOMPARE(model->data(model->index(alpha, RunsModel::Epochs)).toString(), QStringLiteral("2/2"));
+    QCOMPARE(model->data(model->index(alpha, RunsModel::Architecture)).toString(),
+             QStringLiteral("small"));
+    QVERIFY(!model->data(model->index(alpha, RunsModel::FinalAccuracy)).toString().isEmpty());
+    const int broken = rows.value(QStringLiteral("broken"), -1);
+    QVERIFY(broken >= 0);
+    QCOMPARE(model->data(model->index(broken, RunsModel::Status)).toString(),
+             QStringLiteral("damaged"));
+    QVERIFY(model->data(model->index(broken, 0), Qt::ToolTipRole)
+                .toString()
+                .contains(QStringLiteral("config.json")));
+}
+
+void TestRunsPanel::aRunStartedElsewhereAppearsAndItsStatusFollows() {
+    RunsPanel* panel = m_window->runsPanel();
+    QSignalSpy listed(panel, &RunsPanel::listed);
+    // Another "process": a run written into the workspace while the window watches it.
+    TrainConfig c = config(QStringLiteral("beta"), 1);
+    Trainer(c, nullptr).run();
+    QTRY_VERIFY_WITH_TIMEOUT(panel->shownRuns().contains(QString::fromStdString(
+                                 std::filesystem::absolute(c.runDir).lexically_normal().string())),
+                             10000);
+    QVERIFY(!listed.isEmpty());  // read again on its own: nobody asked for a reload
+    // Its status changes on disk (a process on another machine takes it up again): the row
+    // follows.
+    RunStatus s = *readRunStatus(c.runDir);
+    s.state = RunState::Running;
+    s.ended.clear();
+    s.host = "elsewhere";
+    writeRunStatus(c.runDir, s);
+    RunsModel* model = panel->model();
+    auto statusOfBeta = [model] {
+        for (int row = 0; row < model->rowCount(); ++row)
+            if (model->data(model->index(row, RunsModel::Name)).toString() == QLatin1String("beta"))
+                return model->data(model->index(row, RunsModel::Status)).toString();
+        return QString();
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(statusOfBeta(), QStringLiteral("running"), 10000);
+}
+
+void TestRunsPanel::filteringAndSortingKeepTheModelSound() {
+    RunsPanel* panel = m_window->runsPanel();
+    QAbstractItemModelTester tester(panel->view()->model(),
+                                    QAbstractItemModelTester::FailureReportingMode::QtTest);
+    const int all = int(panel->shownRuns().size());
+    QVERIFY(all >= 3);
+    panel->setFilter(QStringLiteral("damaged"));
+    QCOMPARE(panel->shownRuns().size(), 1);
+    QVERIFY(panel->shownRuns().front().endsWith(QStringLiteral("broken")));
+    panel->setFilter(QString());
+    QCOMPARE(int(panel->shownRuns().size()), all);
+    panel->view()->sortByColumn(RunsModel::Name, Qt::AscendingOrder);
+    QVERIFY(panel->shownRuns().front().endsWith(QStringLiteral("alpha")));
+    panel->view()->sortByColumn(RunsModel::Name, Qt::DescendingOrder);
+    QVERIFY(panel->shownRuns().front().endsWith(QStringLiteral("broken")));
+}
+
+void TestRunsPanel::openingARunClassifiesWithItsWeights() {
+    m_window->openRun(m_workspace + QStringLiteral("/alpha"));
+    QCOMPARE(m_window->classifyPanel()->weights(), m_workspace + QStringLiteral("/alpha/weights.h5"));
+}
+
+QTEST_MAIN(TestRunsPanel)
+#include "tst_runspanel.moc"

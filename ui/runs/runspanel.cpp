@@ -1,0 +1,150 @@
+#include "ui/runs/runspanel.h"
+
+#include "ui/engine/enginebridge.h"
+#include "ui/runs/runsmodel.h"
+
+#include <QDir>
+#include <QFileDialog>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSortFilterProxyModel>
+#include <QTableView>
+#include <QVBoxLayout>
+
+namespace convscope::ui {
+
+RunsPanel::RunsPanel(EngineBridge* bridge, QWidget* parent)
+    : QWidget(parent),
+      m_bridge(bridge),
+      m_model(new RunsModel(this)),
+      m_proxy(new QSortFilterProxyModel(this)),
+      m_view(new QTableView),
+      m_where(new QLabel),
+      m_filter(new QLineEdit),
+      m_open(new QPushButton(tr("Open"))),
+      m_resume(new QPushButton(tr("Resume"))) {
+    m_proxy->setSourceModel(m_model);
+    m_proxy->setSortRole(Qt::UserRole);
+    m_proxy->setFilterKeyColumn(-1);  // any column
+    m_proxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
+    m_view->setModel(m_proxy);
+    m_view->setSortingEnabled(true);
+    m_view->sortByColumn(RunsModel::Started, Qt::DescendingOrder);
+    m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_view->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_view->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_view->verticalHeader()->hide();
+    m_view->verticalHeader()->setDefaultSectionSize(22);
+    m_view->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_view->horizontalHeader()->setStretchLastSection(true);
+    m_filter->setPlaceholderText(tr("Filter (name, status, architecture, data…)"));
+    m_filter->setClearButtonEnabled(true);
+    m_where->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_open->setToolTip(tr("Classify and inspect with this run's weights"));
+    m_resume->setToolTip(tr("Continue this run from its last checkpoint"));
+    auto* change = new QPushButton(tr("Change…"));
+    change->setToolTip(tr("Choose another folder of runs"));
+
+    auto* top = new QHBoxLayout;
+    top->addWidget(m_where, 1);
+    top->addWidget(change);
+    auto* bottom = new QHBoxLayout;
+    bottom->addWidget(m_filter, 1);
+    bottom->addWidget(m_open);
+    bottom->addWidget(m_resume);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(4, 4, 4, 4);
+    layout->addLayout(top);
+    layout->addWidget(m_view, 1);
+    layout->addLayout(bottom);
+
+    // Training rewrites files several times per epoch: one listing per burst of changes.
+    m_debounce.setSingleShot(true);
+    m_debounce.setInterval(300);
+    connect(&m_debounce, &QTimer::timeout, this, &RunsPanel::refresh);
+    connect(&m_watcher, &QFileSystemWatcher::directoryChanged, this,
+            [this] { m_debounce.start(); });
+    connect(m_bridge, &EngineBridge::runsListed, this, &RunsPanel::onListed);
+    connect(m_filter, &QLineEdit::textChanged, this, &RunsPanel::setFilter);
+    connect(change, &QPushButton::clicked, this, [this] {
+        const QString folder =
+            QFileDialog::getExistingDirectory(this, tr("Folder of runs"), m_workspace);
+        if (!folder.isEmpty())
+            setWorkspace(folder);
+    });
+    connect(m_view, &QTableView::doubleClicked, this, [this] {
+        if (const QString run = selectedRun(); !run.isEmpty())
+            Q_EMIT runActivated(run);
+    });
+    connect(m_open, &QPushButton::clicked, this, [this] {
+        if (const QString run = selectedRun(); !run.isEmpty())
+            Q_EMIT runActivated(run);
+    });
+    connect(m_resume, &QPushButton::clicked, this, [this] {
+        if (const QString run = selectedRun(); !run.isEmpty())
+            Q_EMIT resumeRequested(run);
+    });
+}
+
+void RunsPanel::setWorkspace(const QString& folder) {
+    m_workspace = QDir(folder).absolutePath();
+    QDir().mkpath(m_workspace);
+    m_where->setText(tr("Runs in %1").arg(QDir::toNativeSeparators(m_workspace)));
+    if (!m_watcher.directories().isEmpty())
+        m_watcher.removePaths(m_watcher.directories());
+    m_watcher.addPath(m_workspace);
+    refresh();
+}
+
+void RunsPanel::refresh() {
+    if (!m_workspace.isEmpty())
+        m_bridge->listRuns(m_workspace);
+}
+
+void RunsPanel::setFilter(const QString& text) {
+    if (m_filter->text() != text)
+        m_filter->setText(text);
+    m_proxy->setFilterFixedString(text);
+}
+
+QStringList RunsPanel::shownRuns() const {
+    QStringList runs;
+    for (int row = 0; row < m_proxy->rowCount(); ++row)
+        runs << QString::fromStdString(
+            m_model->run(m_proxy->mapToSource(m_proxy->index(row, 0)).row()).path);
+    return runs;
+}
+
+QString RunsPanel::selectedRun() const {
+    const QModelIndexList rows = m_view->selectionModel()->selectedRows();
+    if (rows.isEmpty())
+        return {};
+    return QString::fromStdString(m_model->run(m_proxy->mapToSource(rows.front()).row()).path);
+}
+
+void RunsPanel::onListed(const QString& workspace, const std::vector<RunSummary>& runs) {
+    if (workspace != m_workspace)
+        return;  // an answer for a folder no longer shown
+    const QString selected = selectedRun();
+    m_model->setRuns(runs);
+    // Each run folder is watched too: its files are replaced (renamed over) as it trains.
+    QStringList folders;
+    for (const RunSummary& r : runs)
+        folders << QString::fromStdString(r.path);
+    const QStringList watched = m_watcher.directories();
+    for (const QString& f : folders)
+        if (!watched.contains(f))
+            m_watcher.addPath(f);
+    for (int row = 0; row < m_proxy->rowCount(); ++row) {
+        const QModelIndex index = m_proxy->index(row, 0);
+        if (QString::fromStdString(m_model->run(m_proxy->mapToSource(index).row()).path) ==
+            selected)
+            m_view->selectRow(row);
+    }
+    Q_EMIT listed(int(runs.size()));
+}
+
+}  // namespace convscope::ui

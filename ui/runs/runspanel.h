@@ -1,0 +1,68 @@
+#pragma once
+
+#include "train/runcatalog.h"
+
+#include <QFileSystemWatcher>
+#include <QTimer>
+#include <QWidget>
+
+#include <vector>
+
+class QLabel;
+class QLineEdit;
+class QPushButton;
+class QSortFilterProxyModel;
+class QTableView;
+
+namespace convscope::ui {
+
+class EngineBridge;
+class RunsModel;
+
+/// The Runs dock: every run in the workspace folder with its status and results, sortable and
+/// filterable. The list is read on the jobs thread and read again, after a short debounce,
+/// when the workspace or a run folder in it changes on disk (a run started from the command
+/// line appears and its status follows). Double-click opens a run's weights; Resume continues
+/// an interrupted one.
+class RunsPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit RunsPanel(EngineBridge* bridge, QWidget* parent = nullptr);
+
+    /// Lists and watches `folder` (made if missing).
+    void setWorkspace(const QString& folder);
+    QString workspace() const { return m_workspace; }
+    /// Reads the workspace again now.
+    void refresh();
+
+    RunsModel* model() const { return m_model; }
+    QTableView* view() const { return m_view; }
+    void setFilter(const QString& text);
+    /// The run folders shown, top to bottom.
+    QStringList shownRuns() const;
+
+Q_SIGNALS:
+    /// Double-click or Open: classify and inspect with this run's weights.
+    void runActivated(const QString& runDir);
+    void resumeRequested(const QString& runDir);
+    /// The list was read again (tests and the window's status line).
+    void listed(int runs);
+
+private:
+    void onListed(const QString& workspace, const std::vector<convscope::RunSummary>& runs);
+    QString selectedRun() const;
+
+    EngineBridge* m_bridge;
+    QString m_workspace;
+    RunsModel* m_model;
+    QSortFilterProxyModel* m_proxy;
+    QTableView* m_view;
+    QLabel* m_where;
+    QLineEdit* m_filter;
+    QPushButton* m_open;
+    QPushButton* m_resume;
+    QFileSystemWatcher m_watcher;
+    QTimer m_debounce;
+};
+
+}  // namespace convscope::ui
