@@ -4,32 +4,24 @@ import csv
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
 import unittest
-import zlib
+from pngfiles import write_png_rows
 
 BINARY = None
 
 
 def write_png(path, width, height, rgb):
-    """A solid-colour RGB PNG with a white square, written without any imaging library."""
+    """A solid-colour RGB PNG with a white square."""
     rows = []
     for y in range(height):
         row = bytearray(bytes(rgb) * width)
         if 3 <= y < 9:
             row[9:27] = b"\xff" * 18
-        rows.append(b"\0" + bytes(row))
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b""))
+        rows.append(bytes(row))
+    write_png_rows(path, width, height, rows)
 
 
 def history(run_dir):

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from test_train_cli import write_png  # noqa: E402
+from pngfiles import write_png, write_png_rows  # noqa: E402
 
 BINARY = None
 LAYERS = ["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "conv2d_2", "max_pooling2d_2",
@@ -119,17 +119,7 @@ class KerasWeightsTest(unittest.TestCase):
 
 
 def write_png_pixels(path, pixels):
-    import struct
-    import zlib
-    raw = b"".join(b"\0" + pixels[y].tobytes() for y in range(pixels.shape[0]))
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", pixels.shape[1], pixels.shape[0],
-                                                                     8, 2, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    write_png_rows(path, pixels.shape[1], pixels.shape[0], [pixels[y].tobytes() for y in range(pixels.shape[0])])
 
 
 if __name__ == "__main__":

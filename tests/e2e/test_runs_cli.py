@@ -5,29 +5,15 @@ import datetime
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
 import unittest
-import zlib
+from pngfiles import write_png
 
 BINARY = None
 KEYS = {"path", "name", "status", "started", "duration_s", "data", "architecture", "epochs_done",
         "best_val_accuracy", "final_val_accuracy", "device", "note"}
-
-
-def write_png(path, width, height, rgb):
-    """A solid-colour RGB PNG, written without any imaging library."""
-    raw = b"".join(b"\0" + bytes(rgb) * width for _ in range(height))
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 class RunsCliTest(unittest.TestCase):
