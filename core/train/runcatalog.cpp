@@ -13,6 +13,9 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
 #include <sstream>
 #include <tuple>
 
@@ -180,6 +183,87 @@ std::vector<RunSummary> listRuns(const std::string& workspace) {
         });
         return runs;
     });
+}
+
+std::vector<RunEpoch> readRunHistory(const std::string& runDir) {
+    const fs::path file = fs::path(runDir) / "history.csv";
+    std::vector<RunEpoch> epochs;
+    if (!fs::exists(file))
+        return epochs;
+    return atBoundary(file.string(), [&] {
+        std::istringstream in(readTextFile(file.string()));
+        std::string line;
+        std::getline(in, line);
+        if (line.rfind("epoch,", 0) != 0)
+            throw Error(file.string(), "damaged (no header line)");
+        while (std::getline(in, line)) {
+            if (line.empty())
+                continue;
+            std::vector<double> v;
+            std::stringstream fields(line);
+            for (std::string cell; std::getline(fields, cell, ',') && v.size() < 5;)
+                v.push_back(std::stod(cell));
+            if (v.size() < 5)
+                throw Error(file.string(), "damaged (a short row)");
+            epochs.push_back({int(v[0]), v[1], v[2], v[3], v[4]});
+        }
+        return epochs;
+    });
+}
+
+namespace {
+
+/// config.json (or recipe.json) as "key" -> JSON text, nested objects joined with '.'.
+void flatten(const nlohmann::json& j, const std::string& prefix,
+             std::map<std::string, std::string>& out) {
+    if (j.is_object()) {
+        for (const auto& [key, value] : j.items())
+            flatten(value, prefix.empty() ? key : prefix + "." + key, out);
+        return;
+    }
+    out[prefix] = j.dump();
+}
+
+std::map<std::string, std::string> runSettings(const fs::path& dir) {
+    const bool recipe = fs::exists(dir / "recipe.json");
+    const fs::path file = dir / (recipe ? "recipe.json" : "config.json");
+    if (!fs::exists(file))
+        throw Error(dir.string(), "not a ConvScope run directory (no config.json)");
+    std::map<std::string, std::string> settings;
+    try {
+        flatten(nlohmann::json::parse(readTextFile(file.string())), "", settings);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(file.string(), std::string("damaged (") + readableReason(e.what()) + ")");
+    }
+    // Where the run happens to live, and what it found out about itself once started.
+    for (const char* key : {"run_dir", "device_used", "precision_used", "train.run_dir",
+                            "train.device_used", "train.precision_used"})
+        settings.erase(key);
+    return settings;
+}
+
+}  // namespace
+
+std::vector<SettingDifference> differingSettings(const std::vector<std::string>& runDirs) {
+    std::vector<std::map<std::string, std::string>> all;
+    std::set<std::string> keys;
+    for (const std::string& dir : runDirs) {
+        all.push_back(runSettings(dir));
+        for (const auto& [key, value] : all.back())
+            keys.insert(key);
+    }
+    std::vector<SettingDifference> differences;
+    for (const std::string& key : keys) {
+        SettingDifference d{key, {}};
+        for (const auto& settings : all) {
+            const auto it = settings.find(key);
+            d.values.push_back(it == settings.end() ? std::string() : it->second);
+        }
+        if (std::adjacent_find(d.values.begin(), d.values.end(), std::not_equal_to<>()) !=
+            d.values.end())
+            differences.push_back(std::move(d));
+    }
+    return differences;
 }
 
 std::string defaultWorkspace() {

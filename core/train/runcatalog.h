@@ -42,6 +42,30 @@ bool isRunFolder(const std::string& folder);
 /// workspace when it is not a readable folder.
 std::vector<RunSummary> listRuns(const std::string& workspace);
 
+/// One epoch of a run's history.csv, for curves.
+struct RunEpoch {
+    int epoch = 0;
+    double trainLoss = 0, trainAccuracy = 0, validationLoss = 0, validationAccuracy = 0;
+};
+
+/// The epochs of `runDir`'s history.csv (empty when it has none yet). Throws
+/// convscope::Error naming the file when it is damaged.
+std::vector<RunEpoch> readRunHistory(const std::string& runDir);
+
+/// One setting that differs between runs: its config.json key ("learning_rate",
+/// "augmentation.rotation_range") and its value in each run, as JSON text ("" where a run
+/// lacks it).
+struct SettingDifference {
+    std::string key;
+    std::vector<std::string> values;
+};
+
+/// The settings that differ between the runs (plain runs' config.json, a recipe's
+/// recipe.json with its training settings under "train."), in key order. Where a run was
+/// started and what it recorded about itself afterwards (run folder, device used) are left
+/// out. Throws convscope::Error naming a folder whose settings cannot be read.
+std::vector<SettingDifference> differingSettings(const std::vector<std::string>& runDirs);
+
 /// Where runs go when no folder is named: $XDG_DATA_HOME/convscope/runs, else
 /// ~/.local/share/convscope/runs (the window uses the same folder).
 std::string defaultWorkspace();

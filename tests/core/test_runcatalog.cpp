@@ -145,3 +145,29 @@ TEST(RunCatalog, theDefaultWorkspaceFollowsXdgDataHome) {
     else
         unsetenv("XDG_DATA_HOME");
 }
+
+TEST(RunCatalog, historiesAndTheSettingsThatDifferAreWhatComparingNeeds) {
+    TempDir dir;
+    makeColourDataset(dir, 8);
+    TrainConfig a = smallConfig(dir, "runs/a", 2);
+    TrainConfig b = smallConfig(dir, "runs/b", 2);
+    b.learningRate = 1e-3;
+    b.augmentation.rotationRange = 30;
+    Trainer(a, nullptr).run();
+    Trainer(b, nullptr).run();
+    const std::vector<RunEpoch> history = readRunHistory(a.runDir);
+    ASSERT_EQ(history.size(), 2u);
+    EXPECT_EQ(history[1].epoch, 2);
+    EXPECT_GE(history[1].validationAccuracy, 0.0);
+    EXPECT_LE(history[1].validationAccuracy, 1.0);
+    EXPECT_TRUE(readRunHistory(dir.file("runs/none")).empty());
+
+    const auto differences = differingSettings({a.runDir, b.runDir});
+    std::map<std::string, std::vector<std::string>> byKey;
+    for (const SettingDifference& d : differences)
+        byKey[d.key] = d.values;
+    ASSERT_EQ(byKey.size(), 2u) << "only the learning rate and the rotation differ";
+    EXPECT_EQ(byKey.count("learning_rate"), 1u);
+    EXPECT_EQ(byKey["augmentation.rotation_range"], (std::vector<std::string>{"10.0", "30.0"}));
+    EXPECT_THROW(differingSettings({a.runDir, dir.file("runs/none")}), Error);
+}

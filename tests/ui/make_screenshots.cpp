@@ -11,7 +11,9 @@
 #include "ui/inspect/filtersview.h"
 #include "ui/inspect/imagegridview.h"
 #include "ui/inspect/inspectpanel.h"
+#include "train/trainer.h"
 #include "ui/mainwindow.h"
+#include "ui/runs/comparedialog.h"
 #include "ui/runs/runspanel.h"
 #include "ui/training/trainingpanel.h"
 #include "ui/training/trainingplots.h"
@@ -209,6 +211,46 @@ void fewImagesShot(MainWindow& window, const QString& data, const QString& out) 
     window.trainingPanel()->grab().save(QDir(out).filePath(QStringLiteral("few-images.png")));
 }
 
+/// Three short runs on the demo data that differ in learning rate and augmentation, compared.
+void compareShot(MainWindow& window, const QString& data, const QString& out) {
+    QTemporaryDir workspace;
+    const struct {
+        const char* name;
+        double learningRate;
+        bool augment;
+    } runs[] = {{"adam-1e-3", 1e-3, true}, {"adam-3e-3", 3e-3, true}, {"no-augmentation", 1e-3, false}};
+    for (const auto& r : runs) {
+        convscope::TrainConfig c;
+        c.dataDir = data.toStdString();
+        c.runDir = QDir(workspace.path()).filePath(QLatin1String(r.name)).toStdString();
+        c.model.inputSize = 28;
+        c.epochs = 4;
+        c.batchSize = 64;
+        c.learningRate = r.learningRate;
+        c.augment = r.augment;
+        c.augmentation.rotationRange = 15;
+        c.augmentation.horizontalFlip = true;
+        convscope::Trainer(c, nullptr).run();
+    }
+    RunsPanel* panel = window.runsPanel();
+    bool listed = false;
+    const auto once = QObject::connect(panel, &RunsPanel::listed, [&listed] { listed = true; });
+    panel->setWorkspace(workspace.path());
+    waitFor([&] { return listed; }, 10000);
+    QObject::disconnect(once);
+    panel->selectRows({0, 1, 2});
+    CompareDialog* shown = nullptr;
+    const auto opened = QObject::connect(panel, &RunsPanel::comparisonShown,
+                                         [&shown](CompareDialog* d) { shown = d; });
+    panel->compareSelected();
+    waitFor([&] { return shown != nullptr; }, 10000);
+    QObject::disconnect(opened);
+    pause(500);
+    shown->grab().save(QDir(out).filePath(QStringLiteral("runs-compare.png")));
+    shown->close();
+    panel->setWorkspace(QDir(out).absolutePath());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -279,6 +321,7 @@ int main(int argc, char** argv) {
             window.findChild<QDockWidget*>(QStringLiteral("runs"))->raise();
             pause(300);
             window.runsPanel()->grab().save(QDir(out).filePath(QStringLiteral("runs-dock.png")));
+            compareShot(window, data, out);
             window.findChild<QDockWidget*>(QStringLiteral("evaluate"))->raise();
         }
         // Transfer learning: the trained run as starting weights, bottleneck features on (the

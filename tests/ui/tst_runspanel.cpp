@@ -7,12 +7,15 @@
 #include "ui/classify/classifypanel.h"
 #include "ui/engine/enginebridge.h"
 #include "ui/mainwindow.h"
+#include "ui/runs/comparedialog.h"
 #include "ui/runs/runsmodel.h"
 #include "ui/runs/runspanel.h"
+#include "ui/training/qcustomplotinclude.h"
 
 #include <QAbstractItemModelTester>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTableView>
@@ -30,6 +33,7 @@ private Q_SLOTS:
     void aRunStartedElsewhereAppearsAndItsStatusFollows();
     void filteringAndSortingKeepTheModelSound();
     void openingARunClassifiesWithItsWeights();
+    void comparingOverlaysTheCurvesAndListsOnlyTheSettingsThatDiffer();
 
 private:
     TrainConfig config(const QString& run, int epochs) const;
@@ -141,6 +145,50 @@ void TestRunsPanel::filteringAndSortingKeepTheModelSound() {
 void TestRunsPanel::openingARunClassifiesWithItsWeights() {
     m_window->openRun(m_workspace + QStringLiteral("/alpha"));
     QCOMPARE(m_window->classifyPanel()->weights(), m_workspace + QStringLiteral("/alpha/weights.h5"));
+}
+
+void TestRunsPanel::comparingOverlaysTheCurvesAndListsOnlyTheSettingsThatDiffer() {
+    TrainConfig c = config(QStringLiteral("gamma"), 3);
+    c.learningRate = 3e-3;
+    Trainer(c, nullptr).run();
+    RunsPanel* panel = m_window->runsPanel();
+    panel->setFilter(QString());
+    QTRY_VERIFY_WITH_TIMEOUT(panel->shownRuns().size() == 4, 10000);
+    QList<int> rows;
+    QStringList names;
+    for (int row = 0; row < panel->shownRuns().size(); ++row) {
+        const QString name = QFileInfo(panel->shownRuns()[row]).fileName();
+        if (name == QLatin1String("alpha") || name == QLatin1String("beta") ||
+            name == QLatin1String("gamma")) {
+            rows << row;
+            names << name;
+        }
+    }
+    QCOMPARE(rows.size(), 3);
+    panel->selectRows(rows);
+    QSignalSpy shown(panel, &RunsPanel::comparisonShown);
+    panel->compareSelected();
+    QTRY_COMPARE_WITH_TIMEOUT(shown.count(), 1, 10000);
+    auto* dialog = shown.first().at(0).value<CompareDialog*>();
+    QVERIFY(dialog->isVisible());
+    for (QCustomPlot* plot : {dialog->accuracyPlot(), dialog->lossPlot()}) {
+        QCOMPARE(plot->graphCount(), 3);
+        QStringList legend;
+        for (int g = 0; g < plot->graphCount(); ++g)
+            legend << plot->graph(g)->name();
+        QCOMPARE(legend, names);
+        QSet<QRgb> colours;
+        for (int g = 0; g < plot->graphCount(); ++g)
+            colours.insert(plot->graph(g)->pen().color().rgb());
+        QCOMPARE(colours.size(), 3);
+    }
+    // alpha and beta: 2 and 1 epochs; gamma: 3 epochs at another learning rate.
+    QStringList keys;
+    for (int row = 0; row < dialog->settings()->rowCount(); ++row)
+        keys << dialog->settings()->verticalHeaderItem(row)->text();
+    QCOMPARE(keys, (QStringList{QStringLiteral("epochs"), QStringLiteral("learning_rate")}));
+    QCOMPARE(dialog->settings()->columnCount(), 3);
+    dialog->close();
 }
 
 QTEST_MAIN(TestRunsPanel)

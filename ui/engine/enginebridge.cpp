@@ -63,6 +63,7 @@ EngineBridge::EngineBridge(QObject* parent)
     qRegisterMetaType<ModelConfig>();
     qRegisterMetaType<Origin>();
     qRegisterMetaType<std::vector<RunSummary>>();
+    qRegisterMetaType<RunComparison>();
     qRegisterMetaType<std::vector<LayerInfo>>();
     qRegisterMetaType<InspectLayers>();
     qRegisterMetaType<FilterGrid>();
@@ -110,6 +111,7 @@ EngineBridge::EngineBridge(QObject* parent)
     connect(m_jobs, &JobWorker::layersReady, this, &EngineBridge::layersReady);
     connect(m_jobs, &JobWorker::weightsDescribed, this, &EngineBridge::startingWeightsDescribed);
     connect(m_jobs, &JobWorker::runsListed, this, &EngineBridge::runsListed);
+    connect(m_jobs, &JobWorker::runsCompared, this, &EngineBridge::runsCompared);
     connect(m_jobs, &JobWorker::failed, this, &EngineBridge::failed);
     connect(m_trainer, &TrainWorker::started, this, &EngineBridge::trainingStarted);
     connect(m_trainer, &TrainWorker::message, this, &EngineBridge::trainingMessage);
@@ -204,6 +206,11 @@ void EngineBridge::resumeRun(const QString& runDir, int batchSize) {
 void EngineBridge::listRuns(const QString& workspace) {
     QMetaObject::invokeMethod(
         m_jobs, [=, jobs = m_jobs] { jobs->listRuns(workspace); }, Qt::QueuedConnection);
+}
+
+void EngineBridge::compareRuns(const QStringList& runDirs, const QStringList& names) {
+    QMetaObject::invokeMethod(
+        m_jobs, [=, jobs = m_jobs] { jobs->compareRuns(runDirs, names); }, Qt::QueuedConnection);
 }
 
 void EngineBridge::requestLayers(const ModelConfig& model) {

@@ -10,6 +10,7 @@
 #include "train/trainconfig.h"
 #include "train/trainingobserver.h"
 #include "ui/engine/inspection.h"
+#include "ui/runs/comparedialog.h"
 
 #include <QImage>
 #include <QList>
@@ -93,6 +94,8 @@ public:
     /// Every run folder in `workspace` (train/runcatalog.h), answered by runsListed; read on
     /// the jobs thread. A workspace that cannot be read fails in the background.
     void listRuns(const QString& workspace);
+    /// The histories and differing settings of two or more runs, answered by runsCompared.
+    void compareRuns(const QStringList& runDirs, const QStringList& names);
 
     /// Thumbnails are decoded off the GUI thread, newest request first.
     void requestThumbnail(const QString& path, int size);
@@ -140,6 +143,7 @@ Q_SIGNALS:
     void thumbnailReady(const QString& path, const QImage& image);
     void startingWeightsDescribed(const QString& path, const convscope::ModelConfig& model);
     void runsListed(const QString& workspace, const std::vector<convscope::RunSummary>& runs);
+    void runsCompared(const convscope::ui::RunComparison& comparison);
     void layersReady(const convscope::ModelConfig& model,
                      const std::vector<convscope::LayerInfo>& layers);
     void inspectLayersReady(const convscope::ui::InspectLayers& layers);

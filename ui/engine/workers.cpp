@@ -150,6 +150,24 @@ void JobWorker::listRuns(const QString& workspace) {
     }
 }
 
+void JobWorker::compareRuns(const QStringList& runDirs, const QStringList& names) {
+    try {
+        RunComparison c;
+        c.runDirs = runDirs;
+        c.names = names;
+        std::vector<std::string> dirs;
+        for (const QString& dir : runDirs) {
+            dirs.push_back(dir.toStdString());
+            c.histories.push_back(readRunHistory(dirs.back()));
+        }
+        c.differences = differingSettings(dirs);
+        Q_EMIT runsCompared(c);
+    } catch (...) {
+        Q_EMIT failed(QStringLiteral("Compare"), currentFailure(QStringLiteral("Compare")),
+                      Origin::User);
+    }
+}
+
 void JobWorker::describeLayers(const ModelConfig& model) {
     try {
         Q_EMIT layersReady(model, convscope::describeLayers(model));

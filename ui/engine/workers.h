@@ -39,6 +39,7 @@ public:  // run on the worker thread (queued through QMetaObject::invokeMethod)
     void describeLayers(const convscope::ModelConfig& model);
     void describeWeights(const QString& path);
     void listRuns(const QString& workspace);
+    void compareRuns(const QStringList& runDirs, const QStringList& names);
 
 Q_SIGNALS:
     void importProgress(int done, int total);
@@ -50,6 +51,7 @@ Q_SIGNALS:
                      const std::vector<convscope::LayerInfo>& layers);
     void weightsDescribed(const QString& path, const convscope::ModelConfig& model);
     void runsListed(const QString& workspace, const std::vector<convscope::RunSummary>& runs);
+    void runsCompared(const convscope::ui::RunComparison& comparison);
     void failed(const QString& what, const QString& message, convscope::ui::Origin origin);
 
 private:

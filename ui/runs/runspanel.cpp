@@ -1,6 +1,7 @@
 #include "ui/runs/runspanel.h"
 
 #include "ui/engine/enginebridge.h"
+#include "ui/runs/comparedialog.h"
 #include "ui/runs/runsmodel.h"
 
 #include <QDir>
@@ -25,7 +26,8 @@ RunsPanel::RunsPanel(EngineBridge* bridge, QWidget* parent)
       m_where(new QLabel),
       m_filter(new QLineEdit),
       m_open(new QPushButton(tr("Open"))),
-      m_resume(new QPushButton(tr("Resume"))) {
+      m_resume(new QPushButton(tr("Resume"))),
+      m_compare(new QPushButton(tr("Compare"))) {
     m_proxy->setSourceModel(m_model);
     m_proxy->setSortRole(Qt::UserRole);
     m_proxy->setFilterKeyColumn(-1);  // any column
@@ -34,7 +36,7 @@ RunsPanel::RunsPanel(EngineBridge* bridge, QWidget* parent)
     m_view->setSortingEnabled(true);
     m_view->sortByColumn(RunsModel::Started, Qt::DescendingOrder);
     m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_view->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_view->setSelectionMode(QAbstractItemView::ExtendedSelection);
     m_view->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_view->verticalHeader()->hide();
     m_view->verticalHeader()->setDefaultSectionSize(22);
@@ -55,6 +57,10 @@ RunsPanel::RunsPanel(EngineBridge* bridge, QWidget* parent)
     bottom->addWidget(m_filter, 1);
     bottom->addWidget(m_open);
     bottom->addWidget(m_resume);
+    bottom->addWidget(m_compare);
+    m_compare->setToolTip(tr("Select two or more runs (Ctrl+click) to overlay their curves and "
+                             "list the settings that differ"));
+    m_compare->setEnabled(false);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addLayout(top);
@@ -82,6 +88,16 @@ RunsPanel::RunsPanel(EngineBridge* bridge, QWidget* parent)
     connect(m_open, &QPushButton::clicked, this, [this] {
         if (const QString run = selectedRun(); !run.isEmpty())
             Q_EMIT runActivated(run);
+    });
+    connect(m_compare, &QPushButton::clicked, this, &RunsPanel::compareSelected);
+    connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            [this] { m_compare->setEnabled(selectedRuns().size() >= 2); });
+    connect(m_bridge, &EngineBridge::runsCompared, this, [this](const RunComparison& c) {
+        auto* dialog = new CompareDialog(c, this);
+        dialog->setObjectName(QStringLiteral("compareDialog"));
+        dialog->setAttribute(Qt::WA_DeleteOnClose);
+        dialog->show();
+        Q_EMIT comparisonShown(dialog);
     });
     connect(m_resume, &QPushButton::clicked, this, [this] {
         if (const QString run = selectedRun(); !run.isEmpty())
@@ -119,16 +135,39 @@ QStringList RunsPanel::shownRuns() const {
 }
 
 QString RunsPanel::selectedRun() const {
-    const QModelIndexList rows = m_view->selectionModel()->selectedRows();
-    if (rows.isEmpty())
-        return {};
-    return QString::fromStdString(m_model->run(m_proxy->mapToSource(rows.front()).row()).path);
+    const QStringList runs = selectedRuns();
+    return runs.isEmpty() ? QString() : runs.front();
+}
+
+QStringList RunsPanel::selectedRuns() const {
+    QStringList runs;
+    for (const QModelIndex& index : m_view->selectionModel()->selectedRows())
+        runs << QString::fromStdString(m_model->run(m_proxy->mapToSource(index).row()).path);
+    return runs;
+}
+
+void RunsPanel::selectRows(const QList<int>& rows) {
+    m_view->clearSelection();
+    for (int row : rows)
+        m_view->selectionModel()->select(
+            m_proxy->index(row, 0), QItemSelectionModel::Select | QItemSelectionModel::Rows);
+}
+
+void RunsPanel::compareSelected() {
+    QStringList dirs, names;
+    for (const QModelIndex& index : m_view->selectionModel()->selectedRows()) {
+        const RunSummary& r = m_model->run(m_proxy->mapToSource(index).row());
+        dirs << QString::fromStdString(r.path);
+        names << QString::fromStdString(r.name);
+    }
+    if (dirs.size() >= 2)
+        m_bridge->compareRuns(dirs, names);
 }
 
 void RunsPanel::onListed(const QString& workspace, const std::vector<RunSummary>& runs) {
     if (workspace != m_workspace)
         return;  // an answer for a folder no longer shown
-    const QString selected = selectedRun();
+    const QStringList selected = selectedRuns();
     m_model->setRuns(runs);
     // Each run folder is watched too: its files are replaced (renamed over) as it trains.
     QStringList folders;
@@ -138,12 +177,13 @@ void RunsPanel::onListed(const QString& workspace, const std::vector<RunSummary>
     for (const QString& f : folders)
         if (!watched.contains(f))
             m_watcher.addPath(f);
-    for (int row = 0; row < m_proxy->rowCount(); ++row) {
-        const QModelIndex index = m_proxy->index(row, 0);
-        if (QString::fromStdString(m_model->run(m_proxy->mapToSource(index).row()).path) ==
-            selected)
-            m_view->selectRow(row);
-    }
+    // A refresh keeps what was selected (the list is read again as runs train).
+    QList<int> rows;
+    for (int row = 0; row < m_proxy->rowCount(); ++row)
+        if (selected.contains(QString::fromStdString(
+                m_model->run(m_proxy->mapToSource(m_proxy->index(row, 0)).row()).path)))
+            rows << row;
+    selectRows(rows);
     Q_EMIT listed(int(runs.size()));
 }
 

@@ -16,6 +16,7 @@ class QTableView;
 
 namespace convscope::ui {
 
+class CompareDialog;
 class EngineBridge;
 class RunsModel;
 
@@ -40,6 +41,10 @@ public:
     void setFilter(const QString& text);
     /// The run folders shown, top to bottom.
     QStringList shownRuns() const;
+    /// Selects the runs shown at these rows (scripts and tests), replacing the selection.
+    void selectRows(const QList<int>& rows);
+    /// Opens the comparison of the selected runs (two or more) once it is read.
+    void compareSelected();
 
 Q_SIGNALS:
     /// Double-click or Open: classify and inspect with this run's weights.
@@ -47,10 +52,13 @@ Q_SIGNALS:
     void resumeRequested(const QString& runDir);
     /// The list was read again (tests and the window's status line).
     void listed(int runs);
+    /// A comparison window opened.
+    void comparisonShown(convscope::ui::CompareDialog* dialog);
 
 private:
     void onListed(const QString& workspace, const std::vector<convscope::RunSummary>& runs);
     QString selectedRun() const;
+    QStringList selectedRuns() const;
 
     EngineBridge* m_bridge;
     QString m_workspace;
@@ -61,6 +69,7 @@ private:
     QLineEdit* m_filter;
     QPushButton* m_open;
     QPushButton* m_resume;
+    QPushButton* m_compare;
     QFileSystemWatcher m_watcher;
     QTimer m_debounce;
 };

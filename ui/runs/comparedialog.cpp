@@ -1,0 +1,105 @@
+#include "ui/runs/comparedialog.h"
+
+#include "ui/training/qcustomplotinclude.h"
+
+#include <QHeaderView>
+#include <QLabel>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+namespace convscope::ui {
+
+namespace {
+
+/// Colours that stay apart for up to eight runs (then they repeat).
+QColor runColour(int i) {
+    static const QColor colours[] = {{0x1f, 0x77, 0xb4}, {0xff, 0x7f, 0x0e}, {0x2c, 0xa0, 0x2c},
+                                     {0xd6, 0x27, 0x28}, {0x94, 0x67, 0xbd}, {0x8c, 0x56, 0x4b},
+                                     {0xe3, 0x77, 0xc2}, {0x7f, 0x7f, 0x7f}};
+    return colours[i % 8];
+}
+
+QCustomPlot* makePlot(const QString& valueLabel) {
+    auto* plot = new QCustomPlot;
+    plot->xAxis->setLabel(QObject::tr("epoch"));
+    plot->yAxis->setLabel(valueLabel);
+    plot->legend->setVisible(true);
+    plot->legend->setFont(QFont(plot->font().family(), 8));
+    plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    // Epochs are whole numbers: ticks on them, more than one apart when there are many.
+    QSharedPointer<QCPAxisTickerFixed> epochs(new QCPAxisTickerFixed);
+    epochs->setTickStep(1);
+    epochs->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+    plot->xAxis->setTicker(epochs);
+    plot->setMinimumHeight(180);
+    return plot;
+}
+
+}  // namespace
+
+CompareDialog::CompareDialog(const RunComparison& c, QWidget* parent)
+    : QDialog(parent),
+      m_accuracy(makePlot(tr("validation accuracy"))),
+      m_loss(makePlot(tr("validation loss"))),
+      m_settings(new QTableWidget) {
+    setWindowTitle(tr("Compare %1 runs").arg(c.names.size()));
+    for (int r = 0; r < c.names.size(); ++r) {
+        QVector<double> epochs, accuracy, loss;
+        for (const RunEpoch& e : c.histories.at(std::size_t(r))) {
+            epochs << e.epoch;
+            accuracy << e.validationAccuracy;
+            loss << e.validationLoss;
+        }
+        for (auto [plot, values] : {std::pair{m_accuracy, &accuracy}, std::pair{m_loss, &loss}}) {
+            QCPGraph* g = plot->addGraph();
+            g->setName(c.names[r]);
+            g->setPen(QPen(runColour(r), 2));
+            g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
+            g->setData(epochs, *values, true);
+        }
+    }
+    // Accuracy rises and loss falls: each legend goes where its curves are not.
+    m_accuracy->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+    for (QCustomPlot* plot : {m_accuracy, m_loss}) {
+        plot->rescaleAxes();
+        plot->xAxis->scaleRange(1.05, plot->xAxis->range().center());
+        plot->replot();
+    }
+
+    m_settings->setRowCount(int(c.differences.size()));
+    m_settings->setColumnCount(c.names.size());
+    m_settings->setHorizontalHeaderLabels(c.names);
+    QStringList keys;
+    for (int row = 0; row < int(c.differences.size()); ++row) {
+        const SettingDifference& d = c.differences[std::size_t(row)];
+        keys << QString::fromStdString(d.key);
+        for (int col = 0; col < int(d.values.size()); ++col) {
+            auto* item = new QTableWidgetItem(QString::fromStdString(d.values[std::size_t(col)]));
+            item->setFlags(item->flags() & ~Qt::ItemIsEditable);
+            item->setForeground(QBrush(runColour(col)));
+            m_settings->setItem(row, col, item);
+        }
+    }
+    m_settings->setVerticalHeaderLabels(keys);
+    m_settings->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+    m_settings->verticalHeader()->setDefaultSectionSize(20);
+
+    auto* split = new QSplitter(Qt::Vertical);
+    split->addWidget(m_accuracy);
+    split->addWidget(m_loss);
+    auto* table = new QWidget;
+    auto* tableLayout = new QVBoxLayout(table);
+    tableLayout->setContentsMargins(0, 0, 0, 0);
+    tableLayout->addWidget(new QLabel(c.differences.empty()
+                                          ? tr("The runs have the same settings.")
+                                          : tr("Settings that differ:")));
+    tableLayout->addWidget(m_settings);
+    split->addWidget(table);
+    auto* layout = new QVBoxLayout(this);
+    layout->addWidget(split);
+    split->setSizes({300, 300, 60 + 22 * int(c.differences.size())});
+    resize(900, 760);
+}
+
+}  // namespace convscope::ui
