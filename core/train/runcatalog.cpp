@@ -185,6 +185,30 @@ std::vector<RunSummary> listRuns(const std::string& workspace) {
     });
 }
 
+void labelRun(const std::string& runDir, const std::string& name, const std::string& note) {
+    atBoundary(runDir, [&] {
+        if (!isRunFolder(runDir))
+            throw Error(runDir, "not a ConvScope run folder");
+        const fs::path file = fs::path(runDir) / "run.json";
+        nlohmann::json j = nlohmann::json::object();
+        if (fs::exists(file)) {
+            try {
+                j = nlohmann::json::parse(readTextFile(file.string()));
+            } catch (const nlohmann::json::exception&) {
+                j = nlohmann::json::object();  // a damaged label is replaced, not kept
+            }
+            if (!j.is_object())
+                j = nlohmann::json::object();
+        }
+        if (name.empty())
+            j.erase("name");
+        else
+            j["name"] = name;
+        j["note"] = note;
+        writeTextFileAtomically(file.string(), j.dump(2));
+    });
+}
+
 std::vector<RunEpoch> readRunHistory(const std::string& runDir) {
     const fs::path file = fs::path(runDir) / "history.csv";
     std::vector<RunEpoch> epochs;

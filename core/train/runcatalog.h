@@ -42,6 +42,11 @@ bool isRunFolder(const std::string& folder);
 /// workspace when it is not a readable folder.
 std::vector<RunSummary> listRuns(const std::string& workspace);
 
+/// Names a run and gives it a note, in its folder's run.json (other keys there are kept). An
+/// empty name means the folder's name. Throws convscope::Error naming the folder when it is
+/// not a run folder or the file cannot be written.
+void labelRun(const std::string& runDir, const std::string& name, const std::string& note);
+
 /// One epoch of a run's history.csv, for curves.
 struct RunEpoch {
     int epoch = 0;

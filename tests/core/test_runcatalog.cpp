@@ -171,3 +171,19 @@ TEST(RunCatalog, historiesAndTheSettingsThatDifferAreWhatComparingNeeds) {
     EXPECT_EQ(byKey["augmentation.rotation_range"], (std::vector<std::string>{"10.0", "30.0"}));
     EXPECT_THROW(differingSettings({a.runDir, dir.file("runs/none")}), Error);
 }
+
+TEST(RunCatalog, aRunCanBeRenamedAndGivenANote) {
+    TempDir dir;
+    makeColourDataset(dir, 8);
+    const TrainConfig c = smallConfig(dir, "runs/plain", 1);
+    Trainer(c, nullptr).run();
+    labelRun(c.runDir, "baseline", "rotation 10, first try");
+    RunSummary r = describeRun(c.runDir);
+    EXPECT_EQ(r.name, "baseline");
+    EXPECT_EQ(r.note, "rotation 10, first try");
+    labelRun(c.runDir, "", "kept");
+    r = describeRun(c.runDir);
+    EXPECT_EQ(r.name, "plain") << "an empty name goes back to the folder's";
+    EXPECT_EQ(r.note, "kept");
+    EXPECT_THROW(labelRun(dir.file("data"), "x", ""), Error);
+}

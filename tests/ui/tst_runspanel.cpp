@@ -34,6 +34,7 @@ private Q_SLOTS:
     void filteringAndSortingKeepTheModelSound();
     void openingARunClassifiesWithItsWeights();
     void comparingOverlaysTheCurvesAndListsOnlyTheSettingsThatDiffer();
+    void aRenamedRunShowsItsNameAndNote();
 
 private:
     TrainConfig config(const QString& run, int epochs) const;
@@ -189,6 +190,24 @@ void TestRunsPanel::comparingOverlaysTheCurvesAndListsOnlyTheSettingsThatDiffer(
     QCOMPARE(keys, (QStringList{QStringLiteral("epochs"), QStringLiteral("learning_rate")}));
     QCOMPARE(dialog->settings()->columnCount(), 3);
     dialog->close();
+}
+
+void TestRunsPanel::aRenamedRunShowsItsNameAndNote() {
+    RunsPanel* panel = m_window->runsPanel();
+    panel->labelRun(m_workspace + QStringLiteral("/alpha"), QStringLiteral("baseline"),
+                    QStringLiteral("no augmentation"));
+    RunsModel* model = panel->model();
+    auto row = [model](const QString& name) {
+        for (int r = 0; r < model->rowCount(); ++r)
+            if (model->data(model->index(r, RunsModel::Name)).toString() == name)
+                return r;
+        return -1;
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(row(QStringLiteral("baseline")) >= 0, 10000);
+    QCOMPARE(row(QStringLiteral("alpha")), -1);
+    QVERIFY(model->data(model->index(row(QStringLiteral("baseline")), 0), Qt::ToolTipRole)
+                .toString()
+                .contains(QStringLiteral("no augmentation")));
 }
 
 QTEST_MAIN(TestRunsPanel)

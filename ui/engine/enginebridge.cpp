@@ -112,6 +112,7 @@ EngineBridge::EngineBridge(QObject* parent)
     connect(m_jobs, &JobWorker::weightsDescribed, this, &EngineBridge::startingWeightsDescribed);
     connect(m_jobs, &JobWorker::runsListed, this, &EngineBridge::runsListed);
     connect(m_jobs, &JobWorker::runsCompared, this, &EngineBridge::runsCompared);
+    connect(m_jobs, &JobWorker::runLabelled, this, &EngineBridge::runLabelled);
     connect(m_jobs, &JobWorker::failed, this, &EngineBridge::failed);
     connect(m_trainer, &TrainWorker::started, this, &EngineBridge::trainingStarted);
     connect(m_trainer, &TrainWorker::message, this, &EngineBridge::trainingMessage);
@@ -206,6 +207,11 @@ void EngineBridge::resumeRun(const QString& runDir, int batchSize) {
 void EngineBridge::listRuns(const QString& workspace) {
     QMetaObject::invokeMethod(
         m_jobs, [=, jobs = m_jobs] { jobs->listRuns(workspace); }, Qt::QueuedConnection);
+}
+
+void EngineBridge::labelRun(const QString& runDir, const QString& name, const QString& note) {
+    QMetaObject::invokeMethod(
+        m_jobs, [=, jobs = m_jobs] { jobs->labelRun(runDir, name, note); }, Qt::QueuedConnection);
 }
 
 void EngineBridge::compareRuns(const QStringList& runDirs, const QStringList& names) {

@@ -94,6 +94,8 @@ public:
     /// Every run folder in `workspace` (train/runcatalog.h), answered by runsListed; read on
     /// the jobs thread. A workspace that cannot be read fails in the background.
     void listRuns(const QString& workspace);
+    /// Names a run and gives it a note (its run.json), answered by runLabelled.
+    void labelRun(const QString& runDir, const QString& name, const QString& note);
     /// The histories and differing settings of two or more runs, answered by runsCompared.
     void compareRuns(const QStringList& runDirs, const QStringList& names);
 
@@ -144,6 +146,7 @@ Q_SIGNALS:
     void startingWeightsDescribed(const QString& path, const convscope::ModelConfig& model);
     void runsListed(const QString& workspace, const std::vector<convscope::RunSummary>& runs);
     void runsCompared(const convscope::ui::RunComparison& comparison);
+    void runLabelled(const QString& runDir);
     void layersReady(const convscope::ModelConfig& model,
                      const std::vector<convscope::LayerInfo>& layers);
     void inspectLayersReady(const convscope::ui::InspectLayers& layers);

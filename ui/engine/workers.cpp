@@ -150,6 +150,16 @@ void JobWorker::listRuns(const QString& workspace) {
     }
 }
 
+void JobWorker::labelRun(const QString& runDir, const QString& name, const QString& note) {
+    try {
+        convscope::labelRun(runDir.toStdString(), name.toStdString(), note.toStdString());
+        Q_EMIT runLabelled(runDir);
+    } catch (...) {
+        Q_EMIT failed(QStringLiteral("Rename"), currentFailure(QStringLiteral("Rename")),
+                      Origin::User);
+    }
+}
+
 void JobWorker::compareRuns(const QStringList& runDirs, const QStringList& names) {
     try {
         RunComparison c;

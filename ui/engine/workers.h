@@ -40,6 +40,7 @@ public:  // run on the worker thread (queued through QMetaObject::invokeMethod)
     void describeWeights(const QString& path);
     void listRuns(const QString& workspace);
     void compareRuns(const QStringList& runDirs, const QStringList& names);
+    void labelRun(const QString& runDir, const QString& name, const QString& note);
 
 Q_SIGNALS:
     void importProgress(int done, int total);
@@ -52,6 +53,7 @@ Q_SIGNALS:
     void weightsDescribed(const QString& path, const convscope::ModelConfig& model);
     void runsListed(const QString& workspace, const std::vector<convscope::RunSummary>& runs);
     void runsCompared(const convscope::ui::RunComparison& comparison);
+    void runLabelled(const QString& runDir);
     void failed(const QString& what, const QString& message, convscope::ui::Origin origin);
 
 private:

@@ -8,6 +8,7 @@
 #include <QFileDialog>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QInputDialog>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
@@ -27,7 +28,8 @@ RunsPanel::RunsPanel(EngineBridge* bridge, QWidget* parent)
       m_filter(new QLineEdit),
       m_open(new QPushButton(tr("Open"))),
       m_resume(new QPushButton(tr("Resume"))),
-      m_compare(new QPushButton(tr("Compare"))) {
+      m_compare(new QPushButton(tr("Compare"))),
+      m_label(new QPushButton(tr("Rename…"))) {
     m_proxy->setSourceModel(m_model);
     m_proxy->setSortRole(Qt::UserRole);
     m_proxy->setFilterKeyColumn(-1);  // any column
@@ -58,9 +60,12 @@ RunsPanel::RunsPanel(EngineBridge* bridge, QWidget* parent)
     bottom->addWidget(m_open);
     bottom->addWidget(m_resume);
     bottom->addWidget(m_compare);
+    bottom->addWidget(m_label);
+    m_label->setToolTip(tr("Give the selected run a name and a note (kept in its run.json)"));
     m_compare->setToolTip(tr("Select two or more runs (Ctrl+click) to overlay their curves and "
                              "list the settings that differ"));
-    m_compare->setEnabled(false);
+    for (QPushButton* needsASelection : {m_open, m_resume, m_compare, m_label})
+        needsASelection->setEnabled(false);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addLayout(top);
@@ -90,8 +95,33 @@ RunsPanel::RunsPanel(EngineBridge* bridge, QWidget* parent)
             Q_EMIT runActivated(run);
     });
     connect(m_compare, &QPushButton::clicked, this, &RunsPanel::compareSelected);
+    connect(m_label, &QPushButton::clicked, this, [this] {
+        const QStringList runs = selectedRuns();
+        if (runs.size() != 1)
+            return;
+        const QModelIndex index = m_view->selectionModel()->selectedRows().front();
+        const RunSummary& r = m_model->run(m_proxy->mapToSource(index).row());
+        bool ok = false;
+        const QString name = QInputDialog::getText(this, tr("Rename run"), tr("Name:"),
+                                                   QLineEdit::Normal,
+                                                   QString::fromStdString(r.name), &ok);
+        if (!ok)
+            return;
+        const QString note =
+            QInputDialog::getMultiLineText(this, tr("Note"), tr("Note for %1:").arg(name),
+                                           QString::fromStdString(r.note), &ok);
+        if (ok)
+            labelRun(runs.front(), name, note);
+    });
+    connect(m_bridge, &EngineBridge::runLabelled, this, [this] { refresh(); });
     connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
-            [this] { m_compare->setEnabled(selectedRuns().size() >= 2); });
+            [this] {
+                const int selected = int(selectedRuns().size());
+                m_compare->setEnabled(selected >= 2);
+                m_label->setEnabled(selected == 1);
+                m_open->setEnabled(selected == 1);
+                m_resume->setEnabled(selected == 1);
+            });
     connect(m_bridge, &EngineBridge::runsCompared, this, [this](const RunComparison& c) {
         auto* dialog = new CompareDialog(c, this);
         dialog->setObjectName(QStringLiteral("compareDialog"));
@@ -151,6 +181,10 @@ void RunsPanel::selectRows(const QList<int>& rows) {
     for (int row : rows)
         m_view->selectionModel()->select(
             m_proxy->index(row, 0), QItemSelectionModel::Select | QItemSelectionModel::Rows);
+}
+
+void RunsPanel::labelRun(const QString& runDir, const QString& name, const QString& note) {
+    m_bridge->labelRun(runDir, name, note);
 }
 
 void RunsPanel::compareSelected() {

@@ -45,6 +45,8 @@ public:
     void selectRows(const QList<int>& rows);
     /// Opens the comparison of the selected runs (two or more) once it is read.
     void compareSelected();
+    /// Names the run and gives it a note; the list shows them once run.json is written.
+    void labelRun(const QString& runDir, const QString& name, const QString& note);
 
 Q_SIGNALS:
     /// Double-click or Open: classify and inspect with this run's weights.
@@ -70,6 +72,7 @@ private:
     QPushButton* m_open;
     QPushButton* m_resume;
     QPushButton* m_compare;
+    QPushButton* m_label;
     QFileSystemWatcher m_watcher;
     QTimer m_debounce;
 };
