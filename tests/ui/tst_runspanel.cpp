@@ -34,6 +34,7 @@ private Q_SLOTS:
     void filteringAndSortingKeepTheModelSound();
     void openingARunClassifiesWithItsWeights();
     void comparingOverlaysTheCurvesAndListsOnlyTheSettingsThatDiffer();
+    void anOpenComparisonsCurvesGrowAsARunTrainsElsewhere();
     void aRenamedRunShowsItsNameAndNote();
 
 private:
@@ -189,6 +190,46 @@ void TestRunsPanel::comparingOverlaysTheCurvesAndListsOnlyTheSettingsThatDiffer(
         keys << dialog->settings()->verticalHeaderItem(row)->text();
     QCOMPARE(keys, (QStringList{QStringLiteral("epochs"), QStringLiteral("learning_rate")}));
     QCOMPARE(dialog->settings()->columnCount(), 3);
+    dialog->close();
+}
+
+void TestRunsPanel::anOpenComparisonsCurvesGrowAsARunTrainsElsewhere() {
+    RunsPanel* panel = m_window->runsPanel();
+    QList<int> rows;
+    for (int row = 0; row < panel->shownRuns().size(); ++row) {
+        const QString name = QFileInfo(panel->shownRuns()[row]).fileName();
+        if (name == QLatin1String("beta") || name == QLatin1String("gamma"))
+            rows << row;
+    }
+    QCOMPARE(rows.size(), 2);
+    panel->selectRows(rows);
+    QSignalSpy shown(panel, &RunsPanel::comparisonShown);
+    panel->compareSelected();
+    QTRY_COMPARE_WITH_TIMEOUT(shown.count(), 1, 10000);
+    auto* dialog = shown.first().at(0).value<CompareDialog*>();
+    QCPGraph* beta = nullptr;
+    for (int g = 0; g < dialog->accuracyPlot()->graphCount(); ++g)
+        if (dialog->accuracyPlot()->graph(g)->name() == QLatin1String("beta"))
+            beta = dialog->accuracyPlot()->graph(g);
+    QVERIFY(beta);
+    QCOMPARE(beta->data()->size(), 1);
+    // Another process finishes beta's next epoch: history.csv is replaced, as the trainer
+    // replaces it (a new file renamed over the old one).
+    const QString history = m_workspace + QStringLiteral("/beta/history.csv");
+    QFile in(history);
+    QVERIFY(in.open(QIODevice::ReadOnly));
+    QByteArray text = in.readAll();
+    in.close();
+    text += "2,0.5,0.75,0.6,0.625,0.001,1.0\n";
+    QFile out(history + QStringLiteral(".tmp"));
+    QVERIFY(out.open(QIODevice::WriteOnly));
+    out.write(text);
+    out.close();
+    QVERIFY(QFile::remove(history));
+    QVERIFY(QFile::rename(history + QStringLiteral(".tmp"), history));
+    QTRY_COMPARE_WITH_TIMEOUT(beta->data()->size(), 2, 10000);
+    QCOMPARE(beta->data()->at(1)->value, 0.625);
+    QCOMPARE(shown.count(), 1);  // the same window, grown: not a new one
     dialog->close();
 }
 

@@ -44,28 +44,18 @@ CompareDialog::CompareDialog(const RunComparison& c, QWidget* parent)
       m_loss(makePlot(tr("validation loss"))),
       m_settings(new QTableWidget) {
     setWindowTitle(tr("Compare %1 runs").arg(c.names.size()));
+    m_runDirs = c.runDirs;
     for (int r = 0; r < c.names.size(); ++r) {
-        QVector<double> epochs, accuracy, loss;
-        for (const RunEpoch& e : c.histories.at(std::size_t(r))) {
-            epochs << e.epoch;
-            accuracy << e.validationAccuracy;
-            loss << e.validationLoss;
-        }
-        for (auto [plot, values] : {std::pair{m_accuracy, &accuracy}, std::pair{m_loss, &loss}}) {
+        for (QCustomPlot* plot : {m_accuracy, m_loss}) {
             QCPGraph* g = plot->addGraph();
             g->setName(c.names[r]);
             g->setPen(QPen(runColour(r), 2));
             g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
-            g->setData(epochs, *values, true);
         }
     }
     // Accuracy rises and loss falls: each legend goes where its curves are not.
     m_accuracy->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
-    for (QCustomPlot* plot : {m_accuracy, m_loss}) {
-        plot->rescaleAxes();
-        plot->xAxis->scaleRange(1.05, plot->xAxis->range().center());
-        plot->replot();
-    }
+    refreshCurves(c);
 
     m_settings->setRowCount(int(c.differences.size()));
     m_settings->setColumnCount(c.names.size());
@@ -100,6 +90,24 @@ CompareDialog::CompareDialog(const RunComparison& c, QWidget* parent)
     layout->addWidget(split);
     split->setSizes({300, 300, 60 + 22 * int(c.differences.size())});
     resize(900, 760);
+}
+
+void CompareDialog::refreshCurves(const RunComparison& c) {
+    for (int r = 0; r < c.names.size() && r < m_accuracy->graphCount(); ++r) {
+        QVector<double> epochs, accuracy, loss;
+        for (const RunEpoch& e : c.histories.at(std::size_t(r))) {
+            epochs << e.epoch;
+            accuracy << e.validationAccuracy;
+            loss << e.validationLoss;
+        }
+        m_accuracy->graph(r)->setData(epochs, accuracy, true);
+        m_loss->graph(r)->setData(epochs, loss, true);
+    }
+    for (QCustomPlot* plot : {m_accuracy, m_loss}) {
+        plot->rescaleAxes();
+        plot->xAxis->scaleRange(1.05, plot->xAxis->range().center());
+        plot->replot();
+    }
 }
 
 }  // namespace convscope::ui

@@ -28,11 +28,16 @@ class CompareDialog : public QDialog {
 public:
     explicit CompareDialog(const RunComparison& comparison, QWidget* parent = nullptr);
 
+    /// The same runs read again (one of them trains on): the curves take the new epochs.
+    void refreshCurves(const RunComparison& comparison);
+    const QStringList& runDirs() const { return m_runDirs; }
+
     QCustomPlot* accuracyPlot() const { return m_accuracy; }
     QCustomPlot* lossPlot() const { return m_loss; }
     QTableWidget* settings() const { return m_settings; }
 
 private:
+    QStringList m_runDirs;
     QCustomPlot* m_accuracy;
     QCustomPlot* m_loss;
     QTableWidget* m_settings;

@@ -123,10 +123,20 @@ RunsPanel::RunsPanel(EngineBridge* bridge, QWidget* parent)
                 m_resume->setEnabled(selected == 1);
             });
     connect(m_bridge, &EngineBridge::runsCompared, this, [this](const RunComparison& c) {
+        if (!m_comparisonAsked) {
+            // The open window's runs, read again after they changed on disk.
+            if (m_comparison && m_comparison->runDirs() == c.runDirs)
+                m_comparison->refreshCurves(c);
+            return;
+        }
+        m_comparisonAsked = false;
+        if (m_comparison)
+            m_comparison->close();
         auto* dialog = new CompareDialog(c, this);
         dialog->setObjectName(QStringLiteral("compareDialog"));
         dialog->setAttribute(Qt::WA_DeleteOnClose);
         dialog->show();
+        m_comparison = dialog;
         Q_EMIT comparisonShown(dialog);
     });
     connect(m_resume, &QPushButton::clicked, this, [this] {
@@ -194,8 +204,10 @@ void RunsPanel::compareSelected() {
         dirs << QString::fromStdString(r.path);
         names << QString::fromStdString(r.name);
     }
-    if (dirs.size() >= 2)
-        m_bridge->compareRuns(dirs, names);
+    if (dirs.size() < 2)
+        return;
+    m_comparisonAsked = true;
+    m_bridge->compareRuns(dirs, names);
 }
 
 void RunsPanel::onListed(const QString& workspace, const std::vector<RunSummary>& runs) {
@@ -218,6 +230,16 @@ void RunsPanel::onListed(const QString& workspace, const std::vector<RunSummary>
                 m_model->run(m_proxy->mapToSource(m_proxy->index(row, 0)).row()).path)))
             rows << row;
     selectRows(rows);
+    // An open comparison follows its runs: their curves grow as they train.
+    if (m_comparison && !m_comparisonAsked) {
+        QStringList names;
+        for (const QString& dir : m_comparison->runDirs())
+            for (const RunSummary& r : runs)
+                if (QString::fromStdString(r.path) == dir)
+                    names << QString::fromStdString(r.name);
+        if (names.size() == m_comparison->runDirs().size())
+            m_bridge->compareRuns(m_comparison->runDirs(), names);
+    }
     Q_EMIT listed(int(runs.size()));
 }
 

@@ -3,6 +3,7 @@
 #include "train/runcatalog.h"
 
 #include <QFileSystemWatcher>
+#include <QPointer>
 #include <QTimer>
 #include <QWidget>
 
@@ -73,6 +74,9 @@ private:
     QPushButton* m_resume;
     QPushButton* m_compare;
     QPushButton* m_label;
+    /// The comparison window open now, if any: it follows its runs as they train on.
+    QPointer<CompareDialog> m_comparison;
+    bool m_comparisonAsked = false;  ///< the next answer opens a new window
     QFileSystemWatcher m_watcher;
     QTimer m_debounce;
 };
