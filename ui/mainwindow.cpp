@@ -123,9 +123,8 @@ MainWindow::MainWindow(QWidget* parent)
     });
 
     connect(m_runs, &RunsPanel::runActivated, this, &MainWindow::openRun);
-    connect(m_runs, &RunsPanel::resumeRequested, this, [this](const QString& dir) {
-        m_training->resumeRun(dir);
-    });
+    connect(m_runs, &RunsPanel::resumeRequested, this,
+            [this](const QString& dir) { m_training->resumeRun(dir); });
     // A run the window starts shows up in the list as soon as its folder is made.
     connect(m_bridge, &EngineBridge::trainingStarted, m_runs, &RunsPanel::refresh);
     connect(m_bridge, &EngineBridge::trainingFinished, m_runs, &RunsPanel::refresh);
@@ -278,8 +277,8 @@ void MainWindow::openRun(const QString& runDir) {
     else if (QFileInfo::exists(latest))
         loadWeights(latest);
     else
-        onFailed(tr("Open run"), tr("%1 has no weights yet (its first epoch never finished)")
-                                     .arg(runDir),
+        onFailed(tr("Open run"),
+                 tr("%1 has no weights yet (its first epoch never finished)").arg(runDir),
                  Origin::User);
 }
 
@@ -298,9 +297,10 @@ bool MainWindow::saveWeights(const QString& path) {
     QSaveFile out(path);  // written beside the target and renamed: never half a file
     if (source.isEmpty() || !in.open(QIODevice::ReadOnly) || !out.open(QIODevice::WriteOnly) ||
         out.write(in.readAll()) < 0 || !out.commit()) {
-        onFailed(tr("Save weights"), source.isEmpty() ? tr("There is no model yet.")
-                                                      : tr("Could not write %1").arg(path),
-                 Origin::User);
+        onFailed(
+            tr("Save weights"),
+            source.isEmpty() ? tr("There is no model yet.") : tr("Could not write %1").arg(path),
+            Origin::User);
         return false;
     }
     statusBar()->showMessage(tr("Saved %1").arg(path));

@@ -3,15 +3,10 @@
 namespace convscope::cli {
 
 const std::set<std::string>& augmentOptionNames() {
-    static const std::set<std::string> names{"rotation-range",
-                                             "width-shift-range",
-                                             "height-shift-range",
-                                             "shear-range",
-                                             "zoom-range",
-                                             "brightness-range",
-                                             "channel-shift-range",
-                                             "fill-mode",
-                                             "cval"};
+    static const std::set<std::string> names{
+        "rotation-range",      "width-shift-range", "height-shift-range",
+        "shear-range",         "zoom-range",        "brightness-range",
+        "channel-shift-range", "fill-mode",         "cval"};
     return names;
 }
 

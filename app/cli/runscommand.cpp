@@ -68,14 +68,13 @@ int runsCommand(const std::vector<std::string>& argv) {
         std::printf("No runs in %s\n", escapeInvalidUtf8(workspace).c_str());
         return 0;
     }
-    std::printf("%-24s %-11s %-20s %-11s %7s %8s %8s %s\n", "name", "status", "started",
-                "arch", "epochs", "best", "final", "device");
+    std::printf("%-24s %-11s %-20s %-11s %7s %8s %8s %s\n", "name", "status", "started", "arch",
+                "epochs", "best", "final", "device");
     for (const RunSummary& r : runs) {
         const std::string epochs =
             std::to_string(r.epochsDone) + "/" + std::to_string(r.epochsPlanned);
-        std::printf("%-24s %-11s %-20s %-11s %7s %8s %8s %s\n",
-                    escapeInvalidUtf8(r.name).c_str(), r.status.c_str(), r.started.c_str(),
-                    r.architecture.c_str(), epochs.c_str(),
+        std::printf("%-24s %-11s %-20s %-11s %7s %8s %8s %s\n", escapeInvalidUtf8(r.name).c_str(),
+                    r.status.c_str(), r.started.c_str(), r.architecture.c_str(), epochs.c_str(),
                     accuracyText(r.bestValidationAccuracy).c_str(),
                     accuracyText(r.finalValidationAccuracy).c_str(), r.device.c_str());
         if (!r.reason.empty())

@@ -80,7 +80,9 @@ namespace {
 
 /// Per-channel values as [1, 3, 1, 1] on the device of `like`, for broadcasting over NCHW.
 torch::Tensor perChannel(const std::array<float, 3>& values, const torch::Tensor& like) {
-    return torch::tensor(at::ArrayRef<float>(values.data(), values.size()), torch::kFloat32).view({1, 3, 1, 1}).to(like.device());
+    return torch::tensor(at::ArrayRef<float>(values.data(), values.size()), torch::kFloat32)
+        .view({1, 3, 1, 1})
+        .to(like.device());
 }
 
 }  // namespace

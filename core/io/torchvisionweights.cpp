@@ -187,8 +187,8 @@ LoadReport loadTorchvisionWeights(const TorchStateDict& dict, ClassifierImpl& mo
                 value = toKerasFlattenOrder(value);
             if (value.sizes() != target->second.sizes()) {
                 if (mismatch.empty())
-                    mismatch = name + ": file " + shapeText(entry->value.sizes().vec()) + ", model " +
-                               shapeText(target->second.sizes().vec());
+                    mismatch = name + ": file " + shapeText(entry->value.sizes().vec()) +
+                               ", model " + shapeText(target->second.sizes().vec());
                 continue;
             }
             layerAssignments.emplace_back(target->second, value);

@@ -75,9 +75,10 @@ struct WeightsFile::Impl {
 };
 
 const char* weightsFormatName(WeightsFormat format) {
-    static const EnumName<WeightsFormat> names[] = {{WeightsFormat::Hdf5, "HDF5"},
-                                                    {WeightsFormat::TorchPth, "PyTorch state_dict"},
-                                                    {WeightsFormat::KerasBackbone, "Keras backbone"}};
+    static const EnumName<WeightsFormat> names[] = {
+        {WeightsFormat::Hdf5, "HDF5"},
+        {WeightsFormat::TorchPth, "PyTorch state_dict"},
+        {WeightsFormat::KerasBackbone, "Keras backbone"}};
     return enumName(format, names);
 }
 

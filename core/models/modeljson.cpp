@@ -7,7 +7,10 @@
 namespace convscope {
 
 nlohmann::json preprocessingToJson(const Preprocessing& p) {
-    return {{"name", p.name}, {"rescale", p.rescale}, {"mean", p.mean}, {"std", p.stddev},
+    return {{"name", p.name},
+            {"rescale", p.rescale},
+            {"mean", p.mean},
+            {"std", p.stddev},
             {"bgr", p.bgr}};
 }
 

@@ -21,8 +21,8 @@ Preprocessing preprocessingFromJson(const nlohmann::json& j);
 /// "class_count" to the object `j`.
 void addModelConfig(nlohmann::json& j, const ModelConfig& m, bool withClassCount);
 /// Reads what addModelConfig writes from `j`; "flavour" may be absent (standard), and
-/// "class_count" is read only when `withClassCount`. Throws like preprocessingFromJson (convscope::Error
-/// for an unknown name); sizes are checked where a model is built.
+/// "class_count" is read only when `withClassCount`. Throws like preprocessingFromJson
+/// (convscope::Error for an unknown name); sizes are checked where a model is built.
 ModelConfig modelConfigFromJson(const nlohmann::json& j, bool withClassCount);
 
 }  // namespace convscope

@@ -11,7 +11,8 @@ Preprocessing rescalePreprocessing() {
 }
 
 Preprocessing torchvisionPreprocessing() {
-    return {"torchvision", 1.0f / 255.0f, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}, false};
+    return {
+        "torchvision", 1.0f / 255.0f, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}, false};
 }
 
 Preprocessing caffePreprocessing() {

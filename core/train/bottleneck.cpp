@@ -282,8 +282,7 @@ std::string freezeForBottleneck(ClassifierImpl& model, const std::string& reques
 
 std::optional<BottleneckFeatures> prepareBottleneckFeatures(
     ClassifierImpl& model, const ImageCache& cache, const TrainConfig& config, LoaderOptions loader,
-    const torch::Device& device, const std::atomic<bool>& cancel,
-    TrainingObserver& observer) {
+    const torch::Device& device, const std::atomic<bool>& cancel, TrainingObserver& observer) {
     const std::string path = config.featuresCache.empty()
                                  ? (fs::path(config.runDir) / "bottleneck-features.h5").string()
                                  : config.featuresCache;

@@ -94,8 +94,7 @@ std::string freezeForBottleneck(ClassifierImpl& model, const std::string& reques
 /// Throws convscope::Error when the cache cannot be written.
 std::optional<BottleneckFeatures> prepareBottleneckFeatures(
     ClassifierImpl& model, const ImageCache& cache, const TrainConfig& config, LoaderOptions loader,
-    const torch::Device& device, const std::atomic<bool>& cancel,
-    TrainingObserver& observer);
+    const torch::Device& device, const std::atomic<bool>& cancel, TrainingObserver& observer);
 
 /// Loss and confusion of model.forwardHead() over `set`, in eval mode without gradients.
 Evaluation evaluateHead(ClassifierImpl& model, const FeatureSet& set, int batchSize,

@@ -119,8 +119,7 @@ TrainingState loadCheckpoint(const std::string& path, ClassifierImpl& model,
         if (archive.try_read("rng_state", rngState)) {
             at::Generator generator = at::detail::getDefaultCPUGenerator();
             const std::int64_t stateBytes = generator.get_state().numel();
-            if (!rngState.isString() ||
-                std::int64_t(rngState.toStringRef().size()) != stateBytes)
+            if (!rngState.isString() || std::int64_t(rngState.toStringRef().size()) != stateBytes)
                 throw Error(path, "damaged checkpoint (its random generator state is not one)");
             torch::Tensor rng = torch::empty({stateBytes}, torch::kByte);
             std::memcpy(rng.data_ptr(), rngState.toStringRef().data(), std::size_t(stateBytes));

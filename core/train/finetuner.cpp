@@ -254,8 +254,7 @@ TrainingResult FineTuner::runPhases(RunStatusRecord& status) {
     result.weightsPath.clear();
     if (!result.cancelled) {
         result.weightsPath = (runDir / "weights.h5").string();
-        copyFileAtomically((runDir / phaseFolder(2) / "weights.h5").string(),
-                           result.weightsPath);
+        copyFileAtomically((runDir / phaseFolder(2) / "weights.h5").string(), result.weightsPath);
     }
     status.end(result.cancelled ? RunState::Interrupted : RunState::Finished);
     m_observer->onFinished(result);

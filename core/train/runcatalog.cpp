@@ -25,48 +25,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// Epochs done, best and final validation accuracy, and seconds trained, from history.csv.
-void readHistory(const fs::path& file, RunSummary& r) {
-    std::istringstream in(readTextFile(file.string()));
-    std::string line;
-    std::getline(in, line);
-    if (line.rfind("epoch,", 0) != 0)
-        throw Error(file.string(), "damaged (no header line)");
-    double best = -1;
-    while (std::getline(in, line)) {
-        if (line.empty())
-            continue;
-        std::vector<std::string> cells;
-        std::stringstream fields(line);
-        for (std::string cell; std::getline(fields, cell, ',');)
-            cells.push_back(cell);
-        if (cells.size() < 7)
-            throw Error(file.string(), "damaged (a row with " + std::to_string(cells.size()) +
-                                           " fields)");
-        double accuracy = 0;
-        try {
-            accuracy = std::stod(cells[4]);
-        } catch (const std::exception&) {
-            throw Error(file.string(), "damaged (validation accuracy '" + cells[4] + "')");
-        }
-        ++r.epochsDone;
-        best = std::max(best, accuracy);
-        r.finalValidationAccuracy = accuracy;
-    }
-    if (best >= 0)
-        r.bestValidationAccuracy = best;
-}
-
 std::string fileTimeIso(const fs::path& file) {
     const auto written = fs::last_write_time(file);
     const auto system = std::chrono::time_point_cast<std::chrono::system_clock::duration>(
         written - fs::file_time_type::clock::now() + std::chrono::system_clock::now());
-    const std::time_t t = std::chrono::system_clock::to_time_t(system);
-    std::tm utc{};
-    gmtime_r(&t, &utc);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return text;
+    return isoTime(std::chrono::system_clock::to_time_t(system));
 }
 
 /// The run's settings (plain run or recipe), into `r`.
@@ -96,8 +59,8 @@ void readState(const fs::path& dir, RunSummary& r) {
     const std::optional<RunStatus> s = readRunStatus(dir.string());
     if (!s) {
         r.status = fs::exists(dir / "weights.h5") ? "finished" : "interrupted";
-        const fs::path config = fs::exists(dir / "recipe.json") ? dir / "recipe.json"
-                                                                : dir / "config.json";
+        const fs::path config =
+            fs::exists(dir / "recipe.json") ? dir / "recipe.json" : dir / "config.json";
         if (fs::exists(config))
             r.started = fileTimeIso(config);
         return;
@@ -144,7 +107,7 @@ RunSummary describeRun(const std::string& runDir) {
         try {
             read();
         } catch (const std::exception& e) {
-            if (r.reason.empty() || r.status != "damaged")
+            if (r.status != "damaged")  // the first damage found is the one reported
                 r.reason = readableReason(e.what());
             r.status = "damaged";
         }
@@ -156,8 +119,12 @@ RunSummary describeRun(const std::string& runDir) {
         readSettings(dir, r);
     });
     part([&] {
-        if (fs::exists(dir / "history.csv"))
-            readHistory(dir / "history.csv", r);
+        for (const RunEpoch& e : readRunHistory(r.path)) {
+            ++r.epochsDone;
+            r.bestValidationAccuracy = std::max(
+                r.bestValidationAccuracy.value_or(e.validationAccuracy), e.validationAccuracy);
+            r.finalValidationAccuracy = e.validationAccuracy;
+        }
     });
     part([&] {
         if (!fs::exists(dir / "run.json"))
@@ -223,12 +190,23 @@ std::vector<RunEpoch> readRunHistory(const std::string& runDir) {
         while (std::getline(in, line)) {
             if (line.empty())
                 continue;
-            std::vector<double> v;
+            // epoch, train loss and accuracy, validation loss and accuracy, learning rate,
+            // seconds (and a phase for a recipe): historyCsv's columns.
+            std::vector<std::string> cells;
             std::stringstream fields(line);
-            for (std::string cell; std::getline(fields, cell, ',') && v.size() < 5;)
-                v.push_back(std::stod(cell));
-            if (v.size() < 5)
-                throw Error(file.string(), "damaged (a short row)");
+            for (std::string cell; std::getline(fields, cell, ',');)
+                cells.push_back(cell);
+            if (cells.size() < 7)
+                throw Error(file.string(),
+                            "damaged (a row with " + std::to_string(cells.size()) + " fields)");
+            double v[5];
+            for (std::size_t k = 0; k < 5; ++k) {
+                try {
+                    v[k] = std::stod(cells[k]);
+                } catch (const std::exception&) {
+                    throw Error(file.string(), "damaged ('" + cells[k] + "' is not a number)");
+                }
+            }
             epochs.push_back({int(v[0]), v[1], v[2], v[3], v[4]});
         }
         return epochs;
@@ -293,7 +271,7 @@ std::vector<SettingDifference> differingSettings(const std::vector<std::string>&
 std::string defaultWorkspace() {
     const char* data = std::getenv("XDG_DATA_HOME");
     const char* home = std::getenv("HOME");
-    const fs::path base = data && *data ? fs::path(data)
+    const fs::path base = data && *data   ? fs::path(data)
                           : home && *home ? fs::path(home) / ".local" / "share"
                                           : fs::current_path();
     return (base / "convscope" / "runs").string();

@@ -33,13 +33,16 @@ const char* runStateName(RunState state) {
     return enumName(state, kRunStates);
 }
 
-std::string isoTimeNow() {
-    const std::time_t now = std::time(nullptr);
+std::string isoTime(std::time_t time) {
     std::tm utc{};
-    gmtime_r(&now, &utc);
+    gmtime_r(&time, &utc);
     char text[32];
     std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
     return text;
+}
+
+std::string isoTimeNow() {
+    return isoTime(std::time(nullptr));
 }
 
 std::optional<double> secondsFromIsoTime(const std::string& text) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <ctime>
 #include <optional>
 #include <string>
 
@@ -23,7 +24,9 @@ struct RunStatus {
     std::string error;           ///< why a failed run stopped
 };
 
-/// The current time as ISO 8601 UTC, "2026-11-30T10:14:00Z".
+/// A time as ISO 8601 UTC, "2026-11-30T10:14:00Z".
+std::string isoTime(std::time_t time);
+/// isoTime of now.
 std::string isoTimeNow();
 /// Seconds since the epoch for an ISO 8601 UTC time as isoTimeNow writes it; nullopt for text
 /// that is not one.

@@ -13,8 +13,9 @@ namespace convscope {
 
 namespace {
 
-const EnumName<OptimizerKind> kOptimizers[] = {
-    {OptimizerKind::Sgd, "sgd"}, {OptimizerKind::Adam, "adam"}, {OptimizerKind::RmsProp, "rmsprop"}};
+const EnumName<OptimizerKind> kOptimizers[] = {{OptimizerKind::Sgd, "sgd"},
+                                               {OptimizerKind::Adam, "adam"},
+                                               {OptimizerKind::RmsProp, "rmsprop"}};
 const EnumName<Schedule> kSchedules[] = {{Schedule::Constant, "constant"},
                                          {Schedule::Step, "step"},
                                          {Schedule::Cosine, "cosine"},

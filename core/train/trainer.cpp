@@ -373,8 +373,8 @@ Trainer::Impl::Session Trainer::Impl::buildSession(const RunData& data) {
     s.loaderOptions.augment = c.augment;
     s.loaderOptions.pinMemory = device.is_cuda();
     s.loaderOptions.preprocessing = c.preprocessing;
-    s.trainLoader = std::make_unique<BatchLoader>(*data.cache, data.train, c.augmentation,
-                                                  s.loaderOptions);
+    s.trainLoader =
+        std::make_unique<BatchLoader>(*data.cache, data.train, c.augmentation, s.loaderOptions);
     LoaderOptions vo = s.loaderOptions;
     vo.augment = false;
     vo.shuffle = false;
@@ -479,9 +479,9 @@ std::optional<bool> Trainer::Impl::endEpoch(Session& s, int epoch, const EpochTa
     Evaluation val;
     {
         AutocastScope autocast(device, resolved.precision);
-        val = s.features ? evaluateHead(*s.model, s.features->validation, c.batchSize, device,
-                                        &cancelled)
-                         : evaluateModel(*s.model, *s.validationLoader, device, false, &cancelled);
+        val = s.features
+                  ? evaluateHead(*s.model, s.features->validation, c.batchSize, device, &cancelled)
+                  : evaluateModel(*s.model, *s.validationLoader, device, false, &cancelled);
     }
     if (cancelled)
         return std::nullopt;

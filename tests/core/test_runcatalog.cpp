@@ -73,7 +73,8 @@ TEST(RunCatalog, aCancelledRunIsInterruptedAndAResumeFinishesIt) {
 TEST(RunCatalog, aRunThatFailsSaysWhyAndARefusedOneLeavesNothing) {
     TempDir dir;
     for (int i = 0; i < 4; ++i)
-        writeImage(dir.file("data/only/" + std::to_string(i) + ".png"), solidBgr(20, 20, {1, 2, 3}));
+        writeImage(dir.file("data/only/" + std::to_string(i) + ".png"),
+                   solidBgr(20, 20, {1, 2, 3}));
     const TrainConfig c = smallConfig(dir, "runs/one-class", 1);
     EXPECT_THROW(Trainer(c, nullptr).run(), Error);
     const RunSummary r = describeRun(c.runDir);

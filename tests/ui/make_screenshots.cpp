@@ -218,7 +218,8 @@ void compareShot(MainWindow& window, const QString& data, const QString& out) {
         const char* name;
         double learningRate;
         bool augment;
-    } runs[] = {{"adam-1e-3", 1e-3, true}, {"adam-3e-3", 3e-3, true}, {"no-augmentation", 1e-3, false}};
+    } runs[] = {
+        {"adam-1e-3", 1e-3, true}, {"adam-3e-3", 3e-3, true}, {"no-augmentation", 1e-3, false}};
     for (const auto& r : runs) {
         convscope::TrainConfig c;
         c.dataDir = data.toStdString();

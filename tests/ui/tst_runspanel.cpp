@@ -146,7 +146,8 @@ void TestRunsPanel::filteringAndSortingKeepTheModelSound() {
 
 void TestRunsPanel::openingARunClassifiesWithItsWeights() {
     m_window->openRun(m_workspace + QStringLiteral("/alpha"));
-    QCOMPARE(m_window->classifyPanel()->weights(), m_workspace + QStringLiteral("/alpha/weights.h5"));
+    QCOMPARE(m_window->classifyPanel()->weights(),
+             m_workspace + QStringLiteral("/alpha/weights.h5"));
 }
 
 void TestRunsPanel::comparingOverlaysTheCurvesAndListsOnlyTheSettingsThatDiffer() {

@@ -310,7 +310,9 @@ void EngineBridge::requestFeatureMaps(const QString& weightsPath, const QString&
     auto latest = m_featureGeneration;
     QMetaObject::invokeMethod(
         m_inspect,
-        [=, w = m_inspect] { w->featureMaps(weightsPath, imagePath, layer, origin, generation, latest); },
+        [=, w = m_inspect] {
+            w->featureMaps(weightsPath, imagePath, layer, origin, generation, latest);
+        },
         Qt::QueuedConnection);
 }
 

@@ -106,8 +106,7 @@ public:
     void requestLayers(const QString& weightsPath, Origin origin = Origin::User);
     void requestFilters(const QString& weightsPath, const QString& layer,
                         convscope::FilterChannels channels,
-                        convscope::FilterNormalisation normalisation,
-                        Origin origin = Origin::User);
+                        convscope::FilterNormalisation normalisation, Origin origin = Origin::User);
     /// Maximization runs on its own thread, one request after another; cancelMaximize() stops
     /// the running one within a step and drops the queued ones.
     void maximizeFilter(const QString& weightsPath, const QString& layer, int filter,

@@ -56,7 +56,7 @@ void InspectWorker::listLayers(const QString& weightsPath, Origin origin) {
         list.origin = origin;
         Q_EMIT layersReady(list);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Inspect"), currentFailure(QStringLiteral("Inspect")), origin);
+        reportFailure(QStringLiteral("Inspect"), origin);
     }
 }
 
@@ -76,7 +76,7 @@ void InspectWorker::filters(const QString& weightsPath, const QString& layer,
             grid.tiles.push_back(toQImage(tile));
         Q_EMIT filtersReady(grid);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Filters"), currentFailure(QStringLiteral("Filters")), origin);
+        reportFailure(QStringLiteral("Filters"), origin);
     }
 }
 
@@ -98,8 +98,7 @@ void InspectWorker::maximizeFilter(const QString& weightsPath, const QString& la
         else
             Q_EMIT maximizeProgress(0, 0);  // cancelled: nothing to show
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Activation maximization"),
-                      currentFailure(QStringLiteral("Activation maximization")), Origin::User);
+        reportFailure(QStringLiteral("Activation maximization"), Origin::User);
     }
 }
 
@@ -121,8 +120,7 @@ void InspectWorker::maximizeLayer(const QString& weightsPath, const QString& lay
         result.cancelled = cancel->load();
         Q_EMIT layerMaximized(result);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Activation maximization"),
-                      currentFailure(QStringLiteral("Activation maximization")), Origin::User);
+        reportFailure(QStringLiteral("Activation maximization"), Origin::User);
         result.cancelled = true;
         Q_EMIT layerMaximized(result);
     }
@@ -144,8 +142,7 @@ void InspectWorker::featureMaps(const QString& weightsPath, const QString& image
         if (generation == latest->load())
             Q_EMIT featureMapsReady(result);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Feature maps"),
-                      currentFailure(QStringLiteral("Feature maps")), origin);
+        reportFailure(QStringLiteral("Feature maps"), origin);
     }
 }
 
@@ -169,8 +166,7 @@ void InspectWorker::classActivation(const QString& weightsPath, const QString& i
         if (generation == latest->load())
             Q_EMIT classActivationReady(result);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Class activation map"),
-                      currentFailure(QStringLiteral("Class activation map")), Origin::User);
+        reportFailure(QStringLiteral("Class activation map"), Origin::User);
     }
 }
 

@@ -5,6 +5,7 @@
 // activation maps) and one for activation maximization, which may run for minutes.
 // Internal to ui/engine.
 
+#include "ui/engine/failure.h"
 #include "ui/engine/filebackedcache.h"
 #include "ui/engine/inspection.h"
 
@@ -50,6 +51,10 @@ Q_SIGNALS:
     void failed(const QString& what, const QString& message, convscope::ui::Origin origin);
 
 private:
+    /// failed() with the reason of the exception being handled; call in a catch block.
+    void reportFailure(const QString& what, Origin origin) {
+        Q_EMIT failed(what, currentFailure(what), origin);
+    }
     /// The inspector for the file as it is now: reloaded when the file changed (training
     /// rewrites its snapshot every epoch).
     convscope::Inspector& inspectorFor(const QString& weightsPath) {

@@ -73,7 +73,7 @@ void JobWorker::importFolder(const QString& path, double validationFraction, qui
             std::make_shared<DatasetIndex>(DatasetIndex::scan(path.toStdString(), options));
         Q_EMIT imported(index);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Import"), currentFailure(QStringLiteral("Import")), Origin::User);
+        reportFailure(QStringLiteral("Import"), Origin::User);
     }
 }
 
@@ -92,8 +92,7 @@ void JobWorker::makePreviews(const QString& imagePath, const AugmentParams& para
         if (generation == latest->load())
             Q_EMIT previewsReady(images);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Augmentation preview"),
-                      currentFailure(QStringLiteral("Augmentation preview")), Origin::Background);
+        reportFailure(QStringLiteral("Augmentation preview"), Origin::Background);
     }
 }
 
@@ -115,7 +114,7 @@ void JobWorker::classify(const QString& weightsPath, const QString& imagePath) {
         c.gapHead = predictor.metadata().model.head == Head::GlobalAveragePool;
         Q_EMIT classified(c);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Classify"), currentFailure(QStringLiteral("Classify")), Origin::User);
+        reportFailure(QStringLiteral("Classify"), Origin::User);
     }
 }
 
@@ -137,7 +136,7 @@ void JobWorker::evaluate(const QString& weightsPath, const QString& dataDir,
             names.push_back(QString::fromStdString(n));
         Q_EMIT evaluated(e, names);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Evaluate"), currentFailure(QStringLiteral("Evaluate")), Origin::User);
+        reportFailure(QStringLiteral("Evaluate"), Origin::User);
     }
 }
 
@@ -145,8 +144,7 @@ void JobWorker::listRuns(const QString& workspace) {
     try {
         Q_EMIT runsListed(workspace, convscope::listRuns(workspace.toStdString()));
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Runs"), currentFailure(QStringLiteral("Runs")),
-                      Origin::Background);
+        reportFailure(QStringLiteral("Runs"), Origin::Background);
     }
 }
 
@@ -155,8 +153,7 @@ void JobWorker::labelRun(const QString& runDir, const QString& name, const QStri
         convscope::labelRun(runDir.toStdString(), name.toStdString(), note.toStdString());
         Q_EMIT runLabelled(runDir);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Rename"), currentFailure(QStringLiteral("Rename")),
-                      Origin::User);
+        reportFailure(QStringLiteral("Rename"), Origin::User);
     }
 }
 
@@ -173,8 +170,7 @@ void JobWorker::compareRuns(const QStringList& runDirs, const QStringList& names
         c.differences = differingSettings(dirs);
         Q_EMIT runsCompared(c);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Compare"), currentFailure(QStringLiteral("Compare")),
-                      Origin::User);
+        reportFailure(QStringLiteral("Compare"), Origin::User);
     }
 }
 
@@ -182,7 +178,7 @@ void JobWorker::describeLayers(const ModelConfig& model) {
     try {
         Q_EMIT layersReady(model, convscope::describeLayers(model));
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Layer list"), currentFailure(QStringLiteral("Layer list")), Origin::Background);
+        reportFailure(QStringLiteral("Layer list"), Origin::Background);
     }
 }
 
@@ -191,8 +187,7 @@ void JobWorker::describeWeights(const QString& path) {
         if (const auto m = readPretrainedMetadata(path.toStdString()))
             Q_EMIT weightsDescribed(path, m->model);
     } catch (...) {
-        Q_EMIT failed(QStringLiteral("Starting weights"),
-                      currentFailure(QStringLiteral("Starting weights")), Origin::User);
+        reportFailure(QStringLiteral("Starting weights"), Origin::User);
     }
 }
 
@@ -217,17 +212,15 @@ void TrainWorker::cancel() {
 }
 
 void TrainWorker::run(const TrainConfig& config) {
-    execute(QStringLiteral("Training"), QString::fromStdString(config.runDir),
-            [&](TrainingObserver* observer) {
-                return std::make_unique<Trainer>(config, observer);
-            });
+    execute(
+        QStringLiteral("Training"), QString::fromStdString(config.runDir),
+        [&](TrainingObserver* observer) { return std::make_unique<Trainer>(config, observer); });
 }
 
 void TrainWorker::runFineTune(const FineTuneConfig& config) {
-    execute(QStringLiteral("Fine-tuning"), QString::fromStdString(config.base.runDir),
-            [&](TrainingObserver* observer) {
-                return std::make_unique<FineTuner>(config, observer);
-            });
+    execute(
+        QStringLiteral("Fine-tuning"), QString::fromStdString(config.base.runDir),
+        [&](TrainingObserver* observer) { return std::make_unique<FineTuner>(config, observer); });
 }
 
 void TrainWorker::resumeRun(const QString& runDir, int batchSize) {

@@ -3,6 +3,7 @@
 // The workers behind EngineBridge; each lives on its own thread. Internal to ui/engine.
 
 #include "ui/engine/enginebridge.h"
+#include "ui/engine/failure.h"
 #include "ui/engine/filebackedcache.h"
 
 #include <QMutex>
@@ -57,6 +58,10 @@ Q_SIGNALS:
     void failed(const QString& what, const QString& message, convscope::ui::Origin origin);
 
 private:
+    /// failed() with the reason of the exception being handled; call in a catch block.
+    void reportFailure(const QString& what, Origin origin) {
+        Q_EMIT failed(what, currentFailure(what), origin);
+    }
     /// The last weights used, reloaded when the file changes.
     FileBackedCache<convscope::Predictor> m_predictors;
 };

@@ -81,9 +81,8 @@ CompareDialog::CompareDialog(const RunComparison& c, QWidget* parent)
     auto* table = new QWidget;
     auto* tableLayout = new QVBoxLayout(table);
     tableLayout->setContentsMargins(0, 0, 0, 0);
-    tableLayout->addWidget(new QLabel(c.differences.empty()
-                                          ? tr("The runs have the same settings.")
-                                          : tr("Settings that differ:")));
+    tableLayout->addWidget(new QLabel(c.differences.empty() ? tr("The runs have the same settings.")
+                                                            : tr("Settings that differ:")));
     tableLayout->addWidget(m_settings);
     split->addWidget(table);
     auto* layout = new QVBoxLayout(this);

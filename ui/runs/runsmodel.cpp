@@ -104,9 +104,8 @@ QVariant RunsModel::data(const QModelIndex& index, int role) const {
         if (!r.note.empty())
             tip += QLatin1Char('\n') + QString::fromStdString(r.note);
         if (!r.host.empty())
-            tip += QLatin1Char('\n') + tr("Trained by process %1 on %2")
-                                           .arg(r.pid)
-                                           .arg(QString::fromStdString(r.host));
+            tip += QLatin1Char('\n') +
+                   tr("Trained by process %1 on %2").arg(r.pid).arg(QString::fromStdString(r.host));
         return tip;
     }
     return {};

@@ -62,8 +62,9 @@ RunsPanel::RunsPanel(EngineBridge* bridge, QWidget* parent)
     bottom->addWidget(m_compare);
     bottom->addWidget(m_label);
     m_label->setToolTip(tr("Give the selected run a name and a note (kept in its run.json)"));
-    m_compare->setToolTip(tr("Select two or more runs (Ctrl+click) to overlay their curves and "
-                             "list the settings that differ"));
+    m_compare->setToolTip(
+        tr("Select two or more runs (Ctrl+click) to overlay their curves and "
+           "list the settings that differ"));
     for (QPushButton* needsASelection : {m_open, m_resume, m_compare, m_label})
         needsASelection->setEnabled(false);
     auto* layout = new QVBoxLayout(this);
@@ -96,32 +97,29 @@ RunsPanel::RunsPanel(EngineBridge* bridge, QWidget* parent)
     });
     connect(m_compare, &QPushButton::clicked, this, &RunsPanel::compareSelected);
     connect(m_label, &QPushButton::clicked, this, [this] {
-        const QStringList runs = selectedRuns();
-        if (runs.size() != 1)
+        const std::vector<const RunSummary*> selected = selectedSummaries();
+        if (selected.size() != 1)
             return;
-        const QModelIndex index = m_view->selectionModel()->selectedRows().front();
-        const RunSummary& r = m_model->run(m_proxy->mapToSource(index).row());
+        const RunSummary& r = *selected.front();
         bool ok = false;
-        const QString name = QInputDialog::getText(this, tr("Rename run"), tr("Name:"),
-                                                   QLineEdit::Normal,
-                                                   QString::fromStdString(r.name), &ok);
+        const QString name =
+            QInputDialog::getText(this, tr("Rename run"), tr("Name:"), QLineEdit::Normal,
+                                  QString::fromStdString(r.name), &ok);
         if (!ok)
             return;
-        const QString note =
-            QInputDialog::getMultiLineText(this, tr("Note"), tr("Note for %1:").arg(name),
-                                           QString::fromStdString(r.note), &ok);
+        const QString note = QInputDialog::getMultiLineText(
+            this, tr("Note"), tr("Note for %1:").arg(name), QString::fromStdString(r.note), &ok);
         if (ok)
-            labelRun(runs.front(), name, note);
+            labelRun(QString::fromStdString(r.path), name, note);
     });
     connect(m_bridge, &EngineBridge::runLabelled, this, [this] { refresh(); });
-    connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this,
-            [this] {
-                const int selected = int(selectedRuns().size());
-                m_compare->setEnabled(selected >= 2);
-                m_label->setEnabled(selected == 1);
-                m_open->setEnabled(selected == 1);
-                m_resume->setEnabled(selected == 1);
-            });
+    connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this, [this] {
+        const int selected = int(selectedRuns().size());
+        m_compare->setEnabled(selected >= 2);
+        m_label->setEnabled(selected == 1);
+        m_open->setEnabled(selected == 1);
+        m_resume->setEnabled(selected == 1);
+    });
     connect(m_bridge, &EngineBridge::runsCompared, this, [this](const RunComparison& c) {
         if (!m_comparisonAsked) {
             // The open window's runs, read again after they changed on disk.
@@ -169,8 +167,7 @@ void RunsPanel::setFilter(const QString& text) {
 QStringList RunsPanel::shownRuns() const {
     QStringList runs;
     for (int row = 0; row < m_proxy->rowCount(); ++row)
-        runs << QString::fromStdString(
-            m_model->run(m_proxy->mapToSource(m_proxy->index(row, 0)).row()).path);
+        runs << QString::fromStdString(runAtRow(row).path);
     return runs;
 }
 
@@ -181,16 +178,27 @@ QString RunsPanel::selectedRun() const {
 
 QStringList RunsPanel::selectedRuns() const {
     QStringList runs;
-    for (const QModelIndex& index : m_view->selectionModel()->selectedRows())
-        runs << QString::fromStdString(m_model->run(m_proxy->mapToSource(index).row()).path);
+    for (const RunSummary* r : selectedSummaries())
+        runs << QString::fromStdString(r->path);
     return runs;
+}
+
+std::vector<const RunSummary*> RunsPanel::selectedSummaries() const {
+    std::vector<const RunSummary*> runs;
+    for (const QModelIndex& index : m_view->selectionModel()->selectedRows())
+        runs.push_back(&m_model->run(m_proxy->mapToSource(index).row()));
+    return runs;
+}
+
+const RunSummary& RunsPanel::runAtRow(int row) const {
+    return m_model->run(m_proxy->mapToSource(m_proxy->index(row, 0)).row());
 }
 
 void RunsPanel::selectRows(const QList<int>& rows) {
     m_view->clearSelection();
     for (int row : rows)
-        m_view->selectionModel()->select(
-            m_proxy->index(row, 0), QItemSelectionModel::Select | QItemSelectionModel::Rows);
+        m_view->selectionModel()->select(m_proxy->index(row, 0),
+                                         QItemSelectionModel::Select | QItemSelectionModel::Rows);
 }
 
 void RunsPanel::labelRun(const QString& runDir, const QString& name, const QString& note) {
@@ -199,10 +207,9 @@ void RunsPanel::labelRun(const QString& runDir, const QString& name, const QStri
 
 void RunsPanel::compareSelected() {
     QStringList dirs, names;
-    for (const QModelIndex& index : m_view->selectionModel()->selectedRows()) {
-        const RunSummary& r = m_model->run(m_proxy->mapToSource(index).row());
-        dirs << QString::fromStdString(r.path);
-        names << QString::fromStdString(r.name);
+    for (const RunSummary* r : selectedSummaries()) {
+        dirs << QString::fromStdString(r->path);
+        names << QString::fromStdString(r->name);
     }
     if (dirs.size() < 2)
         return;
@@ -226,8 +233,7 @@ void RunsPanel::onListed(const QString& workspace, const std::vector<RunSummary>
     // A refresh keeps what was selected (the list is read again as runs train).
     QList<int> rows;
     for (int row = 0; row < m_proxy->rowCount(); ++row)
-        if (selected.contains(QString::fromStdString(
-                m_model->run(m_proxy->mapToSource(m_proxy->index(row, 0)).row()).path)))
+        if (selected.contains(QString::fromStdString(runAtRow(row).path)))
             rows << row;
     selectRows(rows);
     // An open comparison follows its runs: their curves grow as they train.

@@ -62,6 +62,9 @@ private:
     void onListed(const QString& workspace, const std::vector<convscope::RunSummary>& runs);
     QString selectedRun() const;
     QStringList selectedRuns() const;
+    std::vector<const convscope::RunSummary*> selectedSummaries() const;
+    /// The run shown at `row` of the (sorted, filtered) table.
+    const convscope::RunSummary& runAtRow(int row) const;
 
     EngineBridge* m_bridge;
     QString m_workspace;

@@ -414,7 +414,6 @@ void TrainingPanel::startFineTune() {
     setRunning(true);
 }
 
-
 QString TrainingPanel::deviceChoice() const {
     return m_devices.device();
 }
