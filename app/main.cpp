@@ -37,7 +37,7 @@ const char* kUsage =
     "      writes augmented previews named <class>_<index>_<random>.jpeg\n"
     "  demo-data DIR [--per-class N] [--val-per-class N] [--source DIR]\n"
     "      exports Debian's Fashion-MNIST as class folders (train/ and validation/)\n"
-    "  train DATA --out RUN_DIR [--arch small|vgg16|resnet18|mobilenetv2]\n"
+    "  train DATA [--out RUN_DIR | --workspace DIR] [--arch small|vgg16|resnet18|mobilenetv2]\n"
     "        [--head flatten|gap|original]\n"
     "        [--size N] [--epochs N] [--batch N] [--optimizer sgd|adam|rmsprop] [--lr F]\n"
     "        [--momentum F] [--nesterov] [--weight-decay F] [--schedule "
@@ -69,6 +69,12 @@ const char* kUsage =
     "      every run folder in WORKSPACE (default ~/.local/share/convscope/runs): status\n"
     "      (running, finished, interrupted, failed or damaged), start, duration, data,\n"
     "      architecture, epochs, best and final validation accuracy, device\n"
+    "  report RUN_DIR --out REPORT.html [--misclassified 12] [--cam-per-class 2]\n"
+    "         [--image-size 192] [--batch 32]\n"
+    "      one self-contained HTML page (pictures embedded): settings, data summary, curves,\n"
+    "      confusion matrix, per-class precision and recall, the most confidently\n"
+    "      misclassified images and class activation maps; it evaluates the run's weights\n"
+    "      on its validation split again where the data is still there\n"
     "  info [--json]\n"
     "      this build and machine: version, LibTorch, GPUs, CPU bf16, default precisions\n"
     "  (evaluate, predict, filters, featuremaps and cam take [--device D] [--precision P] too)\n"
@@ -122,6 +128,7 @@ int run(int argc, char** argv) {
         {"finetune", convscope::cli::fineTuneCommand},
         {"info", convscope::cli::infoCommand},
         {"runs", convscope::cli::runsCommand},
+        {"report", convscope::cli::reportCommand},
     };
     if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
         std::fputs(kUsage, stdout);

@@ -20,5 +20,6 @@ int featureMapsCommand(const std::vector<std::string>& args);
 int camCommand(const std::vector<std::string>& args);
 int infoCommand(const std::vector<std::string>& args);
 int runsCommand(const std::vector<std::string>& args);
+int reportCommand(const std::vector<std::string>& args);
 
 }  // namespace convscope::cli

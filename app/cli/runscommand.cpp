@@ -2,7 +2,9 @@
 #include "cli/commands.h"
 #include "cli/jsontext.h"
 
+#include "report/runreport.h"
 #include "train/runcatalog.h"
+#include "util/atomicfile.h"
 #include "util/text.h"
 
 #include <nlohmann/json.hpp>
@@ -80,6 +82,31 @@ int runsCommand(const std::vector<std::string>& argv) {
         if (!r.reason.empty())
             std::printf("  %s\n", escapeInvalidUtf8(r.reason).c_str());
     }
+    return 0;
+}
+
+int reportCommand(const std::vector<std::string>& argv) {
+    const Args args(argv, {"out", "misclassified", "cam-per-class", "image-size", "batch"}, {});
+    if (args.positionals().size() != 1)
+        throw UsageError("report takes one run folder");
+    const auto out = args.value("out");
+    if (!out)
+        throw UsageError("needs --out REPORT.html");
+    ReportOptions o;
+    o.misclassified = int(args.integer("misclassified", o.misclassified));
+    o.camPerClass = int(args.integer("cam-per-class", o.camPerClass));
+    o.imageSize = int(args.integer("image-size", o.imageSize));
+    o.batchSize = int(args.integer("batch", o.batchSize));
+    if (o.misclassified < 0 || o.camPerClass < 0 || o.imageSize < 16 || o.batchSize < 1)
+        throw UsageError("--misclassified and --cam-per-class take 0 or more, --image-size 16 "
+                         "or more, --batch 1 or more");
+    const RunReport report = gatherRunReport(args.positionals()[0], o);
+    writeTextFileAtomically(*out, reportHtml(report));
+    std::printf("Wrote %s: %s, %zu misclassified and %zu activation pictures\n",
+                escapeInvalidUtf8(*out).c_str(), escapeInvalidUtf8(report.summary.name).c_str(),
+                report.misclassified.size(), report.activations.size());
+    for (const std::string& note : report.notes)
+        std::fprintf(stderr, "Left out: %s\n", escapeInvalidUtf8(note).c_str());
     return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "io/weightsfile.h"
+#include "train/runcatalog.h"
 #include "train/trainer.h"
 
 #include <cstdio>
@@ -29,9 +30,11 @@ TrainConfig trainConfigFromArgs(const Args& args) {
     TrainConfig c;
     c.dataDir = args.positionals()[0];
     const auto out = args.value("out");
-    if (!out)
-        throw UsageError("needs --out RUN_DIR");
-    c.runDir = *out;
+    const auto workspace = args.value("workspace");
+    if (out && workspace)
+        throw UsageError("give --out RUN_DIR or --workspace DIR, not both");
+    // Without --out the run gets a new time-stamped folder in the workspace, as in the window.
+    c.runDir = out ? *out : newRunFolder(workspace ? *workspace : defaultWorkspace());
     c.model.architecture = parseArchitecture(args.text("arch", "small"));
     c.model.head = parseHead(args.text("head", "flatten"));
     c.model.inputSize = int(args.integer("size", 150));
@@ -87,7 +90,7 @@ TrainConfig trainConfigFromArgs(const Args& args) {
 }
 
 std::set<std::string> trainOptionNames() {
-    std::set<std::string> options{"out",
+    std::set<std::string> options{"out", "workspace",
                                   "arch",
                                   "head",
                                   "size",
@@ -140,6 +143,8 @@ int trainCommand(const std::vector<std::string>& argv) {
             config.batchSize = batchSizeFromArgs(args, config.batchSize);
     } else {
         config = trainConfigFromArgs(args);
+        if (!args.value("out"))
+            std::fprintf(stderr, "Run folder: %s\n", config.runDir.c_str());
     }
     ProgressPrinter printer(
         args.flag("json") ? ProgressPrinter::Style::Json : ProgressPrinter::Style::Auto,

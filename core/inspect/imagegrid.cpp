@@ -85,14 +85,47 @@ void drawBox(RgbImage& image, int x0, int y0, int x1, int y1, std::array<std::ui
                   cv::Scalar(colour[0], colour[1], colour[2]), thickness);
 }
 
-void writePng(const std::string& path, const RgbImage& image) {
+RgbImage scaledToFit(const RgbImage& image, int maxSide) {
+    const int longer = std::max(image.width, image.height);
+    if (image.empty() || longer <= maxSide)
+        return image;
+    const double scale = double(maxSide) / double(longer);
+    RgbImage out;
+    out.width = std::max(1, int(std::lround(image.width * scale)));
+    out.height = std::max(1, int(std::lround(image.height * scale)));
+    out.pixels.resize(std::size_t(out.width) * std::size_t(out.height) * 3);
+    cv::resize(wrap(image), wrap(out), cv::Size(out.width, out.height), 0, 0, cv::INTER_AREA);
+    return out;
+}
+
+namespace {
+
+std::vector<std::uint8_t> encode(const RgbImage& image, const char* extension,
+                                 const std::vector<int>& parameters) {
     if (image.empty())
-        throw Error(path, "nothing to write (empty image)");
+        throw Error(extension, "nothing to encode (empty image)");
     cv::Mat bgr;
     cv::cvtColor(wrap(image), bgr, cv::COLOR_RGB2BGR);
     std::vector<std::uint8_t> bytes;
-    if (!cv::imencode(".png", bgr, bytes))
-        throw Error(path, "PNG encoding failed");
+    if (!cv::imencode(extension, bgr, bytes, parameters))
+        throw Error(extension, "encoding failed");
+    return bytes;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encodePng(const RgbImage& image) {
+    return encode(image, ".png", {});
+}
+
+std::vector<std::uint8_t> encodeJpeg(const RgbImage& image, int quality) {
+    return encode(image, ".jpg", {cv::IMWRITE_JPEG_QUALITY, std::clamp(quality, 1, 100)});
+}
+
+void writePng(const std::string& path, const RgbImage& image) {
+    if (image.empty())
+        throw Error(path, "nothing to write (empty image)");
+    const std::vector<std::uint8_t> bytes = encodePng(image);
     replaceFileAtomically(path, [&](const std::string& temp) {
         std::ofstream out(temp, std::ios::binary);
         out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));

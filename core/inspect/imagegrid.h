@@ -26,6 +26,14 @@ RgbImage featureGrid(const FeatureMaps& maps, int tileSize, Colormap colormap,
 void drawBox(RgbImage& image, int x0, int y0, int x1, int y1,
              std::array<std::uint8_t, 3> colour = {255, 255, 255}, int thickness = 2);
 
+/// The image scaled down (area averaging, aspect kept) so that its longer side is at most
+/// `maxSide`; a smaller image is returned as it is.
+RgbImage scaledToFit(const RgbImage& image, int maxSide);
+
+/// The image as PNG or JPEG (quality 1..100) bytes. Throws convscope::Error for an empty image.
+std::vector<std::uint8_t> encodePng(const RgbImage& image);
+std::vector<std::uint8_t> encodeJpeg(const RgbImage& image, int quality = 85);
+
 /// Writes a PNG. Throws convscope::Error naming the file.
 void writePng(const std::string& path, const RgbImage& image);
 

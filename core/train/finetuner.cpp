@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "models/finetuning.h"
+#include "train/confusionrecord.h"
 #include "train/runfolder.h"
 #include "train/runstatus.h"
 #include "train/trainer.h"
@@ -68,6 +69,11 @@ public:
         m_history.push_back(e);
         try {
             writeTextFileAtomically((m_runDir / "history.csv").string(), historyCsv(m_history));
+            if (std::optional<ConfusionRecord> confusion =
+                    readConfusionRecord(m_phaseDir.string())) {
+                confusion->epoch += m_offset;
+                writeConfusionRecord(m_runDir.string(), *confusion);
+            }
         } catch (const Error& error) {
             m_outer.onMessage(error.what());
         }

@@ -226,7 +226,10 @@ void flatten(const nlohmann::json& j, const std::string& prefix,
     out[prefix] = j.dump();
 }
 
-std::map<std::string, std::string> runSettings(const fs::path& dir) {
+}  // namespace
+
+std::map<std::string, std::string> runSettings(const std::string& runDir) {
+    const fs::path dir(runDir);
     const bool recipe = fs::exists(dir / "recipe.json");
     const fs::path file = dir / (recipe ? "recipe.json" : "config.json");
     if (!fs::exists(file))
@@ -244,7 +247,22 @@ std::map<std::string, std::string> runSettings(const fs::path& dir) {
     return settings;
 }
 
-}  // namespace
+TrainConfig runTrainConfig(const std::string& runDir) {
+    return fs::exists(fs::path(runDir) / "recipe.json") ? FineTuner::resumeConfig(runDir).base
+                                                          : readRunConfig(runDir);
+}
+
+std::string newRunFolder(const std::string& workspace) {
+    const std::time_t now = std::time(nullptr);
+    std::tm local{};
+    localtime_r(&now, &local);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
+    fs::path candidate = fs::path(workspace) / stamp;
+    for (int n = 2; fs::exists(candidate); ++n)
+        candidate = fs::path(workspace) / (std::string(stamp) + "-" + std::to_string(n));
+    return candidate.string();
+}
 
 std::vector<SettingDifference> differingSettings(const std::vector<std::string>& runDirs) {
     std::vector<std::map<std::string, std::string>> all;

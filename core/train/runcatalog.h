@@ -1,5 +1,8 @@
 #pragma once
 
+#include "train/trainconfig.h"
+
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -70,6 +73,20 @@ struct SettingDifference {
 /// started and what it recorded about itself afterwards (run folder, device used) are left
 /// out. Throws convscope::Error naming a folder whose settings cannot be read.
 std::vector<SettingDifference> differingSettings(const std::vector<std::string>& runDirs);
+
+/// A run's settings as its config.json records them (a recipe's recipe.json, with its training
+/// settings under "train."), nested keys joined with '.' ("augmentation.rotation_range") and
+/// values as JSON text. Where the run lives and what it found out about itself once started
+/// (device and precision used) are left out. Throws convscope::Error naming the folder or file.
+std::map<std::string, std::string> runSettings(const std::string& runDir);
+
+/// The training settings of a plain run (config.json) or of a recipe (its base settings).
+/// Throws convscope::Error naming the folder or file.
+TrainConfig runTrainConfig(const std::string& runDir);
+
+/// A new run folder's path in `workspace`: the local time as yyyyMMdd-HHmmss, with "-2", "-3"
+/// ... appended while that name is taken. Nothing is made.
+std::string newRunFolder(const std::string& workspace);
 
 /// Where runs go when no folder is named: $XDG_DATA_HOME/convscope/runs, else
 /// ~/.local/share/convscope/runs (the window uses the same folder).

@@ -8,6 +8,7 @@
 #include "runtime.h"
 #include "train/bottleneck.h"
 #include "train/checkpoint.h"
+#include "train/confusionrecord.h"
 #include "train/evaluator.h"
 #include "train/optimization.h"
 #include "train/precision.h"
@@ -505,6 +506,7 @@ std::optional<bool> Trainer::Impl::endEpoch(Session& s, int epoch, const EpochTa
     // A snapshot for classifying while training goes on (the UI reads it on another thread).
     saveModelWeights((runDir / "latest.h5").string(), *s.model, s.metadata);
     writeTextFileAtomically((runDir / "history.csv").string(), historyCsv(state.history));
+    writeConfusionRecord(runDir.string(), {e.epoch, s.metadata.classNames, val.confusion});
     observer->onCheckpoint(checkpointPath);
     observer->onEpochEnd(e);
     if (stopEarly)

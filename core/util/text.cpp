@@ -77,4 +77,44 @@ std::string dimensionsText(std::span<const std::int64_t> shape) {
     return out;
 }
 
+std::string base64(std::span<const std::uint8_t> bytes) {
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((bytes.size() + 2) / 3 * 4);
+    std::size_t i = 0;
+    for (; i + 3 <= bytes.size(); i += 3) {
+        const std::uint32_t v = std::uint32_t(bytes[i]) << 16 | std::uint32_t(bytes[i + 1]) << 8 |
+                                std::uint32_t(bytes[i + 2]);
+        for (int shift : {18, 12, 6, 0})
+            out += alphabet[(v >> shift) & 63];
+    }
+    const std::size_t left = bytes.size() - i;
+    if (left > 0) {
+        std::uint32_t v = std::uint32_t(bytes[i]) << 16;
+        if (left == 2)
+            v |= std::uint32_t(bytes[i + 1]) << 8;
+        out += alphabet[(v >> 18) & 63];
+        out += alphabet[(v >> 12) & 63];
+        out += left == 2 ? alphabet[(v >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
+std::string htmlEscaped(const std::string& text) {
+    std::string out;
+    for (char c : escapeInvalidUtf8(text)) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
 }  // namespace convscope

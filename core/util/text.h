@@ -20,6 +20,13 @@ std::string escapeInvalidUtf8(const std::string& text);
 /// An array shape as Python prints a tuple, which is how NumPy, h5py and PyTorch users read
 /// shapes: "(3, 3, 3, 32)", "(5,)", "()".
 std::string shapeText(std::span<const std::int64_t> shape);
+/// Standard base64 (RFC 4648, with '=' padding) of the bytes, as data: URLs carry them.
+std::string base64(std::span<const std::uint8_t> bytes);
+
+/// `text` safe inside HTML text and attribute values: & < > " ' escaped. Invalid UTF-8 is
+/// escaped as escapeInvalidUtf8 does first.
+std::string htmlEscaped(const std::string& text);
+
 /// A shape for people, dimensions joined by " × " ("32 × 74 × 74"), for tables.
 std::string dimensionsText(std::span<const std::int64_t> shape);
 
