@@ -129,6 +129,11 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_bridge, &EngineBridge::trainingStarted, m_runs, &RunsPanel::refresh);
     connect(m_bridge, &EngineBridge::trainingFinished, m_runs, &RunsPanel::refresh);
 
+    connect(m_runs, &RunsPanel::workspaceChanged, m_training, &TrainingPanel::setWorkspace);
+    connect(m_runs, &RunsPanel::failed, this, &MainWindow::onFailed);
+    connect(m_runs, &RunsPanel::message, this,
+            [this](const QString& text) { statusBar()->showMessage(text, 8000); });
+
     QSettings settings;
     m_runs->setWorkspace(settings.value(QStringLiteral("runs/workspace"), runsFolder()).toString());
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
@@ -167,8 +172,21 @@ void MainWindow::createMenus() {
         if (!dir.isEmpty())
             m_training->resumeRun(dir);
     });
+    file->addAction(tr("Export &report…"), this, [this] {
+        // The run selected in the Runs dock, else the one the Training tab shows.
+        const QString run = m_runs->selectedRun();
+        m_runs->chooseReportFile(run.isEmpty() ? m_training->runDirectory() : run);
+    });
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    QAction* undo = m_runs->undoStack()->createUndoAction(this, tr("&Undo"));
+    undo->setShortcut(QKeySequence::Undo);
+    edit->addAction(undo);
+    QAction* redo = m_runs->undoStack()->createRedoAction(this, tr("&Redo"));
+    redo->setShortcut(QKeySequence::Redo);
+    edit->addAction(redo);
 
     QMenu* train = menuBar()->addMenu(tr("&Training"));
     train->addAction(tr("&Start"), QKeySequence(tr("Ctrl+R")), m_training, &TrainingPanel::start);

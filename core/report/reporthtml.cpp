@@ -40,7 +40,7 @@ std::string dataUrl(const std::string& mime, std::span<const std::uint8_t> bytes
 
 std::string svgImage(const std::string& svg, const std::string& alt) {
     const auto* bytes = reinterpret_cast<const std::uint8_t*>(svg.data());
-    return "<img class=\"chart\" width=\"640\" height=\"320\" alt=\"" + htmlEscaped(alt) +
+    return "<img class=\"chart\" width=\"600\" height=\"300\" alt=\"" + htmlEscaped(alt) +
            "\" src=\"" + dataUrl("image/svg+xml", {bytes, svg.size()}) + "\">";
 }
 
@@ -234,10 +234,12 @@ std::string picturesSections(const RunReport& r) {
     return html;
 }
 
+// Font sizes in points: a browser and Qt's print layout (the window's PDF export) agree on
+// those, while pixel sizes come out tiny on a 1200 dpi page.
 const char* kStyle = R"(body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif;
-  font-size: 14px; color: #222; max-width: 1100px; margin: 24px auto; padding: 0 16px; }
-h1 { font-size: 24px; margin-bottom: 4px; }
-h2 { font-size: 18px; margin-top: 28px; border-bottom: 1px solid #ccc; }
+  font-size: 10.5pt; color: #222; max-width: 1100px; margin: 24px auto; padding: 0 16px; }
+h1 { font-size: 18pt; margin-bottom: 4px; }
+h2 { font-size: 13.5pt; margin-top: 28px; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; }
 table.grid td, table.grid th, table.confusion td, table.confusion th {
   border: 1px solid #ccc; padding: 3px 8px; }
@@ -248,7 +250,7 @@ table.pictures img { image-rendering: pixelated; }
 p.banner { padding: 8px; background: #fde2e1; border: 1px solid #e0a0a0; }
 p.note { font-style: italic; }
 p.warning, ul.notes li { color: #8a5a00; }
-code { font-size: 12px; }
+code { font-size: 9pt; }
 )";
 
 }  // namespace

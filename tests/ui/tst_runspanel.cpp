@@ -2,6 +2,7 @@
 // following the folder as runs appear and change on disk (no reload asked for), and opening
 // a run's weights.
 #include "colourimages.h"
+#include "train/confusionrecord.h"
 #include "train/runstatus.h"
 #include "train/trainer.h"
 #include "ui/classify/classifypanel.h"
@@ -16,11 +17,19 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QRegularExpression>
 #include <QSignalSpy>
+#include <QTableWidget>
 #include <QStandardPaths>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QUndoStack>
+
+#include <csignal>
 
 using namespace convscope;
 using namespace convscope::ui;
@@ -36,6 +45,11 @@ private Q_SLOTS:
     void comparingOverlaysTheCurvesAndListsOnlyTheSettingsThatDiffer();
     void anOpenComparisonsCurvesGrowAsARunTrainsElsewhere();
     void aRenamedRunShowsItsNameAndNote();
+    void theComparisonShowsEachRunsConfusionMatrix();
+    void aRunTrainedByAnotherProcessIsFollowedLive();
+    void aDeletedRunGoesToTheTrashAndUndoBringsItBack();
+    void aRunningRunCannotBeDeleted();
+    void theReportIsExportedAsHtmlAndPdf();
 
 private:
     TrainConfig config(const QString& run, int epochs) const;
@@ -250,6 +264,211 @@ void TestRunsPanel::aRenamedRunShowsItsNameAndNote() {
     QVERIFY(model->data(model->index(row(QStringLiteral("baseline")), 0), Qt::ToolTipRole)
                 .toString()
                 .contains(QStringLiteral("no augmentation")));
+}
+
+namespace {
+
+/// The row shown for the run named `name`, or -1.
+int rowNamed(RunsPanel* panel, const QString& name) {
+    for (int row = 0; row < panel->shownRuns().size(); ++row)
+        if (QFileInfo(panel->shownRuns()[row]).fileName() == name)
+            return row;
+    return -1;
+}
+
+std::int64_t total(const QTableWidget* table, int classes) {
+    std::int64_t n = 0;
+    for (int t = 0; t < classes; ++t)
+        for (int p = 0; p < classes; ++p)
+            n += table->item(t, p)->text().toLongLong();
+    return n;
+}
+
+}  // namespace
+
+void TestRunsPanel::theComparisonShowsEachRunsConfusionMatrix() {
+    RunsPanel* panel = m_window->runsPanel();
+    panel->setFilter(QString());
+    const QList<int> rows{rowNamed(panel, QStringLiteral("alpha")),
+                          rowNamed(panel, QStringLiteral("gamma"))};
+    QVERIFY(!rows.contains(-1));
+    panel->selectRows(rows);
+    QSignalSpy shown(panel, &RunsPanel::comparisonShown);
+    panel->compareSelected();
+    QTRY_COMPARE_WITH_TIMEOUT(shown.count(), 1, 10000);
+    auto* dialog = shown.first().at(0).value<CompareDialog*>();
+    dialog->showTab(1);
+    for (int r = 0; r < 2; ++r) {
+        const QString dir = dialog->runDirs()[r];
+        const std::optional<ConfusionRecord> record = readConfusionRecord(dir.toStdString());
+        QVERIFY2(record, qPrintable(dir));  // the trainer keeps the last epoch's matrix
+        QTableWidget* table = dialog->confusionTable(r);
+        QVERIFY(table->isVisible());
+        // Two classes, plus recall as a column and precision as a row.
+        QCOMPARE(table->rowCount(), 3);
+        QCOMPARE(table->columnCount(), 3);
+        QCOMPARE(table->verticalHeaderItem(0)->text(), QStringLiteral("blue"));
+        for (int t = 0; t < 2; ++t)
+            for (int p = 0; p < 2; ++p)
+                QCOMPARE(table->item(t, p)->text().toLongLong(),
+                         record->matrix[std::size_t(t)][std::size_t(p)]);
+        QCOMPARE(total(table, 2), 4);  // the validation split: 2 of each class's 12 images
+        QVERIFY(dialog->confusionCaption(r)->text().contains(
+            QStringLiteral("epoch %1").arg(record->epoch)));
+    }
+    dialog->close();
+}
+
+void TestRunsPanel::aRunTrainedByAnotherProcessIsFollowedLive() {
+    RunsPanel* panel = m_window->runsPanel();
+    panel->setFilter(QString());
+    // The real command-line program trains "delta" in a process of its own.
+    QProcess cli;
+    const QString run = QDir(m_workspace).filePath(QStringLiteral("delta"));
+    cli.start(QStringLiteral(CONVSCOPE_BINARY),
+              {QStringLiteral("train"), m_data, QStringLiteral("--out"), run,
+               QStringLiteral("--epochs"), QStringLiteral("4"), QStringLiteral("--size"),
+               QStringLiteral("32"), QStringLiteral("--batch"), QStringLiteral("4"),
+               QStringLiteral("--no-augment"), QStringLiteral("--threads"), QStringLiteral("1"),
+               QStringLiteral("--json")});
+    QVERIFY(cli.waitForStarted());
+    // Held still (SIGSTOP) once its first epoch is written, so that the window is seen to
+    // follow it mid-run.
+    bool firstEpoch = false;
+    while (!firstEpoch && cli.waitForReadyRead(60000)) {
+        while (cli.canReadLine()) {
+            const QJsonObject event = QJsonDocument::fromJson(cli.readLine()).object();
+            if (event.value(QStringLiteral("event")).toString() == QLatin1String("epoch"))
+                firstEpoch = true;
+        }
+    }
+    QVERIFY(firstEpoch);
+    ::kill(pid_t(cli.processId()), SIGSTOP);
+
+    // The dock lists it as running, by that process on this host.
+    RunsModel* model = panel->model();
+    auto rowOfDelta = [model] {
+        for (int r = 0; r < model->rowCount(); ++r)
+            if (model->data(model->index(r, RunsModel::Name)).toString() == QLatin1String("delta"))
+                return r;
+        return -1;
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(rowOfDelta() >= 0, 10000);
+    QCOMPARE(model->data(model->index(rowOfDelta(), RunsModel::Status)).toString(),
+             QStringLiteral("running"));
+    QCOMPARE(model->data(model->index(rowOfDelta(), RunsModel::TrainedBy)).toString(),
+             QStringLiteral("process %1 on %2")
+                 .arg(cli.processId())
+                 .arg(QString::fromStdString(hostName())));
+
+    panel->selectRows({rowNamed(panel, QStringLiteral("alpha")),
+                       rowNamed(panel, QStringLiteral("delta"))});
+    QSignalSpy shown(panel, &RunsPanel::comparisonShown);
+    panel->compareSelected();
+    QTRY_COMPARE_WITH_TIMEOUT(shown.count(), 1, 10000);
+    auto* dialog = shown.first().at(0).value<CompareDialog*>();
+    const int delta = int(dialog->runDirs().indexOf(
+        QString::fromStdString(std::filesystem::absolute(run.toStdString()).string())));
+    QVERIFY(delta >= 0);
+    QCPGraph* curve = dialog->accuracyPlot()->graph(delta);
+    const int seenWhileStopped = curve->data()->size();
+    QVERIFY(seenWhileStopped >= 1 && seenWhileStopped < 4);
+
+    // Let it go on: the curves grow and the confusion matrix follows to the last epoch,
+    // without any reload asked for.
+    ::kill(pid_t(cli.processId()), SIGCONT);
+    QVERIFY(cli.waitForFinished(120000));
+    QCOMPARE(cli.exitCode(), 0);
+    QTRY_COMPARE_WITH_TIMEOUT(curve->data()->size(), 4, 10000);
+    QCOMPARE(dialog->lossPlot()->graph(delta)->data()->size(), 4);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        dialog->confusionCaption(delta)->text().contains(QStringLiteral("epoch 4")), 10000);
+    QCOMPARE(shown.count(), 1);
+    QTRY_COMPARE_WITH_TIMEOUT(
+        model->data(model->index(rowOfDelta(), RunsModel::Status)).toString(),
+        QStringLiteral("finished"), 10000);
+    dialog->close();
+}
+
+void TestRunsPanel::aDeletedRunGoesToTheTrashAndUndoBringsItBack() {
+    RunsPanel* panel = m_window->runsPanel();
+    panel->setFilter(QString());
+    const QString gamma = m_workspace + QStringLiteral("/gamma");
+    QVERIFY(QFileInfo::exists(gamma + QStringLiteral("/weights.h5")));
+    QSignalSpy failed(panel, &RunsPanel::failed);
+    panel->trashRun(gamma);
+    QCOMPARE(failed.count(), 0);
+    QVERIFY(!QFileInfo::exists(gamma));
+    QTRY_COMPARE_WITH_TIMEOUT(rowNamed(panel, QStringLiteral("gamma")), -1, 10000);
+    QVERIFY(panel->undoStack()->canUndo());
+    QVERIFY(panel->undoStack()->undoText().contains(QStringLiteral("gamma")));
+
+    panel->undoStack()->undo();
+    QCOMPARE(failed.count(), 0);
+    QVERIFY(QFileInfo::exists(gamma + QStringLiteral("/weights.h5")));
+    QTRY_VERIFY_WITH_TIMEOUT(rowNamed(panel, QStringLiteral("gamma")) >= 0, 10000);
+    // Redo moves it away again, and undo brings it back again.
+    panel->undoStack()->redo();
+    QVERIFY(!QFileInfo::exists(gamma));
+    panel->undoStack()->undo();
+    QVERIFY(QFileInfo::exists(gamma + QStringLiteral("/config.json")));
+    QCOMPARE(failed.count(), 0);
+}
+
+void TestRunsPanel::aRunningRunCannotBeDeleted() {
+    RunsPanel* panel = m_window->runsPanel();
+    // beta's status.json says another host trains it (set above).
+    QTRY_VERIFY_WITH_TIMEOUT(rowNamed(panel, QStringLiteral("beta")) >= 0, 10000);
+    RunStatus s = *readRunStatus((m_workspace + QStringLiteral("/beta")).toStdString());
+    s.state = RunState::Running;
+    s.host = "elsewhere";
+    writeRunStatus((m_workspace + QStringLiteral("/beta")).toStdString(), s);
+    panel->refresh();
+    RunsModel* model = panel->model();
+    QTRY_VERIFY_WITH_TIMEOUT(
+        [&] {
+            for (int r = 0; r < model->rowCount(); ++r)
+                if (model->run(r).name == "beta")
+                    return model->run(r).status == "running";
+            return false;
+        }(),
+        10000);
+    QSignalSpy failed(panel, &RunsPanel::failed);
+    const int undoable = panel->undoStack()->count();
+    panel->trashRun(m_workspace + QStringLiteral("/beta"));
+    QCOMPARE(failed.count(), 1);
+    QVERIFY(failed.first().at(1).toString().contains(QStringLiteral("elsewhere")));
+    QVERIFY(QFileInfo::exists(m_workspace + QStringLiteral("/beta/config.json")));
+    QCOMPARE(panel->undoStack()->count(), undoable);
+}
+
+void TestRunsPanel::theReportIsExportedAsHtmlAndPdf() {
+    RunsPanel* panel = m_window->runsPanel();
+    const QString alpha = m_workspace + QStringLiteral("/alpha");
+    QSignalSpy exported(panel, &RunsPanel::reportExported);
+    const QString html = m_dir.filePath(QStringLiteral("alpha.html"));
+    panel->exportReport(alpha, html);
+    QTRY_COMPARE_WITH_TIMEOUT(exported.count(), 1, 30000);
+    QFile page(html);
+    QVERIFY(page.open(QIODevice::ReadOnly));
+    const QByteArray text = page.readAll();
+    QVERIFY(text.contains("<h2>Confusion matrix</h2>"));
+    const int images = int(text.count("<img "));
+    QVERIFY(images >= 4);  // two charts, activation maps
+
+    // The PDF: laid out by Qt with every picture in it (each embedded as an image; the charts,
+    // drawn with transparency, bring a soft mask each as well).
+    const QString pdf = m_dir.filePath(QStringLiteral("alpha.pdf"));
+    panel->exportReport(alpha, pdf);
+    QTRY_COMPARE_WITH_TIMEOUT(exported.count(), 2, 30000);
+    QFile out(pdf);
+    QVERIFY(out.open(QIODevice::ReadOnly));
+    const QByteArray bytes = out.readAll();
+    QVERIFY(bytes.startsWith("%PDF-"));
+    QVERIFY(bytes.trimmed().endsWith("%%EOF"));
+    const int masks = int(QString::fromLatin1(bytes)
+                              .count(QRegularExpression(QStringLiteral("/SMask \\d+ 0 R"))));
+    QCOMPARE(int(bytes.count("/Subtype /Image")) - masks, images);
 }
 
 QTEST_MAIN(TestRunsPanel)

@@ -113,6 +113,7 @@ EngineBridge::EngineBridge(QObject* parent)
     connect(m_jobs, &JobWorker::runsListed, this, &EngineBridge::runsListed);
     connect(m_jobs, &JobWorker::runsCompared, this, &EngineBridge::runsCompared);
     connect(m_jobs, &JobWorker::runLabelled, this, &EngineBridge::runLabelled);
+    connect(m_jobs, &JobWorker::reportMade, this, &EngineBridge::reportMade);
     connect(m_jobs, &JobWorker::failed, this, &EngineBridge::failed);
     connect(m_trainer, &TrainWorker::started, this, &EngineBridge::trainingStarted);
     connect(m_trainer, &TrainWorker::message, this, &EngineBridge::trainingMessage);
@@ -212,6 +213,12 @@ void EngineBridge::listRuns(const QString& workspace) {
 void EngineBridge::labelRun(const QString& runDir, const QString& name, const QString& note) {
     QMetaObject::invokeMethod(
         m_jobs, [=, jobs = m_jobs] { jobs->labelRun(runDir, name, note); }, Qt::QueuedConnection);
+}
+
+void EngineBridge::exportReport(const QString& runDir, const QString& outPath) {
+    QMetaObject::invokeMethod(
+        m_jobs, [=, jobs = m_jobs] { jobs->exportReport(runDir, outPath); },
+        Qt::QueuedConnection);
 }
 
 void EngineBridge::compareRuns(const QStringList& runDirs, const QStringList& names) {

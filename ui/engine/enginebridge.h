@@ -98,6 +98,9 @@ public:
     void labelRun(const QString& runDir, const QString& name, const QString& note);
     /// The histories and differing settings of two or more runs, answered by runsCompared.
     void compareRuns(const QStringList& runDirs, const QStringList& names);
+    /// A run's report (core/report) to `outPath`, answered by reportMade: written when it
+    /// ends in .html; for .pdf the page comes back in `html` to be printed on this thread.
+    void exportReport(const QString& runDir, const QString& outPath);
 
     /// Thumbnails are decoded off the GUI thread, newest request first.
     void requestThumbnail(const QString& path, int size);
@@ -146,6 +149,7 @@ Q_SIGNALS:
     void runsListed(const QString& workspace, const std::vector<convscope::RunSummary>& runs);
     void runsCompared(const convscope::ui::RunComparison& comparison);
     void runLabelled(const QString& runDir);
+    void reportMade(const QString& runDir, const QString& outPath, const QString& html);
     void layersReady(const convscope::ModelConfig& model,
                      const std::vector<convscope::LayerInfo>& layers);
     void inspectLayersReady(const convscope::ui::InspectLayers& layers);

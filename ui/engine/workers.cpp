@@ -8,9 +8,11 @@
 #include "inspect/predictor.h"
 #include "io/pretrained.h"
 #include "models/modelconfig.h"
+#include "report/runreport.h"
 #include "train/finetuner.h"
 #include "train/trainer.h"
 #include "train/trainingrun.h"
+#include "util/atomicfile.h"
 
 #include <QFileInfo>
 #include <QMetaObject>
@@ -157,6 +159,22 @@ void JobWorker::labelRun(const QString& runDir, const QString& name, const QStri
     }
 }
 
+void JobWorker::exportReport(const QString& runDir, const QString& outPath) {
+    try {
+        const std::string html = reportHtml(gatherRunReport(runDir.toStdString()));
+        // HTML is written here; a PDF is laid out and printed on the GUI thread (Qt's text
+        // layout), from the page handed back.
+        if (outPath.endsWith(QLatin1String(".pdf"), Qt::CaseInsensitive)) {
+            Q_EMIT reportMade(runDir, outPath, QString::fromStdString(html));
+        } else {
+            writeTextFileAtomically(outPath.toStdString(), html);
+            Q_EMIT reportMade(runDir, outPath, QString());
+        }
+    } catch (...) {
+        reportFailure(QStringLiteral("Export report"), Origin::User);
+    }
+}
+
 void JobWorker::compareRuns(const QStringList& runDirs, const QStringList& names) {
     try {
         RunComparison c;
@@ -166,6 +184,19 @@ void JobWorker::compareRuns(const QStringList& runDirs, const QStringList& names
         for (const QString& dir : runDirs) {
             dirs.push_back(dir.toStdString());
             c.histories.push_back(readRunHistory(dirs.back()));
+            QString note;
+            std::optional<ConfusionRecord> confusion;
+            try {
+                confusion = readConfusionRecord(dirs.back());
+                if (!confusion)
+                    note = tr("No confusion matrix recorded yet: the run has not finished an "
+                              "epoch, or it was trained before ConvScope 0.2.1 (Export "
+                              "report… evaluates it again).");
+            } catch (const Error& e) {
+                note = QString::fromStdString(e.what());
+            }
+            c.confusions.push_back(std::move(confusion));
+            c.confusionNotes << note;
         }
         c.differences = differingSettings(dirs);
         Q_EMIT runsCompared(c);

@@ -42,6 +42,7 @@ public:  // run on the worker thread (queued through QMetaObject::invokeMethod)
     void listRuns(const QString& workspace);
     void compareRuns(const QStringList& runDirs, const QStringList& names);
     void labelRun(const QString& runDir, const QString& name, const QString& note);
+    void exportReport(const QString& runDir, const QString& outPath);
 
 Q_SIGNALS:
     void importProgress(int done, int total);
@@ -55,6 +56,7 @@ Q_SIGNALS:
     void runsListed(const QString& workspace, const std::vector<convscope::RunSummary>& runs);
     void runsCompared(const convscope::ui::RunComparison& comparison);
     void runLabelled(const QString& runDir);
+    void reportMade(const QString& runDir, const QString& outPath, const QString& html);
     void failed(const QString& what, const QString& message, convscope::ui::Origin origin);
 
 private:

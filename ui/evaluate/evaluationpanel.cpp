@@ -1,5 +1,7 @@
 #include "ui/evaluate/evaluationpanel.h"
 
+#include "ui/evaluate/confusiontable.h"
+
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -101,39 +103,8 @@ void EvaluationPanel::show(const Evaluation& e, const QStringList& names) {
     setRunning(m_pending > 0);
     m_evaluation = e;
     m_names = names;
-    const int n = names.size();
     m_summary->setText(tr("%1 images, accuracy %2").arg(e.samples).arg(e.accuracy(), 0, 'f', 4));
-    // The matrix with recall as an extra column (per true class) and precision as an extra
-    // row (per predicted class).
-    m_matrix->setRowCount(n + 1);
-    m_matrix->setColumnCount(n + 1);
-    m_matrix->setVerticalHeaderLabels(QStringList(names) << tr("precision"));
-    m_matrix->setHorizontalHeaderLabels(QStringList(names) << tr("recall"));
-    for (int t = 0; t < n; ++t) {
-        std::int64_t rowTotal = 0;
-        for (int p = 0; p < n; ++p)
-            rowTotal += e.confusion[std::size_t(t)][std::size_t(p)];
-        for (int p = 0; p < n; ++p) {
-            const std::int64_t count = e.confusion[std::size_t(t)][std::size_t(p)];
-            const double share = rowTotal ? double(count) / double(rowTotal) : 0.0;
-            auto* item = new QTableWidgetItem(QString::number(count));
-            item->setTextAlignment(Qt::AlignCenter);
-            // Heat: white to blue on the diagonal, white to red off it.
-            const int fade = int(255 * (1 - share));
-            item->setBackground(t == p ? QColor(fade, fade, 255) : QColor(255, fade, fade));
-            item->setForeground(share > 0.6 ? Qt::white : Qt::black);
-            m_matrix->setItem(t, p, item);
-        }
-        auto* recall = new QTableWidgetItem(QString::number(e.recall(t), 'f', 3));
-        recall->setTextAlignment(Qt::AlignCenter);
-        m_matrix->setItem(t, n, recall);
-    }
-    for (int p = 0; p < n; ++p) {
-        auto* precision = new QTableWidgetItem(QString::number(e.precision(p), 'f', 3));
-        precision->setTextAlignment(Qt::AlignCenter);
-        m_matrix->setItem(n, p, precision);
-    }
-    m_matrix->setItem(n, n, new QTableWidgetItem());
+    showConfusion(m_matrix, e, names);
     Q_EMIT evaluated(e.accuracy());
 }
 

@@ -1,10 +1,14 @@
 #include "ui/runs/comparedialog.h"
 
+#include "ui/evaluate/confusiontable.h"
 #include "ui/training/qcustomplotinclude.h"
 
 #include <QHeaderView>
+#include <QHBoxLayout>
 #include <QLabel>
+#include <QScrollArea>
 #include <QSplitter>
+#include <QTabWidget>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
@@ -42,9 +46,23 @@ CompareDialog::CompareDialog(const RunComparison& c, QWidget* parent)
     : QDialog(parent),
       m_accuracy(makePlot(tr("validation accuracy"))),
       m_loss(makePlot(tr("validation loss"))),
-      m_settings(new QTableWidget) {
+      m_settings(new QTableWidget),
+      m_tabs(new QTabWidget) {
     setWindowTitle(tr("Compare %1 runs").arg(c.names.size()));
     m_runDirs = c.runDirs;
+    m_tabs->addTab(makeCurvesTab(c), tr("Curves and settings"));
+    m_tabs->addTab(makeConfusionTab(c), tr("Confusion matrices"));
+    auto* layout = new QVBoxLayout(this);
+    layout->addWidget(m_tabs);
+    refresh(c);
+    resize(900, 760);
+}
+
+void CompareDialog::showTab(int tab) {
+    m_tabs->setCurrentIndex(tab);
+}
+
+QWidget* CompareDialog::makeCurvesTab(const RunComparison& c) {
     for (int r = 0; r < c.names.size(); ++r) {
         for (QCustomPlot* plot : {m_accuracy, m_loss}) {
             QCPGraph* g = plot->addGraph();
@@ -55,7 +73,6 @@ CompareDialog::CompareDialog(const RunComparison& c, QWidget* parent)
     }
     // Accuracy rises and loss falls: each legend goes where its curves are not.
     m_accuracy->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
-    refreshCurves(c);
 
     m_settings->setRowCount(int(c.differences.size()));
     m_settings->setColumnCount(c.names.size());
@@ -85,13 +102,61 @@ CompareDialog::CompareDialog(const RunComparison& c, QWidget* parent)
                                                             : tr("Settings that differ:")));
     tableLayout->addWidget(m_settings);
     split->addWidget(table);
-    auto* layout = new QVBoxLayout(this);
-    layout->addWidget(split);
     split->setSizes({300, 300, 60 + 22 * int(c.differences.size())});
-    resize(900, 760);
+    return split;
 }
 
-void CompareDialog::refreshCurves(const RunComparison& c) {
+QWidget* CompareDialog::makeConfusionTab(const RunComparison& c) {
+    auto* row = new QWidget;
+    auto* columns = new QHBoxLayout(row);
+    for (int r = 0; r < c.names.size(); ++r) {
+        auto* caption = new QLabel;
+        caption->setWordWrap(true);
+        auto* table = new QTableWidget;
+        table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+        table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+        table->verticalHeader()->setDefaultSectionSize(20);
+        table->setMinimumWidth(260);
+        auto* column = new QVBoxLayout;
+        auto* name = new QLabel(QStringLiteral("<b>%1</b>").arg(c.names[r].toHtmlEscaped()));
+        QPalette palette = name->palette();
+        palette.setColor(QPalette::WindowText, runColour(r));
+        name->setPalette(palette);
+        column->addWidget(name);
+        column->addWidget(caption);
+        column->addWidget(table, 1);
+        columns->addLayout(column, 1);
+        m_confusions << table;
+        m_captions << caption;
+    }
+    auto* scroll = new QScrollArea;
+    scroll->setWidgetResizable(true);
+    scroll->setWidget(row);
+    return scroll;
+}
+
+void CompareDialog::refreshConfusions(const RunComparison& c) {
+    for (int r = 0; r < m_confusions.size() && r < int(c.confusions.size()); ++r) {
+        const std::optional<ConfusionRecord>& record = c.confusions[std::size_t(r)];
+        m_confusions[r]->setVisible(record.has_value());
+        if (!record) {
+            m_captions[r]->setText(c.confusionNotes.value(r));
+            continue;
+        }
+        Evaluation e;
+        e.confusion = record->matrix;
+        QStringList names;
+        for (const std::string& n : record->classes)
+            names << QString::fromStdString(n);
+        showConfusion(m_confusions[r], e, names);
+        m_captions[r]->setText(tr("Validation after epoch %1: accuracy %2")
+                                   .arg(record->epoch)
+                                   .arg(e.accuracy(), 0, 'f', 4));
+    }
+}
+
+void CompareDialog::refresh(const RunComparison& c) {
+    refreshConfusions(c);
     for (int r = 0; r < c.names.size() && r < m_accuracy->graphCount(); ++r) {
         QVector<double> epochs, accuracy, loss;
         for (const RunEpoch& e : c.histories.at(std::size_t(r))) {

@@ -75,6 +75,11 @@ QVariant RunsModel::data(const QModelIndex& index, int role) const {
                 return accuracyText(r.finalValidationAccuracy);
             case Device:
                 return QString::fromStdString(r.device);
+            case TrainedBy:
+                return r.host.empty() ? QString()
+                                      : tr("process %1 on %2")
+                                            .arg(r.pid)
+                                            .arg(QString::fromStdString(r.host));
             case Data:
                 return QString::fromStdString(r.data);
         }
@@ -133,6 +138,8 @@ QVariant RunsModel::headerData(int section, Qt::Orientation orientation, int rol
             return tr("Final val acc");
         case Device:
             return tr("Device");
+        case TrainedBy:
+            return tr("Trained by");
         case Data:
             return tr("Data");
     }

@@ -9,7 +9,8 @@
 namespace convscope::ui {
 
 /// The runs of a workspace as a table: name, status, start, duration, architecture, epochs,
-/// best and final validation accuracy, device and data folder. Sorting uses Qt::UserRole
+/// best and final validation accuracy, device, the process and host training it (or that last
+/// did) and data folder. Sorting uses Qt::UserRole
 /// (numbers and times as numbers, so 9 sorts before 10).
 class RunsModel : public QAbstractTableModel {
     Q_OBJECT
@@ -24,6 +25,7 @@ public:
         BestAccuracy,
         FinalAccuracy,
         Device,
+        TrainedBy,
         Data,
         ColumnCount
     };
@@ -32,6 +34,7 @@ public:
 
     void setRuns(std::vector<convscope::RunSummary> runs);
     const convscope::RunSummary& run(int row) const { return m_runs.at(std::size_t(row)); }
+    const std::vector<convscope::RunSummary>& runs() const { return m_runs; }
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;

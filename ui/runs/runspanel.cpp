@@ -2,10 +2,14 @@
 
 #include "ui/engine/enginebridge.h"
 #include "ui/runs/comparedialog.h"
+#include "ui/runs/reportpdf.h"
 #include "ui/runs/runsmodel.h"
+#include "ui/runs/trashrun.h"
 
+#include <QAction>
 #include <QDir>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QInputDialog>
@@ -14,6 +18,7 @@
 #include <QPushButton>
 #include <QSortFilterProxyModel>
 #include <QTableView>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 namespace convscope::ui {
@@ -29,7 +34,11 @@ RunsPanel::RunsPanel(EngineBridge* bridge, QWidget* parent)
       m_open(new QPushButton(tr("Open"))),
       m_resume(new QPushButton(tr("Resume"))),
       m_compare(new QPushButton(tr("Compare"))),
-      m_label(new QPushButton(tr("Rename…"))) {
+      m_label(new QPushButton(tr("Rename…"))),
+      m_report(new QPushButton(tr("Report…"))),
+      m_delete(new QPushButton(tr("Delete"))),
+      m_undoButton(new QToolButton),
+      m_undo(new QUndoStack(this)) {
     m_proxy->setSourceModel(m_model);
     m_proxy->setSortRole(Qt::UserRole);
     m_proxy->setFilterKeyColumn(-1);  // any column
@@ -61,11 +70,24 @@ RunsPanel::RunsPanel(EngineBridge* bridge, QWidget* parent)
     bottom->addWidget(m_resume);
     bottom->addWidget(m_compare);
     bottom->addWidget(m_label);
+    bottom->addWidget(m_report);
+    bottom->addWidget(m_delete);
+    bottom->addWidget(m_undoButton);
+    m_report->setToolTip(tr("Write the run's report: settings, data, curves, confusion matrix, "
+                            "misclassified images and activation maps, as one HTML page or a "
+                            "PDF"));
+    m_delete->setToolTip(tr("Move the run's folder to the trash (Undo puts it back)"));
+    // Undo: a button in the dock.
+    // (Ctrl+Z is the window's Edit > Undo, made from the same stack.)
+    QAction* undo = m_undo->createUndoAction(this, tr("Undo"));
+    m_undoButton->setDefaultAction(undo);
+    m_undoButton->setToolButtonStyle(Qt::ToolButtonTextOnly);
+    connect(m_undo, &QUndoStack::indexChanged, this, [this] { refresh(); });
     m_label->setToolTip(tr("Give the selected run a name and a note (kept in its run.json)"));
     m_compare->setToolTip(
         tr("Select two or more runs (Ctrl+click) to overlay their curves and "
            "list the settings that differ"));
-    for (QPushButton* needsASelection : {m_open, m_resume, m_compare, m_label})
+    for (QPushButton* needsASelection : {m_open, m_resume, m_compare, m_label, m_report, m_delete})
         needsASelection->setEnabled(false);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
@@ -119,12 +141,30 @@ RunsPanel::RunsPanel(EngineBridge* bridge, QWidget* parent)
         m_label->setEnabled(selected == 1);
         m_open->setEnabled(selected == 1);
         m_resume->setEnabled(selected == 1);
+        m_report->setEnabled(selected == 1);
+        m_delete->setEnabled(selected == 1);
     });
+    connect(m_report, &QPushButton::clicked, this, [this] { chooseReportFile(); });
+    connect(m_delete, &QPushButton::clicked, this, [this] {
+        if (const QString run = selectedRun(); !run.isEmpty())
+            trashRun(run);
+    });
+    connect(m_bridge, &EngineBridge::reportMade, this,
+            [this](const QString&, const QString& path, const QString& html) {
+                if (!html.isEmpty()) {
+                    if (const QString error = printReportToPdf(html, path); !error.isEmpty()) {
+                        Q_EMIT failed(tr("Export report"), error, Origin::User);
+                        return;
+                    }
+                }
+                Q_EMIT message(tr("Report written to %1").arg(QDir::toNativeSeparators(path)));
+                Q_EMIT reportExported(path);
+            });
     connect(m_bridge, &EngineBridge::runsCompared, this, [this](const RunComparison& c) {
         if (!m_comparisonAsked) {
             // The open window's runs, read again after they changed on disk.
             if (m_comparison && m_comparison->runDirs() == c.runDirs)
-                m_comparison->refreshCurves(c);
+                m_comparison->refresh(c);
             return;
         }
         m_comparisonAsked = false;
@@ -151,6 +191,7 @@ void RunsPanel::setWorkspace(const QString& folder) {
         m_watcher.removePaths(m_watcher.directories());
     m_watcher.addPath(m_workspace);
     refresh();
+    Q_EMIT workspaceChanged(m_workspace);
 }
 
 void RunsPanel::refresh() {
@@ -203,6 +244,61 @@ void RunsPanel::selectRows(const QList<int>& rows) {
 
 void RunsPanel::labelRun(const QString& runDir, const QString& name, const QString& note) {
     m_bridge->labelRun(runDir, name, note);
+}
+
+void RunsPanel::trashRun(const QString& runDir) {
+    const RunSummary* run = nullptr;
+    for (const RunSummary& r : m_model->runs())
+        if (QString::fromStdString(r.path) == runDir)
+            run = &r;
+    const QString name = run ? QString::fromStdString(run->name) : QFileInfo(runDir).fileName();
+    if (run && run->status == "running") {
+        Q_EMIT failed(tr("Delete run"),
+                      tr("“%1” is being trained by process %2 on %3: stop it first.")
+                          .arg(name)
+                          .arg(run->pid)
+                          .arg(QString::fromStdString(run->host)),
+                      Origin::User);
+        return;
+    }
+    QString error;
+    const QString trashed = moveRunToTrash(runDir, &error);
+    if (trashed.isEmpty()) {
+        Q_EMIT failed(tr("Delete run"), error, Origin::User);
+        return;
+    }
+    m_undo->push(new TrashRunCommand(runDir, name, trashed, [this](const QString& why) {
+        Q_EMIT failed(tr("Undo"), why, Origin::User);
+    }));
+    Q_EMIT message(tr("Moved “%1” to the trash (Undo puts it back)").arg(name));
+}
+
+void RunsPanel::exportReport(const QString& runDir, const QString& outPath) {
+    Q_EMIT message(tr("Writing the report of %1…").arg(QDir::toNativeSeparators(runDir)));
+    m_bridge->exportReport(runDir, outPath);
+}
+
+void RunsPanel::chooseReportFile(const QString& runDir) {
+    const QString run = runDir.isEmpty() ? selectedRun() : runDir;
+    if (run.isEmpty()) {
+        Q_EMIT failed(tr("Export report"), tr("Select a run in the Runs dock first."),
+                      Origin::User);
+        return;
+    }
+    QString selectedFilter;
+    const QString path = QFileDialog::getSaveFileName(
+        this, tr("Export report"),
+        QDir(run).filePath(QFileInfo(run).fileName() + QStringLiteral("-report.html")),
+        tr("Web page (*.html);;PDF (*.pdf)"), &selectedFilter);
+    if (path.isEmpty())
+        return;
+    const bool pdf = selectedFilter.contains(QLatin1String("pdf")) ||
+                     path.endsWith(QLatin1String(".pdf"), Qt::CaseInsensitive);
+    QString out = path;
+    if (pdf && !out.endsWith(QLatin1String(".pdf"), Qt::CaseInsensitive))
+        out = QFileInfo(out).dir().filePath(QFileInfo(out).completeBaseName() +
+                                            QStringLiteral(".pdf"));
+    exportReport(run, out);
 }
 
 void RunsPanel::compareSelected() {

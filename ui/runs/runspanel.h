@@ -1,10 +1,12 @@
 #pragma once
 
 #include "train/runcatalog.h"
+#include "ui/engine/inspection.h"
 
 #include <QFileSystemWatcher>
 #include <QPointer>
 #include <QTimer>
+#include <QUndoStack>
 #include <QWidget>
 
 #include <vector>
@@ -14,6 +16,7 @@ class QLineEdit;
 class QPushButton;
 class QSortFilterProxyModel;
 class QTableView;
+class QToolButton;
 
 namespace convscope::ui {
 
@@ -25,7 +28,8 @@ class RunsModel;
 /// filterable. The list is read on the jobs thread and read again, after a short debounce,
 /// when the workspace or a run folder in it changes on disk (a run started from the command
 /// line appears and its status follows). Double-click opens a run's weights; Resume continues
-/// an interrupted one.
+/// an interrupted one; Report… writes its report (HTML or PDF); Delete moves it to the trash,
+/// with undo (the Undo button, Ctrl+Z in the dock, and Edit > Undo).
 class RunsPanel : public QWidget {
     Q_OBJECT
 public:
@@ -40,6 +44,8 @@ public:
     RunsModel* model() const { return m_model; }
     QTableView* view() const { return m_view; }
     void setFilter(const QString& text);
+    /// The selected run's folder (the first when several are), or an empty string.
+    QString selectedRun() const;
     /// The run folders shown, top to bottom.
     QStringList shownRuns() const;
     /// Selects the runs shown at these rows (scripts and tests), replacing the selection.
@@ -48,6 +54,13 @@ public:
     void compareSelected();
     /// Names the run and gives it a note; the list shows them once run.json is written.
     void labelRun(const QString& runDir, const QString& name, const QString& note);
+    /// Moves the run folder to the trash (undoable). A running run is refused.
+    void trashRun(const QString& runDir);
+    QUndoStack* undoStack() const { return m_undo; }
+    /// Writes the run's report to `outPath`: a self-contained .html page, or a .pdf.
+    void exportReport(const QString& runDir, const QString& outPath);
+    /// Asks where, then exports the selected run's report (or `runDir` when given).
+    void chooseReportFile(const QString& runDir = {});
 
 Q_SIGNALS:
     /// Double-click or Open: classify and inspect with this run's weights.
@@ -57,10 +70,17 @@ Q_SIGNALS:
     void listed(int runs);
     /// A comparison window opened.
     void comparisonShown(convscope::ui::CompareDialog* dialog);
+    /// The folder of runs shown changed (new runs from the window go there too).
+    void workspaceChanged(const QString& folder);
+    /// A report was written.
+    void reportExported(const QString& path);
+    /// What the user asked for could not be done (the window shows it).
+    void failed(const QString& what, const QString& message, convscope::ui::Origin origin);
+    /// A line for the status bar.
+    void message(const QString& text);
 
 private:
     void onListed(const QString& workspace, const std::vector<convscope::RunSummary>& runs);
-    QString selectedRun() const;
     QStringList selectedRuns() const;
     std::vector<const convscope::RunSummary*> selectedSummaries() const;
     /// The run shown at `row` of the (sorted, filtered) table.
@@ -77,6 +97,12 @@ private:
     QPushButton* m_resume;
     QPushButton* m_compare;
     QPushButton* m_label;
+    QPushButton* m_report;
+    QPushButton* m_delete;
+    QToolButton* m_undoButton;
+    /// A child, not a member: it is cleared (and signals) only after this panel's connections
+    /// are gone.
+    QUndoStack* m_undo;
     /// The comparison window open now, if any: it follows its runs as they train on.
     QPointer<CompareDialog> m_comparison;
     bool m_comparisonAsked = false;  ///< the next answer opens a new window

@@ -2,6 +2,7 @@
 
 #include "models/finetuning.h"
 #include "runtime.h"
+#include "train/runcatalog.h"
 #include "train/trainer.h"
 #include "ui/engine/enginebridge.h"
 #include "ui/training/batchhint.h"
@@ -12,7 +13,6 @@
 
 #include <QCheckBox>
 #include <QComboBox>
-#include <QDateTime>
 #include <QDir>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
@@ -389,9 +389,8 @@ bool TrainingPanel::prepareRunDirectory() {
     if (runDirectory().isEmpty() ||
         QFileInfo::exists(dir.filePath(QStringLiteral("config.json"))) ||
         QFileInfo::exists(dir.filePath(QStringLiteral("recipe.json")))) {
-        setRunDirectory(QDir(runsFolder())
-                            .filePath(QDateTime::currentDateTime().toString(
-                                QStringLiteral("yyyyMMdd-HHmmss"))));
+        const QString workspace = m_workspace.isEmpty() ? runsFolder() : m_workspace;
+        setRunDirectory(QString::fromStdString(newRunFolder(workspace.toStdString())));
     }
     m_plots->clear();
     showLayers(false);

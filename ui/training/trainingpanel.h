@@ -46,6 +46,8 @@ public:
     void setBasicSettings(int imageSize, int epochs, int batchSize);
     void setArchitecture(convscope::Architecture architecture, convscope::Head head);
     void setRunDirectory(const QString& dir);
+    /// Where new runs go (each in a new time-stamped folder): the Runs dock's workspace.
+    void setWorkspace(const QString& folder) { m_workspace = folder; }
     void setStartingWeights(const QString& path);
     void setBottleneck(bool on);
     bool bottleneck() const;
@@ -125,6 +127,7 @@ private:
     DevicePicker m_devices;
     QLabel* m_runDevice;  ///< what the running (or last) run computes on, and in what precision
     QLineEdit* m_runDir;
+    QString m_workspace;
     QLineEdit* m_startingWeights;
     QPushButton* m_browse;
     QCheckBox* m_bottleneck;
