@@ -8,6 +8,9 @@ layers) within 1e-4, printing the largest difference.
 
   compare_keras.py TOOL CASE [SHARED_DATA]
 
+The backend is KERAS_BACKEND's (torch unless set); CTest also runs the small models on the jax
+backend, whose 'same' average pooling is TensorFlow's where the torch backend's is not.
+
 CASE: nsfwjs_mobilenet_v2, nsfwjs_inception_v3 (TF.js layers models written by Keras 2.2.4,
 in SHARED_DATA/nsfwjs-4.4.0), or small (models that Keras itself writes here with to_json and
 save_weights, covering every layer class ConvScope builds).
@@ -258,11 +261,30 @@ def small_activations():
     return keras.Model(inp, layers.Concatenate(name="all")(branches), name="small_activations")
 
 
+def small_uneven_pooling():
+    """'same' pooling whose padding is uneven: TensorFlow averages over the cells inside the
+    input only, and its padding goes below and to the right."""
+    inp = keras.Input((8, 7, 3), name="image")
+    a = layers.AveragePooling2D(2, strides=1, padding="same", name="avg_2_s1")(inp)
+    b = layers.AveragePooling2D(3, strides=2, padding="same", name="avg_3_s2")(inp)
+    c = layers.MaxPooling2D(2, strides=2, padding="same", name="max_2_s2")(inp)
+    x = layers.Conv2D(4, 1, name="mix")(layers.Concatenate(name="cat")([b, c]))
+    return keras.Model(inp, [a, x], name="small_uneven_pooling")
+
+
 def small(tool, work):
     ok = True
     for seed, build, taps in [(1, small_functional, ["add", "concat", "bn_vec"]),
                               (2, small_sequential, ["avgpool_valid", "dense_on_image"]),
-                              (3, small_activations, [])]:
+                              (3, small_activations, []),
+                              (4, small_uneven_pooling, ["avg_3_s2"])]:
+        if build is small_uneven_pooling and keras.backend.backend() == "torch":
+            # Keras 3's torch backend pads uneven 'same' pooling by repeating the edge, so its
+            # averages count the padded cells; its jax backend (and TensorFlow) do not.
+            print("small_uneven_pooling: not compared on the torch backend, whose uneven 'same' "
+                  "average pooling counts edge copies (Keras's jax backend, keras.small_jax, "
+                  "checks it)")
+            continue
         model = build()
         randomise(model, seed)
         config, weights = save(model, work, model.name)
@@ -278,6 +300,11 @@ def main():
         print(__doc__)
         return 2
     tool, case = sys.argv[1], sys.argv[2]
+    if keras.backend.backend() == "jax":
+        try:
+            import jax  # noqa: F401
+        except ImportError as e:
+            skip(f"jax is not installed for {sys.executable} ({e}); scripts/common.sh installs it")
     shared = sys.argv[3] if len(sys.argv) > 3 else ""
     with tempfile.TemporaryDirectory() as work:
         if case == "nsfwjs_mobilenet_v2":
