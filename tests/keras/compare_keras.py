@@ -13,7 +13,8 @@ backend, whose 'same' average pooling is TensorFlow's where the torch backend's 
 
 CASE: nsfwjs_mobilenet_v2, nsfwjs_inception_v3 (TF.js layers models written by Keras 2.2.4,
 in SHARED_DATA/nsfwjs-4.4.0), or small (models that Keras itself writes here with to_json and
-save_weights, covering every layer class ConvScope builds).
+save_weights, in Keras 3's .weights.h5 and Keras 2's HDF5 layout, covering every layer class
+ConvScope builds).
 
 Exits 77 (skipped) when Keras is not installed or the shared data is missing, saying why.
 """
@@ -186,18 +187,20 @@ def randomise(model, seed):
 
 
 def save(model, work, name):
-    """to_json() and Keras-2-layout HDF5 weights (layer_names / weight_names), as written by
-    Keras 3's own legacy HDF5 writer; Keras 3's .weights.h5 layout is not read by ConvScope yet."""
+    """to_json(), and the weights twice: Keras 3's own .weights.h5 (layers/<path>/vars/<i>) and
+    the Keras 2 layout (layer_names / weight_names) as Keras 3's legacy HDF5 writer makes it."""
     import h5py
     from keras.src.legacy.saving import legacy_h5_format
 
     config = os.path.join(work, f"{name}.json")
     with open(config, "w") as f:
         f.write(model.to_json())
-    weights = os.path.join(work, f"{name}.h5")
-    with h5py.File(weights, "w") as f:
+    keras3 = os.path.join(work, f"{name}.weights.h5")
+    model.save_weights(keras3)
+    legacy = os.path.join(work, f"{name}.h5")
+    with h5py.File(legacy, "w") as f:
         legacy_h5_format.save_weights_to_hdf5_group(f, model)
-    return config, weights
+    return config, [keras3, legacy]
 
 
 def small_functional():
@@ -287,11 +290,13 @@ def small(tool, work):
             continue
         model = build()
         randomise(model, seed)
-        config, weights = save(model, work, model.name)
+        config, weight_files = save(model, work, model.name)
         shape = model.input_shape
         inputs = (images(3, shape[1], shape[2], shape[3], seed) if len(shape) == 4
                   else np.random.default_rng(seed).normal(0, 1, (5, shape[1])).astype(np.float32))
-        ok &= check(model.name, model, tool, config, weights, inputs, taps, work)
+        for weights in weight_files:
+            ok &= check(f"{model.name} ({os.path.basename(weights)})", model, tool, config,
+                        weights, inputs, taps, work)
     return ok
 
 
