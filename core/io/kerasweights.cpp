@@ -498,10 +498,9 @@ void readKeras3Layers(const H5::H5File& h5, const GlobalHeaps& heaps, const std:
             continue;
         const H5::Group vars = group.openGroup("vars");
         LayerWeights layer;
-        layer.name = vars.attrExists("name")
-                         ? readText(vars.openAttribute("name"), heaps, path,
-                                    "layers/" + child + "/vars: attribute name")
-                         : child;
+        layer.name = vars.attrExists("name") ? readText(vars.openAttribute("name"), heaps, path,
+                                                        "layers/" + child + "/vars: attribute name")
+                                             : child;
         for (int k = 0; vars.nameExists(std::to_string(k)); ++k)
             layer.weights.push_back(
                 readArray(vars, layer.name, std::to_string(k), path, diagnostics, withValues));

@@ -52,15 +52,23 @@ const ClassName kClasses[] = {
 
 const std::map<std::string, KerasActivation>& activationNames() {
     static const std::map<std::string, KerasActivation> names{
-        {"linear", KerasActivation::Linear},        {"relu", KerasActivation::Relu},
-        {"relu6", KerasActivation::Relu6},          {"sigmoid", KerasActivation::Sigmoid},
-        {"tanh", KerasActivation::Tanh},            {"softmax", KerasActivation::Softmax},
-        {"elu", KerasActivation::Elu},              {"selu", KerasActivation::Selu},
-        {"swish", KerasActivation::Swish},          {"silu", KerasActivation::Swish},
+        {"linear", KerasActivation::Linear},
+        {"relu", KerasActivation::Relu},
+        {"relu6", KerasActivation::Relu6},
+        {"sigmoid", KerasActivation::Sigmoid},
+        {"tanh", KerasActivation::Tanh},
+        {"softmax", KerasActivation::Softmax},
+        {"elu", KerasActivation::Elu},
+        {"selu", KerasActivation::Selu},
+        {"swish", KerasActivation::Swish},
+        {"silu", KerasActivation::Swish},
         {"hard_sigmoid", KerasActivation::HardSigmoid},
-        {"hard_swish", KerasActivation::HardSwish}, {"hard_silu", KerasActivation::HardSwish},
-        {"gelu", KerasActivation::Gelu},            {"softplus", KerasActivation::Softplus},
-        {"softsign", KerasActivation::Softsign},    {"exponential", KerasActivation::Exponential},
+        {"hard_swish", KerasActivation::HardSwish},
+        {"hard_silu", KerasActivation::HardSwish},
+        {"gelu", KerasActivation::Gelu},
+        {"softplus", KerasActivation::Softplus},
+        {"softsign", KerasActivation::Softsign},
+        {"exponential", KerasActivation::Exponential},
     };
     return names;
 }
@@ -68,8 +76,7 @@ const std::map<std::string, KerasActivation>& activationNames() {
 /// Reads one layer's options; every failure names the layer and its class.
 class LayerReader {
 public:
-    LayerReader(const json& config, KerasLayer& layer, const std::string& source,
-                bool keras3)
+    LayerReader(const json& config, KerasLayer& layer, const std::string& source, bool keras3)
         : m_config(config), m_layer(layer), m_source(source), m_keras3(keras3) {}
 
     [[noreturn]] void fail(const std::string& what) const {
@@ -167,8 +174,8 @@ public:
             std::string known;
             for (const auto& [n, a] : activationNames())
                 known += (known.empty() ? "" : ", ") + n;
-            fail("has activation '" + name + "', which ConvScope cannot run (supported: " +
-                 known + ")");
+            fail("has activation '" + name + "', which ConvScope cannot run (supported: " + known +
+                 ")");
         }
         if (it->second == KerasActivation::HardSigmoid && !m_keras3)
             return KerasActivation::HardSigmoidLegacy;
@@ -474,8 +481,8 @@ KerasModelConfig parseKerasModelConfig(const std::string& jsonText, const std::s
             if (root.contains("modelTopology")) {
                 const json& topology = root.at("modelTopology");
                 model.kerasVersion = topology.value("keras_version", "");
-                config = topology.contains("model_config") ? &topology.at("model_config")
-                                                           : &topology;
+                config =
+                    topology.contains("model_config") ? &topology.at("model_config") : &topology;
             }
             if (model.kerasVersion.empty() && config->contains("keras_version"))
                 model.kerasVersion = config->at("keras_version").get<std::string>();

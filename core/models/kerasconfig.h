@@ -75,7 +75,7 @@ struct KerasLayer {
     /// the call takes, in order. Empty for an InputLayer.
     std::vector<std::vector<KerasTensorRef>> calls;
 
-    std::int64_t filters = 0;  ///< Conv2D, SeparableConv2D; Dense: units
+    std::int64_t filters = 0;                  ///< Conv2D, SeparableConv2D; Dense: units
     std::array<std::int64_t, 2> kernel{1, 1};  ///< kernel_size / pool_size (rows, columns)
     std::array<std::int64_t, 2> strides{1, 1};
     std::array<std::int64_t, 2> dilation{1, 1};
@@ -111,8 +111,8 @@ struct KerasLayer {
 /// called once on the previous layer's output, after an input layer).
 struct KerasModelConfig {
     std::string name;
-    std::string className;     ///< "Sequential", "Functional" or "Model"
-    std::string kerasVersion;  ///< "2.2.4", "3.15.1", "tfjs-layers 4.1.0"; may be empty
+    std::string className;           ///< "Sequential", "Functional" or "Model"
+    std::string kerasVersion;        ///< "2.2.4", "3.15.1", "tfjs-layers 4.1.0"; may be empty
     std::vector<KerasLayer> layers;  ///< in the file's order
     std::vector<KerasTensorRef> inputs;
     std::vector<KerasTensorRef> outputs;

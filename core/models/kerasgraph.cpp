@@ -64,8 +64,8 @@ void KerasGraphImpl::Graph::build() {
             fail(user + " takes call " + std::to_string(ref.node) + " of layer '" + ref.layer +
                  "', which is called " + std::to_string(calls.size()) + " times");
         if (ref.tensor != 0)
-            fail(user + " takes output " + std::to_string(ref.tensor) + " of layer '" +
-                 ref.layer + "', which has one output");
+            fail(user + " takes output " + std::to_string(ref.tensor) + " of layer '" + ref.layer +
+                 "', which has one output");
         return calls[std::size_t(ref.node)];
     };
     for (Node& n : nodes) {
@@ -221,8 +221,7 @@ std::vector<torch::Tensor> KerasGraphImpl::forwardAll(const std::vector<torch::T
                 got.push_back(x.size(d));
             throw Error(subject, "input '" + g.config.layers[g.nodes[g.inputs[k]].layer].name +
                                      "' takes " + keras::shapeText(want) +
-                                     " per sample (channels first), not " +
-                                     keras::shapeText(got));
+                                     " per sample (channels first), not " + keras::shapeText(got));
         }
         values[g.inputs[k]] = x;
     }
@@ -353,9 +352,9 @@ LoadReport KerasGraphImpl::loadWeights(const KerasWeightsFile& file, const std::
         if (!problems.empty())
             throw Error(source, "shape mismatch, nothing loaded: " + listed(problems));
         if (requireAll && !report.notInFile.empty())
-            throw Error(source, "lacks the weights of " + std::to_string(report.notInFile.size()) +
-                                    " layers of the model, nothing loaded: " +
-                                    listed(report.notInFile));
+            throw Error(source,
+                        "lacks the weights of " + std::to_string(report.notInFile.size()) +
+                            " layers of the model, nothing loaded: " + listed(report.notInFile));
         torch::NoGradGuard noGrad;
         for (auto& [target, value] : assignments)
             target.copy_(value.to(target.device()));
@@ -371,9 +370,8 @@ KerasGraph loadKerasGraph(const std::string& modelPath, const std::string& weigh
     const std::string& source = weightsPath.empty() ? modelPath : weightsPath;
     return atBoundary(modelPath, [&] {
         KerasGraph graph(readKerasModelConfig(modelPath), modelPath);
-        const KerasWeightsFile weights = looksLikeJson(source)
-                                             ? readTfjsModel(source).weights
-                                             : readKerasWeights(source);
+        const KerasWeightsFile weights =
+            looksLikeJson(source) ? readTfjsModel(source).weights : readKerasWeights(source);
         graph->loadWeights(weights, source, /*requireAll=*/true);
         graph->eval();
         return graph;

@@ -59,8 +59,12 @@ Pads padsOf(const KerasLayer& l, const torch::Tensor& x, bool pooling) {
     return {w[0], w[1], h[0], h[1]};
 }
 
-bool symmetric(const Pads& p) { return p[0] == p[1] && p[2] == p[3]; }
-bool none(const Pads& p) { return p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 0; }
+bool symmetric(const Pads& p) {
+    return p[0] == p[1] && p[2] == p[3];
+}
+bool none(const Pads& p) {
+    return p[0] == 0 && p[1] == 0 && p[2] == 0 && p[3] == 0;
+}
 
 torch::Tensor convolve(torch::Tensor x, const torch::Tensor& weight, const torch::Tensor& bias,
                        const KerasLayer& l, std::int64_t groups) {
@@ -92,7 +96,8 @@ torch::Tensor averagePool(torch::Tensor x, const KerasLayer& l) {
                                  /*count_include_pad=*/false);
     // Uneven padding: the window's sum over the cells inside the input, divided by their count.
     const std::vector<std::int64_t> pad{p[0], p[1], p[2], p[3]};
-    const torch::Tensor sums = torch::avg_pool2d(torch::constant_pad_nd(x, pad, 0), kernel, strides);
+    const torch::Tensor sums =
+        torch::avg_pool2d(torch::constant_pad_nd(x, pad, 0), kernel, strides);
     const torch::Tensor ones = torch::ones({1, 1, x.size(2), x.size(3)}, x.options());
     const torch::Tensor counts =
         torch::avg_pool2d(torch::constant_pad_nd(ones, pad, 0), kernel, strides);
@@ -176,8 +181,9 @@ Shape mergedShape(const KerasLayer& l, const std::vector<Shape>& in, const std::
     const bool concat = l.type == KerasLayerType::Concatenate;
     const std::int64_t dim = concat ? torchDim(l.axis, in[0].size() + 1) : -1;
     if (concat && dim < 1)
-        fail(l, source, "concatenates along axis " + std::to_string(l.axis) +
-                            ", which ConvScope cannot build (not a feature axis)");
+        fail(l, source,
+             "concatenates along axis " + std::to_string(l.axis) +
+                 ", which ConvScope cannot build (not a feature axis)");
     Shape out = in[0];
     for (std::size_t k = 1; k < in.size(); ++k) {
         bool fits = in[k].size() == out.size();
@@ -187,8 +193,9 @@ Shape mergedShape(const KerasLayer& l, const std::vector<Shape>& in, const std::
             fits = in[k][d] == out[d] || in[k][d] < 0 || out[d] < 0;
         }
         if (!fits)
-            fail(l, source, "cannot combine inputs of shapes " + shapeText(in[0]) + " and " +
-                                shapeText(in[k]) + " (channels first)");
+            fail(l, source,
+                 "cannot combine inputs of shapes " + shapeText(in[0]) + " and " +
+                     shapeText(in[k]) + " (channels first)");
         if (concat) {
             auto& d = out[std::size_t(dim - 1)];
             d = d < 0 || in[k][std::size_t(dim - 1)] < 0 ? -1 : d + in[k][std::size_t(dim - 1)];
@@ -206,15 +213,14 @@ std::string shapeText(const Shape& shape) {
     return text + (shape.size() == 1 ? ",)" : ")");
 }
 
-SeparableConv2dImpl::SeparableConv2dImpl(std::int64_t in, std::int64_t multiplier,
-                                         std::int64_t out, std::array<std::int64_t, 2> kernel,
-                                         bool bias) {
+SeparableConv2dImpl::SeparableConv2dImpl(std::int64_t in, std::int64_t multiplier, std::int64_t out,
+                                         std::array<std::int64_t, 2> kernel, bool bias) {
     depthwise = register_module(
-        "depthwise", nn::Conv2d(nn::Conv2dOptions(in, in * multiplier, {kernel[0], kernel[1]})
-                                    .groups(in)
-                                    .bias(false)));
-    pointwise = register_module(
-        "pointwise", nn::Conv2d(nn::Conv2dOptions(in * multiplier, out, 1).bias(bias)));
+        "depthwise",
+        nn::Conv2d(
+            nn::Conv2dOptions(in, in * multiplier, {kernel[0], kernel[1]}).groups(in).bias(false)));
+    pointwise = register_module("pointwise",
+                                nn::Conv2d(nn::Conv2dOptions(in * multiplier, out, 1).bias(bias)));
 }
 
 Shape outputShape(const KerasLayer& l, const std::vector<Shape>& in, const std::string& source) {
@@ -261,9 +267,10 @@ Shape outputShape(const KerasLayer& l, const std::vector<Shape>& in, const std::
             Shape out{x[0], outputSide(x[1], l.kernel[0], l.strides[0], dh, l.padding),
                       outputSide(x[2], l.kernel[1], l.strides[1], dw, l.padding)};
             if (out[1] == 0 || out[2] == 0)
-                fail(l, source, "gets an input of " + shapeText(x) + ", too small for its " +
-                                    std::to_string(l.kernel[0]) + "x" +
-                                    std::to_string(l.kernel[1]) + " window");
+                fail(l, source,
+                     "gets an input of " + shapeText(x) + ", too small for its " +
+                         std::to_string(l.kernel[0]) + "x" + std::to_string(l.kernel[1]) +
+                         " window");
             if (l.type == KerasLayerType::Conv2D) {
                 if (x[0] % l.groups != 0 || l.filters % l.groups != 0)
                     fail(l, source, "has groups that do not divide its channels");
@@ -289,8 +296,9 @@ Shape outputShape(const KerasLayer& l, const std::vector<Shape>& in, const std::
             return {product(x)};
         case KerasLayerType::BatchNormalization:
             if (torchDim(l.axis, x.size() + 1) != 1)
-                fail(l, source, "normalises along axis " + std::to_string(l.axis) +
-                                    ", which ConvScope cannot build (only the channel axis)");
+                fail(l, source,
+                     "normalises along axis " + std::to_string(l.axis) +
+                         ", which ConvScope cannot build (only the channel axis)");
             if (x[0] < 1)
                 fail(l, source, "needs a known number of channels");
             return x;
@@ -359,8 +367,7 @@ torch::Tensor runLayer(const KerasLayer& l, torch::nn::Module* weights,
         }
         case KerasLayerType::SeparableConv2D: {
             auto* sep = static_cast<SeparableConv2dImpl*>(weights);
-            const torch::Tensor depthwise =
-                convolve(x, sep->depthwise->weight, {}, l, x.size(1));
+            const torch::Tensor depthwise = convolve(x, sep->depthwise->weight, {}, l, x.size(1));
             return activate(torch::conv2d(depthwise, sep->pointwise->weight, sep->pointwise->bias),
                             l.activation);
         }

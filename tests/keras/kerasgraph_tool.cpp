@@ -93,7 +93,8 @@ int main(int argc, char** argv) {
         json += "], \"taps\": {";
         bool first = true;
         for (const auto& [layer, t] : tapped) {
-            json += (first ? "\"" : ", \"") + layer + "\": " + writeOutput(prefix + layer + ".bin", t);
+            json +=
+                (first ? "\"" : ", \"") + layer + "\": " + writeOutput(prefix + layer + ".bin", t);
             first = false;
         }
         std::cout << json << "}}\n";
