@@ -479,6 +479,7 @@ KerasModelConfig parseKerasModelConfig(const std::string& jsonText, const std::s
                 throw Error(source, "is not a Keras model config (not a JSON object)");
             const json* config = &root;
             if (root.contains("modelTopology")) {
+                model.hasTfjsWeights = root.contains("weightsManifest");
                 const json& topology = root.at("modelTopology");
                 model.kerasVersion = topology.value("keras_version", "");
                 config =

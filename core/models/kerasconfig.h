@@ -116,6 +116,8 @@ struct KerasModelConfig {
     std::vector<KerasLayer> layers;  ///< in the file's order
     std::vector<KerasTensorRef> inputs;
     std::vector<KerasTensorRef> outputs;
+    /// The text was a TF.js model.json with a weightsManifest: it names its own weights.
+    bool hasTfjsWeights = false;
 };
 
 /// Parses the JSON of Keras's `model.to_json()` (Keras 2 or 3, Sequential or functional), a

@@ -173,6 +173,10 @@ const KerasModelConfig& KerasGraphImpl::config() const {
     return m_graph->config;
 }
 
+const std::string& KerasGraphImpl::source() const {
+    return m_graph->source;
+}
+
 std::vector<std::vector<std::int64_t>> KerasGraphImpl::inputShapes() const {
     std::vector<std::vector<std::int64_t>> shapes;
     for (std::size_t i : m_graph->inputs)
@@ -205,6 +209,12 @@ std::vector<torch::Tensor> KerasGraphImpl::forwardAll(const std::vector<torch::T
                                                       const LayerTap* tap) {
     Graph& g = *m_graph;
     const std::string subject = g.config.name.empty() ? g.source : g.config.name;
+    return atBoundary(subject, [&] { return run(inputs, tap, subject); });
+}
+
+std::vector<torch::Tensor> KerasGraphImpl::run(const std::vector<torch::Tensor>& inputs,
+                                               const LayerTap* tap, const std::string& subject) {
+    Graph& g = *m_graph;
     if (inputs.size() != g.inputs.size())
         throw Error(subject, "the model takes " + std::to_string(g.inputs.size()) +
                                  " inputs, not " + std::to_string(inputs.size()));
@@ -366,10 +376,32 @@ KerasGraph buildKerasGraph(const KerasModelConfig& config, const std::string& so
     return atBoundary(source, [&] { return KerasGraph(config, source); });
 }
 
+KerasGraph cloneKerasGraph(const KerasGraph& model) {
+    return atBoundary(model->source(), [&] {
+        KerasGraph copy(model->config(), model->source());
+        torch::NoGradGuard noGrad;
+        const auto parameters = model->named_parameters();
+        for (auto& item : copy->named_parameters()) {
+            item.value().copy_(parameters[item.key()]);
+            item.value().set_requires_grad(parameters[item.key()].requires_grad());
+        }
+        const auto buffers = model->named_buffers();
+        for (auto& item : copy->named_buffers())
+            item.value().copy_(buffers[item.key()]);
+        copy->train(model->is_training());
+        return copy;
+    });
+}
+
 KerasGraph loadKerasGraph(const std::string& modelPath, const std::string& weightsPath) {
     const std::string& source = weightsPath.empty() ? modelPath : weightsPath;
     return atBoundary(modelPath, [&] {
-        KerasGraph graph(readKerasModelConfig(modelPath), modelPath);
+        KerasModelConfig config = readKerasModelConfig(modelPath);
+        if (weightsPath.empty() && !config.hasTfjsWeights)
+            throw Error(modelPath,
+                        "names no weights (not a TF.js model.json with a weightsManifest): "
+                        "give its weights file too (Keras .h5 or .weights.h5)");
+        KerasGraph graph(std::move(config), modelPath);
         const KerasWeightsFile weights =
             looksLikeJson(source) ? readTfjsModel(source).weights : readKerasWeights(source);
         graph->loadWeights(weights, source, /*requireAll=*/true);

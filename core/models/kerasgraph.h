@@ -21,7 +21,7 @@ namespace convscope {
 /// TensorFlow's). Each layer with weights is a submodule named after its Keras layer:
 /// Conv2D and DepthwiseConv2D a Conv2d, Dense a Linear, BatchNormalization a BatchNorm2d,
 /// SeparableConv2D a module with "depthwise" and "pointwise" Conv2d. Not thread-safe: one
-/// thread runs it at a time; others work on a clone().
+/// thread runs it at a time; others work on a cloneKerasGraph().
 class KerasGraphImpl : public torch::nn::Module {
 public:
     /// Builds the network with freshly initialised weights. Throws convscope::Error(source,
@@ -40,6 +40,8 @@ public:
                                           const LayerTap* tap = nullptr);
 
     const KerasModelConfig& config() const;
+    /// What the network was built from (a path), for messages.
+    const std::string& source() const;
     /// Each input's shape without the batch dimension, channels first; -1 where unknown.
     std::vector<std::vector<std::int64_t>> inputShapes() const;
     /// Each layer call in the order forward runs them, with its output shape (channels first)
@@ -57,6 +59,9 @@ public:
                            bool requireAll = true);
 
 private:
+    std::vector<torch::Tensor> run(const std::vector<torch::Tensor>& inputs, const LayerTap* tap,
+                                   const std::string& subject);
+
     struct Graph;
     std::unique_ptr<Graph> m_graph;
 };
@@ -66,10 +71,14 @@ TORCH_MODULE(KerasGraph);
 /// Builds the network of `config` (see KerasGraphImpl). Throws convscope::Error(source, ...).
 KerasGraph buildKerasGraph(const KerasModelConfig& config, const std::string& source);
 
+/// A deep copy (weights, batch-norm statistics, training mode) for use on another thread.
+KerasGraph cloneKerasGraph(const KerasGraph& model);
+
 /// A network with its weights: `modelPath` is a TF.js layers model.json (its own shards are
 /// the weights when `weightsPath` is empty) or a Keras `to_json()` file; `weightsPath` a
 /// Keras HDF5 weights file (save_weights of Keras 2, Keras 3's legacy h5 layout) or a TF.js
-/// model.json. Every layer with weights must be in the weights. Throws convscope::Error.
+/// model.json. Every layer with weights must be in the weights. The network is in evaluation
+/// mode. Throws convscope::Error, e.g. for a to_json() file without a weights file.
 KerasGraph loadKerasGraph(const std::string& modelPath, const std::string& weightsPath = "");
 
 }  // namespace convscope

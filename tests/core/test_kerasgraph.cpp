@@ -5,6 +5,7 @@
 
 #include "error.h"
 #include "io/tfjsmodel.h"
+#include "testimages.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 using namespace convscope;
 using nlohmann::json;
@@ -405,4 +407,46 @@ TEST(KerasGraph, nsfwjsMobileNetV2BuildsFromItsTopologyAndLoadsItsWeights) {
 
 TEST(KerasGraph, nsfwjsInceptionV3BuildsFromItsTopologyAndLoadsItsWeights) {
     expectRealNetwork("inception_v3", 318, 299);
+}
+
+TEST(KerasGraph, cloneCarriesWeightsStatisticsAndMode) {
+    KerasGraph g = build(sequential({layer("Conv2D", "c", {{"filters", 2}, {"kernel_size", 1}}),
+                                     layer("BatchNormalization", "bn", {{"scale", false}})},
+                                    2, 2, 1));
+    load(g, {{"bn",
+              {array("beta", {2}, {1, 2}), array("moving_mean", {2}, {3, 4}),
+               array("moving_variance", {2}, {5, 6})}}});
+    KerasGraph copy = cloneKerasGraph(g);
+    EXPECT_FALSE(copy->is_training());
+    EXPECT_FALSE(copy->named_parameters()["bn.weight"].requires_grad());
+    torch::NoGradGuard noGrad;
+    const torch::Tensor x = torch::rand({1, 1, 2, 2});
+    EXPECT_TRUE(torch::equal(g->forward(x), copy->forward(x)));
+    copy->named_parameters()["c.weight"].fill_(0);
+    EXPECT_FALSE(torch::equal(g->forward(x), copy->forward(x)));
+}
+
+TEST(KerasGraph, aToJsonFileWithoutWeightsIsRefusedSayingWhatIsMissing) {
+    const test::TempDir dir;
+    const std::string path = dir.file("model.json");
+    std::ofstream(path) << sequential({layer("Dense", "d", {{"units", 1}})}, 0, 0, 2);
+    try {
+        loadKerasGraph(path);
+        FAIL() << "loaded";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.reason(),
+                  "names no weights (not a TF.js model.json with a weightsManifest): give its "
+                  "weights file too (Keras .h5 or .weights.h5)");
+    }
+}
+
+TEST(KerasGraph, inputOfTheWrongShapeIsAnErrorNamingTheInput) {
+    KerasGraph g = build(sequential({layer("Flatten", "f")}, 4, 4, 3));
+    try {
+        g->forward(torch::zeros({1, 1, 4, 4}));
+        FAIL() << "ran";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "seq: input 'input' takes (3, 4, 4) per sample (channels first), not (1, 4, 4)");
+    }
 }
