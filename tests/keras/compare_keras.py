@@ -40,7 +40,8 @@ try:
     import keras
     from keras import layers
 except ImportError as e:  # the environment lacks Keras: say so, never pass silently
-    skip(f"Keras is not installed for {sys.executable} ({e}); scripts/common.sh installs it")
+    skip(f"Keras or NumPy is not installed for {sys.executable} ({e}); scripts/common.sh "
+         "installs them")
 
 
 def images(count, height, width, channels, seed):
