@@ -388,7 +388,8 @@ std::vector<KerasTensorRef> readEnds(const json& j) {
 KerasLayer readLayer(const json& entry, const std::string& source, bool keras3) {
     KerasLayer l;
     l.className = entry.value("class_name", "");
-    const json& config = entry.contains("config") ? entry.at("config") : json::object();
+    static const json kNoConfig = json::object();
+    const json& config = entry.contains("config") ? entry.at("config") : kNoConfig;
     if (entry.contains("name") && entry.at("name").is_string())
         l.name = entry.at("name").get<std::string>();
     else if (config.is_object() && config.contains("name") && config.at("name").is_string())
@@ -408,7 +409,7 @@ KerasLayer readLayer(const json& entry, const std::string& source, bool keras3) 
         throw Error(source, "layer '" + l.name + "' is a " + l.className +
                                 ", which ConvScope cannot build (supported: " +
                                 supportedKerasLayers() + ")");
-    readOptions(config.is_object() ? config : json::object(), l, source, keras3);
+    readOptions(config.is_object() ? config : kNoConfig, l, source, keras3);
     if (entry.contains("inbound_nodes"))
         for (const json& node : entry.at("inbound_nodes"))
             l.calls.push_back(readCall(node));

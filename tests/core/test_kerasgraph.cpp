@@ -450,3 +450,23 @@ TEST(KerasGraph, inputOfTheWrongShapeIsAnErrorNamingTheInput) {
                   "seq: input 'input' takes (3, 4, 4) per sample (channels first), not (1, 4, 4)");
     }
 }
+
+TEST(KerasGraph, cyclesAndUnknownInputsAreRefused) {
+    const auto model = [](const std::string& aInput) {
+        json in = layer("InputLayer", "in", {{"batch_input_shape", {nullptr, 2}}});
+        json a = layer("Dense", "a", {{"units", 2}});
+        a["inbound_nodes"] = {{{aInput, 0, 0, json::object()}}};
+        json b = layer("Dense", "b", {{"units", 2}});
+        b["inbound_nodes"] = {{{"a", 0, 0, json::object()}}};
+        return json{{"class_name", "Model"},
+                    {"config",
+                     {{"layers", {in, a, b}},
+                      {"input_layers", {{"in", 0, 0}}},
+                      {"output_layers", {{"b", 0, 0}}}}}}
+            .dump();
+    };
+    EXPECT_EQ(reasonOf(model("b")), "model.json: layer 'b' depends on its own output (a cycle)");
+    EXPECT_EQ(reasonOf(model("c")),
+              "model.json: layer 'a' (Dense) takes the output of layer 'c', which the model lacks");
+    EXPECT_EQ(reasonOf(model("in")), "(built without an error)");
+}
