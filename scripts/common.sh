@@ -25,6 +25,10 @@ CONVSCOPE_TORCH_VERSION=2.15.0
 CONVSCOPE_PY_PACKAGES=(
   "torch==$CONVSCOPE_TORCH_VERSION" torchvision==0.29.2 numpy==2.4.6 h5py==3.16.0 pillow==13.0.0
 )
+# Real Keras 3 for tests/keras (ConvScope's Keras graphs against Keras itself): its torch backend
+# runs on the torch above; its jax backend is TensorFlow's arithmetic where the torch backend's
+# is not ('same' average pooling with uneven padding). Pinned with torch so pip keeps torch.
+CONVSCOPE_KERAS_PACKAGES=(keras==3.15.1 jax==0.10.2 jaxlib==0.10.2)
 CONVSCOPE_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/convscope"
 CONVSCOPE_VENV="${CONVSCOPE_VENV:-$CONVSCOPE_CACHE/venv-torch-$CONVSCOPE_TORCH_VERSION}"
 CONVSCOPE_PYTHON="$CONVSCOPE_VENV/bin/python"
@@ -44,7 +48,7 @@ convscope_install_missing() {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
-  convscope_install_torch
+  convscope_install_torch && convscope_install_keras
 }
 
 convscope_install_torch() {
@@ -60,6 +64,19 @@ convscope_install_torch() {
   "$CONVSCOPE_VENV/bin/pip" install --disable-pip-version-check -q "${CONVSCOPE_PY_PACKAGES[@]}"
   "$CONVSCOPE_PYTHON" -c "import torch, torchvision, h5py, numpy" || return 1
   touch "$CONVSCOPE_VENV/.complete"
+}
+
+# Added to an environment made before Keras was needed, as well as to a new one.
+convscope_install_keras() {
+  local marker="$CONVSCOPE_VENV/.keras-${CONVSCOPE_KERAS_PACKAGES[0]#keras==}"
+  if [ -f "$marker" ]; then
+    return 0
+  fi
+  echo "Installing ${CONVSCOPE_KERAS_PACKAGES[*]} into $CONVSCOPE_VENV (about 130 MB, once)"
+  "$CONVSCOPE_VENV/bin/pip" install --disable-pip-version-check -q \
+    "torch==$CONVSCOPE_TORCH_VERSION" "${CONVSCOPE_KERAS_PACKAGES[@]}" || return 1
+  KERAS_BACKEND=torch "$CONVSCOPE_PYTHON" -c "import keras, jax, torch" || return 1
+  touch "$marker"
 }
 
 convscope_build() {

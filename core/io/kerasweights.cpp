@@ -483,6 +483,33 @@ std::string openFailure(const std::string& message) {
     return "damaged HDF5 file (" + message + ")";
 }
 
+// Keras 3's save_weights("x.weights.h5"): "layers/<path>/vars/0", ".../1", ... in the layer's
+// order, the path named after the class ("conv2d_1") and the layer's own name in the vars
+// group's attribute "name". The arrays have no names: they are named by their index.
+void readKeras3Layers(const H5::H5File& h5, const GlobalHeaps& heaps, const std::string& path,
+                      const Hdf5Diagnostics& diagnostics, bool withValues, KerasWeightsFile& file) {
+    const H5::Group layers = h5.openGroup("layers");
+    for (hsize_t i = 0, n = layers.getNumObjs(); i < n; ++i) {
+        const std::string child = layers.getObjnameByIdx(i);
+        if (layers.childObjType(child) != H5O_TYPE_GROUP)
+            continue;
+        const H5::Group group = layers.openGroup(child);
+        if (!group.nameExists("vars"))
+            continue;
+        const H5::Group vars = group.openGroup("vars");
+        LayerWeights layer;
+        layer.name = vars.attrExists("name") ? readText(vars.openAttribute("name"), heaps, path,
+                                                        "layers/" + child + "/vars: attribute name")
+                                             : child;
+        for (int k = 0; vars.nameExists(std::to_string(k)); ++k)
+            layer.weights.push_back(
+                readArray(vars, layer.name, std::to_string(k), path, diagnostics, withValues));
+        file.layers.push_back(std::move(layer));
+    }
+    file.kerasVersion = "3";
+    file.backend.clear();
+}
+
 KerasWeightsFile readContents(const std::string& path, const Hdf5Diagnostics& diagnostics,
                               bool withValues) {
     std::optional<H5::H5File> h5;
@@ -512,6 +539,10 @@ KerasWeightsFile readContents(const std::string& path, const Hdf5Diagnostics& di
     if (!layerNames && h5->nameExists("model_weights")) {
         weights = h5->openGroup("model_weights");
         layerNames = readNameList(weights, "layer_names", heaps, path, "attribute model_weights/");
+    }
+    if (!layerNames && h5->nameExists("layers") && h5->childObjType("layers") == H5O_TYPE_GROUP) {
+        readKeras3Layers(*h5, heaps, path, diagnostics, withValues, file);
+        return file;
     }
     if (!layerNames)
         throw Error(path, "not a Keras weights file (no layer_names attribute)");

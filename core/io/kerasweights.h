@@ -54,7 +54,10 @@ void writeKerasWeights(const std::string& path, const KerasWeightsFile& file);
 /// Reads a Keras 2 HDF5 weights file, whether written by writeKerasWeights or by Keras/h5py:
 /// fixed-length or variable-length name attributes, chunked name lists, weight names whose
 /// prefix is not the layer's, float16/float64/integer datasets (converted to float), and the
-/// "model_weights" group of a whole-model `model.save("x.h5")` file. Thread-safe. Throws
+/// "model_weights" group of a whole-model `model.save("x.h5")` file; also Keras 3's
+/// `save_weights("x.weights.h5")` layout ("layers/<path>/vars/<i>", layer names from the vars
+/// groups' "name" attribute, arrays named "0", "1", ... in Keras's order, kerasVersion "3").
+/// Thread-safe. Throws
 /// convscope::Error(path, reason) for a missing, empty, truncated, damaged or non-HDF5 file,
 /// or one without Keras's layout; HDF5 prints nothing to stderr. Without `withValues`, only
 /// names, shapes and metadata are read (every array's `values` stays empty).
