@@ -80,13 +80,24 @@ const char* kUsage =
     "  (evaluate, predict, filters, featuremaps and cam take [--device D] [--precision P] too)\n"
     "  evaluate WEIGHTS DATA [--split validation|train|all] [--json]\n"
     "      accuracy, per-class precision and recall, confusion matrix\n"
-    "  predict WEIGHTS IMAGE...|FOLDER [--top-k 3] [--csv OUT.csv] [--json]\n"
+    "  predict WEIGHTS IMAGE...|FOLDER [--top-k 3] [--csv OUT.csv] [--json [--logits]]\n"
     "          [--arch A --size N --classes a,b,...]  (for weight files without ConvScope "
     "metadata)\n"
     "          [--classes a,b,... | --labels FILE]  (names for a torchvision .pth's classes)\n"
     "  summary ARCH|WEIGHTS|model.json [--size N] [--classes N] [--head flatten|gap|original]\n"
     "          [--flavour standard|keras] [--json]\n"
     "      layers with output shapes and parameter counts\n"
+    "  export WEIGHTS --onnx OUT.onnx [--softmax] [--json]\n"
+    "         [--arch A --size N --classes a,b,...]  (for weight files without ConvScope metadata)\n"
+    "  export --keras-model MODEL.json [WEIGHTS.h5] --onnx OUT.onnx [--softmax] [--json]\n"
+    "         [--size N] [--classes a,b,... | --labels FILE]\n"
+    "         [--preprocessing rescale|tf|caffe|torchvision]\n"
+    "      the network as an ONNX model (opset 17) for ONNX Runtime and other engines: input\n"
+    "      \"input\" float [batch, 3, H, W], preprocessed as its metadata says; output \"logits\"\n"
+    "      [batch, classes], or \"probabilities\" with --softmax; the batch size is free.\n"
+    "      metadata_props (JSON): class_names, preprocessing, softmax_applied, model.\n"
+    "      --keras-model: any Keras model config (to_json() or a TF.js model.json with its\n"
+    "      own weights, else WEIGHTS.h5); Keras files do not say their preprocessing\n"
     "  filters WEIGHTS --layer NAME --out GRID.png [--channels auto|rgb|mean|per-input]\n"
     "          [--normalise filter|layer] [--tile PX] [--json]\n"
     "  filters WEIGHTS --layer NAME --maximize --out GRID.png [--steps 20] [--jitter PX]\n"
@@ -129,6 +140,7 @@ int run(int argc, char** argv) {
         {"info", convscope::cli::infoCommand},
         {"runs", convscope::cli::runsCommand},
         {"report", convscope::cli::reportCommand},
+        {"export", convscope::cli::exportCommand},
     };
     if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
         std::fputs(kUsage, stdout);

@@ -10,6 +10,7 @@ CONVSCOPE_PACKAGES=(
   libopencv-dev libhdf5-dev zlib1g-dev libjpeg-dev libpng-dev
   qt6-base-dev libqcustomplot-dev libgl-dev
   libgtest-dev nlohmann-json3-dev
+  libonnx-dev libprotobuf-dev                  # ONNX export (ONNX 1.12, opsets to 17)
   dataset-fashion-mnist                        # the demo data (real photos, MIT)
   xvfb xauth imagemagick                       # screenshots of the window
   librsvg2-bin                                 # renders the icon's PNGs from its SVG
@@ -29,6 +30,8 @@ CONVSCOPE_PY_PACKAGES=(
 # runs on the torch above; its jax backend is TensorFlow's arithmetic where the torch backend's
 # is not ('same' average pooling with uneven padding). Pinned with torch so pip keeps torch.
 CONVSCOPE_KERAS_PACKAGES=(keras==3.15.1 jax==0.10.2 jaxlib==0.10.2)
+# ONNX Runtime reads what `convscope export --onnx` writes (tests/e2e/test_onnx_export.py).
+CONVSCOPE_ONNX_PACKAGES=(onnxruntime==1.32.0 onnx==1.23.2)
 CONVSCOPE_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/convscope"
 CONVSCOPE_VENV="${CONVSCOPE_VENV:-$CONVSCOPE_CACHE/venv-torch-$CONVSCOPE_TORCH_VERSION}"
 CONVSCOPE_PYTHON="$CONVSCOPE_VENV/bin/python"
@@ -48,7 +51,7 @@ convscope_install_missing() {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
-  convscope_install_torch && convscope_install_keras
+  convscope_install_torch && convscope_install_keras && convscope_install_onnx
 }
 
 convscope_install_torch() {
@@ -76,6 +79,19 @@ convscope_install_keras() {
   "$CONVSCOPE_VENV/bin/pip" install --disable-pip-version-check -q \
     "torch==$CONVSCOPE_TORCH_VERSION" "${CONVSCOPE_KERAS_PACKAGES[@]}" || return 1
   KERAS_BACKEND=torch "$CONVSCOPE_PYTHON" -c "import keras, jax, torch" || return 1
+  touch "$marker"
+}
+
+# Added to an environment made before ONNX export was tested, as well as to a new one.
+convscope_install_onnx() {
+  local marker="$CONVSCOPE_VENV/.onnxruntime-${CONVSCOPE_ONNX_PACKAGES[0]#onnxruntime==}"
+  if [ -f "$marker" ]; then
+    return 0
+  fi
+  echo "Installing ${CONVSCOPE_ONNX_PACKAGES[*]} into $CONVSCOPE_VENV (about 60 MB, once)"
+  "$CONVSCOPE_VENV/bin/pip" install --disable-pip-version-check -q \
+    "torch==$CONVSCOPE_TORCH_VERSION" "${CONVSCOPE_ONNX_PACKAGES[@]}" || return 1
+  "$CONVSCOPE_PYTHON" -c "import onnxruntime, onnx" || return 1
   touch "$marker"
 }
 

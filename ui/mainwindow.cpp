@@ -122,6 +122,11 @@ MainWindow::MainWindow(QWidget* parent)
             setWeights(path, Origin::Background);  // a snapshot after an epoch
     });
 
+    connect(m_bridge, &EngineBridge::onnxExported, this,
+            [this](const QString& path, const QString& summary) {
+                statusBar()->showMessage(tr("Exported %1 (%2)").arg(path, summary));
+            });
+
     connect(m_runs, &RunsPanel::runActivated, this, &MainWindow::openRun);
     connect(m_runs, &RunsPanel::resumeRequested, this,
             [this](const QString& dir) { m_training->resumeRun(dir); });
@@ -167,6 +172,18 @@ void MainWindow::createMenus() {
         if (!path.isEmpty())
             saveWeights(path);
     });
+    QAction* onnx = file->addAction(tr("Export &ONNX…"), this, [this] {
+        const QString source = m_classify->weights();
+        const QString suggested = source.isEmpty()
+                                      ? QStringLiteral("model.onnx")
+                                      : QFileInfo(source).completeBaseName() +
+                                            QStringLiteral(".onnx");
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export ONNX"), suggested,
+                                                          tr("ONNX models (*.onnx)"));
+        if (!path.isEmpty())
+            exportOnnx(path);
+    });
+    onnx->setObjectName(QStringLiteral("exportOnnxAction"));
     file->addAction(tr("Resume a &run…"), this, [this] {
         const QString dir = QFileDialog::getExistingDirectory(this, tr("Run folder to resume"));
         if (!dir.isEmpty())
@@ -323,6 +340,17 @@ bool MainWindow::saveWeights(const QString& path) {
     }
     statusBar()->showMessage(tr("Saved %1").arg(path));
     return true;
+}
+
+void MainWindow::exportOnnx(const QString& path) {
+    const QString source = m_classify->weights();
+    if (source.isEmpty()) {
+        onFailed(tr("Export ONNX"), tr("There is no model yet: train one or load weights."),
+                 Origin::User);
+        return;
+    }
+    statusBar()->showMessage(tr("Exporting %1 as %2…").arg(source, path));
+    m_bridge->exportOnnx(source, path);
 }
 
 void MainWindow::addIssue(const QString& text) {

@@ -34,6 +34,9 @@ public:
     void openFolder(const QString& path);
     void loadWeights(const QString& path);
     bool saveWeights(const QString& path);
+    /// Exports the weights used for classifying as an ONNX model on the jobs thread: the
+    /// status bar says when it is written, a dialog when it fails.
+    void exportOnnx(const QString& path);
     /// Adds a line to the issues dock (background warnings and errors).
     void addIssue(const QString& text);
 

@@ -21,5 +21,6 @@ int camCommand(const std::vector<std::string>& args);
 int infoCommand(const std::vector<std::string>& args);
 int runsCommand(const std::vector<std::string>& args);
 int reportCommand(const std::vector<std::string>& args);
+int exportCommand(const std::vector<std::string>& args);
 
 }  // namespace convscope::cli

@@ -64,9 +64,11 @@ std::string csvField(const std::string& s) {
 int predictCommand(const std::vector<std::string>& argv) {
     std::set<std::string> options{"csv", "top-k", "batch"};
     options.insert(kModelOptions.begin(), kModelOptions.end());
-    const Args args(argv, options, {"json"});
+    const Args args(argv, options, {"json", "logits"});
     if (args.positionals().size() < 2)
         throw UsageError("predict takes a weights file and images or folders");
+    if (args.flag("logits") && !args.flag("json"))
+        throw UsageError("--logits adds the logits to --json output");
     Predictor predictor(args.positionals()[0], fallbackMetadata(args));
     predictor.setDevice(deviceFromArgs(args), inferencePrecisionFromArgs(args));
     if (!predictor.loadReport().notInFile.empty())
@@ -106,10 +108,12 @@ int predictCommand(const std::vector<std::string>& argv) {
             nlohmann::json probs = nlohmann::json::object();
             for (std::size_t c = 0; c < names.size(); ++c)
                 probs[names[c]] = p.probabilities[c];
-            std::cout << jsonText(nlohmann::json{{"path", escapeInvalidUtf8(p.path)},
-                                                 {"probabilities", probs},
-                                                 {"top", names[std::size_t(p.top)]}})
-                      << "\n";
+            nlohmann::json line{{"path", escapeInvalidUtf8(p.path)},
+                                {"probabilities", probs},
+                                {"top", names[std::size_t(p.top)]}};
+            if (args.flag("logits"))
+                line["logits"] = p.logits;  // in class order, unrounded
+            std::cout << jsonText(line) << "\n";
         } else {
             std::printf("%s:", p.path.c_str());
             for (int k = 0; k < topK; ++k)

@@ -19,12 +19,22 @@ struct Predictor::Impl {
     torch::Device device{torch::kCPU};
     Precision precision = Precision::Fp32;
 
-    /// Class probabilities [N, classes] (float, CPU) for float RGB pixels [N, 3, s, s] in 0..255.
-    torch::Tensor probabilities(const torch::Tensor& pixels) {
+    /// Logits [N, classes] (float, CPU) for float RGB pixels [N, 3, s, s] in 0..255.
+    torch::Tensor logits(const torch::Tensor& pixels) {
         torch::InferenceMode inference;
         AutocastScope autocast(device, precision);
         const torch::Tensor x = pixelsToInput(pixels.to(device), metadata.preprocessing);
-        return torch::softmax(model->forward(x), 1).to(torch::kCPU, torch::kFloat32).contiguous();
+        return model->forward(x).to(torch::kCPU, torch::kFloat32).contiguous();
+    }
+
+    /// Fills the prediction's logits, probabilities and top class from row `row` of `logits`.
+    static void fill(Prediction& p, const torch::Tensor& logits, std::int64_t row) {
+        const torch::Tensor z = logits[row];
+        const torch::Tensor probs = torch::softmax(z, 0).contiguous();
+        p.logits.assign(z.data_ptr<float>(), z.data_ptr<float>() + z.numel());
+        p.probabilities.assign(probs.data_ptr<float>(), probs.data_ptr<float>() + probs.numel());
+        p.top = int(std::max_element(p.probabilities.begin(), p.probabilities.end()) -
+                    p.probabilities.begin());
     }
 };
 
@@ -74,15 +84,10 @@ std::vector<Prediction> Predictor::predictFiles(const std::vector<std::string>& 
                 pixels.push_back(
                     torch::from_blob(image.data, {image.rows, image.cols, 3}, torch::kUInt8));
             }
-            const torch::Tensor probs = m_impl->probabilities(
-                torch::stack(pixels).to(torch::kFloat32).permute({0, 3, 1, 2}));
-            for (std::size_t k = 0; k < slots.size(); ++k) {
-                Prediction& p = out[slots[k]];
-                const float* row = probs[std::int64_t(k)].data_ptr<float>();
-                p.probabilities.assign(row, row + probs.size(1));
-                p.top = int(std::max_element(p.probabilities.begin(), p.probabilities.end()) -
-                            p.probabilities.begin());
-            }
+            const torch::Tensor logits =
+                m_impl->logits(torch::stack(pixels).to(torch::kFloat32).permute({0, 3, 1, 2}));
+            for (std::size_t k = 0; k < slots.size(); ++k)
+                Impl::fill(out[slots[k]], logits, std::int64_t(k));
             images.clear();
             slots.clear();
         };
@@ -104,12 +109,8 @@ std::vector<Prediction> Predictor::predictFiles(const std::vector<std::string>& 
 
 Prediction Predictor::predict(const RgbImage& image) {
     return atBoundary("predict", [&] {
-        const torch::Tensor probs =
-            m_impl->probabilities(imageToPixels(image, m_impl->metadata.model.inputSize));
         Prediction p;
-        p.probabilities.assign(probs.data_ptr<float>(), probs.data_ptr<float>() + probs.size(1));
-        p.top = int(std::max_element(p.probabilities.begin(), p.probabilities.end()) -
-                    p.probabilities.begin());
+        Impl::fill(p, m_impl->logits(imageToPixels(image, m_impl->metadata.model.inputSize)), 0);
         return p;
     });
 }

@@ -18,6 +18,7 @@ enum class Split;
 struct Prediction {
     std::string path;
     std::vector<float> probabilities;  ///< per class, summing to 1
+    std::vector<float> logits;         ///< per class: the network's output before the softmax
     int top = -1;
     std::string error;  ///< non-empty when the image could not be read; nothing else is set
 };

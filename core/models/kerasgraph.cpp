@@ -201,6 +201,31 @@ std::vector<LayerInfo> KerasGraphImpl::summary() const {
     return rows;
 }
 
+KerasGraphImpl::Topology KerasGraphImpl::topology() const {
+    const Graph& g = *m_graph;
+    Topology t;
+    std::vector<std::size_t> position(g.nodes.size(), g.nodes.size());
+    for (std::size_t index : g.order) {
+        const Node& n = g.nodes[index];
+        Call call;
+        call.layer = &g.config.layers[n.layer];
+        for (std::size_t i : n.inputs)
+            call.inputs.push_back(position[i]);
+        call.shape = n.shape;
+        call.weights = g.weights[n.layer].get();
+        position[index] = t.calls.size();
+        t.calls.push_back(std::move(call));
+    }
+    for (std::size_t i : g.inputs) {
+        if (position[i] == g.nodes.size())
+            g.fail("no output depends on input '" + g.config.layers[g.nodes[i].layer].name + "'");
+        t.inputs.push_back(position[i]);
+    }
+    for (std::size_t o : g.outputs)
+        t.outputs.push_back(position[o]);
+    return t;
+}
+
 torch::Tensor KerasGraphImpl::forward(torch::Tensor x, const LayerTap* tap) {
     return forwardAll({std::move(x)}, tap).front();
 }

@@ -48,6 +48,21 @@ public:
     /// and its parameter count (at its first call). Layers no output depends on are left out.
     std::vector<LayerInfo> summary() const;
 
+    /// One layer call, as exporters (io/onnxexport.h) walk the graph.
+    struct Call {
+        const KerasLayer* layer = nullptr;
+        std::vector<std::size_t> inputs;    ///< indices into Topology::calls
+        std::vector<std::int64_t> shape;    ///< output without the batch, channels first
+        torch::nn::Module* weights = nullptr;  ///< the layer's module; null without weights
+    };
+    struct Topology {
+        std::vector<Call> calls;  ///< in the order forward runs them, inputs first
+        std::vector<std::size_t> inputs, outputs;  ///< model.inputs / model.outputs
+    };
+    /// The calls forward() makes. Pointers stay valid while this graph lives. Throws
+    /// convscope::Error for a model input that no output depends on.
+    Topology topology() const;
+
     /// Copies Keras weight arrays into the layers of the same name: conv kernels HWIO,
     /// depthwise kernels (H, W, in, multiplier), dense kernels (in, out), batch norm gamma,
     /// beta, moving_mean, moving_variance (without gamma / beta when scale / center is off).

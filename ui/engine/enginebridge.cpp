@@ -114,6 +114,7 @@ EngineBridge::EngineBridge(QObject* parent)
     connect(m_jobs, &JobWorker::runsCompared, this, &EngineBridge::runsCompared);
     connect(m_jobs, &JobWorker::runLabelled, this, &EngineBridge::runLabelled);
     connect(m_jobs, &JobWorker::reportMade, this, &EngineBridge::reportMade);
+    connect(m_jobs, &JobWorker::onnxExported, this, &EngineBridge::onnxExported);
     connect(m_jobs, &JobWorker::failed, this, &EngineBridge::failed);
     connect(m_trainer, &TrainWorker::started, this, &EngineBridge::trainingStarted);
     connect(m_trainer, &TrainWorker::message, this, &EngineBridge::trainingMessage);
@@ -218,6 +219,12 @@ void EngineBridge::labelRun(const QString& runDir, const QString& name, const QS
 void EngineBridge::exportReport(const QString& runDir, const QString& outPath) {
     QMetaObject::invokeMethod(
         m_jobs, [=, jobs = m_jobs] { jobs->exportReport(runDir, outPath); },
+        Qt::QueuedConnection);
+}
+
+void EngineBridge::exportOnnx(const QString& weightsPath, const QString& outPath) {
+    QMetaObject::invokeMethod(
+        m_jobs, [=, jobs = m_jobs] { jobs->exportOnnx(weightsPath, outPath); },
         Qt::QueuedConnection);
 }
 

@@ -101,6 +101,9 @@ public:
     /// A run's report (core/report) to `outPath`, answered by reportMade: written when it
     /// ends in .html; for .pdf the page comes back in `html` to be printed on this thread.
     void exportReport(const QString& runDir, const QString& outPath);
+    /// The weights file as an ONNX model at `outPath` (io/onnxexport.h), answered by
+    /// onnxExported; a failure is failed("Export ONNX", ..., Origin::User).
+    void exportOnnx(const QString& weightsPath, const QString& outPath);
 
     /// Thumbnails are decoded off the GUI thread, newest request first.
     void requestThumbnail(const QString& path, int size);
@@ -150,6 +153,8 @@ Q_SIGNALS:
     void runsCompared(const convscope::ui::RunComparison& comparison);
     void runLabelled(const QString& runDir);
     void reportMade(const QString& runDir, const QString& outPath, const QString& html);
+    /// `summary`: what was written, in words ("ONNX opset 17, 2 classes, ...").
+    void onnxExported(const QString& outPath, const QString& summary);
     void layersReady(const convscope::ModelConfig& model,
                      const std::vector<convscope::LayerInfo>& layers);
     void inspectLayersReady(const convscope::ui::InspectLayers& layers);

@@ -6,6 +6,7 @@
 #include "data/imagedecoder.h"
 #include "error.h"
 #include "inspect/predictor.h"
+#include "io/onnxexport.h"
 #include "io/pretrained.h"
 #include "models/modelconfig.h"
 #include "report/runreport.h"
@@ -172,6 +173,23 @@ void JobWorker::exportReport(const QString& runDir, const QString& outPath) {
         }
     } catch (...) {
         reportFailure(QStringLiteral("Export report"), Origin::User);
+    }
+}
+
+void JobWorker::exportOnnx(const QString& weightsPath, const QString& outPath) {
+    try {
+        const OnnxModelInfo info =
+            convscope::exportOnnx(weightsPath.toStdString(), outPath.toStdString());
+        const auto names = info.metadata.find("class_names");
+        Q_EMIT onnxExported(outPath,
+                            tr("ONNX opset %1, %2 parameters, classes %3")
+                                .arg(info.opset)
+                                .arg(info.parameters)
+                                .arg(names == info.metadata.end()
+                                         ? QString()
+                                         : QString::fromStdString(names->second)));
+    } catch (...) {
+        reportFailure(QStringLiteral("Export ONNX"), Origin::User);
     }
 }
 
