@@ -138,16 +138,6 @@ void fixInputSize(KerasModelConfig& config, int size, const std::string& source)
     }
 }
 
-/// Whether the output of `layer` has been through a softmax (the layer's own or fused).
-bool endsWithSoftmax(const KerasLayer& layer) {
-    return layer.type == KerasLayerType::Softmax ||
-           (layer.activation == KerasActivation::Softmax &&
-            (layer.type == KerasLayerType::Dense || layer.type == KerasLayerType::Activation ||
-             layer.type == KerasLayerType::Conv2D ||
-             layer.type == KerasLayerType::DepthwiseConv2D ||
-             layer.type == KerasLayerType::SeparableConv2D));
-}
-
 }  // namespace
 
 OnnxModelInfo exportOnnx(const std::string& weightsPath, const std::string& outPath,
@@ -232,18 +222,21 @@ OnnxModelInfo exportKerasOnnx(const KerasOnnxSource& source, const std::string& 
             if (d < 1)
                 throw Error(source.modelPath, "its input has a dimension of unknown size");
         const Value input = graph.input(shapes[0]);
-        std::vector<Value> outputs = onnxgraph::exportKerasGraph(graph, *network, input);
+        onnxgraph::KerasOutputs exported =
+            onnxgraph::exportKerasGraph(graph, *network, input, !options.softmax);
+        std::vector<Value>& outputs = exported.values;
+        std::vector<bool>& softmaxed = exported.softmaxed;
         const auto topology = network->topology();
-        std::vector<bool> softmaxed;
-        for (std::size_t i = 0; i < outputs.size(); ++i) {
-            softmaxed.push_back(endsWithSoftmax(*topology.calls[topology.outputs[i]].layer));
-            if (options.softmax && !softmaxed.back()) {
-                outputs[i] = graph.softmax(outputs[i], outputs[i].name + "/softmax", 0);
-                softmaxed.back() = true;
-            }
-            softmaxApplied.push_back(bool(softmaxed.back()));
-        }
         const bool single = outputs.size() == 1;
+        if (options.softmax && !single)
+            throw Error(source.modelPath, "has " + std::to_string(outputs.size()) +
+                                              " outputs; a softmax is added to a model with one");
+        if (options.softmax && !softmaxed[0]) {
+            outputs[0] = graph.softmax(outputs[0], outputs[0].name + "/softmax", 0);
+            softmaxed[0] = true;
+        }
+        for (bool s : softmaxed)
+            softmaxApplied.push_back(s);
         if (single) {
             graph.output(outputs[0], softmaxed[0] ? "probabilities" : "logits");
         } else {

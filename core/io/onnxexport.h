@@ -72,11 +72,12 @@ struct KerasOnnxSource {
 };
 
 /// Writes a Keras model (any graph of the layers kerasconfig.h lists) as exportOnnx() does:
-/// input "input", float [batch, C, H, W] (or [batch, features]); one output is "logits", or
-/// "probabilities" when the model (or `options`) ends with a softmax; several keep their
-/// Keras layer names. Throws convscope::Error, writing nothing: for a model with more than one
+/// input "input", float [batch, C, H, W] (or [batch, features]). One output is "logits", a
+/// softmax that ends the model left out, or "probabilities" with options.softmax; several
+/// outputs keep their Keras layer names and are as the model computes them ("softmax_applied"
+/// then lists each). Throws convscope::Error, writing nothing: for a model with more than one
 /// input, an input of open size without `inputSize`, class names that do not fit the output,
-/// or a layer that has no ONNX export (named).
+/// options.softmax on several outputs, or a layer that has no ONNX export (named).
 OnnxModelInfo exportKerasOnnx(const KerasOnnxSource& source, const std::string& outPath,
                               const OnnxExportOptions& options = {});
 

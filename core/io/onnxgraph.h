@@ -131,10 +131,18 @@ private:
 /// over (the architecture changed beyond what the exporter knows).
 Value exportClassifier(GraphBuilder& graph, ClassifierImpl& model, const Value& input);
 
-/// The outputs (model.outputs order) of a Keras graph for its one input, whose shape `input`
-/// must have. Throws convscope::Error naming a layer it cannot export.
-std::vector<Value> exportKerasGraph(GraphBuilder& graph, const KerasGraphImpl& model,
-                                    const Value& input);
+/// The outputs (model.outputs order) of a Keras graph, each with whether a softmax made it.
+struct KerasOutputs {
+    std::vector<Value> values;
+    std::vector<bool> softmaxed;
+};
+
+/// The outputs of a Keras graph for its one input, whose shape `input` must have. With
+/// `logits`, a model with one output that ends in a softmax (a Softmax layer, or one fused
+/// into its last layer) gives the values before it. Throws convscope::Error naming a layer it
+/// cannot export.
+KerasOutputs exportKerasGraph(GraphBuilder& graph, const KerasGraphImpl& model, const Value& input,
+                              bool logits);
 
 /// Keras's 'same' padding of one side, TensorFlow's way: (before, after), the odd cell after.
 Pair samePadding(std::int64_t in, std::int64_t kernel, std::int64_t stride, std::int64_t dilation);

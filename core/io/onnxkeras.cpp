@@ -204,6 +204,22 @@ private:
     GraphBuilder& g;
 };
 
+/// Whether the output of `layer` has been through a softmax (its own or a fused one).
+bool endsWithSoftmax(const KerasLayer& layer) {
+    switch (layer.type) {
+        case KerasLayerType::Softmax:
+            return true;
+        case KerasLayerType::Dense:
+        case KerasLayerType::Activation:
+        case KerasLayerType::Conv2D:
+        case KerasLayerType::DepthwiseConv2D:
+        case KerasLayerType::SeparableConv2D:
+            return layer.activation == KerasActivation::Softmax;
+        default:
+            return false;
+    }
+}
+
 std::string shapeText(const std::vector<std::int64_t>& shape) {
     std::string text = "(";
     for (std::size_t i = 0; i < shape.size(); ++i)
@@ -213,13 +229,22 @@ std::string shapeText(const std::vector<std::int64_t>& shape) {
 
 }  // namespace
 
-std::vector<Value> exportKerasGraph(GraphBuilder& graph, const KerasGraphImpl& model,
-                                    const Value& input) {
+KerasOutputs exportKerasGraph(GraphBuilder& graph, const KerasGraphImpl& model, const Value& input,
+                              bool logits) {
     torch::NoGradGuard noGrad;
     const KerasGraphImpl::Topology t = model.topology();
     if (t.inputs.size() != 1)
         throw Error(graph.subject(), "has " + std::to_string(t.inputs.size()) +
                                          " inputs; the ONNX export takes models with one");
+    // The one output's softmax is left out for logits, where nothing else reads its layer.
+    std::size_t unsoftmaxed = t.calls.size();
+    if (logits && t.outputs.size() == 1 && endsWithSoftmax(*t.calls[t.outputs[0]].layer)) {
+        unsoftmaxed = t.outputs[0];
+        for (const KerasGraphImpl::Call& c : t.calls)
+            for (std::size_t k : c.inputs)
+                if (k == unsoftmaxed)
+                    unsoftmaxed = t.calls.size();
+    }
     std::vector<Value> values(t.calls.size());
     KerasExporter exporter(graph);
     for (std::size_t i = 0; i < t.calls.size(); ++i) {
@@ -237,15 +262,25 @@ std::vector<Value> exportKerasGraph(GraphBuilder& graph, const KerasGraphImpl& m
         std::vector<Value> in;
         for (std::size_t k : c.inputs)
             in.push_back(values[k]);
-        values[i] = exporter.call(*c.layer, c.weights, in);
+        if (i == unsoftmaxed) {
+            KerasLayer linear = *c.layer;
+            linear.activation = KerasActivation::Linear;
+            values[i] = linear.type == KerasLayerType::Softmax
+                            ? in[0]
+                            : exporter.call(linear, c.weights, in);
+        } else {
+            values[i] = exporter.call(*c.layer, c.weights, in);
+        }
         if (values[i].shape != c.shape)
             graph.fail(c.layer->name, "comes out as " + shapeText(values[i].shape) +
                                           " in ONNX but " + shapeText(c.shape) +
                                           " in ConvScope (a ConvScope bug)");
     }
-    std::vector<Value> outputs;
-    for (std::size_t o : t.outputs)
-        outputs.push_back(values[o]);
+    KerasOutputs outputs;
+    for (std::size_t o : t.outputs) {
+        outputs.values.push_back(values[o]);
+        outputs.softmaxed.push_back(o != unsoftmaxed && endsWithSoftmax(*t.calls[o].layer));
+    }
     return outputs;
 }
 

@@ -199,7 +199,7 @@ TEST_F(OnnxExport, aKerasModelWithAnOpenInputSizeNeedsOneAndNamesTheInput) {
     }
 }
 
-TEST_F(OnnxExport, nsfwjsMobileNetV2ExportsWithItsHeadAndGivenClassNames) {
+TEST_F(OnnxExport, nsfwjsMobileNetV2GivesLogitsUnlessASoftmaxIsAsked) {
     const std::string modelJson =
         std::string(CONVSCOPE_SHARED_DATA) + "/nsfwjs-4.4.0/mobilenet_v2/model.json";
     if (!fs::exists(modelJson))
@@ -208,14 +208,22 @@ TEST_F(OnnxExport, nsfwjsMobileNetV2ExportsWithItsHeadAndGivenClassNames) {
     source.modelPath = modelJson;
     source.classNames = {"a", "b", "c", "d", "e"};
     const std::string out = path("nsfwjs.onnx");
+    // Its last Dense has a softmax of its own: left out, so the output is logits.
     exportKerasOnnx(source, out);
-    const OnnxModelInfo info = describeOnnxFile(out);
+    OnnxModelInfo info = describeOnnxFile(out);
     EXPECT_EQ(info.inputs.at(0).dims, dims({"batch", "3", "224", "224"}));
-    // Its last Dense has a softmax of its own.
-    EXPECT_EQ(info.outputs.at(0).name, "probabilities");
+    EXPECT_EQ(info.outputs.at(0).name, "logits");
     EXPECT_EQ(info.outputs.at(0).dims, dims({"batch", "5"}));
-    EXPECT_EQ(json::parse(info.metadata.at("softmax_applied")), json(true));
+    EXPECT_EQ(json::parse(info.metadata.at("softmax_applied")), json(false));
     EXPECT_EQ(json::parse(info.metadata.at("class_names")), json(source.classNames));
+    EXPECT_EQ(json::parse(info.metadata.at("model"))["keras_version"], "2.2.4");
+
+    OnnxExportOptions softmax;
+    softmax.softmax = true;
+    exportKerasOnnx(source, out, softmax);
+    info = describeOnnxFile(out);
+    EXPECT_EQ(info.outputs.at(0).name, "probabilities");
+    EXPECT_EQ(json::parse(info.metadata.at("softmax_applied")), json(true));
 
     source.classNames = {"too", "few"};
     EXPECT_THROW(exportKerasOnnx(source, path("few.onnx")), Error);

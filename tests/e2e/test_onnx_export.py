@@ -193,8 +193,9 @@ def check_classifier(work, data, probes, arch, head, flavour):
             os.remove(os.path.join(run_dir, name))  # VGG16's original head is 0.5 GB a copy
 
 
-def run_tool(model, weights, inputs, work):
-    """ConvScope's own outputs for a Keras model (kerasgraph_tool), channels first."""
+def run_tool(model, weights, inputs, taps, work):
+    """ConvScope's own outputs (and tapped layers) for a Keras model, from kerasgraph_tool,
+    channels first."""
     inputs = np.ascontiguousarray(inputs, np.float32)
     path = os.path.join(work, "input.bin")
     inputs.tofile(path)
@@ -203,16 +204,40 @@ def run_tool(model, weights, inputs, work):
                os.path.join(work, "cs_")]
     if weights:
         command += ["--weights", weights]
+    for t in taps:
+        command += ["--tap", t]
     shapes = json.loads(run(*command))
-    outputs = []
-    for i, shape in enumerate(shapes["outputs"]):
-        y = np.fromfile(os.path.join(work, f"cs_output{i}.bin"), np.float32).reshape(shape)
-        outputs.append(y.transpose(0, 3, 1, 2) if y.ndim == 4 else y)
-    return outputs
+
+    def read(name, shape):
+        y = np.fromfile(os.path.join(work, f"cs_{name}.bin"), np.float32).reshape(shape)
+        return y.transpose(0, 3, 1, 2) if y.ndim == 4 else y
+
+    outputs = [read(f"output{i}", shape) for i, shape in enumerate(shapes["outputs"])]
+    return outputs, [read(t, shapes["taps"][t]) for t in taps]
 
 
-def check_keras(label, work, model_json, weights, inputs_nhwc, extra=(), classes=None):
-    """Exports a Keras model and compares ONNX Runtime with ConvScope on `inputs_nhwc`."""
+def with_outputs(path, names):
+    """A copy of the ONNX model that also outputs the named inner values (Keras layer names)."""
+    model = onnx.load(path)
+    for name in names:
+        model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT,
+                                                                     None))
+    copy = path + ".taps.onnx"
+    onnx.save(model, copy)
+    return copy
+
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def check_keras(label, work, model_json, weights, inputs_nhwc, extra=(), classes=None, taps=(),
+                logits=None):
+    """Exports a Keras model and compares ONNX Runtime with ConvScope on `inputs_nhwc`: every
+    output, and the layers in `taps` within 1e-4 of their scale. With `logits` (True or False),
+    the model has one output that ends in a softmax: without --softmax the export leaves it out,
+    and the softmax of ONNX Runtime's logits is compared with ConvScope's probabilities."""
     path = os.path.join(work, "keras.onnx")
     args = [BINARY, "export", "--keras-model", model_json]
     if weights:
@@ -222,19 +247,33 @@ def check_keras(label, work, model_json, weights, inputs_nhwc, extra=(), classes
     check(meta["preprocessing"]["name"] == "rescale", f"{label}: preprocessing {meta}")
     if classes is not None:
         check(meta.get("class_names") == classes, f"{label}: class names {meta.get('class_names')}")
-    ours = run_tool(model_json, weights, inputs_nhwc, work)
+    if logits is not None:
+        check(meta["softmax_applied"] is (not logits), f"{label}: softmax_applied {meta}")
+        want = "logits" if logits else "probabilities"
+        check(model.graph.output[0].name == want, f"{label}: output {model.graph.output[0].name}")
+    ours, our_taps = run_tool(model_json, weights, inputs_nhwc, taps, work)
     x = inputs_nhwc.transpose(0, 3, 1, 2) if inputs_nhwc.ndim == 4 else inputs_nhwc
-    sess = session(path)
+    sess = session(with_outputs(path, taps) if taps else path)
     singles, together = batches(sess, np.ascontiguousarray(x, np.float32))
+    n = len(model.graph.output)
+    check(n == len(ours), f"{label}: {n} outputs, ConvScope {len(ours)}")
+    if logits:
+        singles[:1], together[:1] = [softmax(singles[0])], [softmax(together[0])]
     diff = 0.0
-    check(len(singles) == len(ours), f"{label}: {len(singles)} outputs, ConvScope {len(ours)}")
-    for k, (a, b, c) in enumerate(zip(singles, together, ours)):
+    for k, (a, b, c) in enumerate(zip(singles[:n], together[:n], ours)):
         diff = max(diff, compare(f"{label} output {k} batch 1", a, c),
                    compare(f"{label} output {k} batch {len(x)}", b, c))
-    SUMMARY.append((label, diff))
-    print(f"{label}: largest difference {diff:.3g} over {len(ours)} output(s), "
-          f"{len(model.graph.node)} nodes, outputs {[o.name for o in sess.get_outputs()]}, "
-          f"softmax_applied {meta['softmax_applied']}")
+    inner = []
+    for t, a, b, c in zip(taps, singles[n:], together[n:], our_taps):
+        scale = max(1.0, float(np.max(np.abs(c))))
+        d = max(compare(f"{label} layer {t}", a / scale, c / scale),
+                compare(f"{label} layer {t} batch {len(x)}", b / scale, c / scale))
+        inner.append(f"{t} {d * scale:.3g} (values up to {scale:.3g})")
+    SUMMARY.append((label + (" (softmax of its logits)" if logits else ""), diff))
+    print(f"{label}: largest difference {diff:.3g} over {n} output(s) "
+          f"{[o.name for o in model.graph.output]}, {len(model.graph.node)} nodes, "
+          f"softmax_applied {meta['softmax_applied']}" +
+          (f"; inner layers: {', '.join(inner)}" if inner else ""))
     return meta
 
 
@@ -246,8 +285,10 @@ def keras_models(work):
         import compare_keras as ck  # writes the small models with real Keras
     except SystemExit:
         return "Keras cannot be imported (tests/keras/compare_keras.py said why above)"
-    for seed, build in [(1, ck.small_functional), (2, ck.small_sequential),
-                        (3, ck.small_activations), (4, ck.small_uneven_pooling)]:
+    for seed, build, taps in [(1, ck.small_functional, ["add", "concat", "bn_vec"]),
+                              (2, ck.small_sequential, ["avgpool_valid", "dense_on_image"]),
+                              (3, ck.small_activations, []),
+                              (4, ck.small_uneven_pooling, ["avg_3_s2"])]:
         model = build()
         ck.randomise(model, seed)
         config, weight_files = ck.save(model, work, model.name)
@@ -257,13 +298,16 @@ def keras_models(work):
         single_vector = len(model.outputs) == 1 and len(model.output_shape) == 2
         classes = ([f"class_{i}" for i in range(model.output_shape[-1])] if single_vector
                    else None)
-        check_keras(f"keras {model.name}", work, config, weight_files[0], inputs,
-                    classes=classes)
+        for weights in weight_files:  # Keras 3's .weights.h5 and Keras 2's HDF5 layout
+            check_keras(f"keras {model.name} ({os.path.basename(weights)})", work, config,
+                        weights, inputs, classes=classes, taps=taps)
     return None
 
 
 def nsfwjs(work):
     names = ["Drawing", "Hentai", "Neutral", "Porn", "Sexy"]
+    taps = {"mobilenet_v2": ["out_relu", "dense_2"],
+            "inception_v3": ["mixed5", "mixed10", "dense_2"]}
     for folder in ["mobilenet_v2", "inception_v3"]:
         model_json = os.path.join(SHARED, "nsfwjs-4.4.0", folder, "model.json")
         if not os.path.exists(model_json):
@@ -271,12 +315,22 @@ def nsfwjs(work):
         with open(model_json) as f:
             side = json.load(f)["modelTopology"]["model_config"]["config"]["layers"][0][
                 "config"]["batch_input_shape"][1]
-        rng = np.random.default_rng(7)
-        inputs = rng.random((3, side, side, 3)).astype(np.float32)
-        meta = check_keras(f"nsfwjs {folder}", work, model_json, "", inputs,
-                           extra=["--classes", ",".join(names)], classes=names)
-        check(meta["softmax_applied"] is True, f"nsfwjs {folder}: softmax_applied {meta}")
+        inputs = np.random.default_rng(7).random((3, side, side, 3)).astype(np.float32)
+        # Its last Dense has a softmax: logits without it, probabilities with --softmax.
+        check_keras(f"nsfwjs {folder}", work, model_json, "", inputs,
+                    extra=["--classes", ",".join(names)], classes=names, taps=taps[folder],
+                    logits=True)
+        check_keras(f"nsfwjs {folder} --softmax", work, model_json, "", inputs,
+                    extra=["--labels", write_labels(work, names), "--softmax"], classes=names,
+                    logits=False)
     return None
+
+
+def write_labels(work, names):
+    path = os.path.join(work, "labels.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(names) + "\n")
+    return path
 
 
 def main():
