@@ -202,6 +202,9 @@ OnnxModelInfo exportKerasOnnx(const KerasOnnxSource& source, const std::string& 
             throw Error(source.modelPath,
                         "names no weights (not a TF.js model.json with a weightsManifest): "
                         "give its weights file too (Keras .h5 or .weights.h5)");
+        if (config.inputs.size() != 1)
+            throw Error(source.modelPath, "has " + std::to_string(config.inputs.size()) +
+                                              " inputs; the ONNX export takes models with one");
         fixInputSize(config, source.inputSize, source.modelPath);
         model = {{"keras_model", config.name},
                  {"keras_class", config.className},
@@ -215,9 +218,6 @@ OnnxModelInfo exportKerasOnnx(const KerasOnnxSource& source, const std::string& 
         network->eval();
 
         const auto shapes = network->inputShapes();
-        if (shapes.size() != 1)
-            throw Error(source.modelPath, "has " + std::to_string(shapes.size()) +
-                                              " inputs; the ONNX export takes models with one");
         for (std::int64_t d : shapes[0])
             if (d < 1)
                 throw Error(source.modelPath, "its input has a dimension of unknown size");

@@ -199,6 +199,56 @@ TEST_F(OnnxExport, aKerasModelWithAnOpenInputSizeNeedsOneAndNamesTheInput) {
     }
 }
 
+TEST_F(OnnxExport, aKerasModelWithTwoInputsIsRefusedBeforeItsWeightsAreRead) {
+    const json input = {{"batch_input_shape", {nullptr, 4}}};
+    json a = {{"class_name", "InputLayer"}, {"name", "a"}, {"config", input}};
+    json b = {{"class_name", "InputLayer"}, {"name", "b"}, {"config", input}};
+    a["config"]["name"] = "a";
+    b["config"]["name"] = "b";
+    const json add = {
+        {"class_name", "Add"},
+        {"name", "sum"},
+        {"config", {{"name", "sum"}}},
+        {"inbound_nodes", {{{"a", 0, 0, json::object()}, {"b", 0, 0, json::object()}}}}};
+    const std::string model = path("two.json");
+    std::ofstream(model) << json{
+        {"class_name", "Model"},
+        {"keras_version", "2.2.4"},
+        {"config",
+         {{"name", "two"},
+          {"layers", {a, b, add}},
+          {"input_layers", {{"a", 0, 0}, {"b", 0, 0}}},
+          {"output_layers",
+           {{"sum", 0, 0}}}}}}.dump();
+    KerasOnnxSource source;
+    source.modelPath = model;
+    source.weightsPath = path("absent.h5");
+    try {
+        exportKerasOnnx(source, path("two.onnx"));
+        FAIL() << "exported a model with two inputs";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("2 inputs"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(OnnxExport, aKerasBackboneWhoseHeadWasNeverTrainedIsRefused) {
+    const std::string modelJson =
+        std::string(CONVSCOPE_SHARED_DATA) + "/nsfwjs-4.4.0/mobilenet_v2/model.json";
+    if (!fs::exists(modelJson))
+        GTEST_SKIP() << modelJson << " is missing (no shared data beside this checkout)";
+    WeightsMetadata classes;
+    classes.classNames = {"cat", "dog"};
+    classes.model.classCount = 2;
+    classes.model.head = Head::GlobalAveragePool;
+    try {
+        exportOnnx(modelJson, path("backbone.onnx"), classes);
+        FAIL() << "exported a head of random weights";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("predictions"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(path("backbone.onnx")));
+}
+
 TEST_F(OnnxExport, nsfwjsMobileNetV2GivesLogitsUnlessASoftmaxIsAsked) {
     const std::string modelJson =
         std::string(CONVSCOPE_SHARED_DATA) + "/nsfwjs-4.4.0/mobilenet_v2/model.json";

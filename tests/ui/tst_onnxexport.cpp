@@ -35,7 +35,7 @@ void answerNextFileDialog(const QString& path) {
         timer->stop();
         timer->deleteLater();
         dialog->selectFile(path);
-        dialog->accept();
+        static_cast<QDialog*>(dialog)->accept();  // QFileDialog::accept is protected
     });
     timer->start();
 }
