@@ -117,6 +117,16 @@ OnnxModelInfo finishAndWrite(GraphBuilder& graph, const std::map<std::string, st
     });
 }
 
+/// Checked before any work: the file's folder must be there.
+void checkDestination(const std::string& outPath) {
+    const std::filesystem::path folder =
+        std::filesystem::absolute(std::filesystem::path(outPath)).parent_path();
+    std::error_code error;
+    if (!std::filesystem::is_directory(folder, error))
+        throw Error(outPath,
+                    "cannot be written: its folder " + folder.string() + " does not exist");
+}
+
 /// Keras's input of open height and width fixed at `size`; a fixed one must agree.
 void fixInputSize(KerasModelConfig& config, int size, const std::string& source) {
     for (const KerasTensorRef& ref : config.inputs) {
@@ -143,6 +153,7 @@ void fixInputSize(KerasModelConfig& config, int size, const std::string& source)
 OnnxModelInfo exportOnnx(const std::string& weightsPath, const std::string& outPath,
                          const std::optional<WeightsMetadata>& fallback,
                          const OnnxExportOptions& options) {
+    atBoundary(outPath, [&] { checkDestination(outPath); });
     WeightsMetadata metadata;
     LoadReport report;
     GraphBuilder graph(weightsPath);
@@ -188,6 +199,7 @@ OnnxModelInfo exportOnnx(const std::string& weightsPath, const std::string& outP
 
 OnnxModelInfo exportKerasOnnx(const KerasOnnxSource& source, const std::string& outPath,
                               const OnnxExportOptions& options) {
+    atBoundary(outPath, [&] { checkDestination(outPath); });
     const std::string& weightsPath =
         source.weightsPath.empty() ? source.modelPath : source.weightsPath;
     GraphBuilder graph(source.modelPath);

@@ -173,6 +173,17 @@ TEST_F(OnnxExport, aFailedExportLeavesAnEarlierFileAsItWas) {
     EXPECT_EQ(text, "earlier");
 }
 
+TEST_F(OnnxExport, aMissingFolderIsRefusedNamingTheFile) {
+    const std::string out = path("no/such/folder/model.onnx");
+    try {
+        exportOnnx(path("never-read.h5"), out);
+        FAIL() << "wrote into a missing folder";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.subject(), out);
+        EXPECT_NE(e.reason().find("does not exist"), std::string::npos) << e.what();
+    }
+}
+
 TEST_F(OnnxExport, aKerasModelWithAnOpenInputSizeNeedsOneAndNamesTheInput) {
     const std::string model = path("open.json");
     std::ofstream(model)
