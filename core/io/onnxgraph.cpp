@@ -136,8 +136,11 @@ std::string GraphBuilder::weight(const std::string& name, const torch::Tensor& v
         init->add_dims(d);
     init->set_raw_data(t.data_ptr<float>(), bytes);
     m_weightBytes += bytes;
-    m_parameters += t.numel();
     return unique;
+}
+
+std::string GraphBuilder::constant(const std::string& name, const torch::Tensor& values) {
+    return weight("const/" + name, values);
 }
 
 std::string GraphBuilder::scalar(float value) {
@@ -148,7 +151,9 @@ std::string GraphBuilder::scalar(float value) {
     if (const auto it = m_constants.find(key); it != m_constants.end())
         return it->second;
     onnx::TensorProto* init = m_graph->add_initializer();
-    const std::string name = uniqueName("const/" + std::to_string(value));
+    char text[32];
+    std::snprintf(text, sizeof text, "const/%g", double(value));
+    const std::string name = uniqueName(text);
     init->set_name(name);
     init->set_data_type(onnx::TensorProto::FLOAT);
     init->add_float_data(value);
@@ -302,9 +307,9 @@ Value GraphBuilder::adaptiveAveragePool(const Value& x, const std::string& name,
     };
     const std::string layer = uniqueName(name);
     const std::string columns = uniqueName(layer + "/columns");
-    node("MatMul", {x.name, weight(layer + "/column_bins", bins(w, out[1]).t())}, columns, columns);
-    node("MatMul", {weight(layer + "/row_bins", bins(h, out[0])), columns}, layer, layer);
-    m_parameters -= out[0] * h + w * out[1];  // constants, not learnt
+    node("MatMul", {x.name, constant(layer + "/column_bins", bins(w, out[1]).t())}, columns,
+         columns);
+    node("MatMul", {constant(layer + "/row_bins", bins(h, out[0])), columns}, layer, layer);
     return {layer, {x.shape[0], out[0], out[1]}};
 }
 

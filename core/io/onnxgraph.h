@@ -50,6 +50,9 @@ public:
 
     /// A float32 initializer holding `values` (any device or type; copied).
     std::string weight(const std::string& name, const torch::Tensor& values);
+    /// The same for values that are not learnt: named "const/<name>", so that readers can tell
+    /// them from weights.
+    std::string constant(const std::string& name, const torch::Tensor& values);
 
     // Layers. `name` names the node (and its output); shapes are checked and followed.
     Value conv(const Value& x, const std::string& name, const torch::Tensor& weight,
@@ -96,10 +99,6 @@ public:
     /// Fails with convscope::Error(subject, ...) naming the layer.
     [[noreturn]] void fail(const std::string& layer, const std::string& what) const;
 
-    /// Bytes of all initializers so far.
-    std::uint64_t weightBytes() const { return m_weightBytes; }
-    std::int64_t parameterCount() const { return m_parameters; }
-
     /// The finished model: ir version and opset set, checked with onnx::checker::check_model
     /// and shape inference (every inferred shape must agree with the declared outputs).
     /// `metadata` become metadata_props. Throws convscope::Error naming the subject.
@@ -121,8 +120,7 @@ private:
     onnx::GraphProto* m_graph;
     std::set<std::string> m_names;
     std::map<std::string, std::string> m_constants;  ///< constant key -> initializer name
-    std::uint64_t m_weightBytes = 0;
-    std::int64_t m_parameters = 0;
+    std::uint64_t m_weightBytes = 0;                 ///< of all float initializers so far
 };
 
 /// The logits of one of ConvScope's own architectures (models/architectures.h), its forward
