@@ -248,6 +248,12 @@ void compareShot(MainWindow& window, const QString& data, const QString& out) {
     QObject::disconnect(opened);
     pause(500);
     shown->grab().save(QDir(out).filePath(QStringLiteral("runs-compare.png")));
+    shown->showTab(1);
+    pause(300);
+    shown->grab().save(QDir(out).filePath(QStringLiteral("runs-compare-confusion.png")));
+    panel->selectRows({0});
+    pause(200);
+    window.runsPanel()->grab().save(QDir(out).filePath(QStringLiteral("runs-dock.png")));
     shown->close();
     panel->setWorkspace(QDir(out).absolutePath());
 }

@@ -183,6 +183,11 @@ RunsPanel::RunsPanel(EngineBridge* bridge, QWidget* parent)
     });
 }
 
+RunsPanel::~RunsPanel() {
+    // The stack signals as QWidget's destructor clears it, and the bridge may be gone by then.
+    m_undo->disconnect(this);
+}
+
 void RunsPanel::setWorkspace(const QString& folder) {
     m_workspace = QDir(folder).absolutePath();
     QDir().mkpath(m_workspace);
