@@ -225,12 +225,19 @@ std::string picturesSections(const RunReport& r) {
                       "confidence, most confident first.</p>\n" +
                           pictureGrid(r.misclassified);
     }
-    if (!r.activations.empty())
+    if (!r.activations.empty()) {
         html += "<h2>Class activation maps</h2>\n<p>" + htmlEscaped(r.activationMethod) +
-                " on layer <code>" + htmlEscaped(r.activationLayer) +
-                "</code> for the predicted class, over validation images of each class (red: "
-                "what drove the prediction most; the box holds the strongest region).</p>\n" +
-                pictureGrid(r.activations);
+                " on layer <code>" + htmlEscaped(r.activationLayer) + "</code> (" +
+                std::to_string(r.activationMapWidth) + " &times; " +
+                std::to_string(r.activationMapHeight) +
+                " maps) for the predicted class, over validation images of each class (red: "
+                "what drove the prediction most; the box holds the strongest region).";
+        if (r.activationMapWidth * r.activationMapHeight <= 1)
+            html += " <b>At this input size the layer's maps are a single cell, so they cannot "
+                    "say where in the image the evidence is: train at a larger size to see "
+                    "it.</b>";
+        html += "</p>\n" + pictureGrid(r.activations);
+    }
     return html;
 }
 

@@ -122,6 +122,8 @@ void findActivations(const std::string& weights, const Evaluation& e, const Repo
                                         cam.probabilities[std::size_t(cam.classIndex)],
                                         o.imageSize));
         r.activationLayer = cam.featureLayer;
+        r.activationMapWidth = cam.mapWidth;
+        r.activationMapHeight = cam.mapHeight;
         ++shown[truth];
     }
     r.activationMethod = method == CamMethod::Cam ? "CAM" : "Grad-CAM";

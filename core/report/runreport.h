@@ -55,6 +55,7 @@ struct RunReport {
     std::vector<ReportPicture> misclassified;  ///< most confident first
     std::string activationMethod;              ///< "CAM" or "Grad-CAM"
     std::string activationLayer;
+    int activationMapWidth = 0, activationMapHeight = 0;  ///< the maps' resolution
     std::vector<ReportPicture> activations;  ///< class by class
 
     /// What could not go into the report, and why ("the data folder ... is gone: ...").

@@ -307,7 +307,7 @@ void TestRunsPanel::theComparisonShowsEachRunsConfusionMatrix() {
         // Two classes, plus recall as a column and precision as a row.
         QCOMPARE(table->rowCount(), 3);
         QCOMPARE(table->columnCount(), 3);
-        QCOMPARE(table->verticalHeaderItem(0)->text(), QStringLiteral("blue"));
+        QCOMPARE(table->verticalHeaderItem(0)->text(), QStringLiteral("0  blue"));
         for (int t = 0; t < 2; ++t)
             for (int p = 0; p < 2; ++p)
                 QCOMPARE(table->item(t, p)->text().toLongLong(),
