@@ -11,6 +11,8 @@
 #include "ui/runs/comparedialog.h"
 #include "ui/runs/runsmodel.h"
 #include "ui/runs/runspanel.h"
+#include "ui/training/trainingpanel.h"
+#include "ui/training/trainingplots.h"
 #include "ui/training/qcustomplotinclude.h"
 
 #include <QAbstractItemModelTester>
@@ -373,6 +375,14 @@ void TestRunsPanel::aRunTrainedByAnotherProcessIsFollowedLive() {
     QCPGraph* curve = dialog->accuracyPlot()->graph(delta);
     const int seenWhileStopped = curve->data()->size();
     QVERIFY(seenWhileStopped >= 1 && seenWhileStopped < 4);
+    // Opened, its curves are on the Training tab too, and the tab says who trains it.
+    m_window->openRun(run);
+    TrainingPanel* training = m_window->trainingPanel();
+    QTRY_COMPARE_WITH_TIMEOUT(training->plots()->epochPointCount(), seenWhileStopped, 10000);
+    QCOMPARE(training->shownRun(), dialog->runDirs()[delta]);
+    QVERIFY2(training->statusText().contains(
+                 QStringLiteral("trained by process %1 on").arg(cli.processId())),
+             qPrintable(training->statusText()));
 
     // Let it go on: the curves grow and the confusion matrix follows to the last epoch,
     // without any reload asked for.
@@ -381,6 +391,8 @@ void TestRunsPanel::aRunTrainedByAnotherProcessIsFollowedLive() {
     QCOMPARE(cli.exitCode(), 0);
     QTRY_COMPARE_WITH_TIMEOUT(curve->data()->size(), 4, 10000);
     QCOMPARE(dialog->lossPlot()->graph(delta)->data()->size(), 4);
+    QTRY_COMPARE_WITH_TIMEOUT(training->plots()->epochPointCount(), 4, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(training->statusText().contains(QStringLiteral("finished")), 10000);
     QTRY_VERIFY_WITH_TIMEOUT(
         dialog->confusionCaption(delta)->text().contains(QStringLiteral("epoch 4")), 10000);
     QCOMPARE(shown.count(), 1);

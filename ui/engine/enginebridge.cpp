@@ -64,6 +64,7 @@ EngineBridge::EngineBridge(QObject* parent)
     qRegisterMetaType<Origin>();
     qRegisterMetaType<std::vector<RunSummary>>();
     qRegisterMetaType<RunComparison>();
+    qRegisterMetaType<FollowedRun>();
     qRegisterMetaType<std::vector<LayerInfo>>();
     qRegisterMetaType<InspectLayers>();
     qRegisterMetaType<FilterGrid>();
@@ -114,6 +115,7 @@ EngineBridge::EngineBridge(QObject* parent)
     connect(m_jobs, &JobWorker::runsCompared, this, &EngineBridge::runsCompared);
     connect(m_jobs, &JobWorker::runLabelled, this, &EngineBridge::runLabelled);
     connect(m_jobs, &JobWorker::reportMade, this, &EngineBridge::reportMade);
+    connect(m_jobs, &JobWorker::runFollowed, this, &EngineBridge::runFollowed);
     connect(m_jobs, &JobWorker::failed, this, &EngineBridge::failed);
     connect(m_trainer, &TrainWorker::started, this, &EngineBridge::trainingStarted);
     connect(m_trainer, &TrainWorker::message, this, &EngineBridge::trainingMessage);
@@ -219,6 +221,11 @@ void EngineBridge::exportReport(const QString& runDir, const QString& outPath) {
     QMetaObject::invokeMethod(
         m_jobs, [=, jobs = m_jobs] { jobs->exportReport(runDir, outPath); },
         Qt::QueuedConnection);
+}
+
+void EngineBridge::followRun(const QString& runDir) {
+    QMetaObject::invokeMethod(
+        m_jobs, [=, jobs = m_jobs] { jobs->followRun(runDir); }, Qt::QueuedConnection);
 }
 
 void EngineBridge::compareRuns(const QStringList& runDirs, const QStringList& names) {

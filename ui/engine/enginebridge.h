@@ -11,6 +11,7 @@
 #include "train/trainingobserver.h"
 #include "ui/engine/inspection.h"
 #include "ui/runs/comparedialog.h"
+#include "ui/runs/followedrun.h"
 
 #include <QImage>
 #include <QList>
@@ -101,6 +102,9 @@ public:
     /// A run's report (core/report) to `outPath`, answered by reportMade: written when it
     /// ends in .html; for .pdf the page comes back in `html` to be printed on this thread.
     void exportReport(const QString& runDir, const QString& outPath);
+    /// A run's summary and epochs read again (the Training tab follows a run trained
+    /// elsewhere), answered by runFollowed.
+    void followRun(const QString& runDir);
 
     /// Thumbnails are decoded off the GUI thread, newest request first.
     void requestThumbnail(const QString& path, int size);
@@ -150,6 +154,7 @@ Q_SIGNALS:
     void runsCompared(const convscope::ui::RunComparison& comparison);
     void runLabelled(const QString& runDir);
     void reportMade(const QString& runDir, const QString& outPath, const QString& html);
+    void runFollowed(const convscope::ui::FollowedRun& run);
     void layersReady(const convscope::ModelConfig& model,
                      const std::vector<convscope::LayerInfo>& layers);
     void inspectLayersReady(const convscope::ui::InspectLayers& layers);

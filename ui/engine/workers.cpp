@@ -175,6 +175,17 @@ void JobWorker::exportReport(const QString& runDir, const QString& outPath) {
     }
 }
 
+void JobWorker::followRun(const QString& runDir) {
+    try {
+        FollowedRun run;
+        run.summary = describeRun(runDir.toStdString());
+        run.history = readRunHistory(runDir.toStdString());
+        Q_EMIT runFollowed(run);
+    } catch (...) {
+        reportFailure(QStringLiteral("Follow run"), Origin::Background);
+    }
+}
+
 void JobWorker::compareRuns(const QStringList& runDirs, const QStringList& names) {
     try {
         RunComparison c;

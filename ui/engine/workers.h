@@ -43,6 +43,7 @@ public:  // run on the worker thread (queued through QMetaObject::invokeMethod)
     void compareRuns(const QStringList& runDirs, const QStringList& names);
     void labelRun(const QString& runDir, const QString& name, const QString& note);
     void exportReport(const QString& runDir, const QString& outPath);
+    void followRun(const QString& runDir);
 
 Q_SIGNALS:
     void importProgress(int done, int total);
@@ -57,6 +58,7 @@ Q_SIGNALS:
     void runsCompared(const convscope::ui::RunComparison& comparison);
     void runLabelled(const QString& runDir);
     void reportMade(const QString& runDir, const QString& outPath, const QString& html);
+    void runFollowed(const convscope::ui::FollowedRun& run);
     void failed(const QString& what, const QString& message, convscope::ui::Origin origin);
 
 private:
