@@ -56,7 +56,7 @@ struct RunReport {
     std::string activationMethod;              ///< "CAM" or "Grad-CAM"
     std::string activationLayer;
     int activationMapWidth = 0, activationMapHeight = 0;  ///< the maps' resolution
-    std::vector<ReportPicture> activations;  ///< class by class
+    std::vector<ReportPicture> activations;               ///< class by class
 
     /// What could not go into the report, and why ("the data folder ... is gone: ...").
     std::vector<std::string> notes;

@@ -105,8 +105,8 @@ TEST(ConfusionRecord, roundTripsAndRefusesAMatrixThatIsNotSquare) {
 TEST(RunFolders, aNewRunFolderNeverTakesAnExistingName) {
     TempDir dir;
     const std::string first = newRunFolder(dir.path());
-    EXPECT_TRUE(std::regex_match(fs::path(first).filename().string(),
-                                 std::regex(R"(\d{8}-\d{6})")));
+    EXPECT_TRUE(
+        std::regex_match(fs::path(first).filename().string(), std::regex(R"(\d{8}-\d{6})")));
     fs::create_directories(first);
     const std::string second = newRunFolder(dir.path());
     EXPECT_NE(second, first);

@@ -50,8 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::string_view part = input.substr(at, end - at);
         if (!part.empty())
             fuzz::writeScratchFile("run/" + std::string(name),
-                                   reinterpret_cast<const std::uint8_t*>(part.data()),
-                                   part.size());
+                                   reinterpret_cast<const std::uint8_t*>(part.data()), part.size());
         at = std::min(input.size(), end + separator.size());
     }
     const std::string folder = dir.string();
@@ -59,8 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const RunSummary summary = describeRun(folder);
     if (summary.status.empty())
         std::abort();
-    expectOnlyErrorsAbout((dir / "confusion.json").string(),
-                          [&] { readConfusionRecord(folder); });
+    expectOnlyErrorsAbout((dir / "confusion.json").string(), [&] { readConfusionRecord(folder); });
     expectOnlyErrorsAbout((dir / "history.csv").string(), [&] { readRunHistory(folder); });
     try {
         if (!isValidUtf8(reportHtml(gatherRunReport(folder))))

@@ -327,12 +327,12 @@ void TestRunsPanel::aRunTrainedByAnotherProcessIsFollowedLive() {
     // The real command-line program trains "delta" in a process of its own.
     QProcess cli;
     const QString run = QDir(m_workspace).filePath(QStringLiteral("delta"));
-    cli.start(QStringLiteral(CONVSCOPE_BINARY),
-              {QStringLiteral("train"), m_data, QStringLiteral("--out"), run,
-               QStringLiteral("--epochs"), QStringLiteral("4"), QStringLiteral("--size"),
-               QStringLiteral("32"), QStringLiteral("--batch"), QStringLiteral("4"),
-               QStringLiteral("--no-augment"), QStringLiteral("--threads"), QStringLiteral("1"),
-               QStringLiteral("--json")});
+    cli.start(
+        QStringLiteral(CONVSCOPE_BINARY),
+        {QStringLiteral("train"), m_data, QStringLiteral("--out"), run, QStringLiteral("--epochs"),
+         QStringLiteral("4"), QStringLiteral("--size"), QStringLiteral("32"),
+         QStringLiteral("--batch"), QStringLiteral("4"), QStringLiteral("--no-augment"),
+         QStringLiteral("--threads"), QStringLiteral("1"), QStringLiteral("--json")});
     QVERIFY(cli.waitForStarted());
     // Held still (SIGSTOP) once its first epoch is written, so that the window is seen to
     // follow it mid-run.
@@ -363,8 +363,8 @@ void TestRunsPanel::aRunTrainedByAnotherProcessIsFollowedLive() {
                  .arg(cli.processId())
                  .arg(QString::fromStdString(hostName())));
 
-    panel->selectRows({rowNamed(panel, QStringLiteral("alpha")),
-                       rowNamed(panel, QStringLiteral("delta"))});
+    panel->selectRows(
+        {rowNamed(panel, QStringLiteral("alpha")), rowNamed(panel, QStringLiteral("delta"))});
     QSignalSpy shown(panel, &RunsPanel::comparisonShown);
     panel->compareSelected();
     QTRY_COMPARE_WITH_TIMEOUT(shown.count(), 1, 10000);
@@ -396,9 +396,8 @@ void TestRunsPanel::aRunTrainedByAnotherProcessIsFollowedLive() {
     QTRY_VERIFY_WITH_TIMEOUT(
         dialog->confusionCaption(delta)->text().contains(QStringLiteral("epoch 4")), 10000);
     QCOMPARE(shown.count(), 1);
-    QTRY_COMPARE_WITH_TIMEOUT(
-        model->data(model->index(rowOfDelta(), RunsModel::Status)).toString(),
-        QStringLiteral("finished"), 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(model->data(model->index(rowOfDelta(), RunsModel::Status)).toString(),
+                              QStringLiteral("finished"), 10000);
     dialog->close();
 }
 
@@ -478,8 +477,8 @@ void TestRunsPanel::theReportIsExportedAsHtmlAndPdf() {
     const QByteArray bytes = out.readAll();
     QVERIFY(bytes.startsWith("%PDF-"));
     QVERIFY(bytes.trimmed().endsWith("%%EOF"));
-    const int masks = int(QString::fromLatin1(bytes)
-                              .count(QRegularExpression(QStringLiteral("/SMask \\d+ 0 R"))));
+    const int masks = int(
+        QString::fromLatin1(bytes).count(QRegularExpression(QStringLiteral("/SMask \\d+ 0 R"))));
     QCOMPARE(int(bytes.count("/Subtype /Image")) - masks, images);
 }
 

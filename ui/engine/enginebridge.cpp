@@ -219,8 +219,7 @@ void EngineBridge::labelRun(const QString& runDir, const QString& name, const QS
 
 void EngineBridge::exportReport(const QString& runDir, const QString& outPath) {
     QMetaObject::invokeMethod(
-        m_jobs, [=, jobs = m_jobs] { jobs->exportReport(runDir, outPath); },
-        Qt::QueuedConnection);
+        m_jobs, [=, jobs = m_jobs] { jobs->exportReport(runDir, outPath); }, Qt::QueuedConnection);
 }
 
 void EngineBridge::followRun(const QString& runDir) {

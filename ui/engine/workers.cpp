@@ -200,9 +200,10 @@ void JobWorker::compareRuns(const QStringList& runDirs, const QStringList& names
             try {
                 confusion = readConfusionRecord(dirs.back());
                 if (!confusion)
-                    note = tr("No confusion matrix recorded yet: the run has not finished an "
-                              "epoch, or it was trained before ConvScope 0.2.1 (Export "
-                              "report… evaluates it again).");
+                    note =
+                        tr("No confusion matrix recorded yet: the run has not finished an "
+                           "epoch, or it was trained before ConvScope 0.2.1 (Export "
+                           "report… evaluates it again).");
             } catch (const Error& e) {
                 note = QString::fromStdString(e.what());
             }

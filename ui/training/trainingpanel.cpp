@@ -521,12 +521,12 @@ bool TrainingPanel::showRun(const FollowedRun& run) {
                        .arg(s.epochsDone)
                        .arg(s.epochsPlanned);
     if (!s.host.empty())
-        text += s.status == "running" ? tr(", trained by process %1 on %2")
-                                            .arg(s.pid)
-                                            .arg(QString::fromStdString(s.host))
-                                      : tr(", last trained by process %1 on %2")
-                                            .arg(s.pid)
-                                            .arg(QString::fromStdString(s.host));
+        text +=
+            s.status == "running"
+                ? tr(", trained by process %1 on %2").arg(s.pid).arg(QString::fromStdString(s.host))
+                : tr(", last trained by process %1 on %2")
+                      .arg(s.pid)
+                      .arg(QString::fromStdString(s.host));
     if (s.status == "running")
         text += tr(" (the charts follow it)");
     m_status->setText(text + QLatin1Char('.'));
