@@ -25,8 +25,9 @@ set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "${CPACK_PACKAGE_DESCRIPTION_SUMMARY}
  wheel. For a GPU, build from source with the CUDA wheel (see the README).")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # Loaded as plugins, so no NEEDED entry names them: Qt's xcb and Wayland platforms (only a
-# Recommends of libqt6gui6, and the window needs one).
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "qt6-qpa-plugins")
+# Recommends of libqt6gui6, and the window needs one); Qt's SVG image plugin, for the charts of a
+# report printed to PDF.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "qt6-qpa-plugins, libqt6svg6")
 # The bundled LibTorch libraries belong to no Debian package: dpkg-shlibdeps finds them there.
 file(GLOB _wheel_lib_dirs LIST_DIRECTORIES true "${_site_packages}/nvidia/*/lib")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS "${_site_packages}/torch/lib" ${_wheel_lib_dirs})

@@ -14,6 +14,8 @@ CONVSCOPE_PACKAGES=(
   dataset-fashion-mnist                        # the demo data (real photos, MIT)
   xvfb xauth imagemagick                       # screenshots of the window
   librsvg2-bin                                 # renders the icon's PNGs from its SVG
+  libqt6svg6                                   # SVG charts in the PDF of a run report
+  chromium                                     # opens run reports in a real browser (tests)
   desktop-file-utils appstream                 # validate the desktop entry and metainfo
   python3 python3-venv                         # the PyTorch environment below
 )

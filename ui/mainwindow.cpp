@@ -134,6 +134,19 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_bridge, &EngineBridge::trainingStarted, m_runs, &RunsPanel::refresh);
     connect(m_bridge, &EngineBridge::trainingFinished, m_runs, &RunsPanel::refresh);
 
+    // An opened run is followed on the Training tab: read again each time the dock sees the
+    // workspace change, until the window trains a run of its own.
+    connect(m_runs, &RunsPanel::listed, this, [this] {
+        if (!m_training->shownRun().isEmpty())
+            m_bridge->followRun(m_training->shownRun());
+    });
+    connect(m_bridge, &EngineBridge::runFollowed, this, [this](const FollowedRun& run) {
+        const QString path = QString::fromStdString(run.summary.path);
+        if (path == m_followRequested || path == m_training->shownRun()) {
+            m_followRequested.clear();
+            m_training->showRun(run);
+        }
+    });
     connect(m_runs, &RunsPanel::workspaceChanged, m_training, &TrainingPanel::setWorkspace);
     connect(m_runs, &RunsPanel::failed, this, &MainWindow::onFailed);
     connect(m_runs, &RunsPanel::message, this,
@@ -315,6 +328,9 @@ void MainWindow::openRun(const QString& runDir) {
         onFailed(tr("Open run"),
                  tr("%1 has no weights yet (its first epoch never finished)").arg(runDir),
                  Origin::User);
+    // Its curves on the Training tab (unless the window is training), following it.
+    m_followRequested = QDir(runDir).absolutePath();
+    m_bridge->followRun(m_followRequested);
 }
 
 void MainWindow::showCentreTab(int index) {

@@ -83,6 +83,8 @@ private:
     QMenu* m_recent = nullptr;
     HelpController* m_help = nullptr;
     QString m_folder;
+    /// A run opened from the Runs dock whose epochs are being read for the Training tab.
+    QString m_followRequested;
 };
 
 /// ConvScope's icon at every size resources/ renders (16 to 512 px), from the compiled-in .qrc.

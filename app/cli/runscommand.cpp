@@ -98,8 +98,9 @@ int reportCommand(const std::vector<std::string>& argv) {
     o.imageSize = int(args.integer("image-size", o.imageSize));
     o.batchSize = int(args.integer("batch", o.batchSize));
     if (o.misclassified < 0 || o.camPerClass < 0 || o.imageSize < 16 || o.batchSize < 1)
-        throw UsageError("--misclassified and --cam-per-class take 0 or more, --image-size 16 "
-                         "or more, --batch 1 or more");
+        throw UsageError(
+            "--misclassified and --cam-per-class take 0 or more, --image-size 16 "
+            "or more, --batch 1 or more");
     const RunReport report = gatherRunReport(args.positionals()[0], o);
     writeTextFileAtomically(*out, reportHtml(report));
     std::printf("Wrote %s: %s, %zu misclassified and %zu activation pictures\n",

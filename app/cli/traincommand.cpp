@@ -90,7 +90,8 @@ TrainConfig trainConfigFromArgs(const Args& args) {
 }
 
 std::set<std::string> trainOptionNames() {
-    std::set<std::string> options{"out", "workspace",
+    std::set<std::string> options{"out",
+                                  "workspace",
                                   "arch",
                                   "head",
                                   "size",

@@ -66,14 +66,14 @@ std::string overview(const RunReport& r) {
                                 durationText(s.durationSeconds)});
     html += row({"Architecture", htmlEscaped(s.architecture) +
                                      (s.recipe ? " (two-phase fine-tuning recipe)" : "")});
-    html += row({"Epochs", std::to_string(s.epochsDone) + " of " +
-                               std::to_string(s.epochsPlanned)});
-    html += row({"Validation accuracy", "best " + accuracy(s.bestValidationAccuracy) +
-                                            ", final " + accuracy(s.finalValidationAccuracy)});
+    html +=
+        row({"Epochs", std::to_string(s.epochsDone) + " of " + std::to_string(s.epochsPlanned)});
+    html += row({"Validation accuracy", "best " + accuracy(s.bestValidationAccuracy) + ", final " +
+                                            accuracy(s.finalValidationAccuracy)});
     html += row({"Device", htmlEscaped(s.device.empty() ? "-" : s.device)});
     if (!s.host.empty())
-        html += row({"Trained by", "process " + std::to_string(s.pid) + " on " +
-                                       htmlEscaped(s.host)});
+        html +=
+            row({"Trained by", "process " + std::to_string(s.pid) + " on " + htmlEscaped(s.host)});
     html += row({"Data", htmlEscaped(s.data)});
     html += row({"Run folder", htmlEscaped(s.path)});
     return html + "</table>\n";
@@ -82,9 +82,10 @@ std::string overview(const RunReport& r) {
 std::string settingsSection(const RunReport& r) {
     if (r.settings.empty())
         return {};
-    std::string html = "<h2>Settings</h2>\n<table class=\"grid\" cellspacing=\"0\" "
-                       "cellpadding=\"3\" border=\"1\">\n" +
-                       row({"setting", "value"}, "th");
+    std::string html =
+        "<h2>Settings</h2>\n<table class=\"grid\" cellspacing=\"0\" "
+        "cellpadding=\"3\" border=\"1\">\n" +
+        row({"setting", "value"}, "th");
     for (const auto& [key, value] : r.settings)
         html += row({"<code>" + htmlEscaped(key) + "</code>", htmlEscaped(value)});
     return html + "</table>\n";
@@ -93,9 +94,10 @@ std::string settingsSection(const RunReport& r) {
 std::string dataSection(const RunReport& r) {
     if (r.classes.empty())
         return {};
-    std::string html = "<h2>Data</h2>\n<table class=\"grid\" cellspacing=\"0\" cellpadding=\"3\" "
-                       "border=\"1\">\n" +
-                       row({"class", "training images", "validation images"}, "th");
+    std::string html =
+        "<h2>Data</h2>\n<table class=\"grid\" cellspacing=\"0\" cellpadding=\"3\" "
+        "border=\"1\">\n" +
+        row({"class", "training images", "validation images"}, "th");
     long long train = 0, validation = 0;
     for (const RunReport::ClassCount& c : r.classes) {
         html += row({htmlEscaped(c.name), std::to_string(c.train), std::to_string(c.validation)});
@@ -112,8 +114,8 @@ std::string dataSection(const RunReport& r) {
                 " files were skipped:</p>\n<ul class=\"skipped\">\n";
         const std::size_t shown = std::min<std::size_t>(r.skipped.size(), 200);
         for (std::size_t i = 0; i < shown; ++i)
-            html += "<li><code>" + htmlEscaped(r.skipped[i].first) + "</code>: " +
-                    htmlEscaped(r.skipped[i].second) + "</li>\n";
+            html += "<li><code>" + htmlEscaped(r.skipped[i].first) +
+                    "</code>: " + htmlEscaped(r.skipped[i].second) + "</li>\n";
         if (shown < r.skipped.size())
             html += "<li>and " + std::to_string(r.skipped.size() - shown) + " more</li>\n";
         html += "</ul>\n";
@@ -151,8 +153,9 @@ std::string confusionSection(const RunReport& r) {
     std::string html = "<h2>Confusion matrix</h2>\n<p>" + htmlEscaped(r.confusionSource) +
                        ". Rows are the true classes, columns what the model predicted; the "
                        "shade is the share of the row.</p>\n";
-    html += "<table class=\"confusion\" cellspacing=\"0\" cellpadding=\"4\" border=\"1\">\n"
-            "<tr><th>true \\ predicted</th>";
+    html +=
+        "<table class=\"confusion\" cellspacing=\"0\" cellpadding=\"4\" border=\"1\">\n"
+        "<tr><th>true \\ predicted</th>";
     for (const std::string& name : r.classNames)
         html += "<th>" + htmlEscaped(name) + "</th>";
     html += "</tr>\n";
@@ -160,8 +163,7 @@ std::string confusionSection(const RunReport& r) {
         long long total = 0;
         for (std::int64_t n : r.confusion[t])
             total += n;
-        html += "<tr><th>" + htmlEscaped(t < r.classNames.size() ? r.classNames[t] : "?") +
-                "</th>";
+        html += "<tr><th>" + htmlEscaped(t < r.classNames.size() ? r.classNames[t] : "?") + "</th>";
         for (std::size_t p = 0; p < r.confusion[t].size(); ++p) {
             const double share = total ? double(r.confusion[t][p]) / double(total) : 0.0;
             // White to blue (diagonal) or to red (mistakes) by the share of the row.
@@ -175,16 +177,17 @@ std::string confusionSection(const RunReport& r) {
         }
         html += "</tr>\n";
     }
-    html += "</table>\n<h2>Per class</h2>\n<table class=\"grid\" cellspacing=\"0\" "
-            "cellpadding=\"3\" border=\"1\">\n" +
-            row({"class", "precision", "recall", "validation images"}, "th");
+    html +=
+        "</table>\n<h2>Per class</h2>\n<table class=\"grid\" cellspacing=\"0\" "
+        "cellpadding=\"3\" border=\"1\">\n" +
+        row({"class", "precision", "recall", "validation images"}, "th");
     for (std::size_t c = 0; c < r.confusion.size(); ++c) {
         long long total = 0;
         for (std::int64_t n : r.confusion[c])
             total += n;
-        html += row({htmlEscaped(c < r.classNames.size() ? r.classNames[c] : "?"),
-                     percent(e.precision(int(c))), percent(e.recall(int(c))),
-                     std::to_string(total)});
+        html +=
+            row({htmlEscaped(c < r.classNames.size() ? r.classNames[c] : "?"),
+                 percent(e.precision(int(c))), percent(e.recall(int(c))), std::to_string(total)});
     }
     html += "</table>\n<p>Accuracy " + percent(e.accuracy());
     if (r.validationLoss >= 0)
@@ -205,10 +208,10 @@ std::string pictureGrid(const std::vector<ReportPicture>& pictures) {
             const int scale = std::max(1, 128 / longer);
             html += "<td valign=\"top\"><img width=\"" + std::to_string(p.width * scale) +
                     "\" height=\"" + std::to_string(p.height * scale) + "\" src=\"" +
-                    dataUrl("image/jpeg", p.jpeg) + "\" alt=\"" + htmlEscaped(file) + "\"><br><small>" + htmlEscaped(file) +
-                    "<br>true <b>" + htmlEscaped(p.truth) + "</b>, predicted <b>" +
-                    htmlEscaped(p.predicted) + "</b> (" + percent(p.confidence) +
-                    ")</small></td>";
+                    dataUrl("image/jpeg", p.jpeg) + "\" alt=\"" + htmlEscaped(file) +
+                    "\"><br><small>" + htmlEscaped(file) + "<br>true <b>" + htmlEscaped(p.truth) +
+                    "</b>, predicted <b>" + htmlEscaped(p.predicted) + "</b> (" +
+                    percent(p.confidence) + ")</small></td>";
         }
         html += "</tr>\n";
     }
@@ -225,12 +228,20 @@ std::string picturesSections(const RunReport& r) {
                       "confidence, most confident first.</p>\n" +
                           pictureGrid(r.misclassified);
     }
-    if (!r.activations.empty())
+    if (!r.activations.empty()) {
         html += "<h2>Class activation maps</h2>\n<p>" + htmlEscaped(r.activationMethod) +
-                " on layer <code>" + htmlEscaped(r.activationLayer) +
-                "</code> for the predicted class, over validation images of each class (red: "
-                "what drove the prediction most; the box holds the strongest region).</p>\n" +
-                pictureGrid(r.activations);
+                " on layer <code>" + htmlEscaped(r.activationLayer) + "</code> (" +
+                std::to_string(r.activationMapWidth) + " &times; " +
+                std::to_string(r.activationMapHeight) +
+                " maps) for the predicted class, over validation images of each class (red: "
+                "what drove the prediction most; the box holds the strongest region).";
+        if (r.activationMapWidth * r.activationMapHeight <= 1)
+            html +=
+                " <b>At this input size the layer's maps are a single cell, so they cannot "
+                "say where in the image the evidence is: train at a larger size to see "
+                "it.</b>";
+        html += "</p>\n" + pictureGrid(r.activations);
+    }
     return html;
 }
 
@@ -256,10 +267,11 @@ code { font-size: 9pt; }
 }  // namespace
 
 std::string reportHtml(const RunReport& r) {
-    std::string html = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                       "<title>" +
-                       htmlEscaped(r.summary.name) + " - ConvScope report</title>\n<style>\n" +
-                       kStyle + "</style>\n</head>\n<body>\n";
+    std::string html =
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<title>" +
+        htmlEscaped(r.summary.name) + " - ConvScope report</title>\n<style>\n" + kStyle +
+        "</style>\n</head>\n<body>\n";
     html += overview(r);
     html += curvesSection(r);
     html += confusionSection(r);

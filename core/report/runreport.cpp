@@ -42,7 +42,8 @@ void readDataSummary(const fs::path& dir, RunReport& r) {
         if (file.empty() && fs::exists(candidate))
             file = candidate;
     if (file.empty())
-        throw Error(dir.string(), "no import-report.json (the run stopped before its data was read)");
+        throw Error(dir.string(),
+                    "no import-report.json (the run stopped before its data was read)");
     try {
         const nlohmann::json j = nlohmann::json::parse(readTextFile(file.string()));
         for (const nlohmann::json& c : j.at("classes"))
@@ -84,10 +85,9 @@ void findMisclassified(Predictor& predictor, const Evaluation& e, const ReportOp
     for (std::size_t k : order) {
         if (int(r.misclassified.size()) >= o.misclassified || !p[k].error.empty())
             break;
-        r.misclassified.push_back(picture(paths[k], decodeRgbImage(paths[k]),
-                                          r.classNames[std::size_t(truths[k])],
-                                          r.classNames[std::size_t(p[k].top)], confidence(k),
-                                          o.imageSize));
+        r.misclassified.push_back(
+            picture(paths[k], decodeRgbImage(paths[k]), r.classNames[std::size_t(truths[k])],
+                    r.classNames[std::size_t(p[k].top)], confidence(k), o.imageSize));
     }
 }
 
@@ -122,6 +122,8 @@ void findActivations(const std::string& weights, const Evaluation& e, const Repo
                                         cam.probabilities[std::size_t(cam.classIndex)],
                                         o.imageSize));
         r.activationLayer = cam.featureLayer;
+        r.activationMapWidth = cam.mapWidth;
+        r.activationMapHeight = cam.mapHeight;
         ++shown[truth];
     }
     r.activationMethod = method == CamMethod::Cam ? "CAM" : "Grad-CAM";
@@ -133,9 +135,9 @@ void evaluateAgain(const fs::path& dir, const ReportOptions& o, const std::atomi
                    RunReport& r) {
     const TrainConfig config = runTrainConfig(dir.string());
     Predictor predictor(r.weightsFile);
-    const Evaluation e = predictor.evaluate(config.dataDir, Split::Validation,
-                                            config.validationFraction, config.seed,
-                                            o.batchSize, cancel);
+    const Evaluation e =
+        predictor.evaluate(config.dataDir, Split::Validation, config.validationFraction,
+                           config.seed, o.batchSize, cancel);
     if (e.cancelled)
         throw Error(dir.string(), "the report was cancelled");
     r.classNames = predictor.metadata().classNames;
@@ -154,8 +156,9 @@ RunReport gatherRunReport(const std::string& runDir, const ReportOptions& o,
                           const std::atomic<bool>* cancel) {
     return atBoundary(runDir, [&] {
         if (!isRunFolder(runDir))
-            throw Error(runDir, "not a ConvScope run folder (no config.json, recipe.json or "
-                                "status.json)");
+            throw Error(runDir,
+                        "not a ConvScope run folder (no config.json, recipe.json or "
+                        "status.json)");
         const fs::path dir = fs::absolute(runDir).lexically_normal();
         RunReport r;
         r.written = isoTimeNow();
@@ -177,8 +180,8 @@ RunReport gatherRunReport(const std::string& runDir, const ReportOptions& o,
                 if (const std::optional<ConfusionRecord> c = readConfusionRecord(dir.string())) {
                     r.classNames = c->classes;
                     r.confusion = c->matrix;
-                    r.confusionSource = "recorded at the end of epoch " +
-                                        std::to_string(c->epoch) + " (confusion.json)";
+                    r.confusionSource = "recorded at the end of epoch " + std::to_string(c->epoch) +
+                                        " (confusion.json)";
                 }
             });
         return r;

@@ -55,7 +55,8 @@ struct RunReport {
     std::vector<ReportPicture> misclassified;  ///< most confident first
     std::string activationMethod;              ///< "CAM" or "Grad-CAM"
     std::string activationLayer;
-    std::vector<ReportPicture> activations;  ///< class by class
+    int activationMapWidth = 0, activationMapHeight = 0;  ///< the maps' resolution
+    std::vector<ReportPicture> activations;               ///< class by class
 
     /// What could not go into the report, and why ("the data folder ... is gone: ...").
     std::vector<std::string> notes;

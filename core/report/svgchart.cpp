@@ -47,10 +47,9 @@ std::string svgLineChart(const std::vector<ChartSeries>& series, const std::stri
                          int height) {
     const double left = 64, right = 16, top = 52, bottom = 46;
     const double plotW = width - left - right, plotH = height - top - bottom;
-    std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
-                      std::to_string(width) + "\" height=\"" + std::to_string(height) +
-                      "\" viewBox=\"0 0 " + std::to_string(width) + " " +
-                      std::to_string(height) +
+    std::string svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(width) +
+                      "\" height=\"" + std::to_string(height) + "\" viewBox=\"0 0 " +
+                      std::to_string(width) + " " + std::to_string(height) +
                       "\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" "
                       "font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
     svg += "<text x=\"" + coordinate(width / 2.0) +
@@ -120,10 +119,10 @@ std::string svgLineChart(const std::vector<ChartSeries>& series, const std::stri
                        "\" r=\"2.5\" fill=\"" + s.colour + "\"/>\n";
         // The legend: one row above the plot, left to right.
         const double ly = 40;
-        svg += "<line x1=\"" + coordinate(legendX) + "\" y1=\"" + coordinate(ly - 4) +
-               "\" x2=\"" + coordinate(legendX + 22) + "\" y2=\"" + coordinate(ly - 4) +
-               "\" stroke=\"" + s.colour + "\" stroke-width=\"2\"" +
-               (s.dashed ? " stroke-dasharray=\"6 4\"" : "") + "/>\n";
+        svg += "<line x1=\"" + coordinate(legendX) + "\" y1=\"" + coordinate(ly - 4) + "\" x2=\"" +
+               coordinate(legendX + 22) + "\" y2=\"" + coordinate(ly - 4) + "\" stroke=\"" +
+               s.colour + "\" stroke-width=\"2\"" + (s.dashed ? " stroke-dasharray=\"6 4\"" : "") +
+               "/>\n";
         svg += "<text x=\"" + coordinate(legendX + 28) + "\" y=\"" + coordinate(ly) + "\">" +
                htmlEscaped(s.name) + "</text>\n";
         legendX += 44 + 7.0 * double(s.name.size());

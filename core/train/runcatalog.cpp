@@ -249,7 +249,7 @@ std::map<std::string, std::string> runSettings(const std::string& runDir) {
 
 TrainConfig runTrainConfig(const std::string& runDir) {
     return fs::exists(fs::path(runDir) / "recipe.json") ? FineTuner::resumeConfig(runDir).base
-                                                          : readRunConfig(runDir);
+                                                        : readRunConfig(runDir);
 }
 
 std::string newRunFolder(const std::string& workspace) {

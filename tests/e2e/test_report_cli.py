@@ -7,11 +7,11 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import unittest
+from killedrun import train_and_kill
 from pngfiles import write_png
 
 BINARY = None
@@ -84,15 +84,7 @@ class ReportCliTest(unittest.TestCase):
                            "--head", "gap", *cls.common)
         assert done.returncode == 0, done.stderr
 
-        child = subprocess.Popen([BINARY, "train", cls.data, "--out", os.path.join(cls.ws, "killed"),
-                                  "--epochs", "5", *cls.common, "--json"], stdout=subprocess.PIPE, text=True)
-        for line in child.stdout:
-            event = json.loads(line)
-            if event["event"] == "batch" and event["epoch"] == 2:
-                os.kill(child.pid, signal.SIGKILL)
-                break
-        child.stdout.close()
-        child.wait()
+        train_and_kill(BINARY, cls.data, os.path.join(cls.ws, "killed"), ["--epochs", "5", *cls.common])
 
         recipe = cls.run_cli("finetune", cls.data, "--out", os.path.join(cls.ws, "recipe"), "--weights",
                              os.path.join(cls.ws, "done", "weights.h5"), "--head-epochs", "1",

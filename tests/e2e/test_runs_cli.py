@@ -4,11 +4,11 @@ table."""
 import datetime
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import unittest
+from killedrun import train_and_kill
 from pngfiles import write_png
 
 BINARY = None
@@ -30,15 +30,8 @@ class RunsCliTest(unittest.TestCase):
         assert done.returncode == 0, done.stderr
 
         # Killed with SIGKILL in its second epoch: nothing gets to say how it ended.
-        child = subprocess.Popen([BINARY, "train", cls.data, "--out", os.path.join(cls.ws, "killed"),
-                                  "--epochs", "5", *common, "--json"], stdout=subprocess.PIPE, text=True)
-        for line in child.stdout:
-            event = json.loads(line)
-            if event["event"] == "batch" and event["epoch"] == 2:
-                os.kill(child.pid, signal.SIGKILL)
-                break
-        child.wait()
-        cls.killed_pid = child.pid
+        cls.killed_pid = train_and_kill(BINARY, cls.data, os.path.join(cls.ws, "killed"),
+                                        ["--epochs", "5", *common])
 
         weights = os.path.join(cls.ws, "done", "weights.h5")
         recipe = cls.run_cli("finetune", cls.data, "--out", os.path.join(cls.ws, "recipe"), "--weights",

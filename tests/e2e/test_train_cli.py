@@ -213,8 +213,21 @@ class TrainCliTest(unittest.TestCase):
         self.assertIn("--rescale", proc.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.tmp.name, "zero")))
 
+    def test_without_out_a_run_goes_into_the_default_workspace(self):
+        data_home = os.path.join(self.tmp.name, "data-home")
+        proc = subprocess.run([BINARY, "train", self.data, "--epochs", "1", *self.common],
+                              capture_output=True, text=True, timeout=600,
+                              env={**os.environ, "XDG_DATA_HOME": data_home})
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        workspace = os.path.join(data_home, "convscope", "runs")
+        self.assertIn("Run folder: " + workspace + "/", proc.stderr)
+        runs = os.listdir(workspace)
+        self.assertEqual(len(runs), 1)
+        self.assertTrue(os.path.exists(os.path.join(workspace, runs[0], "weights.h5")))
+
     def test_bad_arguments_are_clear_errors(self):
-        proc = self.train(self.data)
+        proc = self.train(self.data, "--out", os.path.join(self.tmp.name, "y"), "--workspace",
+                          self.tmp.name)
         self.assertEqual(proc.returncode, 2)
         self.assertIn("--out", proc.stderr)
         proc = self.train(self.data, "--out", os.path.join(self.tmp.name, "x"), "--arch", "alexnet")

@@ -2,7 +2,7 @@
 KB). Run with the PyTorch environment's Python (torch, h5py, numpy, pillow):
 
     ~/.cache/convscope/venv-torch-2.15.0/bin/python tests/fuzz/make_corpus.py \
-        [--checkpoint-seeder build-fuzz/tests/fuzz/fuzz_checkpoint]
+        [--checkpoint-seeder build-fuzz/tests/fuzz/fuzz_checkpoint] [--run-folder RUN ...]
 
 The checkpoint seeds are LibTorch archives that only the C++ side writes: the fuzz binary
 writes them when CONVSCOPE_FUZZ_WRITE_SEEDS names a folder.
@@ -226,10 +226,29 @@ def checkpoints(seeder):
             (out / path.name).write_bytes(path.read_bytes())
 
 
+RUN_FILES = ["config.json", "status.json", "history.csv", "confusion.json", "run.json",
+             "import-report.json", "recipe.json"]
+
+
+def run_folders(runs):
+    """Seeds for the run folder target from real run folders (`convscope train` writes them):
+    each folder whole, and each with one file left out."""
+    out = target("runfolder")
+    for run in runs:
+        run = pathlib.Path(run)
+        files = [(run / f).read_bytes() if (run / f).exists() else b"" for f in RUN_FILES]
+        (out / f"{run.name}.txt").write_bytes(b"\n#####\n".join(files))
+        for i, name in enumerate(RUN_FILES):
+            partial = files[:i] + [b""] + files[i + 1:]
+            (out / f"{run.name}-without-{name}.txt").write_bytes(b"\n#####\n".join(partial))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint-seeder", help="a fuzz_checkpoint or fuzz_checkpoint_replay "
                         "binary; without it the checkpoint seeds stay as they are")
+    parser.add_argument("--run-folder", action="append", help="a run folder (as many as wanted) "
+                        "for the run folder target's seeds; without any they stay as they are")
     args = parser.parse_args()
     images()
     state_dicts()
@@ -237,6 +256,8 @@ def main():
     tfjs_models()
     if args.checkpoint_seeder:
         checkpoints(args.checkpoint_seeder)
+    if args.run_folder:
+        run_folders(args.run_folder)
     for folder in sorted(CORPUS.iterdir()):
         sizes = [p.stat().st_size for p in folder.iterdir()]
         print(f"{folder.name}: {len(sizes)} seeds, largest {max(sizes)} bytes")

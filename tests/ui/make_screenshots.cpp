@@ -248,6 +248,18 @@ void compareShot(MainWindow& window, const QString& data, const QString& out) {
     QObject::disconnect(opened);
     pause(500);
     shown->grab().save(QDir(out).filePath(QStringLiteral("runs-compare.png")));
+    shown->showTab(1);
+    shown->resize(1530, 430);
+    pause(300);
+    shown->grab().save(QDir(out).filePath(QStringLiteral("runs-compare-confusion.png")));
+    panel->selectRows({0});
+    // Wide and tall enough for every column.
+    window.resize(1900, 1000);
+    auto* runsDock = window.findChild<QDockWidget*>(QStringLiteral("runs"));
+    runsDock->raise();
+    window.resizeDocks({runsDock}, {260}, Qt::Vertical);
+    pause(400);
+    window.runsPanel()->grab().save(QDir(out).filePath(QStringLiteral("runs-dock.png")));
     shown->close();
     panel->setWorkspace(QDir(out).absolutePath());
 }

@@ -11,6 +11,8 @@
 #include "ui/runs/comparedialog.h"
 #include "ui/runs/runsmodel.h"
 #include "ui/runs/runspanel.h"
+#include "ui/training/trainingpanel.h"
+#include "ui/training/trainingplots.h"
 #include "ui/training/qcustomplotinclude.h"
 
 #include <QAbstractItemModelTester>
@@ -307,7 +309,7 @@ void TestRunsPanel::theComparisonShowsEachRunsConfusionMatrix() {
         // Two classes, plus recall as a column and precision as a row.
         QCOMPARE(table->rowCount(), 3);
         QCOMPARE(table->columnCount(), 3);
-        QCOMPARE(table->verticalHeaderItem(0)->text(), QStringLiteral("blue"));
+        QCOMPARE(table->verticalHeaderItem(0)->text(), QStringLiteral("0  blue"));
         for (int t = 0; t < 2; ++t)
             for (int p = 0; p < 2; ++p)
                 QCOMPARE(table->item(t, p)->text().toLongLong(),
@@ -325,12 +327,12 @@ void TestRunsPanel::aRunTrainedByAnotherProcessIsFollowedLive() {
     // The real command-line program trains "delta" in a process of its own.
     QProcess cli;
     const QString run = QDir(m_workspace).filePath(QStringLiteral("delta"));
-    cli.start(QStringLiteral(CONVSCOPE_BINARY),
-              {QStringLiteral("train"), m_data, QStringLiteral("--out"), run,
-               QStringLiteral("--epochs"), QStringLiteral("4"), QStringLiteral("--size"),
-               QStringLiteral("32"), QStringLiteral("--batch"), QStringLiteral("4"),
-               QStringLiteral("--no-augment"), QStringLiteral("--threads"), QStringLiteral("1"),
-               QStringLiteral("--json")});
+    cli.start(
+        QStringLiteral(CONVSCOPE_BINARY),
+        {QStringLiteral("train"), m_data, QStringLiteral("--out"), run, QStringLiteral("--epochs"),
+         QStringLiteral("4"), QStringLiteral("--size"), QStringLiteral("32"),
+         QStringLiteral("--batch"), QStringLiteral("4"), QStringLiteral("--no-augment"),
+         QStringLiteral("--threads"), QStringLiteral("1"), QStringLiteral("--json")});
     QVERIFY(cli.waitForStarted());
     // Held still (SIGSTOP) once its first epoch is written, so that the window is seen to
     // follow it mid-run.
@@ -361,8 +363,8 @@ void TestRunsPanel::aRunTrainedByAnotherProcessIsFollowedLive() {
                  .arg(cli.processId())
                  .arg(QString::fromStdString(hostName())));
 
-    panel->selectRows({rowNamed(panel, QStringLiteral("alpha")),
-                       rowNamed(panel, QStringLiteral("delta"))});
+    panel->selectRows(
+        {rowNamed(panel, QStringLiteral("alpha")), rowNamed(panel, QStringLiteral("delta"))});
     QSignalSpy shown(panel, &RunsPanel::comparisonShown);
     panel->compareSelected();
     QTRY_COMPARE_WITH_TIMEOUT(shown.count(), 1, 10000);
@@ -373,6 +375,14 @@ void TestRunsPanel::aRunTrainedByAnotherProcessIsFollowedLive() {
     QCPGraph* curve = dialog->accuracyPlot()->graph(delta);
     const int seenWhileStopped = curve->data()->size();
     QVERIFY(seenWhileStopped >= 1 && seenWhileStopped < 4);
+    // Opened, its curves are on the Training tab too, and the tab says who trains it.
+    m_window->openRun(run);
+    TrainingPanel* training = m_window->trainingPanel();
+    QTRY_COMPARE_WITH_TIMEOUT(training->plots()->epochPointCount(), seenWhileStopped, 10000);
+    QCOMPARE(training->shownRun(), dialog->runDirs()[delta]);
+    QVERIFY2(training->statusText().contains(
+                 QStringLiteral("trained by process %1 on").arg(cli.processId())),
+             qPrintable(training->statusText()));
 
     // Let it go on: the curves grow and the confusion matrix follows to the last epoch,
     // without any reload asked for.
@@ -381,12 +391,13 @@ void TestRunsPanel::aRunTrainedByAnotherProcessIsFollowedLive() {
     QCOMPARE(cli.exitCode(), 0);
     QTRY_COMPARE_WITH_TIMEOUT(curve->data()->size(), 4, 10000);
     QCOMPARE(dialog->lossPlot()->graph(delta)->data()->size(), 4);
+    QTRY_COMPARE_WITH_TIMEOUT(training->plots()->epochPointCount(), 4, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(training->statusText().contains(QStringLiteral("finished")), 10000);
     QTRY_VERIFY_WITH_TIMEOUT(
         dialog->confusionCaption(delta)->text().contains(QStringLiteral("epoch 4")), 10000);
     QCOMPARE(shown.count(), 1);
-    QTRY_COMPARE_WITH_TIMEOUT(
-        model->data(model->index(rowOfDelta(), RunsModel::Status)).toString(),
-        QStringLiteral("finished"), 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(model->data(model->index(rowOfDelta(), RunsModel::Status)).toString(),
+                              QStringLiteral("finished"), 10000);
     dialog->close();
 }
 
@@ -466,8 +477,8 @@ void TestRunsPanel::theReportIsExportedAsHtmlAndPdf() {
     const QByteArray bytes = out.readAll();
     QVERIFY(bytes.startsWith("%PDF-"));
     QVERIFY(bytes.trimmed().endsWith("%%EOF"));
-    const int masks = int(QString::fromLatin1(bytes)
-                              .count(QRegularExpression(QStringLiteral("/SMask \\d+ 0 R"))));
+    const int masks = int(
+        QString::fromLatin1(bytes).count(QRegularExpression(QStringLiteral("/SMask \\d+ 0 R"))));
     QCOMPARE(int(bytes.count("/Subtype /Image")) - masks, images);
 }
 

@@ -64,6 +64,7 @@ EngineBridge::EngineBridge(QObject* parent)
     qRegisterMetaType<Origin>();
     qRegisterMetaType<std::vector<RunSummary>>();
     qRegisterMetaType<RunComparison>();
+    qRegisterMetaType<FollowedRun>();
     qRegisterMetaType<std::vector<LayerInfo>>();
     qRegisterMetaType<InspectLayers>();
     qRegisterMetaType<FilterGrid>();
@@ -115,6 +116,7 @@ EngineBridge::EngineBridge(QObject* parent)
     connect(m_jobs, &JobWorker::runLabelled, this, &EngineBridge::runLabelled);
     connect(m_jobs, &JobWorker::reportMade, this, &EngineBridge::reportMade);
     connect(m_jobs, &JobWorker::onnxExported, this, &EngineBridge::onnxExported);
+    connect(m_jobs, &JobWorker::runFollowed, this, &EngineBridge::runFollowed);
     connect(m_jobs, &JobWorker::failed, this, &EngineBridge::failed);
     connect(m_trainer, &TrainWorker::started, this, &EngineBridge::trainingStarted);
     connect(m_trainer, &TrainWorker::message, this, &EngineBridge::trainingMessage);
@@ -218,8 +220,12 @@ void EngineBridge::labelRun(const QString& runDir, const QString& name, const QS
 
 void EngineBridge::exportReport(const QString& runDir, const QString& outPath) {
     QMetaObject::invokeMethod(
-        m_jobs, [=, jobs = m_jobs] { jobs->exportReport(runDir, outPath); },
-        Qt::QueuedConnection);
+        m_jobs, [=, jobs = m_jobs] { jobs->exportReport(runDir, outPath); }, Qt::QueuedConnection);
+}
+
+void EngineBridge::followRun(const QString& runDir) {
+    QMetaObject::invokeMethod(
+        m_jobs, [=, jobs = m_jobs] { jobs->followRun(runDir); }, Qt::QueuedConnection);
 }
 
 void EngineBridge::exportOnnx(const QString& weightsPath, const QString& outPath) {

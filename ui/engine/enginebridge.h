@@ -11,6 +11,7 @@
 #include "train/trainingobserver.h"
 #include "ui/engine/inspection.h"
 #include "ui/runs/comparedialog.h"
+#include "ui/runs/followedrun.h"
 
 #include <QImage>
 #include <QList>
@@ -104,6 +105,9 @@ public:
     /// The weights file as an ONNX model at `outPath` (io/onnxexport.h), answered by
     /// onnxExported; a failure is failed("Export ONNX", ..., Origin::User).
     void exportOnnx(const QString& weightsPath, const QString& outPath);
+    /// A run's summary and epochs read again (the Training tab follows a run trained
+    /// elsewhere), answered by runFollowed.
+    void followRun(const QString& runDir);
 
     /// Thumbnails are decoded off the GUI thread, newest request first.
     void requestThumbnail(const QString& path, int size);
@@ -155,6 +159,7 @@ Q_SIGNALS:
     void reportMade(const QString& runDir, const QString& outPath, const QString& html);
     /// `summary`: what was written, in words ("ONNX opset 17, 2 classes, ...").
     void onnxExported(const QString& outPath, const QString& summary);
+    void runFollowed(const convscope::ui::FollowedRun& run);
     void layersReady(const convscope::ModelConfig& model,
                      const std::vector<convscope::LayerInfo>& layers);
     void inspectLayersReady(const convscope::ui::InspectLayers& layers);

@@ -193,6 +193,17 @@ void JobWorker::exportOnnx(const QString& weightsPath, const QString& outPath) {
     }
 }
 
+void JobWorker::followRun(const QString& runDir) {
+    try {
+        FollowedRun run;
+        run.summary = describeRun(runDir.toStdString());
+        run.history = readRunHistory(runDir.toStdString());
+        Q_EMIT runFollowed(run);
+    } catch (...) {
+        reportFailure(QStringLiteral("Follow run"), Origin::Background);
+    }
+}
+
 void JobWorker::compareRuns(const QStringList& runDirs, const QStringList& names) {
     try {
         RunComparison c;
@@ -207,9 +218,10 @@ void JobWorker::compareRuns(const QStringList& runDirs, const QStringList& names
             try {
                 confusion = readConfusionRecord(dirs.back());
                 if (!confusion)
-                    note = tr("No confusion matrix recorded yet: the run has not finished an "
-                              "epoch, or it was trained before ConvScope 0.2.1 (Export "
-                              "report… evaluates it again).");
+                    note =
+                        tr("No confusion matrix recorded yet: the run has not finished an "
+                           "epoch, or it was trained before ConvScope 0.2.1 (Export "
+                           "report… evaluates it again).");
             } catch (const Error& e) {
                 note = QString::fromStdString(e.what());
             }

@@ -44,6 +44,7 @@ public:  // run on the worker thread (queued through QMetaObject::invokeMethod)
     void labelRun(const QString& runDir, const QString& name, const QString& note);
     void exportReport(const QString& runDir, const QString& outPath);
     void exportOnnx(const QString& weightsPath, const QString& outPath);
+    void followRun(const QString& runDir);
 
 Q_SIGNALS:
     void importProgress(int done, int total);
@@ -59,6 +60,7 @@ Q_SIGNALS:
     void runLabelled(const QString& runDir);
     void reportMade(const QString& runDir, const QString& outPath, const QString& html);
     void onnxExported(const QString& outPath, const QString& summary);
+    void runFollowed(const convscope::ui::FollowedRun& run);
     void failed(const QString& what, const QString& message, convscope::ui::Origin origin);
 
 private:

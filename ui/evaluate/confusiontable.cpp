@@ -4,14 +4,27 @@
 
 namespace convscope::ui {
 
-void showConfusion(QTableWidget* table, const Evaluation& e, const QStringList& names) {
+void showConfusion(QTableWidget* table, const Evaluation& e, const QStringList& names,
+                   bool compact) {
     const int n = names.size();
     // The matrix with recall as an extra column (per true class) and precision as an extra
     // row (per predicted class).
     table->setRowCount(n + 1);
     table->setColumnCount(n + 1);
-    table->setVerticalHeaderLabels(QStringList(names) << QObject::tr("precision"));
-    table->setHorizontalHeaderLabels(QStringList(names) << QObject::tr("recall"));
+    if (compact) {
+        QStringList rows, columns;
+        for (int c = 0; c < n; ++c) {
+            rows << QStringLiteral("%1  %2").arg(c).arg(names[c]);
+            columns << QString::number(c);
+        }
+        table->setVerticalHeaderLabels(rows << QObject::tr("precision"));
+        table->setHorizontalHeaderLabels(columns << QObject::tr("recall"));
+        for (int c = 0; c < n; ++c)
+            table->horizontalHeaderItem(c)->setToolTip(QObject::tr("predicted %1").arg(names[c]));
+    } else {
+        table->setVerticalHeaderLabels(QStringList(names) << QObject::tr("precision"));
+        table->setHorizontalHeaderLabels(QStringList(names) << QObject::tr("recall"));
+    }
     for (int t = 0; t < n; ++t) {
         std::int64_t rowTotal = 0;
         for (int p = 0; p < n; ++p)
@@ -27,12 +40,13 @@ void showConfusion(QTableWidget* table, const Evaluation& e, const QStringList& 
             item->setForeground(share > 0.6 ? Qt::white : Qt::black);
             table->setItem(t, p, item);
         }
-        auto* recall = new QTableWidgetItem(QString::number(e.recall(t), 'f', 3));
+        auto* recall = new QTableWidgetItem(QString::number(e.recall(t), 'f', compact ? 2 : 3));
         recall->setTextAlignment(Qt::AlignCenter);
         table->setItem(t, n, recall);
     }
     for (int p = 0; p < n; ++p) {
-        auto* precision = new QTableWidgetItem(QString::number(e.precision(p), 'f', 3));
+        auto* precision =
+            new QTableWidgetItem(QString::number(e.precision(p), 'f', compact ? 2 : 3));
         precision->setTextAlignment(Qt::AlignCenter);
         table->setItem(n, p, precision);
     }

@@ -115,8 +115,12 @@ QWidget* CompareDialog::makeConfusionTab(const RunComparison& c) {
         auto* table = new QTableWidget;
         table->setEditTriggers(QAbstractItemView::NoEditTriggers);
         table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+        table->horizontalHeader()->setMinimumSectionSize(24);
         table->verticalHeader()->setDefaultSectionSize(20);
-        table->setMinimumWidth(260);
+        // Each matrix shows whole (sized once filled); the row of them scrolls when they do
+        // not fit.
+        table->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+        table->setVerticalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
         auto* column = new QVBoxLayout;
         auto* name = new QLabel(QStringLiteral("<b>%1</b>").arg(c.names[r].toHtmlEscaped()));
         QPalette palette = name->palette();
@@ -124,8 +128,9 @@ QWidget* CompareDialog::makeConfusionTab(const RunComparison& c) {
         name->setPalette(palette);
         column->addWidget(name);
         column->addWidget(caption);
-        column->addWidget(table, 1);
-        columns->addLayout(column, 1);
+        column->addWidget(table);
+        column->addStretch(1);
+        columns->addLayout(column);
         m_confusions << table;
         m_captions << caption;
     }
@@ -148,7 +153,16 @@ void CompareDialog::refreshConfusions(const RunComparison& c) {
         QStringList names;
         for (const std::string& n : record->classes)
             names << QString::fromStdString(n);
-        showConfusion(m_confusions[r], e, names);
+        QTableWidget* table = m_confusions[r];
+        showConfusion(table, e, names, true);
+        table->resizeColumnsToContents();
+        int width = table->verticalHeader()->sizeHint().width() + 2 * table->frameWidth();
+        for (int column = 0; column < table->columnCount(); ++column)
+            width += table->columnWidth(column);
+        int height = table->horizontalHeader()->sizeHint().height() + 2 * table->frameWidth();
+        for (int row = 0; row < table->rowCount(); ++row)
+            height += table->rowHeight(row);
+        table->setFixedSize(width, height);
         m_captions[r]->setText(tr("Validation after epoch %1: accuracy %2")
                                    .arg(record->epoch)
                                    .arg(e.accuracy(), 0, 'f', 4));

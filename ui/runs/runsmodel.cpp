@@ -76,10 +76,9 @@ QVariant RunsModel::data(const QModelIndex& index, int role) const {
             case Device:
                 return QString::fromStdString(r.device);
             case TrainedBy:
-                return r.host.empty() ? QString()
-                                      : tr("process %1 on %2")
-                                            .arg(r.pid)
-                                            .arg(QString::fromStdString(r.host));
+                return r.host.empty()
+                           ? QString()
+                           : tr("process %1 on %2").arg(r.pid).arg(QString::fromStdString(r.host));
             case Data:
                 return QString::fromStdString(r.data);
         }

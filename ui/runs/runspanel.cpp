@@ -73,9 +73,10 @@ RunsPanel::RunsPanel(EngineBridge* bridge, QWidget* parent)
     bottom->addWidget(m_report);
     bottom->addWidget(m_delete);
     bottom->addWidget(m_undoButton);
-    m_report->setToolTip(tr("Write the run's report: settings, data, curves, confusion matrix, "
-                            "misclassified images and activation maps, as one HTML page or a "
-                            "PDF"));
+    m_report->setToolTip(
+        tr("Write the run's report: settings, data, curves, confusion matrix, "
+           "misclassified images and activation maps, as one HTML page or a "
+           "PDF"));
     m_delete->setToolTip(tr("Move the run's folder to the trash (Undo puts it back)"));
     // Undo: a button in the dock.
     // (Ctrl+Z is the window's Edit > Undo, made from the same stack.)
@@ -181,6 +182,11 @@ RunsPanel::RunsPanel(EngineBridge* bridge, QWidget* parent)
         if (const QString run = selectedRun(); !run.isEmpty())
             Q_EMIT resumeRequested(run);
     });
+}
+
+RunsPanel::~RunsPanel() {
+    // The stack signals as QWidget's destructor clears it, and the bridge may be gone by then.
+    m_undo->disconnect(this);
 }
 
 void RunsPanel::setWorkspace(const QString& folder) {

@@ -34,6 +34,7 @@ class RunsPanel : public QWidget {
     Q_OBJECT
 public:
     explicit RunsPanel(EngineBridge* bridge, QWidget* parent = nullptr);
+    ~RunsPanel() override;
 
     /// Lists and watches `folder` (made if missing).
     void setWorkspace(const QString& folder);
@@ -100,8 +101,6 @@ private:
     QPushButton* m_report;
     QPushButton* m_delete;
     QToolButton* m_undoButton;
-    /// A child, not a member: it is cleared (and signals) only after this panel's connections
-    /// are gone.
     QUndoStack* m_undo;
     /// The comparison window open now, if any: it follows its runs as they train on.
     QPointer<CompareDialog> m_comparison;

@@ -22,9 +22,7 @@ QString moveRunToTrash(const QString& runDir, QString* error) {
 TrashRunCommand::TrashRunCommand(const QString& runDir, const QString& name,
                                  const QString& trashedPath,
                                  std::function<void(const QString&)> onError)
-    : m_runDir(QDir(runDir).absolutePath()),
-      m_trashed(trashedPath),
-      m_onError(std::move(onError)) {
+    : m_runDir(QDir(runDir).absolutePath()), m_trashed(trashedPath), m_onError(std::move(onError)) {
     setText(QCoreApplication::translate("TrashRunCommand", "Delete run “%1”").arg(name));
 }
 
@@ -41,11 +39,11 @@ void TrashRunCommand::undo() {
     if (m_trashed.isEmpty())
         return;
     if (QFileInfo::exists(m_runDir) || !QDir().rename(m_trashed, m_runDir)) {
-        m_onError(QCoreApplication::translate("TrashRunCommand",
-                                              "%1: cannot be put back (%2 is taken, or the "
-                                              "trash was emptied)")
-                      .arg(QDir::toNativeSeparators(m_trashed),
-                           QDir::toNativeSeparators(m_runDir)));
+        m_onError(
+            QCoreApplication::translate("TrashRunCommand",
+                                        "%1: cannot be put back (%2 is taken, or the "
+                                        "trash was emptied)")
+                .arg(QDir::toNativeSeparators(m_trashed), QDir::toNativeSeparators(m_runDir)));
         return;
     }
     // The trash keeps a record of each item beside its files folder: info/<name>.trashinfo.

@@ -489,6 +489,9 @@ void TrainingPanel::cancel() {
 }
 
 void TrainingPanel::setRunning(bool running) {
+    m_running = running;
+    if (running)
+        m_shownRun.clear();  // the charts are this window's run from now on
     m_start->setEnabled(!running);
     m_fineTune->setEnabled(!running);
     m_pause->setEnabled(running);
@@ -496,6 +499,38 @@ void TrainingPanel::setRunning(bool running) {
     m_paused = false;
     m_pause->setText(tr("&Pause"));
     Q_EMIT trainingStateChanged(running);
+}
+
+bool TrainingPanel::showRun(const FollowedRun& run) {
+    if (m_running)
+        return false;
+    m_shownRun = QString::fromStdString(run.summary.path);
+    m_plots->clear();
+    for (const RunEpoch& r : run.history) {
+        EpochEnd e;
+        e.epoch = r.epoch;
+        e.trainLoss = r.trainLoss;
+        e.trainAccuracy = r.trainAccuracy;
+        e.validationLoss = r.validationLoss;
+        e.validationAccuracy = r.validationAccuracy;
+        m_plots->addEpoch(e);
+    }
+    const RunSummary& s = run.summary;
+    QString text = tr("Run “%1”: %2, %3 of %4 epochs")
+                       .arg(QString::fromStdString(s.name), QString::fromStdString(s.status))
+                       .arg(s.epochsDone)
+                       .arg(s.epochsPlanned);
+    if (!s.host.empty())
+        text +=
+            s.status == "running"
+                ? tr(", trained by process %1 on %2").arg(s.pid).arg(QString::fromStdString(s.host))
+                : tr(", last trained by process %1 on %2")
+                      .arg(s.pid)
+                      .arg(QString::fromStdString(s.host));
+    if (s.status == "running")
+        text += tr(" (the charts follow it)");
+    m_status->setText(text + QLatin1Char('.'));
+    return true;
 }
 
 void TrainingPanel::onBatch(const BatchEnd& e) {

@@ -3,6 +3,7 @@
 #include "train/finetuner.h"
 #include "train/trainconfig.h"
 #include "train/trainingobserver.h"
+#include "ui/runs/followedrun.h"
 #include "ui/training/devicepicker.h"
 
 #include <QWidget>
@@ -48,6 +49,12 @@ public:
     void setRunDirectory(const QString& dir);
     /// Where new runs go (each in a new time-stamped folder): the Runs dock's workspace.
     void setWorkspace(const QString& folder) { m_workspace = folder; }
+    /// Shows the epochs of a run trained elsewhere (another process, another machine) in the
+    /// charts, and says who trains it; called again as it trains, the charts grow. Ignored
+    /// while the window trains a run of its own. Returns whether it was shown.
+    bool showRun(const convscope::ui::FollowedRun& run);
+    /// The run whose epochs showRun shows ("" when the charts are the window's own run).
+    QString shownRun() const { return m_shownRun; }
     void setStartingWeights(const QString& path);
     void setBottleneck(bool on);
     bool bottleneck() const;
@@ -128,6 +135,8 @@ private:
     QLabel* m_runDevice;  ///< what the running (or last) run computes on, and in what precision
     QLineEdit* m_runDir;
     QString m_workspace;
+    QString m_shownRun;
+    bool m_running = false;
     QLineEdit* m_startingWeights;
     QPushButton* m_browse;
     QCheckBox* m_bottleneck;
