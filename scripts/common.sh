@@ -90,7 +90,7 @@ convscope_install_onnx() {
   if [ -f "$marker" ]; then
     return 0
   fi
-  echo "Installing ${CONVSCOPE_ONNX_PACKAGES[*]} into $CONVSCOPE_VENV (about 60 MB, once)"
+  echo "Installing ${CONVSCOPE_ONNX_PACKAGES[*]} into $CONVSCOPE_VENV (about 110 MB installed, once)"
   "$CONVSCOPE_VENV/bin/pip" install --disable-pip-version-check -q \
     "torch==$CONVSCOPE_TORCH_VERSION" "${CONVSCOPE_ONNX_PACKAGES[@]}" || return 1
   "$CONVSCOPE_PYTHON" -c "import onnxruntime, onnx" || return 1
