@@ -71,30 +71,32 @@ convscope_install_torch() {
   touch "$CONVSCOPE_VENV/.complete"
 }
 
-# Added to an environment made before Keras was needed, as well as to a new one.
-convscope_install_keras() {
-  local marker="$CONVSCOPE_VENV/.keras-${CONVSCOPE_KERAS_PACKAGES[0]#keras==}"
+# Packages added to the environment after it was first made (Keras for tests/keras, ONNX
+# Runtime for the ONNX export tests): installed into a new environment and an older one alike,
+# once each, remembered by a marker named after the first package's version.
+#   convscope_install_extra WHAT SIZE CHECK PACKAGE...
+convscope_install_extra() {
+  local what="$1" size="$2" check="$3"
+  shift 3
+  local marker="$CONVSCOPE_VENV/.${1%%==*}-${1#*==}"
   if [ -f "$marker" ]; then
     return 0
   fi
-  echo "Installing ${CONVSCOPE_KERAS_PACKAGES[*]} into $CONVSCOPE_VENV (about 130 MB, once)"
+  echo "Installing $* into $CONVSCOPE_VENV ($what, $size, once)"
   "$CONVSCOPE_VENV/bin/pip" install --disable-pip-version-check -q \
-    "torch==$CONVSCOPE_TORCH_VERSION" "${CONVSCOPE_KERAS_PACKAGES[@]}" || return 1
-  KERAS_BACKEND=torch "$CONVSCOPE_PYTHON" -c "import keras, jax, torch" || return 1
+    "torch==$CONVSCOPE_TORCH_VERSION" "$@" || return 1
+  KERAS_BACKEND=torch "$CONVSCOPE_PYTHON" -c "$check" || return 1
   touch "$marker"
 }
 
-# Added to an environment made before ONNX export was tested, as well as to a new one.
+convscope_install_keras() {
+  convscope_install_extra "real Keras for the Keras checks" "about 130 MB" \
+    "import keras, jax, torch" "${CONVSCOPE_KERAS_PACKAGES[@]}"
+}
+
 convscope_install_onnx() {
-  local marker="$CONVSCOPE_VENV/.onnxruntime-${CONVSCOPE_ONNX_PACKAGES[0]#onnxruntime==}"
-  if [ -f "$marker" ]; then
-    return 0
-  fi
-  echo "Installing ${CONVSCOPE_ONNX_PACKAGES[*]} into $CONVSCOPE_VENV (about 110 MB installed, once)"
-  "$CONVSCOPE_VENV/bin/pip" install --disable-pip-version-check -q \
-    "torch==$CONVSCOPE_TORCH_VERSION" "${CONVSCOPE_ONNX_PACKAGES[@]}" || return 1
-  "$CONVSCOPE_PYTHON" -c "import onnxruntime, onnx" || return 1
-  touch "$marker"
+  convscope_install_extra "ONNX Runtime for the ONNX export checks" "about 110 MB installed" \
+    "import onnxruntime, onnx" "${CONVSCOPE_ONNX_PACKAGES[@]}"
 }
 
 convscope_build() {

@@ -257,33 +257,30 @@ Value GraphBuilder::dense(const Value& x, const std::string& name, const torch::
 
 Value GraphBuilder::maxPool(const Value& x, const std::string& name, Pair kernel, Pair stride,
                             Pads pads) {
-    requireImage(x, name);
-    Value out{uniqueName(name),
-              {x.shape[0], slide(x.shape[1], pads[0], pads[2], kernel[0], stride[0]),
-               slide(x.shape[2], pads[1], pads[3], kernel[1], stride[1])}};
-    if (out.shape[1] < 1 || out.shape[2] < 1)
-        fail(name, "gets an input of " + shapeText(x.shape) + ", too small for its window");
-    auto& n = node("MaxPool", {x.name}, out.name, out.name);
-    setInts(n, "kernel_shape", {kernel[0], kernel[1]});
-    setInts(n, "strides", {stride[0], stride[1]});
-    setInts(n, "pads", {pads.begin(), pads.end()});
-    return out;
+    return pool("MaxPool", x, name, kernel, stride, pads).first;
 }
 
 Value GraphBuilder::averagePool(const Value& x, const std::string& name, Pair kernel, Pair stride,
                                 Pads pads, bool countPadding) {
+    auto [out, n] = pool("AveragePool", x, name, kernel, stride, pads);
+    setInt(*n, "count_include_pad", countPadding ? 1 : 0);
+    return out;
+}
+
+std::pair<Value, onnx::NodeProto*> GraphBuilder::pool(const char* op, const Value& x,
+                                                      const std::string& name, Pair kernel,
+                                                      Pair stride, Pads pads) {
     requireImage(x, name);
     Value out{uniqueName(name),
               {x.shape[0], slide(x.shape[1], pads[0], pads[2], kernel[0], stride[0]),
                slide(x.shape[2], pads[1], pads[3], kernel[1], stride[1])}};
     if (out.shape[1] < 1 || out.shape[2] < 1)
         fail(name, "gets an input of " + shapeText(x.shape) + ", too small for its window");
-    auto& n = node("AveragePool", {x.name}, out.name, out.name);
+    auto& n = node(op, {x.name}, out.name, out.name);
     setInts(n, "kernel_shape", {kernel[0], kernel[1]});
     setInts(n, "strides", {stride[0], stride[1]});
     setInts(n, "pads", {pads.begin(), pads.end()});
-    setInt(n, "count_include_pad", countPadding ? 1 : 0);
-    return out;
+    return {out, &n};
 }
 
 Value GraphBuilder::adaptiveAveragePool(const Value& x, const std::string& name, Pair out) {

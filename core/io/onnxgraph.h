@@ -113,6 +113,9 @@ private:
     std::string scalar(float value);
     std::string ints(const std::vector<std::int64_t>& values);
     Value elementwise(const std::string& op, const std::vector<Value>& xs, const std::string& name);
+    /// A MaxPool or AveragePool node over a window, and the output it gives.
+    std::pair<Value, onnx::NodeProto*> pool(const char* op, const Value& x, const std::string& name,
+                                            Pair kernel, Pair stride, Pads pads);
     void requireImage(const Value& x, const std::string& layer) const;
 
     std::string m_subject;
