@@ -9,6 +9,7 @@
 #include "error.h"
 #include "inspect/predictor.h"
 #include "io/modelweights.h"
+#include "io/tfjsmodel.h"
 #include "io/weightsfile.h"
 #include "models/classifier.h"
 #include "util/text.h"
@@ -191,14 +192,37 @@ int evaluateCommand(const std::vector<std::string>& argv) {
     return 0;
 }
 
+namespace {
+
+/// A JSON file that is a Keras model to build from its config: a to_json() file, or a TF.js
+/// model of no built-in backbone, or any when surgery is asked for.
+bool isKerasModelFile(const std::string& path, const Args& args) {
+    if (!looksLikeJson(path))
+        return false;
+    if (args.value("cut-after") || args.value("append"))
+        return true;
+    try {
+        return WeightsFile::open(path, WeightsFile::Contents::Metadata).format() !=
+               WeightsFormat::KerasBackbone;
+    } catch (const Error&) {
+        return true;  // not a TF.js model: a to_json() file (its reader names what is wrong)
+    }
+}
+
+}  // namespace
+
 int summaryCommand(const std::vector<std::string>& argv) {
-    const Args args(argv, {"size", "classes", "head", "flavour"}, {"json"});
+    const Args args(argv, {"size", "classes", "head", "flavour", "cut-after", "append"}, {"json"});
     if (args.positionals().size() != 1)
-        throw UsageError("summary takes an architecture name or a weights file");
+        throw UsageError("summary takes an architecture name, a weights file or a Keras model");
     const std::string& what = args.positionals()[0];
     ModelConfig config;
     std::optional<WeightsFile> backbone;
-    if (fs::is_regular_file(what)) {
+    if (fs::is_regular_file(what) && isKerasModelFile(what, args)) {
+        // A Keras network built from its own config, with the surgery asked for.
+        networkFromArgs(args, config, 224, what);
+        config.classCount = int(args.integer("classes", 2));
+    } else if (fs::is_regular_file(what)) {
         WeightsFile file = WeightsFile::open(what, WeightsFile::Contents::Metadata);
         if (!file.metadata())
             throw Error(what, "has no ConvScope metadata; name the architecture instead");

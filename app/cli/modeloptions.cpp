@@ -3,14 +3,43 @@
 #include "cli/args.h"
 
 #include "error.h"
+#include "models/kerasconfig.h"
+#include "models/kerassurgery.h"
 
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 
 namespace convscope::cli {
 
-const std::set<std::string> kModelOptions{"arch", "size",    "classes", "labels",
-                                          "head", "flavour", "device",  "precision"};
+const std::set<std::string> kModelOptions{"arch",    "size",   "classes",   "labels",    "head",
+                                          "flavour", "device", "precision", "cut-after", "append"};
+
+void networkFromArgs(const Args& args, ModelConfig& m, int defaultSize,
+                     const std::optional<std::string>& given) {
+    const std::string arch = given ? *given : args.text("arch", "small");
+    int ownSize = 0;
+    if (std::filesystem::is_regular_file(arch)) {
+        m.architecture = Architecture::Keras;
+        m.kerasModel = readKerasModelText(arch);
+        const KerasModelConfig keras = parseKerasModelConfig(m.kerasModel, arch);
+        for (const KerasLayer& l : keras.layers)
+            if (l.type == KerasLayerType::Input && l.inputShape.size() == 3 &&
+                l.inputShape[0] > 0 && l.inputShape[0] == l.inputShape[1])
+                ownSize = int(l.inputShape[0]);
+    } else {
+        m.architecture = parseArchitecture(arch);
+    }
+    m.cutAfter = args.text("cut-after", "");
+    m.append = args.text("append", "");
+    if ((!m.cutAfter.empty() || !m.append.empty()) && m.architecture != Architecture::Keras)
+        throw UsageError(
+            "--cut-after and --append work on a Keras network: give --arch MODEL.json (a "
+            "Keras to_json() file or a TF.js layers model.json)");
+    if (!m.append.empty() && m.cutAfter.empty())
+        throw UsageError("--append needs --cut-after LAYER: where the new layers go");
+    m.inputSize = int(args.integer("size", ownSize > 0 ? ownSize : defaultSize));
+}
 
 DeviceChoice deviceFromArgs(const Args& args) {
     return parseDevice(args.text("device", "auto"));
@@ -49,16 +78,31 @@ std::optional<WeightsMetadata> fallbackMetadata(const Args& args) {
     const auto labels = args.value("labels");
     if (classes && labels)
         throw UsageError("give --classes or --labels, not both");
-    if (!classes && !labels && !args.value("size"))
-        return std::nullopt;
     WeightsMetadata m;
-    m.model.architecture = parseArchitecture(args.text("arch", "small"));
+    const std::string arch = args.text("arch", "small");
+    const bool keras = std::filesystem::is_regular_file(arch);
+    if (!keras && !classes && !labels && !args.value("size"))
+        return std::nullopt;
+    if (keras) {
+        // A Keras model's config: its input size unless --size, its output units as the
+        // classes unless they are named.
+        networkFromArgs(args, m.model, 0);
+        const KerasNetworkPlan plan = planKerasNetwork(m.model);
+        for (const KerasLayer& l : plan.backbone.layers)
+            if (l.name == plan.head && !classes && !labels)
+                for (std::int64_t i = 0; i < l.filters; ++i)
+                    m.classNames.push_back("class_" + std::to_string(i));
+        if (m.classNames.empty() && !classes && !labels)
+            throw UsageError("the network's new head needs the class names: --classes a,b,...");
+    } else {
+        m.model.architecture = parseArchitecture(arch);
+        m.model.inputSize = int(args.integer("size", 0));  // 0: not given
+    }
     m.model.head = parseHead(args.text("head", "flatten"));
     m.model.flavour = parseFlavour(args.text("flavour", "standard"));
-    m.model.inputSize = int(args.integer("size", 0));  // 0: not given
     if (args.value("size") && (m.model.inputSize < 8 || m.model.inputSize > kMaxInputSize))
         throw UsageError("--size must be 8 to " + std::to_string(kMaxInputSize));
-    m.model.classCount = 0;
+    m.model.classCount = int(m.classNames.size());
     if (!classes && !labels)
         return m;
     if (labels) {

@@ -35,9 +35,8 @@ TrainConfig trainConfigFromArgs(const Args& args) {
         throw UsageError("give --out RUN_DIR or --workspace DIR, not both");
     // Without --out the run gets a new time-stamped folder in the workspace, as in the window.
     c.runDir = out ? *out : newRunFolder(workspace ? *workspace : defaultWorkspace());
-    c.model.architecture = parseArchitecture(args.text("arch", "small"));
+    networkFromArgs(args, c.model, 150);
     c.model.head = parseHead(args.text("head", "flatten"));
-    c.model.inputSize = int(args.integer("size", 150));
     c.model.dropout = args.number("dropout", 0.5);
     c.epochs = int(args.integer("epochs", 10));
     c.batchSize = batchSizeFromArgs(args, 32);
@@ -72,12 +71,21 @@ TrainConfig trainConfigFromArgs(const Args& args) {
             WeightsFile::open(c.initialWeights, WeightsFile::Contents::Metadata);
         // Without --arch, the architecture of the weights to start from (a .pth's from its
         // keys, a Keras backbone's from its layers).
-        if (!args.value("arch") && origin.metadata())
-            c.model.architecture = origin.metadata()->model.architecture;
+        if (!args.value("arch") && origin.metadata()) {
+            const ModelConfig& from = origin.metadata()->model;
+            c.model.architecture = from.architecture;
+            // A Keras network's weights bring its topology (and the surgery made on it).
+            c.model.kerasModel = from.kerasModel;
+            if (c.model.cutAfter.empty() && c.model.append.empty()) {
+                c.model.cutAfter = from.cutAfter;
+                c.model.append = from.append;
+            }
+        }
         // A TF.js backbone names its input size; the command line may still choose another
         // (the backbone is convolutional).
-        if (origin.format() == WeightsFormat::KerasBackbone && !args.value("size") &&
-            origin.statedInputSize() > 0)
+        if ((origin.format() == WeightsFormat::KerasBackbone ||
+             origin.format() == WeightsFormat::KerasModel) &&
+            !args.value("size") && origin.statedInputSize() > 0)
             c.model.inputSize = origin.statedInputSize();
     }
     c.bottleneck = args.flag("bottleneck");
@@ -93,6 +101,8 @@ std::set<std::string> trainOptionNames() {
     std::set<std::string> options{"out",
                                   "workspace",
                                   "arch",
+                                  "cut-after",
+                                  "append",
                                   "head",
                                   "size",
                                   "dropout",

@@ -127,8 +127,12 @@ struct Inspector::Impl {
         const int s = metadata.model.inputSize;
         const auto on = torch::TensorOptions(device);
         const std::int64_t h0 = layerOutput(*model, torch::zeros({1, 3, s, s}, on), layer).size(2);
-        const std::int64_t h1 =
-            layerOutput(*model, torch::zeros({1, 3, s + 128, s + 128}, on), layer).size(2);
+        std::int64_t h1 = h0;
+        try {
+            h1 = layerOutput(*model, torch::zeros({1, 3, s + 128, s + 128}, on), layer).size(2);
+        } catch (const Error&) {
+            // A network built for one input size (a Keras model config): the ratio of sizes.
+        }
         const double stride = h1 > h0 ? 128.0 / double(h1 - h0) : double(s) / double(h0);
         strides[layer] = stride;
         return stride;

@@ -36,6 +36,15 @@ Classifier loadForInference(const std::string& weightsPath,
         stored->model.classCount = fallback->model.classCount;
         stored->model.head = fallback->model.head;
     }
+    // A Keras model's own file numbers its classes; names given for them replace the numbers.
+    if (format == WeightsFormat::KerasModel && namesGiven) {
+        if (int(fallback->classNames.size()) != stored->model.classCount)
+            throw Error(weightsPath, "has " + std::to_string(stored->model.classCount) +
+                                         " classes, but " +
+                                         std::to_string(fallback->classNames.size()) +
+                                         " class names were given");
+        stored->classNames = fallback->classNames;
+    }
     if (!stored && !namesGiven)
         throw Error(weightsPath,
                     "has no ConvScope metadata: give the architecture, input size and class names");
@@ -53,7 +62,8 @@ Classifier loadForInference(const std::string& weightsPath,
     // a Keras backbone) take it; weights trained by ConvScope keep theirs and say so.
     const int askedSize = fallback ? fallback->model.inputSize : 0;
     if (askedSize > 0 && askedSize != metadata.model.inputSize) {
-        if (format == WeightsFormat::TorchPth || format == WeightsFormat::KerasBackbone)
+        if (format == WeightsFormat::TorchPth || format == WeightsFormat::KerasBackbone ||
+            format == WeightsFormat::KerasModel)
             metadata.model.inputSize = askedSize;
         else if (stored)
             throw Error(weightsPath, "was trained at " + std::to_string(metadata.model.inputSize) +

@@ -50,28 +50,42 @@ KerasImport readKerasImport(const std::string& path, bool withWeights) {
     return atBoundary(path, [&] {
         KerasImport out;
         std::vector<std::string> names;
-        if (looksLikeJson(path)) {
-            TfjsModel model = readTfjsModel(path, withWeights);
-            for (const TfjsLayer& l : model.layers)
-                names.push_back(l.name);
-            recognise(names, path, out);
-            if (model.inputHeight > 0 && model.inputHeight == model.inputWidth)
-                out.inputSize = model.inputHeight;
-            out.description = std::string("Keras ") + architectureTitle(out.architecture) +
-                              " (TF.js layers model" +
-                              (model.kerasVersion.empty() ? "" : ", Keras " + model.kerasVersion) +
-                              (out.inputSize ? ", " + std::to_string(out.inputSize) + "x" +
-                                                   std::to_string(out.inputSize) + " input"
-                                             : "") +
-                              ")";
-            out.weights = std::move(model.weights);
-            return out;
-        }
+        if (looksLikeJson(path))
+            return kerasImportFromTfjs(readTfjsModel(path, withWeights), path);
         KerasWeightsFile file = readKerasWeights(path, withWeights);
         if (file.metadata.count("model"))
             throw Error(path, "is a ConvScope weight file, not a Keras backbone");
         return kerasImportFromWeights(std::move(file), path);
     });
+}
+
+KerasImport kerasImportFromTfjs(TfjsModel model, const std::string& path) {
+    KerasImport out;
+    std::vector<std::string> names;
+    for (const TfjsLayer& l : model.layers)
+        names.push_back(l.name);
+    recognise(names, path, out);
+    if (model.inputHeight > 0 && model.inputHeight == model.inputWidth)
+        out.inputSize = model.inputHeight;
+    out.description =
+        std::string("Keras ") + architectureTitle(out.architecture) + " (TF.js layers model" +
+        (model.kerasVersion.empty() ? "" : ", Keras " + model.kerasVersion) +
+        (out.inputSize
+             ? ", " + std::to_string(out.inputSize) + "x" + std::to_string(out.inputSize) + " input"
+             : "") +
+        ")";
+    out.weights = std::move(model.weights);
+    return out;
+}
+
+bool isKerasBackboneLayers(const std::vector<std::string>& names) {
+    KerasImport probe;
+    try {
+        recognise(names, "", probe);
+        return true;
+    } catch (const Error&) {
+        return false;
+    }
 }
 
 KerasImport kerasImportFromWeights(KerasWeightsFile file, const std::string& path) {
@@ -93,13 +107,7 @@ bool isKerasBackbone(const KerasWeightsFile& file) {
     std::vector<std::string> names;
     for (const LayerWeights& l : file.layers)
         names.push_back(l.name);
-    KerasImport probe;
-    try {
-        recognise(names, "", probe);
-        return true;
-    } catch (const Error&) {
-        return false;
-    }
+    return isKerasBackboneLayers(names);
 }
 
 }  // namespace convscope

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "io/kerasweights.h"
+#include "io/tfjsmodel.h"
 #include "models/modelconfig.h"
 #include "models/preprocessing.h"
 
@@ -32,6 +33,14 @@ KerasImport readKerasImport(const std::string& path, bool withWeights = true);
 /// The backbone in a Keras HDF5 file already read (its layers, description and weights).
 /// Throws convscope::Error naming `path` when its layers are no supported architecture.
 KerasImport kerasImportFromWeights(KerasWeightsFile file, const std::string& path);
+
+/// The backbone of a TF.js layers model already read. Throws convscope::Error naming `path`
+/// when its layers are no supported architecture.
+KerasImport kerasImportFromTfjs(TfjsModel model, const std::string& path);
+
+/// Whether layers of these names are a Keras backbone ConvScope builds itself (VGG16,
+/// MobileNetV2). Never throws.
+bool isKerasBackboneLayers(const std::vector<std::string>& names);
 
 /// Whether `file` is a Keras backbone: no ConvScope metadata, and the layers of VGG16 or
 /// MobileNetV2. Never throws.

@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "io/kerasweights.h"
+#include "models/kerasclassifier.h"
 #include "models/modeljson.h"
 #include "util/text.h"
 
@@ -267,7 +268,10 @@ void saveModelWeights(const std::string& path, ClassifierImpl& model,
     atBoundary(path, [&] {
         KerasWeightsFile file;
         torch::NoGradGuard noGrad;
-        for (const ModelLayer& layer : layersOf(model)) {
+        auto* keras = dynamic_cast<KerasClassifierImpl*>(&model);
+        if (keras)
+            file.layers = keras->kerasWeights();
+        for (const ModelLayer& layer : keras ? std::vector<ModelLayer>{} : layersOf(model)) {
             LayerWeights lw;
             lw.name = layer.name;
             for (const auto& [name, tensor] : layer.tensors) {
@@ -307,6 +311,15 @@ LoadReport loadModelWeights(const KerasWeightsFile& file, const std::string& pat
                             ClassifierImpl& model, bool byName) {
     LoadReport report;
     report.metadata = metadataOf(file, path);
+    if (auto* keras = dynamic_cast<KerasClassifierImpl*>(&model)) {
+        // Keras networks match by name; loading in order would need Keras's own rules for
+        // which layers count.
+        LoadReport loaded = keras->loadKerasWeights(file, path);
+        if (loaded.loaded.empty())
+            throw Error(path, "no layer of this file matches the model (wrong architecture?)");
+        loaded.metadata = std::move(report.metadata);
+        return loaded;
+    }
 
     const std::vector<ModelLayer> layers = layersOf(model);
     std::vector<const LayerWeights*> fileLayers;
@@ -335,6 +348,12 @@ LoadReport loadModelWeights(const KerasWeightsFile& file, const std::string& pat
 
 LoadReport loadBackboneWeights(const KerasWeightsFile& file, const std::string& source,
                                ClassifierImpl& model) {
+    if (auto* keras = dynamic_cast<KerasClassifierImpl*>(&model)) {
+        LoadReport loaded = keras->loadKerasWeights(file, source);
+        if (loaded.loaded.empty())
+            throw Error(source, "no layer of this file matches the model (wrong architecture?)");
+        return loaded;
+    }
     LoadReport report;
     const std::vector<ModelLayer> layers = layersOf(model);
     std::set<std::string> head;

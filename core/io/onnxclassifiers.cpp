@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "models/classifier.h"
+#include "models/kerasclassifier.h"
 
 #include <torch/torch.h>
 
@@ -296,6 +297,13 @@ Value kerasMobileNetV2(ModuleWalker& w, Value x) {
 
 Value exportClassifier(GraphBuilder& graph, ClassifierImpl& model, const Value& input) {
     torch::NoGradGuard noGrad;
+    if (auto* keras = dynamic_cast<KerasClassifierImpl*>(&model)) {
+        // The backbone as its Keras graph, then the head.
+        const KerasOutputs features =
+            exportKerasGraph(graph, *keras->backbone(), input, /*logits=*/false);
+        const auto& head = keras->head();
+        return graph.dense(features.values.front(), keras->plan().head, head->weight, head->bias);
+    }
     ModuleWalker walker(graph, model);
     const ModelConfig& c = model.config();
     Value logits;

@@ -253,6 +253,10 @@ TfjsModel readTfjsModel(const std::string& path, bool withWeights) {
                 topology.contains("model_config") ? topology.at("model_config") : topology;
             if (!config.contains("config"))
                 throw Error(path, "modelTopology has no Keras model config");
+            json standalone = config;  // keeps the Keras version that decides defaults
+            if (!standalone.contains("keras_version") && !model.kerasVersion.empty())
+                standalone["keras_version"] = model.kerasVersion;
+            model.modelConfig = standalone.dump();
             const json& body = config.at("config");
             collectLayers(body.is_array() ? body : body.at("layers"), model.layers);
             if (const json* shape = findInputShape(config)) {

@@ -16,7 +16,10 @@ struct TfjsLayer {
 /// A TF.js layers model (`model.json` + binary weight shards), as tfjs-converter or
 /// `model.save()` writes it.
 struct TfjsModel {
-    std::string kerasVersion;       ///< modelTopology.keras_version, when given
+    std::string kerasVersion;  ///< modelTopology.keras_version, when given
+    /// The Keras model config (modelTopology's model_config, or modelTopology itself) as JSON
+    /// text: what parseKerasModelConfig reads and ModelConfig::kerasModel holds.
+    std::string modelConfig;
     std::vector<TfjsLayer> layers;  ///< in topology order
     /// From the input layer's batch_input_shape (or batch_shape); 0 where unknown (None).
     int inputHeight = 0;

@@ -39,6 +39,7 @@ bool isHead(Architecture a, const std::string& layer) {
         case Architecture::MobileNetV2:
             return layer == "classifier.1";
         case Architecture::SmallConvNet:
+        case Architecture::Keras:
             return false;
     }
     return false;

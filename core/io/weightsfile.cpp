@@ -3,6 +3,8 @@
 #include "error.h"
 #include "io/kerasimport.h"
 #include "io/modelweights.h"
+#include "models/kerasclassifier.h"
+#include "models/kerassurgery.h"
 #include "io/tfjsmodel.h"
 #include "io/torchpth.h"
 #include "io/torchvisionweights.h"
@@ -61,6 +63,23 @@ WeightsMetadata backboneMetadata(const KerasImport& imported) {
     return m;
 }
 
+/// What a Keras model's own file says of it, its output layer's units as the classes.
+WeightsMetadata kerasModelMetadata(const TfjsModel& model, const std::string& path) {
+    WeightsMetadata m;
+    m.model.architecture = Architecture::Keras;
+    m.model.kerasModel = model.modelConfig;
+    m.model.inputSize =
+        model.inputHeight > 0 && model.inputHeight == model.inputWidth ? model.inputHeight : 224;
+    const KerasNetworkPlan plan = atBoundary(path, [&] { return planKerasNetwork(m.model); });
+    for (const KerasLayer& l : plan.backbone.layers)
+        if (l.name == plan.head)
+            m.model.classCount = int(l.filters);
+    for (int i = 0; i < m.model.classCount; ++i)
+        m.classNames.push_back("class_" + std::to_string(i));
+    m.model.head = plan.headKind;
+    return m;
+}
+
 }  // namespace
 
 struct WeightsFile::Impl {
@@ -78,7 +97,8 @@ const char* weightsFormatName(WeightsFormat format) {
     static const EnumName<WeightsFormat> names[] = {
         {WeightsFormat::Hdf5, "HDF5"},
         {WeightsFormat::TorchPth, "PyTorch state_dict"},
-        {WeightsFormat::KerasBackbone, "Keras backbone"}};
+        {WeightsFormat::KerasBackbone, "Keras backbone"},
+        {WeightsFormat::KerasModel, "Keras model"}};
     return enumName(format, names);
 }
 
@@ -105,7 +125,24 @@ WeightsFile WeightsFile::open(const std::string& path, Contents contents) {
         impl->withValues = contents == Contents::Everything;
         switch (sniff(path)) {
             case Signature::Json: {
-                KerasImport imported = readKerasImport(path, impl->withValues);
+                TfjsModel model = readTfjsModel(path, impl->withValues);
+                std::vector<std::string> names;
+                for (const TfjsLayer& l : model.layers)
+                    names.push_back(l.name);
+                if (!isKerasBackboneLayers(names)) {
+                    impl->format = WeightsFormat::KerasModel;
+                    impl->statedInputSize =
+                        model.inputHeight == model.inputWidth ? model.inputHeight : 0;
+                    impl->metadata = kerasModelMetadata(model, path);
+                    impl->description =
+                        "Keras model (TF.js layers model" +
+                        (model.kerasVersion.empty() ? std::string()
+                                                    : ", Keras " + model.kerasVersion) +
+                        ", " + std::to_string(model.layers.size()) + " layers)";
+                    impl->keras = std::move(model.weights);
+                    break;
+                }
+                KerasImport imported = kerasImportFromTfjs(std::move(model), path);
                 impl->format = WeightsFormat::KerasBackbone;
                 impl->statedInputSize = imported.inputSize;
                 impl->metadata = backboneMetadata(imported);
@@ -179,6 +216,11 @@ PretrainedLoad WeightsFile::loadInto(ClassifierImpl& model) const {
         PretrainedLoad out;
         out.format = f.format;
         out.description = f.description;
+        if (f.format == WeightsFormat::KerasModel && !dynamic_cast<KerasClassifierImpl*>(&model))
+            throw Error(f.path, "holds a " + f.description +
+                                    ", not weights for a built-in network: train it as its own "
+                                    "architecture (--arch " +
+                                    f.path + ")");
         switch (f.format) {
             case WeightsFormat::Hdf5:
                 out.report = loadModelWeights(f.keras, f.path, model, /*byName=*/true);
@@ -187,6 +229,7 @@ PretrainedLoad WeightsFile::loadInto(ClassifierImpl& model) const {
                 out.report = loadTorchvisionWeights(f.torch, model, f.path);
                 break;
             case WeightsFormat::KerasBackbone:
+            case WeightsFormat::KerasModel:
                 out.report = loadBackboneWeights(f.keras, f.path, model);
                 break;
         }

@@ -17,6 +17,9 @@ enum class WeightsFormat {
     /// An ImageNet backbone from Keras: a TF.js layers model.json, or a Keras VGG16 or
     /// MobileNetV2 HDF5 file without ConvScope metadata (io/kerasimport.h).
     KerasBackbone,
+    /// A TF.js layers model.json of any other Keras network: its topology and its weights, for
+    /// a network built from that topology (Architecture::Keras, models/kerasclassifier.h).
+    KerasModel,
 };
 
 const char* weightsFormatName(WeightsFormat format);  ///< "HDF5", "PyTorch state_dict", ...
@@ -67,7 +70,9 @@ public:
     /// has none); for a Keras backbone its architecture, flavour, input size (224 when the
     /// file does not say) and preprocessing, with no classes (classCount 0); for a .pth, the
     /// model its keys describe (torchvisionModelConfig), class names "class_0", "class_1", ...
-    /// and torchvision's preprocessing.
+    /// and torchvision's preprocessing; for a Keras model, Architecture::Keras with the model's
+    /// config, its input size (224 when open), class names "class_0", ... for its output units
+    /// and a rescale of 1/255 (TF.js files do not say how their inputs are scaled).
     const std::optional<WeightsMetadata>& metadata() const;
     /// The square input size the file itself states (a TF.js model's input layer, ConvScope
     /// metadata); 0 when it says nothing.

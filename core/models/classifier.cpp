@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "models/architectures.h"
+#include "models/kerasclassifier.h"
 #include "util/enumnames.h"
 
 #include <torch/torch.h>
@@ -59,7 +60,8 @@ namespace {
 const EnumName<Architecture> kArchitectures[] = {{Architecture::SmallConvNet, "small"},
                                                  {Architecture::Vgg16, "vgg16"},
                                                  {Architecture::ResNet18, "resnet18"},
-                                                 {Architecture::MobileNetV2, "mobilenetv2"}};
+                                                 {Architecture::MobileNetV2, "mobilenetv2"},
+                                                 {Architecture::Keras, "keras"}};
 const EnumName<Head> kHeads[] = {
     {Head::Flatten, "flatten"}, {Head::GlobalAveragePool, "gap"}, {Head::Original, "original"}};
 const EnumName<Flavour> kFlavours[] = {{Flavour::Standard, "standard"}, {Flavour::Keras, "keras"}};
@@ -204,6 +206,8 @@ Classifier makeClassifier(const ModelConfig& config) {
             case Architecture::MobileNetV2:
                 return config.flavour == Flavour::Keras ? makeKerasMobileNetV2(config)
                                                         : makeMobileNetV2(config);
+            case Architecture::Keras:
+                return std::make_shared<KerasClassifierImpl>(config);
         }
     } catch (const c10::Error& e) {
         throw Error(architectureName(config.architecture),

@@ -39,7 +39,7 @@ public:
     virtual torch::Tensor forwardHead(torch::Tensor features, const LayerTap* tap = nullptr) = 0;
 
     /// Layers in forward order with output shapes and parameter counts.
-    std::vector<LayerInfo> summary();
+    virtual std::vector<LayerInfo> summary();
 
     /// Marks every layer up to and including `layer` as not trainable: no gradients, and
     /// batch-norm statistics stay as they are. An empty name unfreezes everything.

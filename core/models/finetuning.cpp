@@ -1,8 +1,12 @@
 #include "models/finetuning.h"
 
+#include "models/kerassurgery.h"
+
 namespace convscope {
 
 std::string backboneOutputLayer(const ModelConfig& model) {
+    if (model.architecture == Architecture::Keras)
+        return planKerasNetwork(model).features;
     const bool kerasNamed = model.architecture == Architecture::SmallConvNet ||
                             model.architecture == Architecture::Vgg16 ||
                             model.flavour == Flavour::Keras;
@@ -16,6 +20,8 @@ std::string backboneOutputLayer(const ModelConfig& model) {
 }
 
 std::string lastBlockFreezePoint(const ModelConfig& model) {
+    if (model.architecture == Architecture::Keras)
+        return planKerasNetwork(model).freezePoint;
     if (model.architecture == Architecture::MobileNetV2 && model.flavour == Flavour::Keras)
         return "block_12_add";
     switch (model.architecture) {
@@ -27,11 +33,15 @@ std::string lastBlockFreezePoint(const ModelConfig& model) {
             return "layer3";
         case Architecture::MobileNetV2:
             return "features.13";
+        case Architecture::Keras:
+            break;
     }
     return {};
 }
 
 std::string lastBlockName(const ModelConfig& model) {
+    if (model.architecture == Architecture::Keras)
+        return "the layers after " + planKerasNetwork(model).freezePoint;
     if (model.architecture == Architecture::MobileNetV2 && model.flavour == Flavour::Keras)
         return "block_13-16 and Conv_1";
     switch (model.architecture) {
@@ -43,6 +53,8 @@ std::string lastBlockName(const ModelConfig& model) {
             return "layer4";
         case Architecture::MobileNetV2:
             return "features.14-18";
+        case Architecture::Keras:
+            break;
     }
     return {};
 }

@@ -23,6 +23,9 @@ std::string backboneOutputLayer(const ModelConfig& model);
 ///                                                      frozen up to features.13
 ///   mobilenetv2, Keras flavour: the same stages, Keras's block_13..block_16 and Conv_1
 ///                                                      frozen up to block_12_add
+///   keras        KerasNetworkPlan::freezePoint (models/kerassurgery.h)
+/// For a Keras network these parse its model config and throw convscope::Error as
+/// planKerasNetwork does.
 std::string lastBlockFreezePoint(const ModelConfig& model);
 
 /// The last block in words, as in the table above ("block5", "layer4", ...).

@@ -517,6 +517,23 @@ KerasModelConfig parseKerasModelConfig(const std::string& jsonText, const std::s
     });
 }
 
+std::string readKerasModelText(const std::string& path) {
+    return atBoundary(path, [&] {
+        if (!std::filesystem::is_regular_file(path))
+            throw Error(path, "no such file");
+        const std::string text = readTextFile(path);
+        parseKerasModelConfig(text, path);  // refuses what cannot be built, naming the layer
+        json root = json::parse(text);
+        if (!root.contains("modelTopology"))
+            return root.dump();
+        const json& topology = root.at("modelTopology");
+        json config = topology.contains("model_config") ? topology.at("model_config") : topology;
+        if (!config.contains("keras_version") && topology.contains("keras_version"))
+            config["keras_version"] = topology.at("keras_version");
+        return config.dump();
+    });
+}
+
 KerasModelConfig readKerasModelConfig(const std::string& path) {
     return atBoundary(path, [&] {
         if (!std::filesystem::is_regular_file(path))

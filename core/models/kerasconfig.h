@@ -131,6 +131,11 @@ KerasModelConfig parseKerasModelConfig(const std::string& jsonText, const std::s
 /// Reads and parses the file at `path` (see parseKerasModelConfig). Throws convscope::Error.
 KerasModelConfig readKerasModelConfig(const std::string& path);
 
+/// The model config in the file at `path` (a to_json() file or a TF.js layers model.json) as
+/// JSON text for ModelConfig::kerasModel: a TF.js file's model config with its Keras version,
+/// without its weights manifest. Throws convscope::Error as readKerasModelConfig does.
+std::string readKerasModelText(const std::string& path);
+
 /// "Conv2D, DepthwiseConv2D, ...": the layer classes ConvScope builds, for messages.
 std::string supportedKerasLayers();
 

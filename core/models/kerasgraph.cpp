@@ -230,6 +230,11 @@ torch::Tensor KerasGraphImpl::forward(torch::Tensor x, const LayerTap* tap) {
     return forwardAll({std::move(x)}, tap).front();
 }
 
+torch::Tensor KerasGraphImpl::compute(const torch::Tensor& x, const LayerTap* tap) {
+    const Graph& g = *m_graph;
+    return run({x}, tap, g.config.name.empty() ? g.source : g.config.name).front();
+}
+
 std::vector<torch::Tensor> KerasGraphImpl::forwardAll(const std::vector<torch::Tensor>& inputs,
                                                       const LayerTap* tap) {
     Graph& g = *m_graph;

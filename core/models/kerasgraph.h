@@ -39,6 +39,10 @@ public:
     std::vector<torch::Tensor> forwardAll(const std::vector<torch::Tensor>& inputs,
                                           const LayerTap* tap = nullptr);
 
+    /// forward() for callers inside core that tell LibTorch's errors apart (the trainer's
+    /// out-of-memory handling): c10::Error leaves as it is; the input is checked all the same.
+    torch::Tensor compute(const torch::Tensor& x, const LayerTap* tap = nullptr);
+
     const KerasModelConfig& config() const;
     /// What the network was built from (a path), for messages.
     const std::string& source() const;
@@ -51,12 +55,12 @@ public:
     /// One layer call, as exporters (io/onnxexport.h) walk the graph.
     struct Call {
         const KerasLayer* layer = nullptr;
-        std::vector<std::size_t> inputs;    ///< indices into Topology::calls
-        std::vector<std::int64_t> shape;    ///< output without the batch, channels first
+        std::vector<std::size_t> inputs;       ///< indices into Topology::calls
+        std::vector<std::int64_t> shape;       ///< output without the batch, channels first
         torch::nn::Module* weights = nullptr;  ///< the layer's module; null without weights
     };
     struct Topology {
-        std::vector<Call> calls;  ///< in the order forward runs them, inputs first
+        std::vector<Call> calls;                   ///< in the order forward runs them, inputs first
         std::vector<std::size_t> inputs, outputs;  ///< model.inputs / model.outputs
     };
     /// The calls forward() makes. Pointers stay valid while this graph lives. Throws

@@ -393,8 +393,9 @@ torch::Tensor runLayer(const KerasLayer& l, torch::nn::Module* weights,
             return torch::dropout(x, l.rate, training);
         case KerasLayerType::BatchNormalization: {
             auto* bn = static_cast<nn::BatchNorm2dImpl*>(weights);
+            // A frozen layer's module is in evaluation mode while the network trains.
             return torch::batch_norm(x, bn->weight, bn->bias, bn->running_mean, bn->running_var,
-                                     training, 1.0 - l.momentum, l.epsilon,
+                                     training && bn->is_training(), 1.0 - l.momentum, l.epsilon,
                                      at::globalContext().userEnabledCuDNN());
         }
         case KerasLayerType::Activation:
@@ -480,6 +481,20 @@ std::vector<WeightSlot> weightSlots(const KerasLayer& l, torch::nn::Module& m) {
             break;
     }
     return slots;
+}
+
+torch::Tensor toKerasLayout(const torch::Tensor& torch, const WeightSlot& slot) {
+    switch (slot.layout) {
+        case ArrayLayout::AsIs:
+            return torch;
+        case ArrayLayout::ConvKernel:
+            return torch.permute({2, 3, 1, 0});
+        case ArrayLayout::DepthwiseKernel:
+            return torch.permute({2, 3, 0, 1}).reshape(slot.kerasShape);
+        case ArrayLayout::DenseKernel:
+            return torch.t();
+    }
+    return torch;
 }
 
 torch::Tensor toTorchLayout(const torch::Tensor& keras, const WeightSlot& slot) {

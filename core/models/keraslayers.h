@@ -63,5 +63,7 @@ std::vector<WeightSlot> weightSlots(const KerasLayer& layer, torch::nn::Module& 
 
 /// A Keras-layout array (already of slot.kerasShape) in the slot's torch layout.
 torch::Tensor toTorchLayout(const torch::Tensor& keras, const WeightSlot& slot);
+/// The inverse: the slot's tensor in Keras's layout, of slot.kerasShape.
+torch::Tensor toKerasLayout(const torch::Tensor& torch, const WeightSlot& slot);
 
 }  // namespace convscope::keras

@@ -6,7 +6,9 @@
 
 namespace convscope {
 
-enum class Architecture { SmallConvNet, Vgg16, ResNet18, MobileNetV2 };
+/// Keras: a network built from a Keras model config (ModelConfig::kerasModel), any graph of
+/// the layers models/kerasconfig.h lists (models/kerasclassifier.h).
+enum class Architecture { SmallConvNet, Vgg16, ResNet18, MobileNetV2, Keras };
 /// Flatten + dense (the Keras blog's head), global average pooling + dense (CAM-ready), or
 /// the head the architecture was published with (VGG16: fc1, fc2, predictions, 4096 wide, as
 /// in Keras's and torchvision's VGG16; ResNet-18 and MobileNetV2: pooling + dense, as gap;
@@ -18,7 +20,7 @@ enum class Head { Flatten, GlobalAveragePool, Original };
 /// batch-norm epsilon 1e-3, Keras layer names), for Keras and TF.js weights.
 enum class Flavour { Standard, Keras };
 
-/// "small", "vgg16", "resnet18", "mobilenetv2"
+/// "small", "vgg16", "resnet18", "mobilenetv2", "keras"
 const char* architectureName(Architecture a);
 /// Throws convscope::Error for an unknown name.
 Architecture parseArchitecture(const std::string& name);
@@ -39,6 +41,14 @@ struct ModelConfig {
     int inputSize = 150;  ///< square inputs, inputSize x inputSize RGB
     int classCount = 2;
     double dropout = 0.5;
+    /// Architecture::Keras only: the JSON of Keras's model.to_json() or of a TF.js layers
+    /// model.json, as the user gave it. Its input layer takes inputSize x inputSize x 3.
+    std::string kerasModel;
+    /// Network surgery (models/kerassurgery.h), on a Keras network: everything after the layer
+    /// `cutAfter` is removed, the layers of `append` ("conv:256:3,maxpool:2,gap,dense:128")
+    /// follow it, then a new dense layer with one unit per class. Empty: no surgery.
+    std::string cutAfter;
+    std::string append;
 };
 
 /// One row of a model summary, in forward order.

@@ -36,6 +36,13 @@ void addModelConfig(nlohmann::json& j, const ModelConfig& m, bool withClassCount
     j["dropout"] = m.dropout;
     if (withClassCount)
         j["class_count"] = m.classCount;
+    if (m.architecture == Architecture::Keras) {
+        j["keras_model"] = nlohmann::json::parse(m.kerasModel);
+        if (!m.cutAfter.empty())
+            j["cut_after"] = m.cutAfter;
+        if (!m.append.empty())
+            j["append"] = m.append;
+    }
 }
 
 ModelConfig modelConfigFromJson(const nlohmann::json& j, bool withClassCount) {
@@ -47,6 +54,11 @@ ModelConfig modelConfigFromJson(const nlohmann::json& j, bool withClassCount) {
     m.dropout = j.at("dropout").get<double>();
     if (withClassCount)
         m.classCount = j.at("class_count").get<int>();
+    if (m.architecture == Architecture::Keras) {
+        m.kerasModel = j.at("keras_model").dump();
+        m.cutAfter = j.value("cut_after", "");
+        m.append = j.value("append", "");
+    }
     return m;
 }
 

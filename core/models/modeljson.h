@@ -18,7 +18,9 @@ nlohmann::json preprocessingToJson(const Preprocessing& p);
 Preprocessing preprocessingFromJson(const nlohmann::json& j);
 
 /// Adds "architecture", "head", "flavour", "input_size", "dropout" and, when `withClassCount`,
-/// "class_count" to the object `j`.
+/// "class_count" to the object `j`; for a Keras network also "keras_model" (the model config as
+/// a JSON object) and, with surgery, "cut_after" and "append". Throws nlohmann's parse_error
+/// for a kerasModel that is not JSON.
 void addModelConfig(nlohmann::json& j, const ModelConfig& m, bool withClassCount);
 /// Reads what addModelConfig writes from `j`; "flavour" may be absent (standard), and
 /// "class_count" is read only when `withClassCount`. Throws like preprocessingFromJson

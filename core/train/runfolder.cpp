@@ -70,7 +70,9 @@ void adoptStartingWeights(TrainConfig& c) {
         return;
     const WeightsFile file = WeightsFile::open(c.initialWeights, WeightsFile::Contents::Metadata);
     const std::optional<WeightsMetadata>& origin = file.metadata();
-    if (file.format() == WeightsFormat::KerasBackbone) {
+    // A Keras network built from its own config takes any Keras file's layers by name.
+    if (file.format() == WeightsFormat::KerasBackbone &&
+        c.model.architecture != Architecture::Keras) {
         if (c.model.architecture != origin->model.architecture)
             throw Error(c.initialWeights, "holds a " + file.description() + "; train it as " +
                                               architectureName(origin->model.architecture));
