@@ -34,9 +34,20 @@ CONVSCOPE_PY_PACKAGES=(
 CONVSCOPE_KERAS_PACKAGES=(keras==3.15.1 jax==0.10.2 jaxlib==0.10.2)
 # ONNX Runtime reads what `convscope export --onnx` writes (tests/e2e/test_onnx_export.py).
 CONVSCOPE_ONNX_PACKAGES=(onnxruntime==1.32.0 onnx==1.23.2)
+# TensorFlow.js's converter from pip (tests/keras/compare_tfjs_converter.py) in an environment of
+# its own: it brings TensorFlow 2.19, which wants numpy < 2.2 where the one above has 2.4.6.
+# tensorflow-decision-forests, which the converter imports at once, pins TensorFlow 2.19.0; ydf
+# 0.16 is generated for protobuf 6 where TensorFlow 2.19 wants protobuf < 6, hence ydf 0.15.0.
+CONVSCOPE_TFJS_VERSION=4.22.0
+CONVSCOPE_TFJS_PACKAGES=(
+  "tensorflowjs==$CONVSCOPE_TFJS_VERSION" tensorflow==2.19.0 tf-keras==2.19.0
+  tensorflow-decision-forests==1.12.0 ydf==0.15.0
+)
 CONVSCOPE_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/convscope"
 CONVSCOPE_VENV="${CONVSCOPE_VENV:-$CONVSCOPE_CACHE/venv-torch-$CONVSCOPE_TORCH_VERSION}"
 CONVSCOPE_PYTHON="$CONVSCOPE_VENV/bin/python"
+CONVSCOPE_TFJS_VENV="${CONVSCOPE_TFJS_VENV:-$CONVSCOPE_CACHE/venv-tfjs-$CONVSCOPE_TFJS_VERSION}"
+CONVSCOPE_TFJS_PYTHON="$CONVSCOPE_TFJS_VENV/bin/python"
 # The interpreter that makes the environment (python3 and python3-venv from the package list);
 # every test and bench then runs with the environment's own, CONVSCOPE_PYTHON.
 CONVSCOPE_BASE_PYTHON="${CONVSCOPE_BASE_PYTHON:-python3}"
@@ -99,12 +110,32 @@ convscope_install_onnx() {
     "import onnxruntime, onnx" "${CONVSCOPE_ONNX_PACKAGES[@]}"
 }
 
+# Only scripts/test calls this: the converter is a peer for the tests, not needed to run
+# ConvScope, so scripts/run does not fetch its 900 MB.
+convscope_install_tfjs() {
+  if [ -f "$CONVSCOPE_TFJS_VENV/.complete" ]; then
+    return 0
+  fi
+  echo "Setting up TensorFlow.js's converter $CONVSCOPE_TFJS_VERSION (TensorFlow, tf_keras)"
+  echo "for the TF.js checks in $CONVSCOPE_TFJS_VENV: a one-time download of about 900 MB"
+  echo "(2.9 GB installed), reused by later builds, clones and CI runs."
+  rm -rf "$CONVSCOPE_TFJS_VENV"
+  mkdir -p "$(dirname "$CONVSCOPE_TFJS_VENV")"
+  "$CONVSCOPE_BASE_PYTHON" -m venv "$CONVSCOPE_TFJS_VENV"
+  "$CONVSCOPE_TFJS_VENV/bin/pip" install --disable-pip-version-check -q \
+    "${CONVSCOPE_TFJS_PACKAGES[@]}" || return 1
+  TF_CPP_MIN_LOG_LEVEL=3 "$CONVSCOPE_TFJS_PYTHON" -c "import tensorflowjs, tf_keras, tensorflow" \
+    || return 1
+  touch "$CONVSCOPE_TFJS_VENV/.complete"
+}
+
 convscope_build() {
   local jobs
   jobs="$(nproc)"
   if [ ! -f "$CONVSCOPE_BUILD/build.ninja" ]; then
     cmake -S "$CONVSCOPE_ROOT" -B "$CONVSCOPE_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-      -DCONVSCOPE_PYTHON="$CONVSCOPE_PYTHON" "$@"
+      -DCONVSCOPE_PYTHON="$CONVSCOPE_PYTHON" -DCONVSCOPE_TFJS_PYTHON="$CONVSCOPE_TFJS_PYTHON" \
+      "$@"
   fi
   cmake --build "$CONVSCOPE_BUILD" -j "$jobs"
 }
