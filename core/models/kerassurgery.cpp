@@ -169,12 +169,6 @@ const KerasLayer* findLayer(const KerasModelConfig& config, const std::string& n
     return nullptr;
 }
 
-bool hasWeights(KerasLayerType t) {
-    return t == KerasLayerType::Conv2D || t == KerasLayerType::DepthwiseConv2D ||
-           t == KerasLayerType::SeparableConv2D || t == KerasLayerType::Dense ||
-           t == KerasLayerType::BatchNormalization;
-}
-
 bool isConvolution(KerasLayerType t) {
     return t == KerasLayerType::Conv2D || t == KerasLayerType::DepthwiseConv2D ||
            t == KerasLayerType::SeparableConv2D;
@@ -220,10 +214,10 @@ std::string freezePointOf(const KerasModelConfig& backbone, const std::string& o
     std::map<std::string, std::size_t> position;
     for (std::size_t i = 0; i < o.order.size(); ++i)
         position[o.order[i]] = i;
-    std::vector<bool> weightedAfter(o.order.size() + 1, false);
+    std::vector<bool> convolutionAfter(o.order.size() + 1, false);
     for (std::size_t i = o.order.size(); i-- > 0;) {
         const KerasLayer* l = findLayer(backbone, o.order[i]);
-        weightedAfter[i] = weightedAfter[i + 1] || (l && hasWeights(l->type));
+        convolutionAfter[i] = convolutionAfter[i + 1] || (l && isConvolution(l->type));
     }
     // A layer every path passes through: no edge jumps over its position.
     std::string lastMerge;
@@ -231,7 +225,7 @@ std::string freezePointOf(const KerasModelConfig& backbone, const std::string& o
     for (std::size_t i = 0; i < o.order.size(); ++i) {
         const KerasLayer* l = findLayer(backbone, o.order[i]);
         const bool throughAll = reach <= i;
-        if (l && throughAll && weightedAfter[i + 1] &&
+        if (l && throughAll && convolutionAfter[i + 1] &&
             (l->type == KerasLayerType::Add || l->type == KerasLayerType::Concatenate))
             lastMerge = l->name;
         if (const auto it = o.readers.find(o.order[i]); it != o.readers.end())

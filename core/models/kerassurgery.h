@@ -43,7 +43,7 @@ struct KerasNetworkPlan {
     Head headKind = Head::Original;
     std::string features;  ///< the backbone's output layer: what backboneOutputLayer() names
     /// The last block for two-phase fine-tuning (models/finetuning.h): the last Add or
-    /// Concatenate that every path passes through and that weights follow (InceptionV3's
+    /// Concatenate that every path passes through and that convolutions follow (InceptionV3's
     /// mixed9, MobileNetV2's block_15_add), else the layer before the last convolution.
     std::string freezePoint;
 };
