@@ -69,9 +69,9 @@ int predictCommand(const std::vector<std::string>& argv) {
         throw UsageError("predict takes a weights file and images or folders");
     if (args.flag("logits") && !args.flag("json"))
         throw UsageError("--logits adds the logits to --json output");
-    Predictor predictor(args.positionals()[0], fallbackMetadata(args));
+    Predictor predictor(args.positionals()[0], fallbackMetadata(args), kernelLayoutFromArgs(args));
     predictor.setDevice(deviceFromArgs(args), inferencePrecisionFromArgs(args));
-    if (!predictor.loadReport().notInFile.empty())
+    if (!predictor.loadReport().notInFile.empty() || !predictor.loadReport().notes.empty())
         std::fprintf(stderr, "%s: %s\n", args.positionals()[0].c_str(),
                      describe(predictor.loadReport()).c_str());
     const auto& names = predictor.metadata().classNames;
@@ -139,7 +139,7 @@ int evaluateCommand(const std::vector<std::string>& argv) {
     const Args args(argv, options, {"json"});
     if (args.positionals().size() != 2)
         throw UsageError("evaluate takes a weights file and a data folder");
-    Predictor predictor(args.positionals()[0], fallbackMetadata(args));
+    Predictor predictor(args.positionals()[0], fallbackMetadata(args), kernelLayoutFromArgs(args));
     predictor.setDevice(deviceFromArgs(args), inferencePrecisionFromArgs(args));
     const std::string splitName = args.text("split", "validation");
     std::optional<Split> split;
@@ -192,7 +192,7 @@ int evaluateCommand(const std::vector<std::string>& argv) {
 }
 
 int summaryCommand(const std::vector<std::string>& argv) {
-    const Args args(argv, {"size", "classes", "head", "flavour"}, {"json"});
+    const Args args(argv, {"size", "classes", "head", "flavour", "kernel-layout"}, {"json"});
     if (args.positionals().size() != 1)
         throw UsageError("summary takes an architecture name or a weights file");
     const std::string& what = args.positionals()[0];
@@ -222,7 +222,7 @@ int summaryCommand(const std::vector<std::string>& argv) {
     if (backbone) {
         origin = backbone->description() + ", preprocessing '" +
                  backbone->metadata()->preprocessing.name +
-                 "': " + describe(backbone->loadInto(*model).report);
+                 "': " + describe(backbone->loadInto(*model, kernelLayoutFromArgs(args)).report);
     }
     const auto layers = model->summary();
     std::int64_t total = 0;

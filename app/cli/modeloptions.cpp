@@ -9,8 +9,17 @@
 
 namespace convscope::cli {
 
-const std::set<std::string> kModelOptions{"arch", "size",    "classes", "labels",
-                                          "head", "flavour", "device",  "precision"};
+const std::set<std::string> kModelOptions{"arch",    "size",   "classes",   "labels",       "head",
+                                          "flavour", "device", "precision", "kernel-layout"};
+
+KernelLayout kernelLayoutFromArgs(const Args& args) {
+    const std::string name = args.text("kernel-layout", "auto");
+    try {
+        return parseKernelLayout(name);
+    } catch (const Error&) {
+        throw UsageError("--kernel-layout must be auto, tensorflow or theano, not '" + name + "'");
+    }
+}
 
 DeviceChoice deviceFromArgs(const Args& args) {
     return parseDevice(args.text("device", "auto"));

@@ -17,6 +17,10 @@ extern const std::set<std::string> kModelOptions;
 /// For weight files without ConvScope metadata: --arch, --size, --classes a,b,c [--head].
 std::optional<WeightsMetadata> fallbackMetadata(const Args& args);
 
+/// --kernel-layout auto|tensorflow|theano (default auto): how a Keras file's conv kernels and
+/// the dense layer after Flatten are read (io/kernellayout.h).
+KernelLayout kernelLayoutFromArgs(const Args& args);
+
 /// --device (default auto: the GPU when there is one).
 DeviceChoice deviceFromArgs(const Args& args);
 /// --precision for inference commands; fp32 unless asked, so that results match the
