@@ -38,18 +38,19 @@ std::string dimsText(const OnnxModelInfo::Tensor& t) {
 int exportCommand(const std::vector<std::string>& argv) {
     const Args args(argv,
                     {"onnx", "keras-model", "preprocessing", "arch", "size", "classes", "labels",
-                     "head", "flavour"},
+                     "head", "flavour", "kernel-layout"},
                     {"softmax", "json"});
     const auto out = args.value("onnx");
     if (!out)
         throw UsageError("export needs --onnx OUT.onnx");
     OnnxExportOptions options;
     options.softmax = args.flag("softmax");
+    options.kernelLayout = kernelLayoutFromArgs(args);
     OnnxModelInfo info;
     if (const auto kerasModel = args.value("keras-model")) {
         if (args.positionals().size() > 1)
             throw UsageError("export --keras-model takes at most one weights file");
-        for (const char* option : {"arch", "head", "flavour"})
+        for (const char* option : {"arch", "head", "flavour", "kernel-layout"})
             if (args.value(option))
                 throw UsageError(std::string("--") + option +
                                  " does not apply to --keras-model (the model file says)");

@@ -114,7 +114,7 @@ int filtersCommand(const std::vector<std::string>& argv) {
                     {"maximize", "json"});
     if (args.positionals().size() != 1)
         throw UsageError("filters takes one weights file");
-    Inspector inspector(args.positionals()[0], fallbackMetadata(args));
+    Inspector inspector(args.positionals()[0], fallbackMetadata(args), kernelLayoutFromArgs(args));
     inspector.setDevice(deviceFromArgs(args));
     const bool maximize = args.flag("maximize");
     const std::string layer = requireLayer(args, inspector, !maximize);
@@ -150,7 +150,7 @@ int featureMapsCommand(const std::vector<std::string>& argv) {
                     {"shared-range", "json"});
     if (args.positionals().size() != 2)
         throw UsageError("featuremaps takes a weights file and an image");
-    Inspector inspector(args.positionals()[0], fallbackMetadata(args));
+    Inspector inspector(args.positionals()[0], fallbackMetadata(args), kernelLayoutFromArgs(args));
     inspector.setDevice(deviceFromArgs(args));
     const std::string layer = requireLayer(args, inspector, false);
     const auto out = args.value("out");
@@ -183,7 +183,7 @@ int camCommand(const std::vector<std::string>& argv) {
                     {"json", "no-box"});
     if (args.positionals().size() != 2)
         throw UsageError("cam takes a weights file and an image");
-    Inspector inspector(args.positionals()[0], fallbackMetadata(args));
+    Inspector inspector(args.positionals()[0], fallbackMetadata(args), kernelLayoutFromArgs(args));
     inspector.setDevice(deviceFromArgs(args));
     const auto& names = inspector.metadata().classNames;
     int classIndex = -1;

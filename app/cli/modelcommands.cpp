@@ -70,9 +70,9 @@ int predictCommand(const std::vector<std::string>& argv) {
         throw UsageError("predict takes a weights file and images or folders");
     if (args.flag("logits") && !args.flag("json"))
         throw UsageError("--logits adds the logits to --json output");
-    Predictor predictor(args.positionals()[0], fallbackMetadata(args));
+    Predictor predictor(args.positionals()[0], fallbackMetadata(args), kernelLayoutFromArgs(args));
     predictor.setDevice(deviceFromArgs(args), inferencePrecisionFromArgs(args));
-    if (!predictor.loadReport().notInFile.empty())
+    if (!predictor.loadReport().notInFile.empty() || !predictor.loadReport().notes.empty())
         std::fprintf(stderr, "%s: %s\n", args.positionals()[0].c_str(),
                      describe(predictor.loadReport()).c_str());
     const auto& names = predictor.metadata().classNames;
@@ -140,7 +140,7 @@ int evaluateCommand(const std::vector<std::string>& argv) {
     const Args args(argv, options, {"json"});
     if (args.positionals().size() != 2)
         throw UsageError("evaluate takes a weights file and a data folder");
-    Predictor predictor(args.positionals()[0], fallbackMetadata(args));
+    Predictor predictor(args.positionals()[0], fallbackMetadata(args), kernelLayoutFromArgs(args));
     predictor.setDevice(deviceFromArgs(args), inferencePrecisionFromArgs(args));
     const std::string splitName = args.text("split", "validation");
     std::optional<Split> split;
@@ -212,7 +212,9 @@ bool isKerasModelFile(const std::string& path, const Args& args) {
 }  // namespace
 
 int summaryCommand(const std::vector<std::string>& argv) {
-    const Args args(argv, {"size", "classes", "head", "flavour", "cut-after", "append"}, {"json"});
+    const Args args(argv,
+                    {"size", "classes", "head", "flavour", "cut-after", "append", "kernel-layout"},
+                    {"json"});
     if (args.positionals().size() != 1)
         throw UsageError("summary takes an architecture name, a weights file or a Keras model");
     const std::string& what = args.positionals()[0];
@@ -246,7 +248,7 @@ int summaryCommand(const std::vector<std::string>& argv) {
     if (backbone) {
         origin = backbone->description() + ", preprocessing '" +
                  backbone->metadata()->preprocessing.name +
-                 "': " + describe(backbone->loadInto(*model).report);
+                 "': " + describe(backbone->loadInto(*model, kernelLayoutFromArgs(args)).report);
     }
     const auto layers = model->summary();
     std::int64_t total = 0;

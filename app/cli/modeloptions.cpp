@@ -12,8 +12,9 @@
 
 namespace convscope::cli {
 
-const std::set<std::string> kModelOptions{"arch",    "size",   "classes",   "labels",    "head",
-                                          "flavour", "device", "precision", "cut-after", "append"};
+const std::set<std::string> kModelOptions{"arch",      "size",    "classes",      "labels",
+                                          "head",      "flavour", "device",       "precision",
+                                          "cut-after", "append",  "kernel-layout"};
 
 void networkFromArgs(const Args& args, ModelConfig& m, int defaultSize,
                      const std::optional<std::string>& given) {
@@ -39,6 +40,15 @@ void networkFromArgs(const Args& args, ModelConfig& m, int defaultSize,
     if (!m.append.empty() && m.cutAfter.empty())
         throw UsageError("--append needs --cut-after LAYER: where the new layers go");
     m.inputSize = int(args.integer("size", ownSize > 0 ? ownSize : defaultSize));
+}
+
+KernelLayout kernelLayoutFromArgs(const Args& args) {
+    const std::string name = args.text("kernel-layout", "auto");
+    try {
+        return parseKernelLayout(name);
+    } catch (const Error&) {
+        throw UsageError("--kernel-layout must be auto, tensorflow or theano, not '" + name + "'");
+    }
 }
 
 DeviceChoice deviceFromArgs(const Args& args) {

@@ -24,6 +24,10 @@ std::optional<WeightsMetadata> fallbackMetadata(const Args& args);
 void networkFromArgs(const Args& args, ModelConfig& m, int defaultSize,
                      const std::optional<std::string>& arch = std::nullopt);
 
+/// --kernel-layout auto|tensorflow|theano (default auto): how a Keras file's conv kernels and
+/// the dense layer after Flatten are read (io/kernellayout.h).
+KernelLayout kernelLayoutFromArgs(const Args& args);
+
 /// --device (default auto: the GPU when there is one).
 DeviceChoice deviceFromArgs(const Args& args);
 /// --precision for inference commands; fp32 unless asked, so that results match the

@@ -64,6 +64,9 @@ TrainConfig trainConfigFromArgs(const Args& args) {
     c.threads = int(args.integer("threads", 0));
     c.loaderWorkers = int(args.integer("workers", 0));
     c.initialWeights = args.text("weights", "");
+    c.initialKernelLayout = kernelLayoutFromArgs(args);
+    if (args.value("kernel-layout") && c.initialWeights.empty())
+        throw UsageError("--kernel-layout says how to read --weights; give --weights too");
     c.freezeUpTo = args.text("freeze-up-to", "");
     c.model.flavour = parseFlavour(args.text("flavour", "standard"));
     if (!c.initialWeights.empty()) {
@@ -125,6 +128,7 @@ std::set<std::string> trainOptionNames() {
                                   "threads",
                                   "workers",
                                   "weights",
+                                  "kernel-layout",
                                   "freeze-up-to",
                                   "flavour",
                                   "features-cache",

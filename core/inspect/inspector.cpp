@@ -170,10 +170,11 @@ struct Inspector::Impl {
     }
 };
 
-Inspector::Inspector(const std::string& weightsPath, const std::optional<WeightsMetadata>& fallback)
+Inspector::Inspector(const std::string& weightsPath, const std::optional<WeightsMetadata>& fallback,
+                     KernelLayout layout)
     : m_impl(std::make_unique<Impl>()) {
     atBoundary(weightsPath, [&] {
-        m_impl->model = loadForInference(weightsPath, fallback, m_impl->metadata);
+        m_impl->model = loadForInference(weightsPath, fallback, m_impl->metadata, nullptr, layout);
         m_impl->prepare();
     });
 }

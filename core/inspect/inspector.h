@@ -1,6 +1,7 @@
 #pragma once
 
 #include "data/rgbimage.h"
+#include "io/kernellayout.h"
 #include "io/weightsmetadata.h"
 #include "runtime.h"
 
@@ -99,9 +100,11 @@ using InspectProgress = std::function<void(int done, int total)>;
 /// training. One Inspector is used by one thread at a time. Errors: convscope::Error.
 class Inspector {
 public:
-    /// Loads a weight file as Predictor does (metadata from the file, else `fallback`).
+    /// Loads a weight file as Predictor does (metadata from the file, else `fallback`; Keras
+    /// conv kernels read in `layout`).
     explicit Inspector(const std::string& weightsPath,
-                       const std::optional<WeightsMetadata>& fallback = {});
+                       const std::optional<WeightsMetadata>& fallback = {},
+                       KernelLayout layout = KernelLayout::Auto);
     /// Inspects a copy of an in-memory model.
     Inspector(const std::shared_ptr<ClassifierImpl>& model, const WeightsMetadata& metadata);
     ~Inspector();

@@ -22,7 +22,7 @@ struct StopForward {};
 
 Classifier loadForInference(const std::string& weightsPath,
                             const std::optional<WeightsMetadata>& fallback,
-                            WeightsMetadata& metadata, LoadReport* report) {
+                            WeightsMetadata& metadata, LoadReport* report, KernelLayout layout) {
     const WeightsFile file = WeightsFile::open(weightsPath);
     const WeightsFormat format = file.format();
     auto stored = file.metadata();
@@ -76,7 +76,7 @@ Classifier loadForInference(const std::string& weightsPath,
         throw Error(weightsPath, "the class names do not match the model's class count (" +
                                      std::to_string(metadata.model.classCount) + ")");
     Classifier model = makeClassifier(metadata.model);
-    const PretrainedLoad loaded = file.loadInto(*model);
+    const PretrainedLoad loaded = file.loadInto(*model, layout);
     if (format == WeightsFormat::TorchPth &&
         (!loaded.report.mismatched.empty() || !loaded.report.notInFile.empty()))
         throw Error(weightsPath, "does not fill the model: " + describe(loaded.report));

@@ -19,10 +19,11 @@ namespace convscope {
 /// backbone takes its class names and head from `fallback` (the head is untrained). A
 /// fallback input size > 0 is a choice made by hand: a .pth or Keras backbone takes it, a
 /// ConvScope file refuses another size than its own; 0 means not given (150 without
-/// metadata). Throws convscope::Error naming the file.
+/// metadata). Keras conv kernels are read in `layout`. Throws convscope::Error naming the file.
 Classifier loadForInference(const std::string& weightsPath,
                             const std::optional<WeightsMetadata>& fallback,
-                            WeightsMetadata& metadata, LoadReport* report = nullptr);
+                            WeightsMetadata& metadata, LoadReport* report = nullptr,
+                            KernelLayout layout = KernelLayout::Auto);
 
 /// [N, 3, H, W] float pixels in 0..255 (RGB) to what the network expects: to BGR when the
 /// preprocessing says so, x * rescale, then (x - mean) / std per channel. Differentiable.

@@ -38,10 +38,12 @@ struct Predictor::Impl {
     }
 };
 
-Predictor::Predictor(const std::string& weightsPath, const std::optional<WeightsMetadata>& fallback)
+Predictor::Predictor(const std::string& weightsPath, const std::optional<WeightsMetadata>& fallback,
+                     KernelLayout layout)
     : m_impl(std::make_unique<Impl>()) {
     atBoundary(weightsPath, [&] {
-        m_impl->model = loadForInference(weightsPath, fallback, m_impl->metadata, &m_impl->report);
+        m_impl->model =
+            loadForInference(weightsPath, fallback, m_impl->metadata, &m_impl->report, layout);
     });
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "data/rgbimage.h"
+#include "io/kernellayout.h"
 #include "io/weightsmetadata.h"
 #include "runtime.h"
 #include "train/evaluation.h"
@@ -34,10 +35,12 @@ public:
     /// its architecture and class count itself (input 224, torchvision preprocessing); its
     /// classes are "class_0", ... unless `fallback` names them (the count must agree). A Keras
     /// backbone brings its architecture, flavour, preprocessing and input size; `fallback`
-    /// gives the class names and its head stays untrained (see loadReport()).
+    /// gives the class names and its head stays untrained (see loadReport()). Keras files
+    /// have their conv kernels read in `layout` (io/kernellayout.h).
     /// Throws convscope::Error naming the file.
     explicit Predictor(const std::string& weightsPath,
-                       const std::optional<WeightsMetadata>& fallback = {});
+                       const std::optional<WeightsMetadata>& fallback = {},
+                       KernelLayout layout = KernelLayout::Auto);
     ~Predictor();
     Predictor(Predictor&&) noexcept;
 

@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "io/kerasweights.h"
+#include "io/kernellayout.h"
 #include "models/kerasclassifier.h"
 #include "models/modeljson.h"
 #include "util/text.h"
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -193,8 +195,75 @@ std::vector<const WeightArray*> arraysInModelOrder(const ModelLayer& layer,
     return named;
 }
 
+/// The dense layer that reads the flattened feature maps and their shape: the model's first
+/// dense layer, whose inputs are the last convolution's channels times a square map.
+struct FlattenInput {
+    const ModelLayer* dense = nullptr;
+    std::int64_t channels = 0;
+    std::int64_t side = 0;
+};
+
+FlattenInput flattenInputOf(const std::vector<ModelLayer>& layers) {
+    std::int64_t channels = 0;
+    for (const ModelLayer& layer : layers) {
+        const torch::Tensor& first = layer.tensors.front().second;
+        if (layer.kind == LayerKind::Conv || layer.kind == LayerKind::DepthwiseConv)
+            channels = first.size(0);
+        if (layer.kind != LayerKind::Dense)
+            continue;
+        const std::int64_t inputs = first.size(1);
+        if (channels == 0 || inputs % channels != 0)
+            return {};
+        const auto side = std::int64_t(std::llround(std::sqrt(double(inputs / channels))));
+        if (side * side != inputs / channels)
+            return {};
+        return {&layer, channels, side};
+    }
+    return {};
+}
+
+/// The plain convolution kernels of the pairs, with the shapes the layout is judged by.
+std::vector<ConvKernelShapes> convKernels(const Pairs& pairs) {
+    std::vector<ConvKernelShapes> kernels;
+    for (const auto& [layer, weights] : pairs) {
+        if (layer->kind != LayerKind::Conv || weights->weights.size() != layer->tensors.size())
+            continue;
+        const auto arrays = arraysInModelOrder(*layer, *weights);
+        kernels.push_back(
+            {layer->name, arrays.front()->shape, layer->tensors.front().second.sizes().vec()});
+    }
+    return kernels;
+}
+
+/// A stored array in the model's torch layout: Theano's kernels made TensorFlow's first (as
+/// Keras 2's preprocess_weights_for_loading does: transpose, then convert_kernel's flip), and
+/// the (C, H, W) rows of the dense layer after Flatten put in ConvScope's (H, W, C) order
+/// (Keras's convert_dense_weights_data_format to channels_last).
+torch::Tensor fromFile(torch::Tensor k, const ModelLayer& layer, const std::string& name,
+                       const ResolvedKernelLayout& layout, const FlattenInput& flatten) {
+    if (layer.kind == LayerKind::Conv && name == "kernel:0" && k.dim() == 4) {
+        if (layout.outInHw)
+            k = k.permute({2, 3, 1, 0});
+        if (layout.flipped)
+            k = k.flip({0, 1});
+    }
+    const std::int64_t c = flatten.channels, side = flatten.side;
+    if (layout.channelsFirstFlatten && &layer == flatten.dense && name == "kernel:0" &&
+        k.dim() == 2 && side > 1 && k.size(0) == c * side * side)
+        k = k.reshape({c, side, side, k.size(1)})
+                .permute({1, 2, 0, 3})
+                .reshape({c * side * side, k.size(1)});
+    return fromKeras(k, layer.kind, name);
+}
+
 /// Converts and checks every pair first, so that a mismatch leaves the model untouched.
-void assign(const Pairs& pairs, const std::string& path, LoadReport& report) {
+void assign(const Pairs& pairs, const std::vector<ModelLayer>& layers, const KerasWeightsFile& file,
+            KernelLayout asked, const std::string& path, LoadReport& report) {
+    const ResolvedKernelLayout layout =
+        resolveKernelLayout(file.kerasVersion, file.backend, convKernels(pairs), asked, path);
+    if (!layout.note.empty())
+        report.notes.push_back(layout.note);
+    const FlattenInput flatten = flattenInputOf(layers);
     std::vector<std::pair<torch::Tensor, torch::Tensor>> assignments;
     std::vector<std::string> problems;
     for (const auto& [layer, weights] : pairs) {
@@ -217,7 +286,7 @@ void assign(const Pairs& pairs, const std::string& path, LoadReport& report) {
             }
             const torch::Tensor stored =
                 torch::from_blob(const_cast<float*>(a.values.data()), a.shape, torch::kFloat32);
-            const torch::Tensor converted = fromKeras(stored, layer->kind, name);
+            const torch::Tensor converted = fromFile(stored, *layer, name, layout, flatten);
             if (converted.sizes() != target.sizes()) {
                 problems.push_back(layer->name + "/" + name + ": file " +
                                    shapeText(stored.sizes().vec()) + ", model expects " +
@@ -260,6 +329,8 @@ std::string describe(const LoadReport& r) {
     if (!r.notInFile.empty())
         out += "; kept " + std::to_string(r.notInFile.size()) +
                " not in the file as initialised: " + list(r.notInFile);
+    for (const std::string& note : r.notes)
+        out += "; " + note;
     return out;
 }
 
@@ -302,13 +373,15 @@ std::optional<WeightsMetadata> metadataOf(const KerasWeightsFile& file, const st
     return metadataFromJson(it->second, path);
 }
 
-LoadReport loadModelWeights(const std::string& path, ClassifierImpl& model, bool byName) {
-    return atBoundary(
-        path, [&] { return loadModelWeights(readKerasWeights(path), path, model, byName); });
+LoadReport loadModelWeights(const std::string& path, ClassifierImpl& model, bool byName,
+                            KernelLayout layout) {
+    return atBoundary(path, [&] {
+        return loadModelWeights(readKerasWeights(path), path, model, byName, layout);
+    });
 }
 
 LoadReport loadModelWeights(const KerasWeightsFile& file, const std::string& path,
-                            ClassifierImpl& model, bool byName) {
+                            ClassifierImpl& model, bool byName, KernelLayout layout) {
     LoadReport report;
     report.metadata = metadataOf(file, path);
     if (auto* keras = dynamic_cast<KerasClassifierImpl*>(&model)) {
@@ -328,9 +401,25 @@ LoadReport loadModelWeights(const KerasWeightsFile& file, const std::string& pat
             fileLayers.push_back(&l);
 
     Pairs pairs;
-    if (byName) {
+    if (byName)
         pairs = pairByName(layers, fileLayers, report, {});
-    } else {
+    // Keras's own load_weights matches in order unless asked otherwise; a Keras file none of
+    // whose names match, or a Keras 1 file (its names are Keras 1's automatic ones:
+    // convolution2d_1 for conv2d, dense_1 and dense_2 for dense and dense_1) whose names do
+    // not pair every layer, is loaded that way when the numbers of layers with weights agree.
+    const bool partial = pairs.size() < layers.size() || pairs.size() < fileLayers.size();
+    if (byName && !report.metadata && !fileLayers.empty() && fileLayers.size() == layers.size() &&
+        (pairs.empty() || (partial && isKerasOneVersion(file.kerasVersion)))) {
+        pairs.clear();
+        byName = false;
+        report.notInFile.clear();
+        report.notInModel.clear();
+        report.notes.push_back(
+            "no layer name matched: loaded in order, as Keras's load_weights "
+            "does (" +
+            fileLayers.front()->name + " into " + layers.front().name + ", ...)");
+    }
+    if (!byName) {
         if (fileLayers.size() != layers.size()) {
             throw Error(path, "has " + std::to_string(fileLayers.size()) +
                                   " layers with weights, the model " +
@@ -342,12 +431,12 @@ LoadReport loadModelWeights(const KerasWeightsFile& file, const std::string& pat
     }
     if (pairs.empty())
         throw Error(path, "no layer of this file matches the model (wrong architecture?)");
-    assign(pairs, path, report);
+    assign(pairs, layers, file, layout, path, report);
     return report;
 }
 
 LoadReport loadBackboneWeights(const KerasWeightsFile& file, const std::string& source,
-                               ClassifierImpl& model) {
+                               ClassifierImpl& model, KernelLayout layout) {
     if (auto* keras = dynamic_cast<KerasClassifierImpl*>(&model)) {
         LoadReport loaded = keras->loadKerasWeights(file, source);
         if (loaded.loaded.empty())
@@ -380,7 +469,7 @@ LoadReport loadBackboneWeights(const KerasWeightsFile& file, const std::string& 
         throw Error(source, "lacks " + std::to_string(missing.size()) +
                                 " backbone layers of the model, nothing loaded: " + text);
     }
-    assign(pairs, source, report);
+    assign(pairs, layers, file, layout, source, report);
     return report;
 }
 

@@ -159,7 +159,8 @@ OnnxModelInfo exportOnnx(const std::string& weightsPath, const std::string& outP
     GraphBuilder graph(weightsPath);
     Value output;
     atBoundary(weightsPath, [&] {
-        Classifier model = loadForInference(weightsPath, fallback, metadata, &report);
+        Classifier model =
+            loadForInference(weightsPath, fallback, metadata, &report, options.kernelLayout);
         if (!report.notInFile.empty() || !report.mismatched.empty()) {
             std::vector<std::string> left = report.notInFile;
             left.insert(left.end(), report.mismatched.begin(), report.mismatched.end());

@@ -4,6 +4,7 @@
 // engines run without ConvScope. Plain structs, free of LibTorch and ONNX's headers, for any
 // front end.
 
+#include "io/kernellayout.h"
 #include "io/weightsmetadata.h"
 #include "models/preprocessing.h"
 
@@ -22,6 +23,8 @@ struct OnnxExportOptions {
     /// Ends the graph with a softmax over the classes: the output is then "probabilities", and
     /// the metadata says so ("softmax_applied": true).
     bool softmax = false;
+    /// How exportOnnx reads a Keras file's conv kernels (io/kernellayout.h).
+    KernelLayout kernelLayout = KernelLayout::Auto;
 };
 
 /// What an ONNX file holds, as describeOnnxFile() reads it back.

@@ -2,8 +2,9 @@
 
 namespace convscope {
 
-PretrainedLoad loadPretrainedWeights(const std::string& path, ClassifierImpl& model) {
-    return WeightsFile::open(path).loadInto(model);
+PretrainedLoad loadPretrainedWeights(const std::string& path, ClassifierImpl& model,
+                                     KernelLayout layout) {
+    return WeightsFile::open(path).loadInto(model, layout);
 }
 
 std::optional<WeightsMetadata> readPretrainedMetadata(const std::string& path) {

@@ -208,7 +208,7 @@ int WeightsFile::statedInputSize() const {
     return m_impl->statedInputSize;
 }
 
-PretrainedLoad WeightsFile::loadInto(ClassifierImpl& model) const {
+PretrainedLoad WeightsFile::loadInto(ClassifierImpl& model, KernelLayout layout) const {
     const Impl& f = *m_impl;
     return atBoundary(f.path, [&] {
         if (!f.withValues)
@@ -223,14 +223,14 @@ PretrainedLoad WeightsFile::loadInto(ClassifierImpl& model) const {
                                     f.path + ")");
         switch (f.format) {
             case WeightsFormat::Hdf5:
-                out.report = loadModelWeights(f.keras, f.path, model, /*byName=*/true);
+                out.report = loadModelWeights(f.keras, f.path, model, /*byName=*/true, layout);
                 break;
             case WeightsFormat::TorchPth:
                 out.report = loadTorchvisionWeights(f.torch, model, f.path);
                 break;
             case WeightsFormat::KerasBackbone:
             case WeightsFormat::KerasModel:
-                out.report = loadBackboneWeights(f.keras, f.path, model);
+                out.report = loadBackboneWeights(f.keras, f.path, model, layout);
                 break;
         }
         if (f.metadata)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "io/kernellayout.h"
 #include "io/weightsmetadata.h"
 
 #include <memory>
@@ -80,9 +81,10 @@ public:
 
     /// Loads the tensors into `model` by layer name: an HDF5 file as
     /// loadModelWeights(byName), a .pth as loadTorchvisionWeights (its head skipped when
-    /// shapes differ), a Keras backbone as loadBackboneWeights. On any error the model is
-    /// untouched. Throws convscope::Error naming the file, also when opened without values.
-    PretrainedLoad loadInto(ClassifierImpl& model) const;
+    /// shapes differ), a Keras backbone as loadBackboneWeights; the Keras formats read their
+    /// conv kernels in `layout` (io/kernellayout.h; a .pth ignores it). On any error the model
+    /// is untouched. Throws convscope::Error naming the file, also when opened without values.
+    PretrainedLoad loadInto(ClassifierImpl& model, KernelLayout layout = KernelLayout::Auto) const;
 
 private:
     struct Impl;

@@ -28,6 +28,9 @@ struct LoadReport {
     /// class count or head), by their first differing tensor:
     /// "fc.weight: file (1000, 512), model (5, 512)".
     std::vector<std::string> mismatched;
+    /// How the file was read where it was not plain, in words: layers matched in order for
+    /// want of matching names, Theano kernels (io/kernellayout.h), a layout left to guess.
+    std::vector<std::string> notes;
     std::optional<WeightsMetadata> metadata;  ///< when the file carries ConvScope metadata
 };
 

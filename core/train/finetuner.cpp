@@ -135,6 +135,7 @@ TrainConfig FineTuner::phaseConfig(const FineTuneConfig& config, int phase) {
     }
     c.epochs = config.fineTuneEpochs;
     c.initialWeights = (fs::path(config.base.runDir) / phaseFolder(1) / "weights.h5").string();
+    c.initialKernelLayout = KernelLayout::Auto;  // phase 1 wrote it in ConvScope's layout
     c.freezeUpTo = lastBlockFreezePoint(c.model);
     c.bottleneck = false;
     c.featuresCache.clear();

@@ -119,6 +119,7 @@ std::string toJson(const TrainConfig& c) {
         {"loader_workers", c.loaderWorkers},
         {"cache_budget_bytes", c.cacheBudgetBytes},
         {"initial_weights", c.initialWeights},
+        {"initial_kernel_layout", kernelLayoutName(c.initialKernelLayout)},
         {"freeze_up_to", c.freezeUpTo},
         {"bottleneck", c.bottleneck},
         {"features_cache", c.featuresCache},
@@ -176,6 +177,7 @@ TrainConfig trainConfigFromJson(const std::string& text, const std::string& sour
         c.loaderWorkers = j.at("loader_workers");
         c.cacheBudgetBytes = j.at("cache_budget_bytes");
         c.initialWeights = j.at("initial_weights");
+        c.initialKernelLayout = parseKernelLayout(j.value("initial_kernel_layout", "auto"));
         c.freezeUpTo = j.at("freeze_up_to");
         c.bottleneck = j.value("bottleneck", false);  // absent in runs from before it existed
         c.featuresCache = j.value("features_cache", std::string());

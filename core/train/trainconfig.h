@@ -1,6 +1,7 @@
 #pragma once
 
 #include "augment/augmentparams.h"
+#include "io/kernellayout.h"
 #include "models/modelconfig.h"
 #include "models/preprocessing.h"
 #include "runtime.h"
@@ -54,6 +55,8 @@ struct TrainConfig {
     /// Weights to start from: HDF5 (by layer name) or a torchvision .pth; a file that says how
     /// its inputs were preprocessed sets `preprocessing` (see io/pretrained.h).
     std::string initialWeights;
+    /// How a Keras initialWeights file's conv kernels are read (io/kernellayout.h).
+    KernelLayout initialKernelLayout = KernelLayout::Auto;
     std::string freezeUpTo;  ///< layer name; empty = train everything
     /// Bottleneck features: run the frozen backbone once over the training and validation
     /// images (no augmentation), cache what it outputs, and train only the head on that.

@@ -319,7 +319,8 @@ Trainer::Impl::Session Trainer::Impl::buildSession(const RunData& data) {
     s.model = makeClassifier(c.model);
     s.metadata = {c.model, data.index->classNames(), c.preprocessing};
     if (!c.initialWeights.empty()) {
-        const PretrainedLoad loaded = loadPretrainedWeights(c.initialWeights, *s.model);
+        const PretrainedLoad loaded =
+            loadPretrainedWeights(c.initialWeights, *s.model, c.initialKernelLayout);
         if (!loaded.description.empty())
             observer->onMessage(loaded.description + ", preprocessing '" + c.preprocessing.name +
                                 "': " + describe(loaded.report));
