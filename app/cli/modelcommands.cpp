@@ -276,7 +276,7 @@ int summaryCommand(const std::vector<std::string>& argv) {
         std::printf("%s\n", origin.c_str());
     std::printf("%s%s, head %s, input %dx%dx3, %d classes\n\n",
                 architectureName(config.architecture),
-                config.flavour == Flavour::Keras ? " (Keras flavour)" : "", headName(config.head),
+                config.flavour == Flavour::Keras ? " (Keras flavour)" : "", headName(model->config().head),
                 config.inputSize, config.inputSize, config.classCount);
     int nameWidth = 26;  // Keras-flavour names run longer ("expanded_conv_depthwise_relu")
     for (const auto& l : layers)

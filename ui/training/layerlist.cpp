@@ -2,9 +2,11 @@
 
 #include "util/text.h"
 
+#include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLocale>
+#include <QPushButton>
 #include <QSignalBlocker>
 #include <QTreeWidget>
 #include <QVBoxLayout>
@@ -18,7 +20,11 @@ enum Column { Name, Kind, Shape, Parameters, Trainable };
 }  // namespace
 
 LayerList::LayerList(QWidget* parent)
-    : QWidget(parent), m_tree(new QTreeWidget), m_totals(new QLabel) {
+    : QWidget(parent),
+      m_tree(new QTreeWidget),
+      m_totals(new QLabel),
+      m_cut(new QPushButton(tr("Cut here"))),
+      m_addBlock(new QPushButton(tr("Add a block…"))) {
     m_tree->setColumnCount(5);
     m_tree->setHeaderLabels(
         {tr("Layer"), tr("Kind"), tr("Output shape"), tr("Parameters"), tr("Trainable")});
@@ -30,8 +36,17 @@ LayerList::LayerList(QWidget* parent)
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_tree, 1);
-    layout->addWidget(m_totals);
+    auto* bottom = new QHBoxLayout;
+    bottom->addWidget(m_totals, 1);
+    bottom->addWidget(m_cut);
+    bottom->addWidget(m_addBlock);
+    layout->addLayout(bottom);
     connect(m_tree, &QTreeWidget::itemChanged, this, &LayerList::onItemChanged);
+    connect(m_tree, &QTreeWidget::itemSelectionChanged, this, &LayerList::refresh);
+    connect(m_cut, &QPushButton::clicked, this, [this] { Q_EMIT cutRequested(selectedLayer()); });
+    connect(m_addBlock, &QPushButton::clicked, this,
+            [this] { Q_EMIT addBlockRequested(selectedLayer()); });
+    setSurgeryEnabled(false);
     refresh();
 }
 
@@ -89,6 +104,24 @@ void LayerList::setMinimumFreeze(const QString& layer) {
         Q_EMIT freezeChanged(freezeUpTo());
 }
 
+void LayerList::setSurgeryEnabled(bool on, const QString& whyNot) {
+    m_surgery = on;
+    m_cut->setToolTip(on ? tr("Remove every layer after the selected one; a new dense layer with "
+                              "one unit per class follows it, and pretrained weights stay for "
+                              "what remains")
+                         : whyNot);
+    m_addBlock->setToolTip(on ? tr("Append layers after the cut (or after the selected layer): "
+                                   "conv, sepconv, maxpool, avgpool, gap, flatten, bn, relu, "
+                                   "dense, dropout")
+                              : whyNot);
+    refresh();
+}
+
+QString LayerList::selectedLayer() const {
+    const QList<QTreeWidgetItem*> selected = m_tree->selectedItems();
+    return selected.isEmpty() ? QString() : selected.front()->text(Name);
+}
+
 qint64 LayerList::frozenParameters() const {
     qint64 sum = 0;
     for (int i = 0; i <= frozenThrough(); ++i)
@@ -128,6 +161,8 @@ void LayerList::refresh() {
             item->setFlags(i <= locked ? flags & ~Qt::ItemIsEnabled : flags | Qt::ItemIsEnabled);
         }
     }
+    m_cut->setEnabled(m_surgery && !selectedLayer().isEmpty());
+    m_addBlock->setEnabled(m_surgery && !m_layers.empty());
     const QLocale locale;
     m_totals->setText(m_layers.empty() ? tr("Layers appear once the model is built…")
                                        : tr("Trainable %1 / frozen %2 parameters")

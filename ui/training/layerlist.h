@@ -7,6 +7,7 @@
 #include <vector>
 
 class QLabel;
+class QPushButton;
 class QTreeWidget;
 class QTreeWidgetItem;
 
@@ -30,6 +31,14 @@ public:
     /// (the backbone in bottleneck mode); empty to lift it.
     void setMinimumFreeze(const QString& layer);
 
+    /// Network surgery from the list: "Cut here" on the selected layer, "Add a block…" after
+    /// it. Off (with `whyNot` as the buttons' tooltip) for networks that cannot be cut.
+    void setSurgeryEnabled(bool on, const QString& whyNot = {});
+    /// The selected layer's name; empty when none is selected.
+    QString selectedLayer() const;
+    QPushButton* cutButton() const { return m_cut; }
+    QPushButton* addBlockButton() const { return m_addBlock; }
+
     qint64 trainableParameters() const;
     qint64 frozenParameters() const;
     QTreeWidget* tree() const { return m_tree; }
@@ -37,6 +46,8 @@ public:
 
 Q_SIGNALS:
     void freezeChanged(const QString& layer);
+    void cutRequested(const QString& layer);
+    void addBlockRequested(const QString& layer);
 
 private:
     int indexOf(const QString& layer) const;
@@ -49,6 +60,9 @@ private:
     QString m_minimum;
     QTreeWidget* m_tree;
     QLabel* m_totals;
+    QPushButton* m_cut;
+    QPushButton* m_addBlock;
+    bool m_surgery = false;
 };
 
 }  // namespace convscope::ui

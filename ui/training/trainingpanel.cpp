@@ -7,6 +7,7 @@
 #include "ui/engine/enginebridge.h"
 #include "ui/training/batchhint.h"
 #include "ui/training/layerlist.h"
+#include "ui/training/networksurgery.h"
 #include "ui/training/runsfolder.h"
 #include "ui/training/trainingplots.h"
 #include "ui/training/transferadvice.h"
@@ -18,6 +19,7 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QGridLayout>
+#include <QInputDialog>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -53,9 +55,12 @@ QComboBox* combo(const QStringList& items, const QString& tip) {
 TrainingPanel::TrainingPanel(EngineBridge* bridge, QWidget* parent)
     : QWidget(parent),
       m_bridge(bridge),
-      m_architecture(combo({QStringLiteral("small"), QStringLiteral("vgg16"),
-                            QStringLiteral("resnet18"), QStringLiteral("mobilenetv2")},
-                           tr("small: the Keras blog convnet (Conv32-Conv32-Conv64, Dense 64)"))),
+      m_architecture(
+          combo({QStringLiteral("small"), QStringLiteral("vgg16"), QStringLiteral("resnet18"),
+                 QStringLiteral("mobilenetv2"), QStringLiteral("keras")},
+                tr("small: the Keras blog convnet (Conv32-Conv32-Conv64, Dense 64); "
+                   "keras: the layers of a Keras model file you open"))),
+      m_surgery(new NetworkSurgery),
       m_head(combo({QStringLiteral("flatten"), QStringLiteral("gap")},
                    tr("flatten + dense, or global average pooling + dense (CAM-ready)"))),
       m_size(new QSpinBox),
@@ -165,6 +170,8 @@ void TrainingPanel::layOut() {
     transferRow->addWidget(m_fineTuneEpochs);
     form->addLayout(transferRow, 5, 0, 1, 6);
     form->addWidget(m_batchHint, 6, 0, 1, 6);
+    form->addWidget(m_surgery, 7, 0, 1, 6);
+    m_surgery->setVisible(false);
     for (int c = 1; c < 6; c += 2)
         form->setColumnStretch(c, 1);
 
@@ -208,8 +215,12 @@ void TrainingPanel::connectSignals() {
                                       : QString());
         Q_EMIT bottleneckChanged(on);
     });
-    for (QComboBox* box : {m_architecture, m_head})
-        connect(box, &QComboBox::currentTextChanged, this, &TrainingPanel::requestLayers);
+    connect(m_architecture, &QComboBox::currentTextChanged, this,
+            &TrainingPanel::onArchitectureChosen);
+    connect(m_head, &QComboBox::currentTextChanged, this, &TrainingPanel::requestLayers);
+    connect(m_surgery, &NetworkSurgery::changed, this, &TrainingPanel::requestLayers);
+    connect(m_layers, &LayerList::cutRequested, m_surgery, &NetworkSurgery::cutAfter);
+    connect(m_layers, &LayerList::addBlockRequested, this, &TrainingPanel::addBlock);
     connect(m_size, &QSpinBox::valueChanged, this, &TrainingPanel::requestLayers);
     connect(m_bridge, &EngineBridge::layersReady, this, &TrainingPanel::onLayers);
     connect(m_bridge, &EngineBridge::startingWeightsDescribed, this,
@@ -251,7 +262,38 @@ ModelConfig TrainingPanel::modelConfig() const {
     m.head = parseHead(m_head->currentText().toStdString());
     m.inputSize = m_size->value();
     m.classCount = m_classCount;
+    m_surgery->apply(m);
     return m;
+}
+
+void TrainingPanel::onArchitectureChosen() {
+    const bool keras = m_architecture->currentText() == QLatin1String("keras");
+    if (keras && !m_surgery->hasModel() && !m_surgery->openModel()) {
+        m_architecture->setCurrentText(m_lastArchitecture);  // cancelled: as it was
+        return;
+    }
+    m_lastArchitecture = m_architecture->currentText();
+    m_surgery->setVisible(keras);
+    m_head->setEnabled(!keras);  // a Keras model brings its own head
+    m_layers->setSurgeryEnabled(keras, tr("Surgery works on Keras networks: choose Architecture "
+                                          "keras and open a model"));
+    requestLayers();
+}
+
+void TrainingPanel::addBlock(const QString& layer) {
+    bool ok = false;
+    const QString spec = QInputDialog::getText(
+        this, tr("Add a block"),
+        tr("Layers to append, comma-separated (after %1):\n"
+           "conv:FILTERS:KERNEL[:STRIDE], sepconv:FILTERS:KERNEL, maxpool:N, avgpool:N, gap, "
+           "gmp, flatten, bn, relu, dense:UNITS, dropout:RATE")
+            .arg(layer.isEmpty() ? tr("the cut") : layer),
+        QLineEdit::Normal, QStringLiteral("conv:64:3,maxpool:2"), &ok);
+    if (!ok || spec.trimmed().isEmpty())
+        return;
+    const QString refused = m_surgery->addBlock(spec.trimmed(), layer);
+    if (!refused.isEmpty())
+        QMessageBox::warning(this, tr("Add a block"), refused);
 }
 
 void TrainingPanel::requestLayers() {
@@ -261,7 +303,9 @@ void TrainingPanel::requestLayers() {
 void TrainingPanel::onLayers(const ModelConfig& model, const std::vector<LayerInfo>& layers) {
     const ModelConfig now = modelConfig();
     if (model.architecture != now.architecture || model.head != now.head ||
-        model.inputSize != now.inputSize || model.classCount != now.classCount)
+        model.inputSize != now.inputSize || model.classCount != now.classCount ||
+        model.kerasModel != now.kerasModel || model.cutAfter != now.cutAfter ||
+        model.append != now.append)
         return;  // an answer to an older request; a newer one is on its way
     m_layers->setLayers(layers);
     m_batchHint->setLayers(layers);
@@ -287,6 +331,9 @@ void TrainingPanel::onStartingWeightsDescribed(const QString& path, const ModelC
         return;  // another file was chosen since
     // The file decides the architecture and its input size, as `train --weights` does.
     const QString architecture = QString::fromUtf8(architectureName(model.architecture));
+    if (model.architecture == Architecture::Keras)
+        m_surgery->setModel(model.kerasModel, QFileInfo(path).fileName(), model.cutAfter,
+                            model.append);
     m_architecture->setCurrentText(architecture);
     if (model.inputSize >= m_size->minimum() && model.inputSize <= m_size->maximum())
         m_size->setValue(model.inputSize);
@@ -340,9 +387,7 @@ TrainConfig TrainingPanel::config() const {
     TrainConfig c;
     c.dataDir = m_dataFolder.toStdString();
     c.runDir = runDirectory().toStdString();
-    c.model.architecture = parseArchitecture(m_architecture->currentText().toStdString());
-    c.model.head = parseHead(m_head->currentText().toStdString());
-    c.model.inputSize = m_size->value();
+    c.model = modelConfig();
     c.epochs = m_epochCount->value();
     c.batchSize = m_batch->value();
     c.optimizer = parseOptimizer(m_optimizer->currentText().toStdString());
@@ -354,7 +399,6 @@ TrainConfig TrainingPanel::config() const {
     c.initialWeights = m_startingWeights->text().trimmed().toStdString();
     c.freezeUpTo = m_layers->freezeUpTo().toStdString();
     c.bottleneck = bottleneck();
-    c.model.classCount = m_classCount;
     return c;
 }
 

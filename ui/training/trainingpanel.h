@@ -23,6 +23,7 @@ namespace convscope::ui {
 class BatchHint;
 class EngineBridge;
 class LayerList;
+class NetworkSurgery;
 class TrainingPlots;
 class TransferAdvice;
 
@@ -83,6 +84,7 @@ public:
 
     TrainingPlots* plots() const { return m_plots; }
     LayerList* layers() const { return m_layers; }
+    NetworkSurgery* surgery() const { return m_surgery; }
     QPushButton* fineTuneButton() const { return m_fineTune; }
     /// The batch-size line under the settings, and the suggestion to fine-tune.
     BatchHint* batchHint() const { return m_batchHint; }
@@ -109,6 +111,8 @@ private:
     void onFinished(const convscope::TrainingResult& r);
     void onStarted(int plannedEpochs);
     void onStartingWeightsDescribed(const QString& path, const convscope::ModelConfig& model);
+    void onArchitectureChosen();
+    void addBlock(const QString& layer);
     void setRunning(bool running);
     bool prepareRunDirectory();
     convscope::ModelConfig modelConfig() const;
@@ -125,6 +129,8 @@ private:
     int m_classCount = 2;
 
     QComboBox* m_architecture;
+    QString m_lastArchitecture = QStringLiteral("small");
+    NetworkSurgery* m_surgery;
     QComboBox* m_head;
     QSpinBox* m_size;
     QSpinBox* m_epochCount;
