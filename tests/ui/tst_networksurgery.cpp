@@ -113,8 +113,7 @@ void TestNetworkSurgery::cutHereThenAddABlockRebuildsTheLayers() {
     QTRY_VERIFY_WITH_TIMEOUT(row(layers(), QStringLiteral("predictions")) != nullptr, 10000);
     QVERIFY(row(layers(), QStringLiteral("out")) == nullptr);
     QVERIFY(row(layers(), QStringLiteral("gap")) == nullptr);
-    QCOMPARE(row(layers(), QStringLiteral("added_conv2d"))->text(2),
-             QStringLiteral("4 × 16 × 16"));
+    QCOMPARE(row(layers(), QStringLiteral("added_conv2d"))->text(2), QStringLiteral("4 × 16 × 16"));
     QVERIFY(row(layers(), QStringLiteral("added_global_average_pooling2d")) != nullptr);
     QCOMPARE(training()->config().model.append, std::string("conv:4:3,gap,dropout:0.2"));
     // A bad spec is refused with its reason and changes nothing.
