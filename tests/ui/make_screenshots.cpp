@@ -15,6 +15,8 @@
 #include "ui/mainwindow.h"
 #include "ui/runs/comparedialog.h"
 #include "ui/runs/runspanel.h"
+#include "ui/training/layerlist.h"
+#include "ui/training/networksurgery.h"
 #include "ui/training/trainingpanel.h"
 #include "ui/training/trainingplots.h"
 #include "ui/training/transferadvice.h"
@@ -30,6 +32,7 @@
 #include <QMessageBox>
 #include <QMouseEvent>
 #include <QScreen>
+#include <QTreeWidget>
 #include <QTemporaryDir>
 #include <QTimer>
 
@@ -369,6 +372,33 @@ int main(int argc, char** argv) {
             waitFor([&] { return training->config().model.inputSize == 224; }, 30000);
             pause(800);
             training->grab().save(QDir(out).filePath(QStringLiteral("training-backbone.png")));
+        }
+        // A Keras network from its own file (InceptionV3), cut after mixed10 with a block added.
+        const QString inception =
+            QStringLiteral(CONVSCOPE_SHARED_DATA "/nsfwjs-4.4.0/inception_v3/model.json");
+        if (QFileInfo::exists(inception)) {
+            training->setStartingWeights(inception);
+            waitFor([&] { return training->config().model.inputSize == 299; }, 30000);
+            training->surgery()->cutAfter(QStringLiteral("mixed10"));
+            training->surgery()->addBlock(QStringLiteral("gap,dropout:0.3"), {});
+            training->showLayers(true);
+            waitFor(
+                [&] {
+                    return !training->layers()
+                                ->tree()
+                                ->findItems(QStringLiteral("predictions"), Qt::MatchExactly)
+                                .isEmpty();
+                },
+                60000);
+            training->layers()->tree()->scrollToBottom();
+            training->layers()->tree()->setCurrentItem(
+                training->layers()
+                    ->tree()
+                    ->findItems(QStringLiteral("mixed10"), Qt::MatchExactly)
+                    .value(0));
+            pause(800);
+            training->grab().save(QDir(out).filePath(QStringLiteral("training-keras-surgery.png")));
+            training->showLayers(false);
         }
     }
     if (suffix.isEmpty())
