@@ -265,8 +265,10 @@ KerasWeightsFile readContents(const std::string& path, const Hdf5Diagnostics& di
                 readText(a, heaps, path, "metadata " + name);
     }
 
-    // A whole-model file (model.save("x.h5")) keeps the same layout in "model_weights".
+    // A whole-model file (model.save("x.h5")) keeps the same layout in "model_weights", and
+    // its architecture in model_config.
     H5::Group weights = h5->openGroup("/");
+    file.modelConfig = readOptionalText(weights, "model_config", heaps, path);
     std::optional<std::vector<std::string>> layerNames =
         readNameList(weights, "layer_names", heaps, path, "attribute ");
     if (!layerNames && h5->nameExists("model_weights")) {

@@ -39,6 +39,9 @@ struct KerasWeightsFile {
     /// them empty (Keras then assumes a Keras 1 file).
     std::string kerasVersion = "2.11.0";
     std::string backend = "tensorflow";
+    /// The root attribute model_config of a whole-model `model.save("x.h5")` file: the model's
+    /// JSON, as to_json() gives it. Empty for save_weights files; never written.
+    std::string modelConfig;
 };
 
 /// Writes `file` in Keras 2's HDF5 weights layout: root attributes layer_names (fixed-length

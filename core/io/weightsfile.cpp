@@ -1,6 +1,7 @@
 #include "io/weightsfile.h"
 
 #include "error.h"
+#include "io/kerasarchive.h"
 #include "io/kerasimport.h"
 #include "io/modelweights.h"
 #include "models/kerasclassifier.h"
@@ -63,13 +64,22 @@ WeightsMetadata backboneMetadata(const KerasImport& imported) {
     return m;
 }
 
+/// The square input a Keras model config fixes; 0 where it leaves it open.
+int statedKerasInput(const std::string& modelConfig, const std::string& path) {
+    for (const KerasLayer& l : parseKerasModelConfig(modelConfig, path).layers)
+        if (l.type == KerasLayerType::Input && l.inputShape.size() == 3 && l.inputShape[0] > 0 &&
+            l.inputShape[0] == l.inputShape[1])
+            return int(l.inputShape[0]);
+    return 0;
+}
+
 /// What a Keras model's own file says of it, its output layer's units as the classes.
-WeightsMetadata kerasModelMetadata(const TfjsModel& model, const std::string& path) {
+WeightsMetadata kerasModelMetadata(const std::string& modelConfig, const std::string& path) {
     WeightsMetadata m;
     m.model.architecture = Architecture::Keras;
-    m.model.kerasModel = model.modelConfig;
-    m.model.inputSize =
-        model.inputHeight > 0 && model.inputHeight == model.inputWidth ? model.inputHeight : 224;
+    m.model.kerasModel = modelConfig;
+    const int stated = statedKerasInput(modelConfig, path);
+    m.model.inputSize = stated > 0 ? stated : 224;
     const KerasNetworkPlan plan = atBoundary(path, [&] { return planKerasNetwork(m.model); });
     for (const KerasLayer& l : plan.backbone.layers)
         if (l.name == plan.head)
@@ -105,15 +115,23 @@ const char* weightsFormatName(WeightsFormat format) {
 WeightsFormat detectWeightsFormat(const std::string& path) {
     return atBoundary(path, [&] {
         switch (sniff(path)) {
-            case Signature::Json:
-                return WeightsFormat::KerasBackbone;
+            case Signature::Json: {
+                std::vector<std::string> names;
+                for (const TfjsLayer& l : readTfjsModel(path, /*withWeights=*/false).layers)
+                    names.push_back(l.name);
+                return isKerasBackboneLayers(names) ? WeightsFormat::KerasBackbone
+                                                    : WeightsFormat::KerasModel;
+            }
             case Signature::TorchArchive:
-                return WeightsFormat::TorchPth;
+                return isKerasArchive(path) ? WeightsFormat::KerasModel : WeightsFormat::TorchPth;
             case Signature::Hdf5:
                 break;
         }
-        return isKerasBackbone(readKerasWeights(path, /*withValues=*/false))
-                   ? WeightsFormat::KerasBackbone
+        const KerasWeightsFile file = readKerasWeights(path, /*withValues=*/false);
+        if (isKerasBackbone(file))
+            return WeightsFormat::KerasBackbone;
+        return !file.modelConfig.empty() && !file.metadata.count("model")
+                   ? WeightsFormat::KerasModel
                    : WeightsFormat::Hdf5;
     });
 }
@@ -133,7 +151,7 @@ WeightsFile WeightsFile::open(const std::string& path, Contents contents) {
                     impl->format = WeightsFormat::KerasModel;
                     impl->statedInputSize =
                         model.inputHeight == model.inputWidth ? model.inputHeight : 0;
-                    impl->metadata = kerasModelMetadata(model, path);
+                    impl->metadata = kerasModelMetadata(model.modelConfig, path);
                     impl->description =
                         "Keras model (TF.js layers model" +
                         (model.kerasVersion.empty() ? std::string()
@@ -151,6 +169,19 @@ WeightsFile WeightsFile::open(const std::string& path, Contents contents) {
                 break;
             }
             case Signature::TorchArchive: {
+                if (isKerasArchive(path)) {
+                    KerasArchive archive = readKerasArchive(path, impl->withValues);
+                    impl->format = WeightsFormat::KerasModel;
+                    impl->metadata = kerasModelMetadata(archive.modelConfig, path);
+                    impl->statedInputSize = statedKerasInput(archive.modelConfig, path);
+                    impl->description =
+                        "Keras model (.keras archive" +
+                        (archive.kerasVersion.empty() ? std::string()
+                                                      : ", Keras " + archive.kerasVersion) +
+                        ")";
+                    impl->keras = std::move(archive.weights);
+                    break;
+                }
                 impl->format = WeightsFormat::TorchPth;
                 impl->torch = readTorchStateDict(path, impl->withValues);
                 WeightsMetadata m;
@@ -169,6 +200,19 @@ WeightsFile WeightsFile::open(const std::string& path, Contents contents) {
                     impl->metadata = backboneMetadata(imported);
                     impl->description = std::move(imported.description);
                     impl->keras = std::move(imported.weights);
+                    break;
+                }
+                if (!file.modelConfig.empty() && !file.metadata.count("model")) {
+                    // A whole-model model.save("x.h5") file: its own architecture.
+                    impl->format = WeightsFormat::KerasModel;
+                    impl->metadata = kerasModelMetadata(file.modelConfig, path);
+                    impl->statedInputSize = statedKerasInput(file.modelConfig, path);
+                    impl->description =
+                        "Keras model (whole-model HDF5" +
+                        (file.kerasVersion.empty() ? std::string()
+                                                   : ", Keras " + file.kerasVersion) +
+                        ")";
+                    impl->keras = std::move(file);
                     break;
                 }
                 impl->format = WeightsFormat::Hdf5;
@@ -216,11 +260,16 @@ PretrainedLoad WeightsFile::loadInto(ClassifierImpl& model, KernelLayout layout)
         PretrainedLoad out;
         out.format = f.format;
         out.description = f.description;
-        if (f.format == WeightsFormat::KerasModel && !dynamic_cast<KerasClassifierImpl*>(&model))
-            throw Error(f.path, "holds a " + f.description +
-                                    ", not weights for a built-in network: train it as its own "
-                                    "architecture (--arch " +
-                                    f.path + ")");
+        if (f.format == WeightsFormat::KerasModel && !dynamic_cast<KerasClassifierImpl*>(&model)) {
+            // A built-in network takes what matches by name (a Keras model of the blog net).
+            try {
+                out.report = loadModelWeights(f.keras, f.path, model, /*byName=*/true, layout);
+                return out;
+            } catch (const Error& e) {
+                throw Error(f.path, e.reason() + "; it holds a " + f.description +
+                                        ": train that network itself with --arch " + f.path);
+            }
+        }
         switch (f.format) {
             case WeightsFormat::Hdf5:
                 out.report = loadModelWeights(f.keras, f.path, model, /*byName=*/true, layout);

@@ -18,8 +18,10 @@ enum class WeightsFormat {
     /// An ImageNet backbone from Keras: a TF.js layers model.json, or a Keras VGG16 or
     /// MobileNetV2 HDF5 file without ConvScope metadata (io/kerasimport.h).
     KerasBackbone,
-    /// A TF.js layers model.json of any other Keras network: its topology and its weights, for
-    /// a network built from that topology (Architecture::Keras, models/kerasclassifier.h).
+    /// A Keras network's own file, topology and weights, for a network built from that
+    /// topology (Architecture::Keras, models/kerasclassifier.h): a TF.js layers model.json of
+    /// any other network than the backbones above, a whole-model HDF5 file (model.save("x.h5"),
+    /// without ConvScope metadata) or a Keras 3 `.keras` archive.
     KerasModel,
 };
 

@@ -1,6 +1,8 @@
 #include "models/kerasconfig.h"
 
 #include "error.h"
+#include "io/kerasarchive.h"
+#include "io/tfjsmodel.h"
 #include "util/atomicfile.h"
 
 #include <nlohmann/json.hpp>
@@ -521,6 +523,21 @@ std::string readKerasModelText(const std::string& path) {
     return atBoundary(path, [&] {
         if (!std::filesystem::is_regular_file(path))
             throw Error(path, "no such file");
+        if (isKerasArchive(path)) {
+            std::string config = readKerasArchive(path, /*withValues=*/false).modelConfig;
+            parseKerasModelConfig(config, path);
+            return config;
+        }
+        if (!looksLikeJson(path)) {
+            // A whole-model HDF5 file keeps its config in an attribute.
+            std::string config = readKerasWeights(path, /*withValues=*/false).modelConfig;
+            if (config.empty())
+                throw Error(path,
+                            "holds weights but no model config (save_weights writes "
+                            "none): give the model's to_json() file");
+            parseKerasModelConfig(config, path);
+            return config;
+        }
         const std::string text = readTextFile(path);
         parseKerasModelConfig(text, path);  // refuses what cannot be built, naming the layer
         json root = json::parse(text);

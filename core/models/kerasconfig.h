@@ -131,9 +131,11 @@ KerasModelConfig parseKerasModelConfig(const std::string& jsonText, const std::s
 /// Reads and parses the file at `path` (see parseKerasModelConfig). Throws convscope::Error.
 KerasModelConfig readKerasModelConfig(const std::string& path);
 
-/// The model config in the file at `path` (a to_json() file or a TF.js layers model.json) as
-/// JSON text for ModelConfig::kerasModel: a TF.js file's model config with its Keras version,
-/// without its weights manifest. Throws convscope::Error as readKerasModelConfig does.
+/// The model config in the file at `path` as JSON text for ModelConfig::kerasModel: a
+/// to_json() file; a TF.js layers model.json (its model config with its Keras version,
+/// without its weights manifest); a whole-model HDF5 file (its model_config attribute); a
+/// Keras 3 `.keras` archive (its config.json). Throws convscope::Error as readKerasModelConfig
+/// does, and for an HDF5 file without a model config.
 std::string readKerasModelText(const std::string& path);
 
 /// "Conv2D, DepthwiseConv2D, ...": the layer classes ConvScope builds, for messages.

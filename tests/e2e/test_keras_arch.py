@@ -5,7 +5,8 @@ Keras 3 and ONNX Runtime.
    DepthwiseConv2D, SeparableConv2D, Add, Concatenate, ZeroPadding2D, pooling, Dropout, a
    softmax Dense): `to_json()` plus `save_weights` (Keras 3's .weights.h5) and `model.save`
    (a whole-model legacy .h5). `convscope predict WEIGHTS --arch model.json` gives Keras's
-   probabilities within 1e-4, from both files.
+   probabilities within 1e-4, from both files; so do the whole-model .h5 and a `.keras`
+   archive (model.save) on their own, which carry their architecture.
 2. `convscope train --arch model.json --weights model.weights.h5` trains it (one epoch); Keras
    rebuilds the model from the same JSON, loads ConvScope's weights.h5 in order and by name,
    and predicts within 1e-4 of `convscope predict`.
@@ -166,8 +167,16 @@ def keras_written(work, data, probes, x):
     expected = model.predict(x, verbose=0)
     spread = float(np.abs(expected - 1 / len(CLASSES)).max())
     assert spread > 0.05, f"the Keras model's outputs are too uniform ({spread})"
-    for label, weights in (("Keras 3 .weights.h5", weights3), ("whole-model .h5", whole)):
-        out = run("predict", weights, *probes, "--arch", model_json, "--json")
+    archive = os.path.join(work, "model.keras")
+    model.save(archive)
+    cases = [("Keras 3 .weights.h5 with --arch model.json", weights3, ["--arch", model_json]),
+             ("whole-model .h5 with --arch model.json", whole, ["--arch", model_json]),
+             # Files that hold the architecture too need nothing else.
+             ("whole-model .h5 on its own", whole, []),
+             (".keras archive on its own", archive, []),
+             ("Keras 3 .weights.h5 with --arch model.keras", weights3, ["--arch", archive])]
+    for label, weights, arch in cases:
+        out = run("predict", weights, *probes, *arch, "--json")
         ours, rows = probabilities(out)
         # The file names no classes: they are numbered in the model's output order.
         assert list(rows[0]["probabilities"]) == ["class_0", "class_1", "class_2"], rows[0]
@@ -260,6 +269,11 @@ def main():
         model_json, weights3 = keras_written(work, data, probes, x)
         trained = train(work, data, "custom", "--arch", model_json, "--weights", weights3)
         keras_reads_trained(model_json, trained, probes, x)
+        # A .keras archive as starting weights brings its architecture: the same run.
+        again = train(work, data, "from-archive", "--weights", os.path.join(work, "model.keras"))
+        check("trained from model.keras without --arch vs with --arch model.json",
+              probabilities(run("predict", again, *probes, "--json"))[0],
+              probabilities(run("predict", trained, *probes, "--json"))[0], 0.0)
         cut = surgery(work, data, model_json, weights3, probes, x)
         onnx_matches(work, "trained --arch model.json", trained, probes, x)
         onnx_matches(work, "surgery", cut, probes, x)
