@@ -12,6 +12,7 @@
 #include "io/tfjsmodel.h"
 #include "io/weightsfile.h"
 #include "models/classifier.h"
+#include "models/kerasforms.h"
 #include "util/text.h"
 
 #include <nlohmann/json.hpp>
@@ -242,6 +243,10 @@ int summaryCommand(const std::vector<std::string>& argv) {
         config.flavour = parseFlavour(args.text("flavour", "standard"));
         config.inputSize = int(args.integer("size", 150));
         config.classCount = int(args.integer("classes", 2));
+        config.cutAfter = args.text("cut-after", "");
+        config.append = args.text("append", "");
+        if (!config.cutAfter.empty() || !config.append.empty())
+            config = asKerasNetwork(config);
     }
     const Classifier model = makeClassifier(config);
     std::string origin;
@@ -274,10 +279,10 @@ int summaryCommand(const std::vector<std::string>& argv) {
     }
     if (backbone)
         std::printf("%s\n", origin.c_str());
-    std::printf("%s%s, head %s, input %dx%dx3, %d classes\n\n",
-                architectureName(config.architecture),
-                config.flavour == Flavour::Keras ? " (Keras flavour)" : "", headName(model->config().head),
-                config.inputSize, config.inputSize, config.classCount);
+    std::printf(
+        "%s%s, head %s, input %dx%dx3, %d classes\n\n", architectureName(config.architecture),
+        config.flavour == Flavour::Keras ? " (Keras flavour)" : "", headName(model->config().head),
+        config.inputSize, config.inputSize, config.classCount);
     int nameWidth = 26;  // Keras-flavour names run longer ("expanded_conv_depthwise_relu")
     for (const auto& l : layers)
         nameWidth = std::max(nameWidth, int(l.name.size()));

@@ -33,10 +33,6 @@ void networkFromArgs(const Args& args, ModelConfig& m, int defaultSize,
     }
     m.cutAfter = args.text("cut-after", "");
     m.append = args.text("append", "");
-    if ((!m.cutAfter.empty() || !m.append.empty()) && m.architecture != Architecture::Keras)
-        throw UsageError(
-            "--cut-after and --append work on a Keras network: give --arch MODEL.json (a "
-            "Keras to_json() file or a TF.js layers model.json)");
     if (!m.append.empty() && m.cutAfter.empty())
         throw UsageError("--append needs --cut-after LAYER: where the new layers go");
     m.inputSize = int(args.integer("size", ownSize > 0 ? ownSize : defaultSize));

@@ -20,7 +20,9 @@ std::optional<WeightsMetadata> fallbackMetadata(const Args& args);
 /// The network of --arch: a built-in name, or a Keras model file (to_json() or a TF.js layers
 /// model.json), with --cut-after LAYER --append SPEC on a Keras network; the input size from
 /// --size, else a Keras model's fixed one, else `defaultSize`. Fills architecture, kerasModel,
-/// cutAfter, append and inputSize of `m`. `arch`, when given, replaces --arch.
+/// cutAfter, append and inputSize of `m`. `arch`, when given, replaces --arch. A built-in
+/// network to cut is turned into its Keras form (asKerasNetwork) by the caller, once its head
+/// and flavour are known.
 void networkFromArgs(const Args& args, ModelConfig& m, int defaultSize,
                      const std::optional<std::string>& arch = std::nullopt);
 

@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "io/weightsfile.h"
+#include "models/kerasforms.h"
 #include "train/runcatalog.h"
 #include "train/trainer.h"
 
@@ -91,6 +92,10 @@ TrainConfig trainConfigFromArgs(const Args& args) {
             !args.value("size") && origin.statedInputSize() > 0)
             c.model.inputSize = origin.statedInputSize();
     }
+    // Surgery on a built-in network works on its Keras form (same layers, names, weights).
+    if ((!c.model.cutAfter.empty() || !c.model.append.empty()) &&
+        c.model.architecture != Architecture::Keras)
+        c.model = asKerasNetwork(c.model);
     c.bottleneck = args.flag("bottleneck");
     c.featuresCache = args.text("features-cache", "");
     if (c.model.inputSize < 8)

@@ -2,12 +2,15 @@
 // and the classifier built from them (models/kerasclassifier.h).
 #include "error.h"
 #include "models/classifier.h"
+#include "io/modelweights.h"
 #include "models/finetuning.h"
+#include "models/kerasforms.h"
 #include "models/kerassurgery.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <string>
 
 using namespace convscope;
@@ -153,4 +156,76 @@ TEST(KerasSurgery, unusableCutsAndModelsAreRefusedWithTheReason) {
     text.replace(text.find(output), output.size(), R"([["pool", 0, 0]])");
     noDense.kerasModel = text;
     refused(noDense, "not a dense layer");
+}
+
+TEST(KerasSurgery, builtInNetworksHaveKerasFormsThatComputeTheSame) {
+    struct Case {
+        Architecture architecture;
+        Head head;
+        Flavour flavour;
+        int size;
+    };
+    const Case cases[] = {
+        {Architecture::SmallConvNet, Head::Flatten, Flavour::Standard, 40},
+        {Architecture::SmallConvNet, Head::GlobalAveragePool, Flavour::Standard, 40},
+        {Architecture::Vgg16, Head::Flatten, Flavour::Standard, 64},
+        {Architecture::Vgg16, Head::GlobalAveragePool, Flavour::Standard, 64},
+        {Architecture::MobileNetV2, Head::GlobalAveragePool, Flavour::Keras, 40},
+        {Architecture::MobileNetV2, Head::Flatten, Flavour::Keras, 41}};
+    const std::string file =
+        (std::filesystem::temp_directory_path() / "convscope-kerasform.h5").string();
+    torch::manual_seed(7);
+    for (const Case& c : cases) {
+        ModelConfig m;
+        m.architecture = c.architecture;
+        m.head = c.head;
+        m.flavour = c.flavour;
+        m.inputSize = c.size;
+        m.classCount = 3;
+        Classifier builtIn = makeClassifier(m);
+        {
+            torch::NoGradGuard noGrad;
+            for (auto& b : builtIn->named_buffers())
+                if (b.key().find("running_") != std::string::npos)
+                    b.value().uniform_(0.5, 1.5);
+        }
+        saveModelWeights(file, *builtIn, WeightsMetadata{m, {"a", "b", "c"}, {}});
+        Classifier keras = makeClassifier(asKerasNetwork(m));
+        const LoadReport report = loadModelWeights(file, *keras, /*byName=*/true);
+        EXPECT_TRUE(report.notInFile.empty() && report.notInModel.empty())
+            << architectureName(c.architecture) << ": " << describe(report);
+        torch::NoGradGuard noGrad;
+        builtIn->eval();
+        keras->eval();
+        const torch::Tensor x = torch::rand({2, 3, c.size, c.size});
+        const float diff = (builtIn->forward(x) - keras->forward(x)).abs().max().item<float>();
+        EXPECT_LT(diff, 1e-5) << architectureName(c.architecture) << " " << headName(c.head);
+    }
+    std::filesystem::remove(file);
+    ModelConfig resnet;
+    resnet.architecture = Architecture::ResNet18;
+    EXPECT_FALSE(hasKerasForm(resnet));
+    EXPECT_THROW(kerasModelOf(resnet), Error);
+}
+
+TEST(KerasSurgery, aBuiltInNetworkCutKeepsItsWeightsByName) {
+    ModelConfig m;
+    m.inputSize = 40;
+    m.classCount = 2;
+    ModelConfig cut = asKerasNetwork(m);
+    cut.cutAfter = "max_pooling2d_1";
+    cut.append = "conv:8:3,gap";
+    Classifier model = makeClassifier(cut);
+    std::vector<std::string> names;
+    for (const auto& r : model->summary())
+        names.push_back(r.name);
+    const std::vector<std::string> expected{"input_1",
+                                            "conv2d",
+                                            "max_pooling2d",
+                                            "conv2d_1",
+                                            "max_pooling2d_1",
+                                            "added_conv2d",
+                                            "added_global_average_pooling2d",
+                                            "predictions"};
+    EXPECT_EQ(names, expected);
 }

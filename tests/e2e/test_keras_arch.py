@@ -13,7 +13,8 @@ Keras 3 and ONNX Runtime.
 3. Surgery: `--cut-after block2_add --append conv:8:3,gap,dropout:0.25` with the backbone
    frozen. The arrays of every layer up to the cut stay Keras's own, bit for bit; Keras builds
    the same network with its functional API, loads ConvScope's file by name and gives the same
-   logits. CAM works on it (a GAP head), feature maps of an appended layer too.
+   logits. CAM works on it (a GAP head), feature maps of an appended layer too. A built-in
+   network (the blog net) is cut the same way through its Keras form.
 4. Both trained networks exported with `convscope export --onnx` run in ONNX Runtime within
    1e-4 of ConvScope's logits.
 Exits 77, saying why, where Keras or ONNX Runtime cannot be imported. Run with the PyTorch
@@ -248,6 +249,43 @@ def surgery(work, data, model_json, weights3, probes, x):
     return weights
 
 
+def builtin_surgery(work, data, probes, x):
+    """A built-in network is cut as its Keras form: the blog net trained, then cut after its
+    second block with a conv and gap appended; its first convolutions stay bit for bit, and
+    Keras rebuilds the cut network from ConvScope's config and agrees."""
+    base = train(work, data, "blog", "--arch", "small")
+    cut = train(work, data, "blog-cut", "--arch", "small", "--weights", base, "--cut-after",
+                "max_pooling2d_1", "--append", "conv:16:3,gap", "--freeze-up-to",
+                "max_pooling2d_1")
+    before, after = file_arrays(base), file_arrays(cut)
+    for layer in ("conv2d", "conv2d_1"):
+        for a, b in zip(before[layer], after[layer]):
+            assert np.array_equal(a, b), f"{layer} changed behind the cut"
+    assert "conv2d_2" not in after and "added_conv2d" in after, sorted(after)
+    with open(os.path.join(work, "blog-cut", "config.json")) as f:
+        model = json.load(f)  # the model settings are top-level keys
+    assert model["architecture"] == "keras" and model["cut_after"] == "max_pooling2d_1", model
+    # ConvScope writes the Keras form in Keras 2's layout, which Keras 3 reads with the
+    # loader it uses for legacy whole-model .h5 files.
+    from keras.src.legacy.saving import saving_utils
+    rebuilt = saving_utils.model_from_config(model["keras_model"])
+    y = rebuilt.get_layer("max_pooling2d_1").output
+    y = layers.Conv2D(16, 3, padding="same", activation="relu", name="added_conv2d")(y)
+    y = layers.GlobalAveragePooling2D(name="added_global_average_pooling2d")(y)
+    y = layers.Dense(len(CLASSES), name="predictions")(y)
+    rebuilt = keras.Model(rebuilt.inputs[0], y)
+    rebuilt.load_weights(cut, by_name=True)
+    logits = probabilities(run("predict", cut, *probes, "--json", "--logits"), "logits")
+    check("small cut after max_pooling2d_1 (conv:16:3,gap), Keras by name vs convscope logits",
+          logits, rebuilt.predict(x, verbose=0))
+    summary = run("summary", "vgg16", "--size", "64", "--cut-after", "block4_pool", "--append",
+                  "gap")
+    assert "block5_conv1" not in summary and "predictions" in summary, summary
+    refused = subprocess.run([BINARY, "summary", "resnet18", "--cut-after", "layer3"],
+                             capture_output=True, text=True)
+    assert refused.returncode != 0 and "torchvision" in refused.stderr, refused.stderr
+
+
 def onnx_matches(work, label, weights, probes, x):
     path = os.path.join(work, label + ".onnx")
     run("export", weights, "--onnx", path)
@@ -275,6 +313,7 @@ def main():
               probabilities(run("predict", again, *probes, "--json"))[0],
               probabilities(run("predict", trained, *probes, "--json"))[0], 0.0)
         cut = surgery(work, data, model_json, weights3, probes, x)
+        builtin_surgery(work, data, probes, x)
         onnx_matches(work, "trained --arch model.json", trained, probes, x)
         onnx_matches(work, "surgery", cut, probes, x)
     print(f"Keras {keras.__version__}, ONNX Runtime {ort.__version__}:")

@@ -48,10 +48,11 @@ class TestNetworkSurgery : public QObject {
 private Q_SLOTS:
     void initTestCase();
     void aKerasModelListsItsOwnLayers();
-    void surgeryIsOffForBuiltInNetworks();
+    void surgeryIsOffForTorchvisionNetworks();
     void cutHereThenAddABlockRebuildsTheLayers();
     void theCutNetworkTrainsAndItsRunRecordsTheSurgery();
     void undoSurgeryBringsTheModelBack();
+    void cuttingABuiltInNetworkUsesItsKerasForm();
 
 private:
     TrainingPanel* training() const { return m_window->trainingPanel(); }
@@ -88,13 +89,13 @@ void TestNetworkSurgery::aKerasModelListsItsOwnLayers() {
     QCOMPARE(c.model.kerasModel, std::string(kTinyModel));
 }
 
-void TestNetworkSurgery::surgeryIsOffForBuiltInNetworks() {
-    training()->setArchitecture(Architecture::SmallConvNet, Head::Flatten);
-    QTRY_VERIFY_WITH_TIMEOUT(row(layers(), QStringLiteral("conv2d_2")) != nullptr, 10000);
-    layers()->tree()->setCurrentItem(row(layers(), QStringLiteral("conv2d_1")));
+void TestNetworkSurgery::surgeryIsOffForTorchvisionNetworks() {
+    training()->setArchitecture(Architecture::ResNet18, Head::GlobalAveragePool);
+    QTRY_VERIFY_WITH_TIMEOUT(row(layers(), QStringLiteral("layer4")) != nullptr, 10000);
+    layers()->tree()->setCurrentItem(row(layers(), QStringLiteral("layer3")));
     QVERIFY(!layers()->cutButton()->isEnabled());
     QVERIFY(!layers()->addBlockButton()->isEnabled());
-    QVERIFY(layers()->cutButton()->toolTip().contains(QStringLiteral("Keras networks")));
+    QVERIFY(layers()->cutButton()->toolTip().contains(QStringLiteral("torchvision")));
     QVERIFY(!training()->surgery()->isVisible());
     QVERIFY(training()->config().model.kerasModel.empty());
     // Back to the Keras network opened before: no file dialog, its model is kept.
@@ -144,6 +145,22 @@ void TestNetworkSurgery::undoSurgeryBringsTheModelBack() {
     QVERIFY(row(layers(), QStringLiteral("predictions")) == nullptr);
     QVERIFY(training()->config().model.cutAfter.empty());
     QVERIFY(training()->config().model.append.empty());
+}
+
+void TestNetworkSurgery::cuttingABuiltInNetworkUsesItsKerasForm() {
+    training()->setArchitecture(Architecture::SmallConvNet, Head::GlobalAveragePool);
+    QTRY_VERIFY_WITH_TIMEOUT(row(layers(), QStringLiteral("global_average_pooling2d")) != nullptr,
+                             10000);
+    layers()->tree()->setCurrentItem(row(layers(), QStringLiteral("global_average_pooling2d")));
+    QVERIFY(layers()->cutButton()->isEnabled());
+    QTest::mouseClick(layers()->cutButton(), Qt::LeftButton);
+    const TrainConfig c = training()->config();
+    QCOMPARE(c.model.architecture, Architecture::Keras);
+    QCOMPARE(c.model.cutAfter, std::string("global_average_pooling2d"));
+    QVERIFY(c.model.kerasModel.find("max_pooling2d_2") != std::string::npos);
+    QTRY_VERIFY_WITH_TIMEOUT(row(layers(), QStringLiteral("predictions")) != nullptr, 10000);
+    QVERIFY(row(layers(), QStringLiteral("dense")) == nullptr);  // the old head is cut off
+    QCOMPARE(row(layers(), QStringLiteral("conv2d_2"))->text(1), QStringLiteral("Conv2D"));
 }
 
 QTEST_MAIN(TestNetworkSurgery)

@@ -1,6 +1,8 @@
 #include "ui/training/trainingpanel.h"
 
 #include "models/finetuning.h"
+#include "models/kerasforms.h"
+#include "error.h"
 #include "runtime.h"
 #include "train/runcatalog.h"
 #include "train/trainer.h"
@@ -219,7 +221,10 @@ void TrainingPanel::connectSignals() {
             &TrainingPanel::onArchitectureChosen);
     connect(m_head, &QComboBox::currentTextChanged, this, &TrainingPanel::requestLayers);
     connect(m_surgery, &NetworkSurgery::changed, this, &TrainingPanel::requestLayers);
-    connect(m_layers, &LayerList::cutRequested, m_surgery, &NetworkSurgery::cutAfter);
+    connect(m_layers, &LayerList::cutRequested, this, [this](const QString& layer) {
+        if (asKerasForm())
+            m_surgery->cutAfter(layer);
+    });
     connect(m_layers, &LayerList::addBlockRequested, this, &TrainingPanel::addBlock);
     connect(m_size, &QSpinBox::valueChanged, this, &TrainingPanel::requestLayers);
     connect(m_bridge, &EngineBridge::layersReady, this, &TrainingPanel::onLayers);
@@ -275,9 +280,30 @@ void TrainingPanel::onArchitectureChosen() {
     m_lastArchitecture = m_architecture->currentText();
     m_surgery->setVisible(keras);
     m_head->setEnabled(!keras);  // a Keras model brings its own head
-    m_layers->setSurgeryEnabled(keras, tr("Surgery works on Keras networks: choose Architecture "
-                                          "keras and open a model"));
+    m_layers->setSurgeryEnabled(keras || hasKerasForm(modelConfig()),
+                                tr("Surgery works on Keras networks: small, vgg16, or a Keras "
+                                   "model (Architecture keras); %1 follows torchvision")
+                                    .arg(m_architecture->currentText()));
     requestLayers();
+}
+
+bool TrainingPanel::asKerasForm() {
+    if (m_architecture->currentText() == QLatin1String("keras"))
+        return true;
+    // A built-in network is cut as its Keras form: the same layers, names and weights.
+    const ModelConfig built = modelConfig();
+    try {
+        m_surgery->setModel(kerasModelOf(built),
+                            tr("%1 (%2 head)")
+                                .arg(QString::fromLatin1(architectureName(built.architecture)),
+                                     QString::fromLatin1(headName(built.head))),
+                            {}, {});
+    } catch (const Error& e) {
+        QMessageBox::warning(this, tr("Network surgery"), QString::fromStdString(e.what()));
+        return false;
+    }
+    m_architecture->setCurrentText(QStringLiteral("keras"));
+    return true;
 }
 
 void TrainingPanel::addBlock(const QString& layer) {
@@ -290,6 +316,8 @@ void TrainingPanel::addBlock(const QString& layer) {
             .arg(layer.isEmpty() ? tr("the cut") : layer),
         QLineEdit::Normal, QStringLiteral("conv:64:3,maxpool:2"), &ok);
     if (!ok || spec.trimmed().isEmpty())
+        return;
+    if (!asKerasForm())
         return;
     const QString refused = m_surgery->addBlock(spec.trimmed(), layer);
     if (!refused.isEmpty())

@@ -113,6 +113,9 @@ private:
     void onStartingWeightsDescribed(const QString& path, const convscope::ModelConfig& model);
     void onArchitectureChosen();
     void addBlock(const QString& layer);
+    /// Makes the network a Keras one for surgery (a built-in network becomes its Keras form);
+    /// false when it has none (said in a dialog).
+    bool asKerasForm();
     void setRunning(bool running);
     bool prepareRunDirectory();
     convscope::ModelConfig modelConfig() const;
