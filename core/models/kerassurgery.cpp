@@ -349,3 +349,23 @@ KerasNetworkPlan planKerasNetwork(const ModelConfig& model) {
 }
 
 }  // namespace convscope
+
+namespace convscope {
+
+std::string networkName(const ModelConfig& model) {
+    if (model.architecture != Architecture::Keras)
+        return architectureName(model.architecture);
+    std::string name = "keras";
+    try {
+        const std::string own = parseKerasModelConfig(model.kerasModel, "Keras model").name;
+        if (!own.empty())
+            name += " " + own;
+    } catch (const Error&) {
+    }
+    if (!model.cutAfter.empty())
+        name +=
+            ", cut after " + model.cutAfter + (model.append.empty() ? "" : " + " + model.append);
+    return name;
+}
+
+}  // namespace convscope

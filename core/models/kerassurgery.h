@@ -57,4 +57,9 @@ struct KerasNetworkPlan {
 /// image, an output that is not a dense layer).
 KerasNetworkPlan planKerasNetwork(const ModelConfig& model);
 
+/// The network in a few words for listings: a built-in's name ("vgg16"), or for a Keras
+/// network "keras <model name>" with its surgery ("keras model_1, cut after mixed10 + gap").
+/// Never throws: a config it cannot read is just "keras".
+std::string networkName(const ModelConfig& model);
+
 }  // namespace convscope

@@ -1,6 +1,7 @@
 #include "train/runcatalog.h"
 
 #include "error.h"
+#include "models/kerassurgery.h"
 #include "train/finetuner.h"
 #include "train/runfolder.h"
 #include "train/runstatus.h"
@@ -49,7 +50,7 @@ void readSettings(const fs::path& dir, RunSummary& r) {
         r.epochsPlanned = c.epochs;
     }
     r.data = c.dataDir;
-    r.architecture = architectureName(c.model.architecture);
+    r.architecture = networkName(c.model);
     if (!c.deviceUsed.empty())
         r.device = c.deviceUsed;
 }
