@@ -67,6 +67,18 @@ struct Item {
     }
 };
 
+/// The items without options: gap, gmp, flatten, bn, relu.
+const KerasLayerType* plainLayer(const std::string& kind) {
+    static const std::map<std::string, KerasLayerType> plain{
+        {"gap", KerasLayerType::GlobalAveragePooling2D},
+        {"gmp", KerasLayerType::GlobalMaxPooling2D},
+        {"flatten", KerasLayerType::Flatten},
+        {"bn", KerasLayerType::BatchNormalization},
+        {"relu", KerasLayerType::ReLU}};
+    const auto it = plain.find(kind);
+    return it == plain.end() ? nullptr : &it->second;
+}
+
 KerasLayer layerOf(const Item& item) {
     KerasLayer l;
     const std::string& kind = item.fields[0];
@@ -97,23 +109,10 @@ KerasLayer layerOf(const Item& item) {
         const std::int64_t p = item.count(1, "the pool size", 64);
         l.kernel = {p, p};
         l.strides = {p, p};
-    } else if (kind == "gap" || kind == "gmp") {
+    } else if (const KerasLayerType* plain = plainLayer(kind)) {
         item.expectFields(0, 0, kind.c_str());
-        l.type = kind == "gap" ? KerasLayerType::GlobalAveragePooling2D
-                               : KerasLayerType::GlobalMaxPooling2D;
-        l.className = kind == "gap" ? "GlobalAveragePooling2D" : "GlobalMaxPooling2D";
-    } else if (kind == "flatten") {
-        item.expectFields(0, 0, "flatten");
-        l.type = KerasLayerType::Flatten;
-        l.className = "Flatten";
-    } else if (kind == "bn") {
-        item.expectFields(0, 0, "bn");
-        l.type = KerasLayerType::BatchNormalization;
-        l.className = "BatchNormalization";
-    } else if (kind == "relu") {
-        item.expectFields(0, 0, "relu");
-        l.type = KerasLayerType::ReLU;
-        l.className = "ReLU";
+        l.type = *plain;
+        l.className = kerasLayerTypeName(*plain);
     } else if (kind == "dense") {
         item.expectFields(1, 1, "dense:UNITS");
         l.type = KerasLayerType::Dense;

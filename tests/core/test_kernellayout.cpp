@@ -4,6 +4,7 @@
 #include "io/kerasweights.h"
 #include "io/modelweights.h"
 #include "io/weightsfile.h"
+#include "modelhelpers.h"
 #include "testimages.h"
 
 #include <gtest/gtest.h>
@@ -21,20 +22,6 @@ ModelConfig config(Architecture a, int size, int classes) {
     c.classCount = classes;
     c.head = Head::Flatten;
     return c;
-}
-
-WeightsMetadata metadataFor(const ModelConfig& c) {
-    WeightsMetadata m;
-    m.model = c;
-    for (int i = 0; i < c.classCount; ++i)
-        m.classNames.push_back("class" + std::to_string(i));
-    return m;
-}
-
-torch::Tensor logits(ClassifierImpl& model, const torch::Tensor& x) {
-    model.eval();
-    torch::NoGradGuard noGrad;
-    return model.forward(x);
 }
 
 torch::Tensor tensorOf(const WeightArray& a) {

@@ -37,6 +37,7 @@ def skip(reason):
 
 try:
     import numpy as np
+    from probeimages import images
     import keras
     from keras import layers
 except ImportError as e:  # the environment lacks Keras: say so, never pass silently
@@ -44,21 +45,6 @@ except ImportError as e:  # the environment lacks Keras: say so, never pass sile
          "installs them")
 
 
-def images(count, height, width, channels, seed):
-    """Deterministic inputs in [0, 1]: a gradient, a wave pattern, then seeded noise."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    out = np.empty((count, height, width, channels), np.float32)
-    for i in range(count):
-        for c in range(channels):
-            if i == 0:
-                plane = (x / max(width - 1, 1) + y / max(height - 1, 1) * (c + 1)) / (c + 2)
-            elif i == 1:
-                plane = 0.5 + 0.5 * np.sin(x * (0.3 + 0.1 * c)) * np.cos(y * 0.2)
-            else:
-                plane = rng.random((height, width))
-            out[i, :, :, c] = plane
-    return out
 
 
 def run_tool(tool, model, weights, inputs, taps, work):

@@ -44,21 +44,6 @@ def skip(reason):
 
 # ---- The converter's side: runs under TFJS_PYTHON with --make FOLDER. ----
 
-def images(np, count, height, width, channels, seed):
-    """Deterministic inputs in [0, 1]: a gradient, a wave pattern, then seeded noise."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    out = np.empty((count, height, width, channels), np.float32)
-    for i in range(count):
-        for c in range(channels):
-            if i == 0:
-                plane = (x / max(width - 1, 1) + y / max(height - 1, 1) * (c + 1)) / (c + 2)
-            elif i == 1:
-                plane = 0.5 + 0.5 * np.sin(x * (0.3 + 0.1 * c)) * np.cos(y * 0.2)
-            else:
-                plane = rng.random((height, width))
-            out[i, :, :, c] = plane
-    return out
 
 
 def blog_convnet(keras):
@@ -196,6 +181,7 @@ def make(folder):
     import keras as keras3
     import tensorflowjs
     from tensorflowjs.converters import load_keras_model
+    from probeimages import images
 
     versions = {"tensorflowjs": tensorflowjs.__version__, "tensorflow": tf.__version__,
                 "tf_keras": tf_keras.__version__, "keras": keras3.__version__}
@@ -210,7 +196,7 @@ def make(folder):
         h5 = os.path.join(folder, f"{model.name}.h5")
         model.save(h5)
         _, height, width, channels = model.input_shape
-        x = images(np, 4, height, width, channels, seed) * np.float32(scale)
+        x = images(4, height, width, channels, seed) * np.float32(scale)
         original = predict(np, tf_keras, model, x, taps)
         quantizations = [("float32", [])]
         if build is not activations_net:
@@ -237,7 +223,7 @@ def make(folder):
     source = os.path.join(folder, "keras3", "functional_net.keras")
     os.makedirs(os.path.dirname(source))
     model.save(source)
-    x = images(np, 4, 33, 32, 3, 2) * np.float32(255)
+    x = images(4, 33, 32, 3, 2) * np.float32(255)
     reference = predict(np, keras3, model, x, [])
     model_json, command = convert(folder, "functional_net-keras3", [], source, "keras_keras")
     entry = record(np, folder, "functional_net-keras3", model_json, command, x, reference,
