@@ -1,5 +1,6 @@
 #include "runtime.h"
 
+#include "dist/dataparallel.h"
 #include "error.h"
 #include "util/enumnames.h"
 #include "util/parallel.h"
@@ -155,6 +156,7 @@ RuntimeInfo runtimeInfo() {
     info.cpuDefault = autoCpuPrecision();
     info.cudaDefault =
         info.cudaDevices.empty() ? Precision::Bf16 : autoPrecision(info.cudaDevices.front());
+    info.dataParallel = dataParallelAvailable();
     return info;
 }
 
@@ -176,6 +178,7 @@ std::string runtimeInfoJson(const RuntimeInfo& info) {
           {"capability", info.cpuCapability}}},
         {"precision_default",
          {{"cpu", precisionName(info.cpuDefault)}, {"cuda", precisionName(info.cudaDefault)}}},
+        {"data_parallel", info.dataParallel},
     };
     return j.dump(2);
 }
@@ -187,6 +190,9 @@ std::string runtimeInfoText(const RuntimeInfo& info) {
     s += "CPU: " + std::to_string(info.cpuThreads) + " threads, " + info.cpuCapability +
          (info.cpuBf16 ? ", bf16" : ", no bf16") +
          "; precision auto = " + precisionName(info.cpuDefault) + "\n";
+    s += std::string("Data-parallel training: ") + (info.dataParallel
+                                                        ? "yes (c10d, Gloo between processes)\n"
+                                                        : "no (built without Gloo's headers)\n");
     if (info.cudaDevices.empty())
         s += "GPU: none found\n";
     for (const CudaDeviceInfo& d : info.cudaDevices)

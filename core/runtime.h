@@ -61,6 +61,8 @@ struct RuntimeInfo {
     std::string cpuCapability;
     Precision cpuDefault = Precision::Fp32;   ///< what "auto" becomes on the CPU
     Precision cudaDefault = Precision::Bf16;  ///< what "auto" becomes on the first GPU
+    /// Whether this build trains data-parallel (dist/dataparallel.h: Gloo on CPUs).
+    bool dataParallel = false;
 };
 
 /// Safe to call from any thread; queries the GPUs once per call.

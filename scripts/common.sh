@@ -11,6 +11,8 @@ CONVSCOPE_PACKAGES=(
   qt6-base-dev libqcustomplot-dev libgl-dev
   libgtest-dev nlohmann-json3-dev
   libonnx-dev libprotobuf-dev                  # ONNX export (ONNX 1.12, opsets to 17)
+  libgloo-dev                                  # Gloo's headers for data-parallel training
+                                               # (declarations only; the wheel's Gloo runs)
   dataset-fashion-mnist                        # the demo data (real photos, MIT)
   xvfb xauth imagemagick                       # screenshots of the window
   librsvg2-bin                                 # renders the icon's PNGs from its SVG

@@ -16,6 +16,13 @@ int fineTuneCommand(const std::vector<std::string>& argv) {
     std::set<std::string> flags = trainFlagNames();
     flags.insert("finetune-bn-train");
     const Args args(argv, options, flags);
+    for (const char* name :
+         {"nproc-per-node", "nnodes", "node-rank", "master-addr", "master-port", "dist-timeout"})
+        if (args.value(name))
+            throw UsageError(
+                "finetune runs in one process; data-parallel training is `convscope "
+                "train --nproc-per-node N` (--" +
+                std::string(name) + ")");
 
     const auto resumeDir = args.value("resume");
     FineTuneConfig config;

@@ -1,4 +1,5 @@
 #include "cli/args.h"
+#include "cli/launcher.h"
 #include "cli/augmentoptions.h"
 #include "cli/commands.h"
 #include "cli/interruptwatcher.h"
@@ -6,13 +7,16 @@
 #include "cli/progressprinter.h"
 #include "cli/trainoptions.h"
 
+#include "dist/distsetup.h"
 #include "error.h"
 #include "io/weightsfile.h"
 #include "models/kerasforms.h"
 #include "train/runcatalog.h"
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <thread>
 
 namespace convscope::cli {
 
@@ -138,7 +142,13 @@ std::set<std::string> trainOptionNames() {
                                   "flavour",
                                   "features-cache",
                                   "rescale",
-                                  "resume"};
+                                  "resume",
+                                  "nproc-per-node",
+                                  "nnodes",
+                                  "node-rank",
+                                  "master-addr",
+                                  "master-port",
+                                  "dist-timeout"};
     options.insert(augmentOptionNames().begin(), augmentOptionNames().end());
     return options;
 }
@@ -149,8 +159,69 @@ std::set<std::string> trainFlagNames() {
     return flags;
 }
 
+namespace {
+
+const char* const kLaunchOptions[] = {"nproc-per-node", "nnodes", "node-rank", "master-addr",
+                                      "master-port"};
+
+/// `train ... --nproc-per-node N`: starts the workers, each running this command without the
+/// launch options, on one folder (chosen here when --out is not given).
+int launch(const std::vector<std::string>& argv, const Args& args) {
+    LaunchOptions o;
+    o.processesPerNode = int(args.integer("nproc-per-node", 1));
+    o.nodes = int(args.integer("nnodes", 1));
+    o.nodeRank = int(args.integer("node-rank", 0));
+    o.masterAddress = args.text("master-addr", "");
+    o.masterPort = int(args.integer("master-port", 0));
+    o.timeoutSeconds = int(args.integer("dist-timeout", 60));
+    if (o.processesPerNode < 1 || o.nodes < 1 || o.nodeRank < 0 || o.nodeRank >= o.nodes)
+        throw UsageError(
+            "--nproc-per-node and --nnodes must be at least 1, --node-rank below "
+            "--nnodes");
+    if (o.masterPort < 0 || o.masterPort > 65535 || o.timeoutSeconds < 1)
+        throw UsageError("--master-port must be 1 to 65535, --dist-timeout at least 1 second");
+    std::vector<std::string> command{"train"};
+    for (std::size_t i = 0; i < argv.size(); ++i) {
+        bool launchOption = false;
+        for (const char* name : kLaunchOptions)
+            if (argv[i] == std::string("--") + name ||
+                argv[i].rfind(std::string("--") + name + "=", 0) == 0)
+                launchOption = true;
+        if (launchOption) {
+            if (argv[i].find('=') == std::string::npos)
+                ++i;  // its value
+            continue;
+        }
+        command.push_back(argv[i]);
+    }
+    if (!args.value("out") && !args.value("resume")) {
+        // Every worker must write into the same folder: chosen once, here.
+        const auto workspace = args.value("workspace");
+        const std::string out = newRunFolder(workspace ? *workspace : defaultWorkspace());
+        std::fprintf(stderr, "Run folder: %s\n", out.c_str());
+        std::vector<std::string> kept;
+        for (std::size_t i = 0; i < command.size(); ++i) {
+            if (command[i] == "--workspace") {
+                ++i;
+                continue;
+            }
+            kept.push_back(command[i]);
+        }
+        command = kept;
+        command.insert(command.end(), {"--out", out});
+    }
+    return launchWorkers(command, o);
+}
+
+}  // namespace
+
 int trainCommand(const std::vector<std::string>& argv) {
     const Args args(argv, trainOptionNames(), trainFlagNames());
+    if (args.value("nproc-per-node"))
+        return launch(argv, args);
+    std::optional<DistributedSetup> distributed = distributedSetupFromEnvironment();
+    if (distributed && args.value("dist-timeout"))
+        distributed->timeoutSeconds = int(args.integer("dist-timeout", 60));
 
     const auto resumeDir = args.value("resume");
     TrainConfig config;
@@ -166,10 +237,21 @@ int trainCommand(const std::vector<std::string>& argv) {
         if (!args.value("out"))
             std::fprintf(stderr, "Run folder: %s\n", config.runDir.c_str());
     }
+    if (distributed) {
+        if (!resumeDir && !args.value("out"))
+            throw UsageError("a data-parallel worker needs --out RUN_DIR, the same on every rank");
+        config.distributed = *distributed;
+        // The machine's cores are shared by its processes.
+        if (config.threads == 0)
+            config.threads =
+                std::max(1, int(std::thread::hardware_concurrency()) / distributed->localWorldSize);
+    }
     ProgressPrinter printer(
         args.flag("json") ? ProgressPrinter::Style::Json : ProgressPrinter::Style::Auto,
         config.epochs);
-    Trainer trainer(config, &printer, resumeDir.has_value());
+    // Rank 0 reports; the other ranks say only what goes wrong (on stderr, as errors).
+    const bool reports = !distributed || distributed->rank == 0;
+    Trainer trainer(config, reports ? &printer : nullptr, resumeDir.has_value());
     TrainingResult result;
     try {
         // First Ctrl-C: stop after the current batch (the last checkpoint stays). Second: quit.

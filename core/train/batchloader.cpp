@@ -25,9 +25,20 @@ BatchLoader::~BatchLoader() {
 }
 
 std::int64_t BatchLoader::batchesPerEpoch() const {
-    const auto n = std::int64_t(m_samples.size());
+    const auto n = std::int64_t(shardLength());
     const auto b = std::int64_t(m_options.batchSize);
     return m_options.dropLast ? n / b : (n + b - 1) / b;
+}
+
+std::size_t BatchLoader::shardLength() const {
+    const std::size_t n = m_samples.size();
+    if (m_options.shardCount <= 1 || n == 0)
+        return n;
+    const std::size_t count = std::size_t(m_options.shardCount);
+    const std::size_t index = std::size_t(m_options.shardIndex);
+    if (m_options.padShards)
+        return (n + count - 1) / count;
+    return index < n % count ? n / count + 1 : n / count;
 }
 
 void BatchLoader::joinWorkers() {
@@ -47,6 +58,14 @@ void BatchLoader::startEpoch(int epoch) {
     if (m_options.shuffle) {
         Rng rng(mixSeed(m_options.seed, std::uint64_t(epoch), 0x5eed));
         rng.shuffle(m_order);
+    }
+    if (m_options.shardCount > 1) {
+        std::vector<std::size_t> shard;
+        const std::size_t count = std::size_t(m_options.shardCount);
+        for (std::size_t i = std::size_t(m_options.shardIndex); shard.size() < shardLength();
+             i += count)
+            shard.push_back(m_order[i % m_order.size()]);
+        m_order = std::move(shard);
     }
     {
         std::lock_guard lock(m_mutex);

@@ -39,6 +39,13 @@ struct LoaderOptions {
     Preprocessing preprocessing;
     /// Batches in page-locked memory, for asynchronous copies to a GPU (needs CUDA).
     bool pinMemory = false;
+    /// Data-parallel shards: this loader hands out every shardCount-th sample of each epoch's
+    /// order (the same on every rank), starting at shardIndex. With padShards every shard is
+    /// as long as the longest, the order padded by repeating its start as PyTorch's
+    /// DistributedSampler does, so that every rank runs as many training steps.
+    int shardCount = 1;
+    int shardIndex = 0;
+    bool padShards = false;
 };
 
 /// Turns cached images into shuffled, augmented float batches on worker threads, with a
@@ -55,6 +62,8 @@ public:
     BatchLoader& operator=(const BatchLoader&) = delete;
 
     std::int64_t batchesPerEpoch() const;
+    /// The samples this loader hands out per epoch: all, or its shard's.
+    std::size_t shardLength() const;
     std::size_t sampleCount() const { return m_samples.size(); }
 
     /// Starts producing the batches of `epoch` (stopping any epoch still running).

@@ -116,6 +116,7 @@ std::string toJson(const TrainConfig& c) {
         {"preprocessing", preprocessingToJson(c.preprocessing)},
         {"channels_last", c.channelsLast},
         {"threads", c.threads},
+        {"world_size", c.distributed.worldSize},
         {"loader_workers", c.loaderWorkers},
         {"cache_budget_bytes", c.cacheBudgetBytes},
         {"initial_weights", c.initialWeights},

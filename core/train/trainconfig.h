@@ -1,6 +1,7 @@
 #pragma once
 
 #include "augment/augmentparams.h"
+#include "dist/distsetup.h"
 #include "io/kernellayout.h"
 #include "models/modelconfig.h"
 #include "models/preprocessing.h"
@@ -44,6 +45,9 @@ struct TrainConfig {
     /// config.json; a resumed run keeps it).
     std::string deviceUsed;
     std::string precisionUsed;
+    /// Data-parallel training (dist/distsetup.h): this process's rank and the world. Only
+    /// world_size is recorded in config.json; a resumed run may use another.
+    DistributedSetup distributed;
     double validationFraction = 0.2;
     bool augment = true;
     AugmentParams augmentation;

@@ -2,6 +2,7 @@
 
 #include "train/batchloader.h"
 #include "data/reportjson.h"
+#include "dist/dataparallel.h"
 #include "error.h"
 #include "io/modelweights.h"
 #include "io/pretrained.h"
@@ -90,6 +91,10 @@ struct Trainer::Impl {
     };
 
     RunStatusRecord status;  ///< status.json, from when the folder is settled
+    /// Data-parallel training: this process's part in the group (none in one process).
+    std::unique_ptr<DataParallel> parallel;
+    /// Whether this process writes the run folder: rank 0 of a data-parallel run, else yes.
+    bool writes() const { return config.distributed.writes(); }
     // Set by prepareRunFolder().
     ResolvedDevice resolved;
     torch::Device device{torch::kCPU};
@@ -112,6 +117,8 @@ struct Trainer::Impl {
     /// Validation, the schedule, the checkpoint and the epoch's files and events. Nothing when
     /// cancelled during validation; else whether early stopping ends the run.
     std::optional<bool> endEpoch(Session& session, int epoch, const EpochTally& tally);
+    /// Sums the epoch's training tally and validation counts over the ranks.
+    void reduceAcrossRanks(Evaluation& validation, EpochTally& tally);
     /// Finds the largest batch that fits and throws OutOfMemory saying so.
     [[noreturn]] void stopForOutOfMemory(Session& session);
     TrainingResult finishCancelled();
@@ -141,7 +148,8 @@ void Trainer::resume() {
 void Trainer::cancel() {
     std::lock_guard lock(m_impl->mutex);
     m_impl->cancelled = true;
-    if (m_impl->activeLoader)
+    // A data-parallel run stops at a step every rank agrees on (trainEpoch), not mid-batch.
+    if (m_impl->activeLoader && !m_impl->config.distributed.distributed())
         m_impl->activeLoader->stop();
     m_impl->wake.notify_all();
 }
@@ -179,6 +187,23 @@ TrainingResult Trainer::run() {
 
 TrainingResult Trainer::Impl::run() {
     prepareRunFolder();
+    if (config.distributed.distributed()) {
+        if (config.bottleneck)
+            throw Error("--bottleneck",
+                        "bottleneck features train in one process; leave out the "
+                        "data-parallel options");
+        if (device.is_cuda())
+            throw Error(resolved.description,
+                        "data-parallel training runs on CPU processes (Gloo) in this version; "
+                        "NCCL between GPUs is not wired in yet: use --device cpu, or one GPU "
+                        "without the data-parallel options");
+        // Joined before the data is decoded: a rank or master that is missing shows at once.
+        parallel = std::make_unique<DataParallel>(config.distributed);
+        observer->onMessage("Data-parallel: rank " + std::to_string(config.distributed.rank) +
+                            " of " + std::to_string(config.distributed.worldSize) + " (Gloo via " +
+                            config.distributed.masterAddress + ":" +
+                            std::to_string(config.distributed.masterPort) + ")");
+    }
     std::optional<RunData> data = loadData();
     if (!data)
         return finishCancelled();
@@ -230,7 +255,7 @@ void Trainer::Impl::prepareRunFolder() {
     if (!resumeRun)
         adoptStartingWeights(c);
     checkModelSettings(c);  // after a Keras backbone has set the flavour (its layer names)
-    if (fs::is_directory(runDir))
+    if (writes() && fs::is_directory(runDir))
         if (const int stale = removeStaleTemporaryFiles(runDir.string()))
             observer->onMessage("Removed " + std::to_string(stale) +
                                 " temporary files left by a write that was killed");
@@ -249,6 +274,8 @@ void Trainer::Impl::prepareRunFolder() {
                     "already holds a run (resume it with --resume, or choose another --out)");
     // A run that stopped before its first checkpoint has nothing to resume: it starts again
     // in the same folder (config.json is rewritten below).
+    if (!writes())
+        return;  // rank 0 makes the folder and writes every file of the run
     if (fs::exists(runDir / "config.json"))
         observer->onMessage(c.runDir +
                             ": its earlier run stopped before its first checkpoint; starting "
@@ -286,8 +313,10 @@ std::optional<Trainer::Impl::RunData> Trainer::Impl::loadData() {
         checkSameClasses(runDir.string(), c.dataDir, index.classNames());
         // What this session uses (a batch size chosen at resume, the device found now),
         // written once the data has been checked.
-        writeConfig();
-        status.start(runDir.string());
+        if (writes()) {
+            writeConfig();
+            status.start(runDir.string());
+        }
     }
 
     CacheOptions cacheOptions;
@@ -297,7 +326,9 @@ std::optional<Trainer::Impl::RunData> Trainer::Impl::loadData() {
     data.cache->decodeAll(&cancelled, [&](std::size_t d, std::size_t t) {
         observer->onProgress(Phase::Decoding, d, t);
     });
-    writeTextFileAtomically((runDir / "import-report.json").string(), datasetSummaryJson(index));
+    if (writes())
+        writeTextFileAtomically((runDir / "import-report.json").string(),
+                                datasetSummaryJson(index));
     if (cancelled)
         return std::nullopt;
     data.train = index.indices(Split::Train);
@@ -352,7 +383,8 @@ Trainer::Impl::Session Trainer::Impl::buildSession(const RunData& data) {
         if (c.batchSize == 0)
             throw Error(resolved.description, "not even a batch of one image fits in memory");
         observer->onMessage("Batch size " + std::to_string(c.batchSize) + " (auto)");
-        writeConfig();
+        if (writes())
+            writeConfig();
     }
     if (c.channelsLast) {
         torch::NoGradGuard noGrad;
@@ -365,6 +397,14 @@ Trainer::Impl::Session Trainer::Impl::buildSession(const RunData& data) {
             s.trainable.push_back(p);
     if (s.trainable.empty())
         throw Error(c.freezeUpTo, "every layer is frozen: nothing to train");
+    if (parallel) {
+        // Every rank starts from rank 0's weights; gradients are averaged from here on.
+        parallel->attach(s.model->parameters(), s.model->buffers());
+        const int world = c.distributed.worldSize;
+        observer->onMessage("Global batch " + std::to_string(world * c.batchSize) + " (" +
+                            std::to_string(world) + " processes x " + std::to_string(c.batchSize) +
+                            ")");
+    }
     s.optimizer = makeOptimizer(c, s.trainable);
     s.scaler = LossScaler(resolved.precision == Precision::Fp16);
 
@@ -375,11 +415,15 @@ Trainer::Impl::Session Trainer::Impl::buildSession(const RunData& data) {
     s.loaderOptions.augment = c.augment;
     s.loaderOptions.pinMemory = device.is_cuda();
     s.loaderOptions.preprocessing = c.preprocessing;
+    s.loaderOptions.shardCount = c.distributed.worldSize;
+    s.loaderOptions.shardIndex = c.distributed.rank;
+    s.loaderOptions.padShards = true;  // every rank takes as many steps
     s.trainLoader =
         std::make_unique<BatchLoader>(*data.cache, data.train, c.augmentation, s.loaderOptions);
     LoaderOptions vo = s.loaderOptions;
     vo.augment = false;
     vo.shuffle = false;
+    vo.padShards = false;  // each validation image counted once; the sums are reduced
     s.validationLoader =
         std::make_unique<BatchLoader>(*data.cache, data.validation, AugmentParams{}, vo);
     resetPeakDeviceMemory(device);
@@ -414,12 +458,15 @@ std::optional<Trainer::Impl::EpochTally> Trainer::Impl::trainEpoch(Session& s, i
         s.featureBatches->startEpoch(epoch);
     else
         loader.startEpoch(epoch);
-    if (cancelled)
+    if (cancelled && !parallel)
         loader.stop();
     const std::int64_t batchesPerEpoch =
         s.featureBatches ? s.featureBatches->batchesPerEpoch() : loader.batchesPerEpoch();
     while (auto batch = s.featureBatches ? s.featureBatches->next() : loader.next()) {
         waitWhilePaused();
+        // Every rank stops at the same step when any is cancelled (Ctrl-C, the window).
+        if (parallel && parallel->any(cancelled))
+            cancelled = true;
         if (cancelled)
             break;
         if (batch->labels.size(0) == 0)
@@ -428,6 +475,8 @@ std::optional<Trainer::Impl::EpochTally> Trainer::Impl::trainEpoch(Session& s, i
         const torch::Tensor x = batch->images.to(device, /*non_blocking=*/true);
         const torch::Tensor y = batch->labels.to(device, true);
         s.optimizer->zero_grad();
+        if (parallel)
+            parallel->beforeForward();
         torch::Tensor logits, loss;
         {
             AutocastScope autocast(device, resolved.precision);
@@ -435,7 +484,22 @@ std::optional<Trainer::Impl::EpochTally> Trainer::Impl::trainEpoch(Session& s, i
             logits = s.features ? s.model->forwardHead(x) : s.model->forward(x);
             loss = torch::nn::functional::cross_entropy(logits, y);
         }
-        s.scaler.scaled(loss).backward();
+        if (parallel)
+            parallel->beforeBackward();
+        try {
+            s.scaler.scaled(loss).backward();
+        } catch (const c10::OutOfMemoryError&) {
+            throw;
+        } catch (const c10::Error& e) {
+            // The gradients' allreduce runs inside backward.
+            if (parallel)
+                parallel->broken("the gradient allreduce", e.what_without_backtrace());
+            throw;
+        } catch (const std::exception& e) {  // Gloo's own, a timeout among them
+            if (parallel && !dynamic_cast<const Error*>(&e))
+                parallel->broken("the gradient allreduce", e.what());
+            throw;
+        }
         const bool finite = s.scaler.unscale(s.trainable);
         if (finite)
             s.optimizer->step();
@@ -481,9 +545,17 @@ std::optional<bool> Trainer::Impl::endEpoch(Session& s, int epoch, const EpochTa
     Evaluation val;
     {
         AutocastScope autocast(device, resolved.precision);
+        // Each rank evaluates its shard to the end; a cancel counts once all agree, below.
+        std::atomic<bool>* cancel = parallel ? nullptr : &cancelled;
         val = s.features
-                  ? evaluateHead(*s.model, s.features->validation, c.batchSize, device, &cancelled)
-                  : evaluateModel(*s.model, *s.validationLoader, device, false, &cancelled);
+                  ? evaluateHead(*s.model, s.features->validation, c.batchSize, device, cancel)
+                  : evaluateModel(*s.model, *s.validationLoader, device, false, cancel);
+    }
+    EpochTally tally = t;
+    if (parallel) {
+        reduceAcrossRanks(val, tally);
+        if (parallel->any(cancelled))
+            cancelled = true;
     }
     if (cancelled)
         return std::nullopt;
@@ -492,8 +564,8 @@ std::optional<bool> Trainer::Impl::endEpoch(Session& s, int epoch, const EpochTa
             observer->onMessage("Left out from now on: " + reason);
     EpochEnd e;
     e.epoch = epoch + 1;
-    e.trainLoss = t.seen ? t.lossSum / double(t.seen) : 0;
-    e.trainAccuracy = t.seen ? double(t.correct) / double(t.seen) : 0;
+    e.trainLoss = tally.seen ? tally.lossSum / double(tally.seen) : 0;
+    e.trainAccuracy = tally.seen ? double(tally.correct) / double(tally.seen) : 0;
     e.validationLoss = val.loss;
     e.validationAccuracy = val.accuracy();
     e.learningRate = t.learningRate;
@@ -503,12 +575,15 @@ std::optional<bool> Trainer::Impl::endEpoch(Session& s, int epoch, const EpochTa
     state.history.push_back(e);
     state.epochsCompleted = epoch + 1;
     const bool stopEarly = recordValidationLoss(c, t.learningRate, e.validationLoss, state);
-    saveCheckpoint(checkpointPath, *s.model, *s.optimizer, state);
-    // A snapshot for classifying while training goes on (the UI reads it on another thread).
-    saveModelWeights((runDir / "latest.h5").string(), *s.model, s.metadata);
-    writeTextFileAtomically((runDir / "history.csv").string(), historyCsv(state.history));
-    writeConfusionRecord(runDir.string(), {e.epoch, s.metadata.classNames, val.confusion});
-    observer->onCheckpoint(checkpointPath);
+    if (writes()) {
+        saveCheckpoint(checkpointPath, *s.model, *s.optimizer, state);
+        // A snapshot for classifying while training goes on (the UI reads it on another
+        // thread).
+        saveModelWeights((runDir / "latest.h5").string(), *s.model, s.metadata);
+        writeTextFileAtomically((runDir / "history.csv").string(), historyCsv(state.history));
+        writeConfusionRecord(runDir.string(), {e.epoch, s.metadata.classNames, val.confusion});
+        observer->onCheckpoint(checkpointPath);
+    }
     observer->onEpochEnd(e);
     if (stopEarly)
         observer->onMessage("Early stopping: validation loss has not improved for " +
@@ -540,8 +615,34 @@ void Trainer::Impl::stopForOutOfMemory(Session& s) {
     throw OutOfMemory(c.runDir, reason, c.batchSize, fits);
 }
 
+void Trainer::Impl::reduceAcrossRanks(Evaluation& val, EpochTally& t) {
+    // One sum for all: the training tally, the validation loss and the confusion counts (a
+    // rank without validation images still sends its zeros).
+    const std::size_t classes =
+        config.model.classCount > 0 ? std::size_t(config.model.classCount) : val.confusion.size();
+    val.confusion.resize(classes);
+    for (auto& row : val.confusion)
+        row.resize(classes, 0);
+    std::vector<double> values{t.lossSum, double(t.correct), double(t.seen),
+                               val.loss * double(val.samples), double(val.samples)};
+    for (const auto& row : val.confusion)
+        for (std::int64_t count : row)
+            values.push_back(double(count));
+    const std::vector<double> total = parallel->sum(values);
+    t.lossSum = total[0];
+    t.correct = std::int64_t(total[1]);
+    t.seen = std::int64_t(total[2]);
+    val.samples = std::int64_t(total[4]);
+    val.loss = val.samples ? total[3] / double(val.samples) : 0;
+    std::size_t k = 5;
+    for (auto& row : val.confusion)
+        for (std::int64_t& count : row)
+            count = std::int64_t(total[k++]);
+}
+
 TrainingResult Trainer::Impl::finishCancelled() {
-    status.end(RunState::Interrupted);
+    if (writes())
+        status.end(RunState::Interrupted);
     TrainingResult result;
     result.cancelled = true;
     observer->onFinished(result);
@@ -559,12 +660,15 @@ TrainingResult Trainer::Impl::finish(Session& s, bool stoppedEarly) {
         result.finalValidationAccuracy = s.state.history.back().validationAccuracy;
         result.finalValidationLoss = s.state.history.back().validationLoss;
     }
-    if (!cancelled) {
+    if (!cancelled && writes()) {
         result.weightsPath = (runDir / "weights.h5").string();
         s.model->to(torch::kCPU);
         saveModelWeights(result.weightsPath, *s.model, s.metadata);
     }
-    status.end(cancelled ? RunState::Interrupted : RunState::Finished);
+    if (parallel)
+        parallel->barrier();  // rank 0's files are written when every rank returns
+    if (writes())
+        status.end(cancelled ? RunState::Interrupted : RunState::Finished);
     observer->onFinished(result);
     return result;
 }

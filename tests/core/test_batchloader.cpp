@@ -233,3 +233,55 @@ TEST(BatchLoader, anUncachedImageDamagedAfterTheScanIsLeftOutAndReported) {
         }
     }
 }
+
+TEST(BatchLoader, dataParallelShardsSplitEachBatchOfTheWholeOrder) {
+    Fixture f(6);  // 18 samples
+    LoaderOptions whole;
+    whole.batchSize = 6;
+    whole.augment = false;
+    BatchLoader single(*f.cache, f.train(), {}, whole);
+    const std::vector<Batch> reference = wholeEpoch(single, 2);
+    std::vector<std::vector<Batch>> shards;
+    for (int rank = 0; rank < 3; ++rank) {
+        LoaderOptions o = whole;
+        o.batchSize = 2;
+        o.shardCount = 3;
+        o.shardIndex = rank;
+        o.padShards = true;
+        BatchLoader loader(*f.cache, f.train(), {}, o);
+        EXPECT_EQ(loader.shardLength(), 6u);
+        shards.push_back(wholeEpoch(loader, 2));
+    }
+    // Batch k of the three ranks together is batch k of one process with three times the batch.
+    ASSERT_EQ(reference.size(), 3u);
+    for (std::size_t k = 0; k < reference.size(); ++k) {
+        std::multiset<std::size_t> together;
+        for (const auto& shard : shards)
+            together.insert(shard[k].samples.begin(), shard[k].samples.end());
+        EXPECT_EQ(together, std::multiset<std::size_t>(reference[k].samples.begin(),
+                                                       reference[k].samples.end()));
+    }
+}
+
+TEST(BatchLoader, paddedShardsAreEqualAndUnpaddedOnesCountEverySampleOnce) {
+    Fixture f(3);  // 9 samples over 2 ranks
+    std::multiset<std::size_t> seen;
+    for (int rank = 0; rank < 2; ++rank) {
+        LoaderOptions o;
+        o.batchSize = 4;
+        o.augment = false;
+        o.shuffle = false;
+        o.shardCount = 2;
+        o.shardIndex = rank;
+        BatchLoader unpadded(*f.cache, f.train(), {}, o);
+        EXPECT_EQ(unpadded.shardLength(), rank == 0 ? 5u : 4u);
+        for (const Batch& b : wholeEpoch(unpadded, 0))
+            seen.insert(b.samples.begin(), b.samples.end());
+        o.padShards = true;
+        BatchLoader padded(*f.cache, f.train(), {}, o);
+        EXPECT_EQ(padded.shardLength(), 5u);
+        EXPECT_EQ(padded.batchesPerEpoch(), 2);
+    }
+    const std::vector<std::size_t> all = f.train();
+    EXPECT_EQ(seen, std::multiset<std::size_t>(all.begin(), all.end()));
+}

@@ -1,0 +1,287 @@
+// The one file that includes LibTorch's c10d headers. ProcessGroupGloo.hpp includes Gloo's own
+// headers, which PyTorch's wheel does not ship although its libtorch_cpu holds Gloo: the
+// build takes them from Debian's libgloo-dev, as declarations only (nothing of Debian's Gloo
+// is linked; the Gloo that runs is the wheel's). Debian's Gloo is older than the wheel's, so no
+// Gloo type leaves this file and nothing here calls into a Gloo object: only the transport
+// device's shared_ptr is handed to c10d.
+#include "dist/dataparallel.h"
+
+#include "error.h"
+
+#if CONVSCOPE_HAVE_GLOO
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/comm.hpp>
+#include <torch/csrc/distributed/c10d/reducer.hpp>
+#endif
+#include <torch/torch.h>
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+namespace convscope {
+
+namespace {
+
+std::string where(const DistributedSetup& s) {
+    return "rank " + std::to_string(s.rank) + " of " + std::to_string(s.worldSize);
+}
+
+Error brokenGroup(const DistributedSetup& s, const std::string& during, const std::string& why) {
+    return Error(where(s), "the data-parallel group broke during " + during +
+                               " (another rank stopped, hung for more than " +
+                               std::to_string(s.timeoutSeconds) +
+                               " s or cannot be reached): " + readableReason(why));
+}
+
+}  // namespace
+
+#if CONVSCOPE_HAVE_GLOO
+
+namespace {
+
+/// The local address that reaches `host`: the interface Gloo must listen on for the other
+/// ranks (a UDP "connection" sends nothing; it only picks the route).
+std::string localAddressTowards(const std::string& host, int port) {
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_DGRAM;
+    addrinfo* found = nullptr;
+    if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0 || !found)
+        throw Error("MASTER_ADDR", "'" + host + "' is no address or host name this machine knows");
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in local{};
+    socklen_t length = sizeof local;
+    const bool routed = fd >= 0 && ::connect(fd, found->ai_addr, found->ai_addrlen) == 0 &&
+                        ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) == 0;
+    ::freeaddrinfo(found);
+    if (fd >= 0)
+        ::close(fd);
+    if (!routed)
+        throw Error("MASTER_ADDR", "no route from this machine to '" + host + "'");
+    char text[INET_ADDRSTRLEN] = {};
+    ::inet_ntop(AF_INET, &local.sin_addr, text, sizeof text);
+    return text;
+}
+
+}  // namespace
+
+struct DataParallel::Impl {
+    DistributedSetup setup;
+    c10::intrusive_ptr<c10d::Store> store;
+    c10::intrusive_ptr<c10d::ProcessGroup> group;
+    std::unique_ptr<c10d::Reducer> reducer;
+    std::vector<torch::Tensor> buffers;
+
+    /// Runs a collective; a broken group becomes an Error that says what broke.
+    template <class Body>
+    decltype(auto) collective(const char* what, Body&& body) {
+        try {
+            return body();
+        } catch (const c10::Error& e) {
+            throw Error(where(setup), std::string("the data-parallel group broke during ") + what +
+                                          " (another rank stopped, hung for more than " +
+                                          std::to_string(setup.timeoutSeconds) +
+                                          " s or cannot be reached): " +
+                                          readableReason(e.what_without_backtrace()));
+        }
+    }
+
+    void joinStore() {
+        const std::string master = setup.masterAddress + ":" + std::to_string(setup.masterPort);
+        c10d::TCPStoreOptions options;
+        options.port = std::uint16_t(setup.masterPort);
+        options.isServer = setup.rank == 0;
+        options.numWorkers = setup.worldSize;
+        options.waitWorkers = false;
+        options.timeout = std::chrono::seconds(setup.timeoutSeconds);
+        try {
+            auto tcp = c10::make_intrusive<c10d::TCPStore>(setup.masterAddress, options);
+            store = c10::make_intrusive<c10d::PrefixStore>("convscope/", tcp);
+        } catch (const c10::Error& e) {
+            const std::string reason = readableReason(e.what_without_backtrace());
+            if (setup.rank == 0)
+                throw Error(master,
+                            "rank 0 cannot listen there (is the port in use, or the "
+                            "address not this machine's?): " +
+                                reason);
+            throw Error(master, where(setup) + " cannot reach rank 0 there within " +
+                                    std::to_string(setup.timeoutSeconds) + " s: " + reason);
+        }
+        // Every rank must agree on the world: rank 0's size is the truth.
+        try {
+            const std::string mine = std::to_string(setup.worldSize);
+            store->set("size/" + std::to_string(setup.rank),
+                       std::vector<std::uint8_t>(mine.begin(), mine.end()));
+            const auto theirs = store->get("size/0");
+            const std::string zero(theirs.begin(), theirs.end());
+            if (zero != mine)
+                throw Error(master, where(setup) + " was started with WORLD_SIZE " + mine +
+                                        ", rank 0 with " + zero);
+            if (setup.rank == 0)
+                for (int r = 1; r < setup.worldSize; ++r) {
+                    const auto value = store->get("size/" + std::to_string(r));
+                    const std::string other(value.begin(), value.end());
+                    if (other != mine)
+                        throw Error(master, "rank " + std::to_string(r) +
+                                                " was started with WORLD_SIZE " + other +
+                                                ", rank 0 with " + mine);
+                }
+        } catch (const c10::Error& e) {
+            throw Error(master, where(setup) + ": not every rank joined within " +
+                                    std::to_string(setup.timeoutSeconds) +
+                                    " s (a rank missing, or ranks started with different "
+                                    "WORLD_SIZE values): " +
+                                    readableReason(e.what_without_backtrace()));
+        }
+    }
+
+    void joinGroup() {
+        auto options = c10d::ProcessGroupGloo::Options::create(
+            std::chrono::milliseconds(std::int64_t(setup.timeoutSeconds) * 1000));
+        if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME"); interface && *interface)
+            options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(interface));
+        else
+            options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(
+                localAddressTowards(setup.masterAddress, setup.masterPort)));
+        auto gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
+            c10::make_intrusive<c10d::PrefixStore>("gloo/", store), setup.rank, setup.worldSize,
+            options);
+        group = c10::make_intrusive<c10d::ProcessGroup>(store, setup.rank, setup.worldSize);
+        group->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+        group->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, gloo);
+        group->setGroupName("convscope");
+    }
+};
+
+DataParallel::DataParallel(const DistributedSetup& setup) : m_impl(std::make_unique<Impl>()) {
+    m_impl->setup = setup;
+    m_impl->joinStore();
+    m_impl->collective("the rendezvous", [&] {
+        m_impl->joinGroup();
+        m_impl->group->barrier()->wait();
+    });
+}
+
+void DataParallel::attach(const std::vector<torch::Tensor>& parameters,
+                          const std::vector<torch::Tensor>& buffers) {
+    Impl& d = *m_impl;
+    d.collective("the first broadcast of the weights", [&] {
+        torch::NoGradGuard noGrad;
+        std::vector<torch::Tensor> all = parameters;
+        all.insert(all.end(), buffers.begin(), buffers.end());
+        c10d::broadcast_coalesced(d.group, all, std::size_t(250) << 20, 0);
+    });
+    d.buffers = buffers;
+    std::vector<torch::Tensor> trained;
+    for (const torch::Tensor& p : parameters)
+        if (p.requires_grad())
+            trained.push_back(p);
+    if (trained.empty())
+        return;
+    // DDP's defaults: a 1 MiB first bucket (the last layers, whose gradients come first),
+    // then 25 MiB; buckets in the reverse order of the parameters.
+    const std::int64_t firstBucket = std::int64_t(1) << 20, bucket = std::int64_t(25) << 20;
+    auto [buckets, limits] = c10d::compute_bucket_assignment_by_size(
+        trained, {std::size_t(firstBucket), std::size_t(bucket)},
+        std::vector<bool>(trained.size(), false));
+    std::reverse(buckets.begin(), buckets.end());
+    std::reverse(limits.begin(), limits.end());
+    d.reducer = std::make_unique<c10d::Reducer>(
+        trained, buckets, d.group, std::vector<bool>(trained.size(), false), bucket,
+        /*find_unused_parameters=*/false, /*gradient_as_bucket_view=*/false,
+        std::unordered_map<std::size_t, std::string>{}, firstBucket,
+        /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false,
+        std::vector<std::int64_t>(limits.begin(), limits.end()));
+}
+
+void DataParallel::beforeForward() {
+    Impl& d = *m_impl;
+    d.collective("the broadcast of batch-norm statistics", [&] {
+        if (d.reducer)
+            d.reducer->rebuild_buckets();
+        if (!d.buffers.empty()) {
+            torch::NoGradGuard noGrad;
+            c10d::broadcast_coalesced(d.group, d.buffers, std::size_t(250) << 20, 0);
+        }
+    });
+}
+
+void DataParallel::beforeBackward() {
+    if (m_impl->reducer)
+        m_impl->reducer->prepare_for_backward({});
+}
+
+std::vector<double> DataParallel::sum(const std::vector<double>& values) {
+    Impl& d = *m_impl;
+    return d.collective("a sum of metrics", [&] {
+        torch::Tensor t = torch::tensor(values, torch::kFloat64);
+        std::vector<torch::Tensor> ts{t};
+        d.group->allreduce(ts)->wait();
+        return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+    });
+}
+
+bool DataParallel::any(bool mine) {
+    return sum({mine ? 1.0 : 0.0}).front() > 0;
+}
+
+void DataParallel::barrier() {
+    m_impl->collective("a barrier", [&] { m_impl->group->barrier()->wait(); });
+}
+
+bool dataParallelAvailable() {
+    return true;
+}
+
+#else
+
+struct DataParallel::Impl {
+    DistributedSetup setup;
+};
+
+DataParallel::DataParallel(const DistributedSetup& setup) : m_impl(std::make_unique<Impl>()) {
+    m_impl->setup = setup;
+    throw Error(where(setup),
+                "this build of ConvScope cannot train data-parallel: it was built without "
+                "Gloo's headers (Debian's libgloo-dev), which LibTorch's Gloo backend needs and "
+                "PyTorch's wheel does not ship");
+}
+
+void DataParallel::attach(const std::vector<torch::Tensor>&, const std::vector<torch::Tensor>&) {}
+void DataParallel::beforeForward() {}
+void DataParallel::beforeBackward() {}
+std::vector<double> DataParallel::sum(const std::vector<double>& values) {
+    return values;
+}
+bool DataParallel::any(bool mine) {
+    return mine;
+}
+void DataParallel::barrier() {}
+
+bool dataParallelAvailable() {
+    return false;
+}
+
+#endif
+
+DataParallel::~DataParallel() = default;
+
+void DataParallel::broken(const std::string& during, const std::string& reason) const {
+    throw brokenGroup(m_impl->setup, during, reason);
+}
+
+const DistributedSetup& DataParallel::setup() const {
+    return m_impl->setup;
+}
+
+}  // namespace convscope
