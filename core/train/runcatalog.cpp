@@ -70,6 +70,7 @@ void readState(const fs::path& dir, RunSummary& r) {
     r.started = s->started;
     r.pid = s->pid;
     r.host = s->host;
+    r.rankImagesPerSecond = s->rankImagesPerSecond;
     std::string ended = s->ended;
     if (s->state == RunState::Failed)
         r.reason = s->error;

@@ -30,6 +30,8 @@ struct RunSummary {
     std::string note;    ///< run.json's "note"
     long long pid = 0;   ///< the process training it, or that last did
     std::string host;
+    /// A data-parallel run's processes: each rank's images/s in its last epoch; else empty.
+    std::vector<double> rankImagesPerSecond;
 };
 
 /// The summary of one run folder. Never throws: what cannot be read makes it "damaged".

@@ -81,6 +81,7 @@ std::optional<RunStatus> readRunStatus(const std::string& runDir) {
         s.secondsBefore = j.value("seconds_before", 0.0);
         s.ended = j.value("ended", std::string());
         s.error = j.value("error", std::string());
+        s.rankImagesPerSecond = j.value("ranks_images_per_second", std::vector<double>{});
         return s;
     } catch (const nlohmann::json::exception& e) {
         throw Error(path, std::string("damaged (") + readableReason(e.what()) + ")");
@@ -98,7 +99,10 @@ void writeRunStatus(const std::string& runDir, const RunStatus& s) {
                            {"seconds_before", s.secondsBefore},
                            {"ended", s.ended},
                            {"error", s.error}};
-    writeTextFileAtomically(statusPath(runDir), j.dump(2));
+    nlohmann::json out = j;
+    if (!s.rankImagesPerSecond.empty())
+        out["ranks_images_per_second"] = s.rankImagesPerSecond;
+    writeTextFileAtomically(statusPath(runDir), out.dump(2));
 }
 
 void RunStatusRecord::start(const std::string& runDir) {
@@ -141,6 +145,13 @@ void RunStatusRecord::end(RunState state, const std::string& error) noexcept {
         // The run's end is reported by its caller; a status file that cannot be written then
         // reads "running" with a process that is gone, which the listing calls interrupted.
     }
+}
+
+void RunStatusRecord::setRankThroughput(const std::vector<double>& imagesPerSecond) {
+    if (!m_open)
+        return;
+    m_status.rankImagesPerSecond = imagesPerSecond;
+    writeRunStatus(m_runDir, m_status);
 }
 
 void RunStatusRecord::endWithCurrentException() noexcept {

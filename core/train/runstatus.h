@@ -3,6 +3,7 @@
 #include <ctime>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace convscope {
 
@@ -22,6 +23,9 @@ struct RunStatus {
     double secondsBefore = 0;    ///< time spent in earlier sessions (resumes)
     std::string ended;           ///< ISO 8601 UTC; empty while running
     std::string error;           ///< why a failed run stopped
+    /// A data-parallel run's processes: each rank's training images/s in its last epoch,
+    /// by rank; empty for a run in one process.
+    std::vector<double> rankImagesPerSecond;
 };
 
 /// A time as ISO 8601 UTC, "2026-11-30T10:14:00Z".
@@ -54,6 +58,9 @@ public:
     void end(RunState state, const std::string& error = {}) noexcept;
     /// end(Failed) with the reason of the exception being handled. Call in a catch block.
     void endWithCurrentException() noexcept;
+    /// Records each rank's training images/s of a data-parallel run (after each epoch).
+    /// Throws convscope::Error naming the file when it cannot be written.
+    void setRankThroughput(const std::vector<double>& imagesPerSecond);
 
 private:
     std::string m_runDir;

@@ -59,7 +59,8 @@ class DeviceCliTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         info = json.loads(proc.stdout)
         self.assertEqual(set(info), {"version", "libtorch", "cuda_compiled", "cuda_devices", "cpu",
-                                     "precision_default"})
+                                     "precision_default", "data_parallel"})
+        self.assertIsInstance(info["data_parallel"], bool)
         self.assertRegex(info["version"], r"^\d+\.\d+\.\d+$")
         self.assertRegex(info["libtorch"], r"^2\.\d+\.\d+")
         self.assertIsInstance(info["cuda_compiled"], bool)

@@ -15,6 +15,7 @@ Part 3 runs alone with --hosts (it needs root and iproute2). Exits 77, saying wh
 build has no data-parallel training or (--hosts) namespaces cannot be made. Run with the
 PyTorch environment's python: test_distributed.py CONVSCOPE_BINARY [--hosts]"""
 import csv
+import json
 import os
 import random
 import signal
@@ -130,6 +131,12 @@ def same_as_one_process(work, data):
     assert diff <= 1e-5, diff
     with open(os.path.join(two, "config.json")) as f:
         assert '"world_size": 2' in f.read()
+    with open(os.path.join(two, "status.json")) as f:
+        status = json.load(f)
+    rates = status["ranks_images_per_second"]
+    assert status["status"] == "finished" and len(rates) == 2 and min(rates) > 0, status
+    runs = json.loads(run(["runs", work, "--json"])[0].stdout)
+    assert any(r["name"] == "two" for r in runs), runs
     return two
 
 

@@ -49,6 +49,7 @@ private Q_SLOTS:
     void aRenamedRunShowsItsNameAndNote();
     void theComparisonShowsEachRunsConfusionMatrix();
     void aRunTrainedByAnotherProcessIsFollowedLive();
+    void aDataParallelRunIsFollowedWithEachRanksThroughput();
     void aDeletedRunGoesToTheTrashAndUndoBringsItBack();
     void aRunningRunCannotBeDeleted();
     void theReportIsExportedAsHtmlAndPdf();
@@ -399,6 +400,39 @@ void TestRunsPanel::aRunTrainedByAnotherProcessIsFollowedLive() {
     QTRY_COMPARE_WITH_TIMEOUT(model->data(model->index(rowOfDelta(), RunsModel::Status)).toString(),
                               QStringLiteral("finished"), 10000);
     dialog->close();
+}
+
+void TestRunsPanel::aDataParallelRunIsFollowedWithEachRanksThroughput() {
+    // Two processes of the real program, started as `convscope train --nproc-per-node 2`.
+    QProcess cli;
+    const QString run = QDir(m_workspace).filePath(QStringLiteral("parallel"));
+    cli.start(QStringLiteral(CONVSCOPE_BINARY),
+              {QStringLiteral("train"), m_data, QStringLiteral("--out"), run,
+               QStringLiteral("--epochs"), QStringLiteral("3"), QStringLiteral("--size"),
+               QStringLiteral("32"), QStringLiteral("--batch"), QStringLiteral("4"),
+               QStringLiteral("--no-augment"), QStringLiteral("--nproc-per-node"),
+               QStringLiteral("2"), QStringLiteral("--json")});
+    QVERIFY(cli.waitForStarted());
+    bool firstEpoch = false;
+    while (!firstEpoch && cli.waitForReadyRead(60000))
+        while (cli.canReadLine())
+            if (QJsonDocument::fromJson(cli.readLine())
+                    .object()
+                    .value(QStringLiteral("event"))
+                    .toString() == QLatin1String("epoch"))
+                firstEpoch = true;
+    QVERIFY2(firstEpoch, cli.readAllStandardError().constData());
+    m_window->openRun(run);
+    TrainingPanel* training = m_window->trainingPanel();
+    QTRY_VERIFY_WITH_TIMEOUT(
+        training->statusText().contains(QStringLiteral("2 data-parallel processes at")), 10000);
+    QVERIFY(cli.waitForFinished(120000));
+    QCOMPARE(cli.exitCode(), 0);
+    // The charts grew with rank 0's files to the last epoch.
+    QTRY_COMPARE_WITH_TIMEOUT(training->plots()->epochPointCount(), 3, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(training->statusText().contains(QStringLiteral("finished")), 10000);
+    const QRegularExpression rates(QStringLiteral("at \\d+, \\d+ images/s"));
+    QVERIFY2(rates.match(training->statusText()).hasMatch(), qPrintable(training->statusText()));
 }
 
 void TestRunsPanel::aDeletedRunGoesToTheTrashAndUndoBringsItBack() {

@@ -599,6 +599,14 @@ bool TrainingPanel::showRun(const FollowedRun& run) {
                 : tr(", last trained by process %1 on %2")
                       .arg(s.pid)
                       .arg(QString::fromStdString(s.host));
+    if (!s.rankImagesPerSecond.empty()) {
+        QStringList rates;
+        for (double r : s.rankImagesPerSecond)
+            rates << QString::number(r, 'f', 0);
+        text += tr("; %1 data-parallel processes at %2 images/s")
+                    .arg(s.rankImagesPerSecond.size())
+                    .arg(rates.join(QStringLiteral(", ")));
+    }
     if (s.status == "running")
         text += tr(" (the charts follow it)");
     m_status->setText(text + QLatin1Char('.'));
