@@ -217,8 +217,12 @@ void DataParallel::beforeForward() {
 }
 
 void DataParallel::beforeBackward() {
-    if (m_impl->reducer)
-        m_impl->reducer->prepare_for_backward({});
+    Impl& d = *m_impl;
+    // The Reducer finishes the last step's work here.
+    d.collective("the gradient allreduce", [&] {
+        if (d.reducer)
+            d.reducer->prepare_for_backward({});
+    });
 }
 
 std::vector<double> DataParallel::sum(const std::vector<double>& values) {

@@ -124,6 +124,13 @@ TrainingResult Trainer::Impl::run() {
         }
     } catch (const c10::OutOfMemoryError&) {
         stopForOutOfMemory(session);
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        // A collective that broke where no wrapper saw it (Gloo raises in its own threads).
+        if (parallel)
+            parallel->broken("training", e.what());
+        throw;
     }
     return finish(session, stoppedEarly);
 }

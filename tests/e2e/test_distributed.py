@@ -5,7 +5,8 @@
 2. Workers started as torchrun starts them (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT in the
    environment, no launcher) train the same run.
 3. Two hosts: network namespaces joined by a veth pair (made and removed here; root only),
-   one rank in each, --master-addr the other's address: the same history as on loopback.
+   one rank in each, --master-addr the other's address: the same history as on loopback;
+   then the link goes down mid-run and both ranks stop within the timeout, saying so.
 4. kill -9 of one rank after its first checkpoint: the launcher names the lost rank and exits
    non-zero within the timeout; the checkpoint loads, and --resume continues with 2
    processes and with 1.
@@ -189,6 +190,29 @@ def two_hosts(work, data, reference):
         assert same_history(history(out), history(reference)), (history(out), history(reference))
         print("two hosts (network namespaces, veth 10.213.7.1 <-> .2): history equals the "
               "loopback run's")
+
+        # The link goes down mid-run: both ranks stop within the timeout, saying what broke.
+        out = os.path.join(work, "cut-link")
+        procs = []
+        for rank, ns in ((0, a), (1, b)):
+            env = worker_env(rank, 2, 29572, address="10.213.7.1", timeout=5)
+            env["LOCAL_RANK"], env["LOCAL_WORLD_SIZE"] = "0", "1"
+            procs.append(subprocess.Popen(
+                ["ip", "netns", "exec", ns, BINARY, "train", data, "--out", out, "--batch", "2",
+                 "--epochs", "200", *COMMON], env=env, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True))
+        deadline = time.monotonic() + 120
+        while not os.path.exists(os.path.join(out, "checkpoint.pt")):
+            assert time.monotonic() < deadline, "no first checkpoint"
+            time.sleep(0.05)
+        sh("ip", "-n", b, "link", "set", vb, "down")
+        cut = time.monotonic()
+        errors = [p.communicate(timeout=120)[1] for p in procs]
+        took = time.monotonic() - cut
+        print(f"link down: exits {[p.returncode for p in procs]} after {took:.1f} s: "
+              f"{errors[0].strip().splitlines()[-1][:160]}")
+        assert all(p.returncode != 0 for p in procs) and took < 30, took
+        assert all("broke" in e for e in errors), errors
         return True
     finally:
         for ns in (a, b):

@@ -31,6 +31,7 @@
 #include <QLabel>
 #include <QMessageBox>
 #include <QMouseEvent>
+#include <QProcess>
 #include <QScreen>
 #include <QTreeWidget>
 #include <QTemporaryDir>
@@ -214,6 +215,27 @@ void fewImagesShot(MainWindow& window, const QString& data, const QString& out) 
     window.trainingPanel()->grab().save(QDir(out).filePath(QStringLiteral("few-images.png")));
 }
 
+/// A data-parallel run of two processes (the real program, as a user starts it), opened: the
+/// Training tab's line names each rank's images/s.
+void dataParallelShot(MainWindow& window, const QString& data, const QString& out) {
+    QTemporaryDir workspace;
+    const QString run = QDir(workspace.path()).filePath(QStringLiteral("data-parallel"));
+    QProcess cli;
+    cli.start(QStringLiteral(CONVSCOPE_BINARY),
+              {QStringLiteral("train"), data, QStringLiteral("--out"), run,
+               QStringLiteral("--epochs"), QStringLiteral("4"), QStringLiteral("--size"),
+               QStringLiteral("28"), QStringLiteral("--batch"), QStringLiteral("32"),
+               QStringLiteral("--nproc-per-node"), QStringLiteral("2")});
+    if (!cli.waitForFinished(300000) || cli.exitCode() != 0)
+        return;
+    window.openRun(run);
+    TrainingPanel* training = window.trainingPanel();
+    waitFor([&] { return training->statusText().contains(QStringLiteral("data-parallel")); },
+            10000);
+    pause(500);
+    training->grab().save(QDir(out).filePath(QStringLiteral("training-data-parallel.png")));
+}
+
 /// Three short runs on the demo data that differ in learning rate and augmentation, compared.
 void compareShot(MainWindow& window, const QString& data, const QString& out) {
     QTemporaryDir workspace;
@@ -338,6 +360,7 @@ int main(int argc, char** argv) {
             pause(300);
             window.runsPanel()->grab().save(QDir(out).filePath(QStringLiteral("runs-dock.png")));
             compareShot(window, data, out);
+            dataParallelShot(window, data, out);
             window.findChild<QDockWidget*>(QStringLiteral("evaluate"))->raise();
         }
         // Transfer learning: the trained run as starting weights, bottleneck features on (the
