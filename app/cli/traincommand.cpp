@@ -265,10 +265,12 @@ int trainCommand(const std::vector<std::string>& argv) {
         return 1;
     }
     if (result.cancelled) {
-        std::fprintf(
-            stderr,
-            "Cancelled after %d completed epochs; resume with: convscope train --resume %s\n",
-            result.epochsCompleted, config.runDir.c_str());
+        if (reports)  // rank 0 speaks for a data-parallel run
+            std::fprintf(
+                stderr,
+                "Cancelled after %d completed epochs; resume with: convscope train --resume %s%s\n",
+                result.epochsCompleted, config.runDir.c_str(),
+                distributed ? " [--nproc-per-node N]" : "");
         return 130;
     }
     return 0;
