@@ -7,7 +7,8 @@
 3. Two hosts: network namespaces joined by a veth pair (made and removed here; root only),
    one rank in each, --master-addr the other's address: the same history as on loopback;
    then the link goes down mid-run and both ranks stop within the timeout, saying so.
-4. kill -9 of one rank after its first checkpoint: the launcher names the lost rank and exits
+4. Ctrl-C at the launcher stops every rank at the same step (exit 130, status interrupted);
+   kill -9 of one rank after its first checkpoint: the launcher names the lost rank and exits
    non-zero within the timeout; the checkpoint loads, and --resume continues with 2
    processes and with 1.
 5. An unreachable master, a port in use, and ranks with different WORLD_SIZE values each give
@@ -253,6 +254,29 @@ def killed_rank(work, data):
         print(f"--resume with {n} process(es) after the kill: 40 epochs finished")
 
 
+def interrupted(work, data):
+    """Ctrl-C at the launcher stops every rank after the same step."""
+    out = os.path.join(work, "interrupted")
+    launcher = subprocess.Popen([BINARY, "train", data, "--out", out, "--batch", "2", "--epochs",
+                                 "400", "--nproc-per-node", "2", *COMMON],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not os.path.exists(os.path.join(out, "checkpoint.pt")):
+        assert time.monotonic() < deadline and launcher.poll() is None, "no first checkpoint"
+        time.sleep(0.05)
+    launcher.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    _, stderr = launcher.communicate(timeout=60)
+    took = time.monotonic() - started
+    with open(os.path.join(out, "status.json")) as f:
+        status = json.load(f)
+    print(f"Ctrl-C at the launcher: exit {launcher.returncode} after {took:.1f} s, status "
+          f"{status['status']}")
+    assert launcher.returncode == 130 and took < 20, (launcher.returncode, stderr)
+    assert stderr.count("Cancelled after") == 1, stderr
+    assert status["status"] == "interrupted", status
+
+
 def refusals(work, data):
     out = os.path.join(work, "refused")
     closed = free_port()
@@ -305,6 +329,7 @@ def main():
             return 0 if two_hosts(work, data, reference) else 77
         torchrun_style(work, data, reference)
         killed_rank(work, make_data(os.path.join(work, "more"), 16))
+        interrupted(work, data)
         refusals(work, data)
     return 0
 
