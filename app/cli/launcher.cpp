@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -111,11 +112,15 @@ int launchWorkers(const std::vector<std::string>& command, const LaunchOptions& 
                  address.c_str(), port);
 
     using Clock = std::chrono::steady_clock;
-    bool failed = false, interrupted = false;
+    bool interrupted = false;
+    // Failed workers, in the order seen. The first failure is reported a moment later, so that
+    // a rank killed by a signal is named as the cause rather than a rank that then lost it.
+    std::vector<std::pair<const Worker*, int>> failures;
+    std::size_t reported = 0;
+    Clock::time_point reportAt, deadline;
     bool waiting = false;  // for the others to stop, once one failed, until `deadline`
-    Clock::time_point deadline;
     int left = int(workers.size());
-    while (left > 0) {
+    while (left > 0 || reported < failures.size()) {
         if (g_signal) {
             const int signal = g_signal;
             g_signal = 0;
@@ -134,15 +139,28 @@ int launchWorkers(const std::vector<std::string>& command, const LaunchOptions& 
             --left;
             if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 continue;
-            if (!failed && !interrupted) {
-                std::fprintf(stderr,
-                             "convscope train: rank %d (process %d) %s; the other ranks stop "
-                             "(within %d s)\n",
-                             w.rank, int(w.pid), exitText(status).c_str(), o.timeoutSeconds);
+            if (failures.empty()) {
+                reportAt = Clock::now() + std::chrono::milliseconds(1000);
                 deadline = Clock::now() + std::chrono::seconds(o.timeoutSeconds);
                 waiting = true;
             }
-            failed = true;
+            failures.emplace_back(&w, status);
+        }
+        if (reported < failures.size() && (Clock::now() > reportAt || left == 0)) {
+            if (reported == 0)
+                std::stable_partition(failures.begin(), failures.end(),
+                                      [](const auto& f) { return WIFSIGNALED(f.second); });
+            for (; reported < failures.size(); ++reported) {
+                const auto& [w, status] = failures[reported];
+                if (interrupted)
+                    continue;
+                std::fprintf(stderr, "convscope train: rank %d (process %d) %s%s\n", w->rank,
+                             int(w->pid), exitText(status).c_str(),
+                             reported == 0 ? ("; the other ranks stop (within " +
+                                              std::to_string(o.timeoutSeconds) + " s)")
+                                                 .c_str()
+                                           : "");
+            }
         }
         if (waiting && Clock::now() > deadline) {
             for (const Worker& w : workers)
@@ -155,9 +173,10 @@ int launchWorkers(const std::vector<std::string>& command, const LaunchOptions& 
                 }
             waiting = false;
         }
-        if (left > 0)
+        if (left > 0 || reported < failures.size())
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    const bool failed = !failures.empty();
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
     if (interrupted)
