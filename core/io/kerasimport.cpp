@@ -40,6 +40,13 @@ void recognise(const std::vector<std::string>& names, const std::string& path, K
                     (found.empty() ? std::string("no layers") : found));
 }
 
+std::vector<std::string> layerNames(const KerasWeightsFile& file) {
+    std::vector<std::string> names;
+    for (const LayerWeights& l : file.layers)
+        names.push_back(l.name);
+    return names;
+}
+
 const char* architectureTitle(Architecture a) {
     return a == Architecture::MobileNetV2 ? "MobileNetV2" : "VGG16";
 }
@@ -48,8 +55,6 @@ const char* architectureTitle(Architecture a) {
 
 KerasImport readKerasImport(const std::string& path, bool withWeights) {
     return atBoundary(path, [&] {
-        KerasImport out;
-        std::vector<std::string> names;
         if (looksLikeJson(path))
             return kerasImportFromTfjs(readTfjsModel(path, withWeights), path);
         KerasWeightsFile file = readKerasWeights(path, withWeights);
@@ -61,10 +66,7 @@ KerasImport readKerasImport(const std::string& path, bool withWeights) {
 
 KerasImport kerasImportFromTfjs(TfjsModel model, const std::string& path) {
     KerasImport out;
-    std::vector<std::string> names;
-    for (const TfjsLayer& l : model.layers)
-        names.push_back(l.name);
-    recognise(names, path, out);
+    recognise(layerNames(model), path, out);
     if (model.inputHeight > 0 && model.inputHeight == model.inputWidth)
         out.inputSize = model.inputHeight;
     out.description =
@@ -90,10 +92,7 @@ bool isKerasBackboneLayers(const std::vector<std::string>& names) {
 
 KerasImport kerasImportFromWeights(KerasWeightsFile file, const std::string& path) {
     KerasImport out;
-    std::vector<std::string> names;
-    for (const LayerWeights& l : file.layers)
-        names.push_back(l.name);
-    recognise(names, path, out);
+    recognise(layerNames(file), path, out);
     out.description = std::string("Keras ") + architectureTitle(out.architecture) +
                       " (HDF5 weights" +
                       (file.kerasVersion.empty() ? "" : ", Keras " + file.kerasVersion) + ")";
@@ -104,10 +103,7 @@ KerasImport kerasImportFromWeights(KerasWeightsFile file, const std::string& pat
 bool isKerasBackbone(const KerasWeightsFile& file) {
     if (file.metadata.count("model"))
         return false;
-    std::vector<std::string> names;
-    for (const LayerWeights& l : file.layers)
-        names.push_back(l.name);
-    return isKerasBackboneLayers(names);
+    return isKerasBackboneLayers(layerNames(file));
 }
 
 }  // namespace convscope

@@ -236,6 +236,13 @@ bool looksLikeJson(const std::string& path) {
     return false;
 }
 
+std::vector<std::string> layerNames(const TfjsModel& model) {
+    std::vector<std::string> names;
+    for (const TfjsLayer& l : model.layers)
+        names.push_back(l.name);
+    return names;
+}
+
 TfjsModel readTfjsModel(const std::string& path, bool withWeights) {
     return atBoundary(path, [&] {
         if (!fs::is_regular_file(path))

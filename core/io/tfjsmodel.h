@@ -38,6 +38,9 @@ struct TfjsModel {
 /// or short shard, an unknown dtype or quantization dtype, a shape that does not fit.
 TfjsModel readTfjsModel(const std::string& modelJsonPath, bool withWeights = true);
 
+/// The names of `model`'s layers, in topology order.
+std::vector<std::string> layerNames(const TfjsModel& model);
+
 /// True when the file at `path` starts (after white space) with '{': a JSON document.
 bool looksLikeJson(const std::string& path);
 

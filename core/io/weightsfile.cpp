@@ -74,12 +74,12 @@ int statedKerasInput(const std::string& modelConfig, const std::string& path) {
 }
 
 /// What a Keras model's own file says of it, its output layer's units as the classes.
-WeightsMetadata kerasModelMetadata(const std::string& modelConfig, const std::string& path) {
+WeightsMetadata kerasModelMetadata(const std::string& modelConfig, int statedInput,
+                                   const std::string& path) {
     WeightsMetadata m;
     m.model.architecture = Architecture::Keras;
     m.model.kerasModel = modelConfig;
-    const int stated = statedKerasInput(modelConfig, path);
-    m.model.inputSize = stated > 0 ? stated : 224;
+    m.model.inputSize = statedInput > 0 ? statedInput : 224;
     const KerasNetworkPlan plan = atBoundary(path, [&] { return planKerasNetwork(m.model); });
     for (const KerasLayer& l : plan.backbone.layers)
         if (l.name == plan.head)
@@ -101,6 +101,20 @@ struct WeightsFile::Impl {
     int statedInputSize = 0;
     KerasWeightsFile keras;  ///< HDF5 files and Keras backbones
     TorchStateDict torch;    ///< .pth files
+
+    /// A Keras network's own file (WeightsFormat::KerasModel): "Keras model (<kind>, Keras
+    /// <version><details>)".
+    void adoptKerasModel(const std::string& modelConfig, const std::string& kind,
+                         const std::string& kerasVersion, const std::string& details,
+                         KerasWeightsFile weights) {
+        format = WeightsFormat::KerasModel;
+        statedInputSize = statedKerasInput(modelConfig, path);
+        metadata = kerasModelMetadata(modelConfig, statedInputSize, path);
+        description = "Keras model (" + kind +
+                      (kerasVersion.empty() ? std::string() : ", Keras " + kerasVersion) + details +
+                      ")";
+        keras = std::move(weights);
+    }
 };
 
 const char* weightsFormatName(WeightsFormat format) {
@@ -116,11 +130,9 @@ WeightsFormat detectWeightsFormat(const std::string& path) {
     return atBoundary(path, [&] {
         switch (sniff(path)) {
             case Signature::Json: {
-                std::vector<std::string> names;
-                for (const TfjsLayer& l : readTfjsModel(path, /*withWeights=*/false).layers)
-                    names.push_back(l.name);
-                return isKerasBackboneLayers(names) ? WeightsFormat::KerasBackbone
-                                                    : WeightsFormat::KerasModel;
+                return isKerasBackboneLayers(layerNames(readTfjsModel(path, /*withWeights=*/false)))
+                           ? WeightsFormat::KerasBackbone
+                           : WeightsFormat::KerasModel;
             }
             case Signature::TorchArchive:
                 return isKerasArchive(path) ? WeightsFormat::KerasModel : WeightsFormat::TorchPth;
@@ -144,20 +156,11 @@ WeightsFile WeightsFile::open(const std::string& path, Contents contents) {
         switch (sniff(path)) {
             case Signature::Json: {
                 TfjsModel model = readTfjsModel(path, impl->withValues);
-                std::vector<std::string> names;
-                for (const TfjsLayer& l : model.layers)
-                    names.push_back(l.name);
-                if (!isKerasBackboneLayers(names)) {
-                    impl->format = WeightsFormat::KerasModel;
-                    impl->statedInputSize =
-                        model.inputHeight == model.inputWidth ? model.inputHeight : 0;
-                    impl->metadata = kerasModelMetadata(model.modelConfig, path);
-                    impl->description =
-                        "Keras model (TF.js layers model" +
-                        (model.kerasVersion.empty() ? std::string()
-                                                    : ", Keras " + model.kerasVersion) +
-                        ", " + std::to_string(model.layers.size()) + " layers)";
-                    impl->keras = std::move(model.weights);
+                if (!isKerasBackboneLayers(layerNames(model))) {
+                    impl->adoptKerasModel(model.modelConfig, "TF.js layers model",
+                                          model.kerasVersion,
+                                          ", " + std::to_string(model.layers.size()) + " layers",
+                                          std::move(model.weights));
                     break;
                 }
                 KerasImport imported = kerasImportFromTfjs(std::move(model), path);
@@ -171,15 +174,8 @@ WeightsFile WeightsFile::open(const std::string& path, Contents contents) {
             case Signature::TorchArchive: {
                 if (isKerasArchive(path)) {
                     KerasArchive archive = readKerasArchive(path, impl->withValues);
-                    impl->format = WeightsFormat::KerasModel;
-                    impl->metadata = kerasModelMetadata(archive.modelConfig, path);
-                    impl->statedInputSize = statedKerasInput(archive.modelConfig, path);
-                    impl->description =
-                        "Keras model (.keras archive" +
-                        (archive.kerasVersion.empty() ? std::string()
-                                                      : ", Keras " + archive.kerasVersion) +
-                        ")";
-                    impl->keras = std::move(archive.weights);
+                    impl->adoptKerasModel(archive.modelConfig, ".keras archive",
+                                          archive.kerasVersion, "", std::move(archive.weights));
                     break;
                 }
                 impl->format = WeightsFormat::TorchPth;
@@ -204,15 +200,8 @@ WeightsFile WeightsFile::open(const std::string& path, Contents contents) {
                 }
                 if (!file.modelConfig.empty() && !file.metadata.count("model")) {
                     // A whole-model model.save("x.h5") file: its own architecture.
-                    impl->format = WeightsFormat::KerasModel;
-                    impl->metadata = kerasModelMetadata(file.modelConfig, path);
-                    impl->statedInputSize = statedKerasInput(file.modelConfig, path);
-                    impl->description =
-                        "Keras model (whole-model HDF5" +
-                        (file.kerasVersion.empty() ? std::string()
-                                                   : ", Keras " + file.kerasVersion) +
-                        ")";
-                    impl->keras = std::move(file);
+                    const std::string config = file.modelConfig, version = file.kerasVersion;
+                    impl->adoptKerasModel(config, "whole-model HDF5", version, "", std::move(file));
                     break;
                 }
                 impl->format = WeightsFormat::Hdf5;
