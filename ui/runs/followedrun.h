@@ -1,8 +1,10 @@
 #pragma once
 
 #include "train/runcatalog.h"
+#include "train/trainingobserver.h"
 
 #include <QMetaType>
+#include <QString>
 
 #include <vector>
 
@@ -14,6 +16,13 @@ struct FollowedRun {
     convscope::RunSummary summary;
     std::vector<convscope::RunEpoch> history;
 };
+
+/// The run's epochs as the Training tab's charts take them.
+std::vector<convscope::EpochEnd> followedEpochs(const FollowedRun& run);
+
+/// One line for the Training tab: "Run “delta”: running, 1 of 4 epochs, trained by process N
+/// on HOST; 2 data-parallel processes at 3199, 3161 images/s (the charts follow it)."
+QString followedRunStatus(const convscope::RunSummary& summary);
 
 }  // namespace convscope::ui
 

@@ -2,11 +2,13 @@
 
 #include "error.h"
 #include "models/kerasconfig.h"
+#include "models/kerasforms.h"
 #include "models/kerassurgery.h"
 
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
+#include <QInputDialog>
 #include <QLabel>
 #include <QMessageBox>
 #include <QPushButton>
@@ -88,6 +90,39 @@ void NetworkSurgery::undoSurgery() {
     m_append.clear();
     refresh();
     Q_EMIT changed();
+}
+
+bool NetworkSurgery::adoptKerasForm(const ModelConfig& built) {
+    // A built-in network is cut as its Keras form: the same layers, names and weights.
+    try {
+        setModel(kerasModelOf(built),
+                 tr("%1 (%2 head)")
+                     .arg(QString::fromLatin1(architectureName(built.architecture)),
+                          QString::fromLatin1(headName(built.head))),
+                 {}, {});
+    } catch (const Error& e) {
+        QMessageBox::warning(this, tr("Network surgery"), QString::fromStdString(e.what()));
+        return false;
+    }
+    return true;
+}
+
+QString NetworkSurgery::askForBlock(const QString& layer) {
+    bool ok = false;
+    const QString spec = QInputDialog::getText(
+        this, tr("Add a block"),
+        tr("Layers to append, comma-separated (after %1):\n"
+           "conv:FILTERS:KERNEL[:STRIDE], sepconv:FILTERS:KERNEL, maxpool:N, avgpool:N, gap, "
+           "gmp, flatten, bn, relu, dense:UNITS, dropout:RATE")
+            .arg(layer.isEmpty() ? tr("the cut") : layer),
+        QLineEdit::Normal, QStringLiteral("conv:64:3,maxpool:2"), &ok);
+    return ok ? spec.trimmed() : QString();
+}
+
+void NetworkSurgery::addBlockOrSay(const QString& spec, const QString& layer) {
+    const QString refused = addBlock(spec, layer);
+    if (!refused.isEmpty())
+        QMessageBox::warning(this, tr("Add a block"), refused);
 }
 
 void NetworkSurgery::apply(ModelConfig& m) const {

@@ -32,6 +32,14 @@ public:
     QString addBlock(const QString& spec, const QString& layer);
     void undoSurgery();
 
+    /// Takes the Keras form of the built-in network `builtIn` (models/kerasforms.h) as the
+    /// model; false when it has none, which a dialog says.
+    bool adoptKerasForm(const convscope::ModelConfig& builtIn);
+    /// Asks for a spec to add after `layer` (or the cut); empty when cancelled.
+    QString askForBlock(const QString& layer);
+    /// addBlock, saying in a dialog why a spec is refused.
+    void addBlockOrSay(const QString& spec, const QString& layer);
+
     /// Fills kerasModel, cutAfter and append of a Keras network's config.
     void apply(convscope::ModelConfig& m) const;
 

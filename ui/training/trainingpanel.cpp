@@ -2,7 +2,6 @@
 
 #include "models/finetuning.h"
 #include "models/kerasforms.h"
-#include "error.h"
 #include "runtime.h"
 #include "train/runcatalog.h"
 #include "train/trainer.h"
@@ -10,6 +9,7 @@
 #include "ui/training/batchhint.h"
 #include "ui/training/layerlist.h"
 #include "ui/training/networksurgery.h"
+#include "ui/training/outofmemorybox.h"
 #include "ui/training/runsfolder.h"
 #include "ui/training/trainingplots.h"
 #include "ui/training/transferadvice.h"
@@ -21,7 +21,6 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QGridLayout>
-#include <QInputDialog>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -290,38 +289,16 @@ void TrainingPanel::onArchitectureChosen() {
 bool TrainingPanel::asKerasForm() {
     if (m_architecture->currentText() == QLatin1String("keras"))
         return true;
-    // A built-in network is cut as its Keras form: the same layers, names and weights.
-    const ModelConfig built = modelConfig();
-    try {
-        m_surgery->setModel(kerasModelOf(built),
-                            tr("%1 (%2 head)")
-                                .arg(QString::fromLatin1(architectureName(built.architecture)),
-                                     QString::fromLatin1(headName(built.head))),
-                            {}, {});
-    } catch (const Error& e) {
-        QMessageBox::warning(this, tr("Network surgery"), QString::fromStdString(e.what()));
+    if (!m_surgery->adoptKerasForm(modelConfig()))
         return false;
-    }
     m_architecture->setCurrentText(QStringLiteral("keras"));
     return true;
 }
 
 void TrainingPanel::addBlock(const QString& layer) {
-    bool ok = false;
-    const QString spec = QInputDialog::getText(
-        this, tr("Add a block"),
-        tr("Layers to append, comma-separated (after %1):\n"
-           "conv:FILTERS:KERNEL[:STRIDE], sepconv:FILTERS:KERNEL, maxpool:N, avgpool:N, gap, "
-           "gmp, flatten, bn, relu, dense:UNITS, dropout:RATE")
-            .arg(layer.isEmpty() ? tr("the cut") : layer),
-        QLineEdit::Normal, QStringLiteral("conv:64:3,maxpool:2"), &ok);
-    if (!ok || spec.trimmed().isEmpty())
-        return;
-    if (!asKerasForm())
-        return;
-    const QString refused = m_surgery->addBlock(spec.trimmed(), layer);
-    if (!refused.isEmpty())
-        QMessageBox::warning(this, tr("Add a block"), refused);
+    const QString spec = m_surgery->askForBlock(layer);
+    if (!spec.isEmpty() && asKerasForm())
+        m_surgery->addBlockOrSay(spec, layer);
 }
 
 void TrainingPanel::requestLayers() {
@@ -505,21 +482,10 @@ void TrainingPanel::onOutOfMemory(const QString& runDir, const QString& message,
     m_status->setText(message);
     if (largestBatch <= 0)
         return;
-    auto* box = new QMessageBox(QMessageBox::Warning, tr("Out of memory"), message,
-                                QMessageBox::NoButton, this);
-    box->setObjectName(QStringLiteral("outOfMemoryBox"));
-    auto* again =
-        box->addButton(tr("Resume with batch %1").arg(largestBatch), QMessageBox::AcceptRole);
-    box->addButton(QMessageBox::Close);
-    box->setAttribute(Qt::WA_DeleteOnClose);
-    connect(box, &QMessageBox::buttonClicked, this,
-            [this, again, runDir, largestBatch](QAbstractButton* clicked) {
-                if (clicked == again) {
-                    m_batch->setValue(largestBatch);
-                    resumeRun(runDir, largestBatch);
-                }
-            });
-    box->open();
+    offerSmallerBatch(this, message, largestBatch, [this, runDir, largestBatch] {
+        m_batch->setValue(largestBatch);
+        resumeRun(runDir, largestBatch);
+    });
 }
 
 void TrainingPanel::resumeRun(const QString& runDir, int batchSize) {
@@ -578,38 +544,9 @@ bool TrainingPanel::showRun(const FollowedRun& run) {
         return false;
     m_shownRun = QString::fromStdString(run.summary.path);
     m_plots->clear();
-    for (const RunEpoch& r : run.history) {
-        EpochEnd e;
-        e.epoch = r.epoch;
-        e.trainLoss = r.trainLoss;
-        e.trainAccuracy = r.trainAccuracy;
-        e.validationLoss = r.validationLoss;
-        e.validationAccuracy = r.validationAccuracy;
+    for (const EpochEnd& e : followedEpochs(run))
         m_plots->addEpoch(e);
-    }
-    const RunSummary& s = run.summary;
-    QString text = tr("Run “%1”: %2, %3 of %4 epochs")
-                       .arg(QString::fromStdString(s.name), QString::fromStdString(s.status))
-                       .arg(s.epochsDone)
-                       .arg(s.epochsPlanned);
-    if (!s.host.empty())
-        text +=
-            s.status == "running"
-                ? tr(", trained by process %1 on %2").arg(s.pid).arg(QString::fromStdString(s.host))
-                : tr(", last trained by process %1 on %2")
-                      .arg(s.pid)
-                      .arg(QString::fromStdString(s.host));
-    if (!s.rankImagesPerSecond.empty()) {
-        QStringList rates;
-        for (double r : s.rankImagesPerSecond)
-            rates << QString::number(r, 'f', 0);
-        text += tr("; %1 data-parallel processes at %2 images/s")
-                    .arg(s.rankImagesPerSecond.size())
-                    .arg(rates.join(QStringLiteral(", ")));
-    }
-    if (s.status == "running")
-        text += tr(" (the charts follow it)");
-    m_status->setText(text + QLatin1Char('.'));
+    m_status->setText(followedRunStatus(run.summary));
     return true;
 }
 

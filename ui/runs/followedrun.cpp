@@ -1,0 +1,53 @@
+#include "ui/runs/followedrun.h"
+
+#include <QCoreApplication>
+#include <QStringList>
+
+namespace convscope::ui {
+
+namespace {
+
+QString tr(const char* text) {
+    return QCoreApplication::translate("FollowedRun", text);
+}
+
+}  // namespace
+
+std::vector<EpochEnd> followedEpochs(const FollowedRun& run) {
+    std::vector<EpochEnd> epochs;
+    for (const RunEpoch& r : run.history) {
+        EpochEnd e;
+        e.epoch = r.epoch;
+        e.trainLoss = r.trainLoss;
+        e.trainAccuracy = r.trainAccuracy;
+        e.validationLoss = r.validationLoss;
+        e.validationAccuracy = r.validationAccuracy;
+        epochs.push_back(e);
+    }
+    return epochs;
+}
+
+QString followedRunStatus(const RunSummary& s) {
+    QString text = tr("Run “%1”: %2, %3 of %4 epochs")
+                       .arg(QString::fromStdString(s.name), QString::fromStdString(s.status))
+                       .arg(s.epochsDone)
+                       .arg(s.epochsPlanned);
+    if (!s.host.empty())
+        text += (s.status == "running" ? tr(", trained by process %1 on %2")
+                                       : tr(", last trained by process %1 on %2"))
+                    .arg(s.pid)
+                    .arg(QString::fromStdString(s.host));
+    if (!s.rankImagesPerSecond.empty()) {
+        QStringList rates;
+        for (double r : s.rankImagesPerSecond)
+            rates << QString::number(r, 'f', 0);
+        text += tr("; %1 data-parallel processes at %2 images/s")
+                    .arg(s.rankImagesPerSecond.size())
+                    .arg(rates.join(QStringLiteral(", ")));
+    }
+    if (s.status == "running")
+        text += tr(" (the charts follow it)");
+    return text + QLatin1Char('.');
+}
+
+}  // namespace convscope::ui
