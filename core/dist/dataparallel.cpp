@@ -88,11 +88,11 @@ struct DataParallel::Impl {
         try {
             return body();
         } catch (const c10::Error& e) {
-            throw Error(where(setup), std::string("the data-parallel group broke during ") + what +
-                                          " (another rank stopped, hung for more than " +
-                                          std::to_string(setup.timeoutSeconds) +
-                                          " s or cannot be reached): " +
-                                          readableReason(e.what_without_backtrace()));
+            throw brokenGroup(setup, what, e.what_without_backtrace());
+        } catch (const Error&) {
+            throw;
+        } catch (const std::exception& e) {  // Gloo's own (a barrier's timeout, for one)
+            throw brokenGroup(setup, what, e.what());
         }
     }
 

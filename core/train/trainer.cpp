@@ -95,7 +95,8 @@ TrainingResult Trainer::Impl::run() {
                             std::to_string(config.distributed.masterPort) + ")");
     }
     std::optional<RunData> data = loadData();
-    if (!data)
+    // A rank cancelled while decoding tells the others, which would otherwise wait for it.
+    if (parallel ? parallel->any(!data) : !data)
         return finishCancelled();
     Session session = buildSession(*data);
     if (config.bottleneck && !prepareBottleneck(session, *data))
@@ -109,7 +110,7 @@ TrainingResult Trainer::Impl::run() {
     }
     bool stoppedEarly = false;
     try {
-        for (int epoch = session.state.epochsCompleted; epoch < config.epochs && !cancelled;
+        for (int epoch = session.state.epochsCompleted; epoch < config.epochs && !isCancelled();
              ++epoch) {
             const std::optional<EpochTally> tally = trainEpoch(session, epoch);
             if (!tally)
@@ -156,9 +157,7 @@ std::optional<Trainer::Impl::EpochTally> Trainer::Impl::trainEpoch(Session& s, i
     while (auto batch = s.featureBatches ? s.featureBatches->next() : loader.next()) {
         waitWhilePaused();
         // Every rank stops at the same step when any is cancelled (Ctrl-C, the window).
-        if (parallel && parallel->any(cancelled))
-            cancelled = true;
-        if (cancelled)
+        if (agreeOnCancel())
             break;
         if (batch->labels.size(0) == 0)
             continue;  // every image of it was left out (reported at the epoch's end)
@@ -226,7 +225,7 @@ std::optional<Trainer::Impl::EpochTally> Trainer::Impl::trainEpoch(Session& s, i
         observer->onBatchEnd(b);
     }
     setActiveLoader(nullptr);
-    if (cancelled)
+    if (isCancelled())
         return std::nullopt;
     return t;
 }
@@ -243,12 +242,9 @@ std::optional<bool> Trainer::Impl::endEpoch(Session& s, int epoch, const EpochTa
                   : evaluateModel(*s.model, *s.validationLoader, device, false, cancel);
     }
     EpochTally tally = t;
-    if (parallel) {
+    if (parallel)
         reduceAcrossRanks(val, tally);
-        if (parallel->any(cancelled))
-            cancelled = true;
-    }
-    if (cancelled)
+    if (agreeOnCancel())
         return std::nullopt;
     for (BatchLoader* loader : {s.trainLoader.get(), s.validationLoader.get()})
         for (const auto& [sample, reason] : loader->takeSkipped())
@@ -351,7 +347,7 @@ TrainingResult Trainer::Impl::finishCancelled() {
 
 TrainingResult Trainer::Impl::finish(Session& s, bool stoppedEarly) {
     TrainingResult result;
-    result.cancelled = cancelled;
+    result.cancelled = isCancelled();
     result.stoppedEarly = stoppedEarly;
     result.peakDeviceMemoryBytes = peakDeviceMemoryBytes(device);
     result.epochsCompleted = s.state.epochsCompleted;
@@ -360,7 +356,7 @@ TrainingResult Trainer::Impl::finish(Session& s, bool stoppedEarly) {
         result.finalValidationAccuracy = s.state.history.back().validationAccuracy;
         result.finalValidationLoss = s.state.history.back().validationLoss;
     }
-    if (!cancelled && writes()) {
+    if (!result.cancelled && writes()) {
         result.weightsPath = (runDir / "weights.h5").string();
         s.model->to(torch::kCPU);
         saveModelWeights(result.weightsPath, *s.model, s.metadata);
@@ -368,7 +364,7 @@ TrainingResult Trainer::Impl::finish(Session& s, bool stoppedEarly) {
     if (parallel)
         parallel->barrier();  // rank 0's files are written when every rank returns
     if (writes())
-        status.end(cancelled ? RunState::Interrupted : RunState::Finished);
+        status.end(result.cancelled ? RunState::Interrupted : RunState::Finished);
     observer->onFinished(result);
     return result;
 }

@@ -37,11 +37,28 @@ struct Trainer::Impl {
     TrainConfig config;
     TrainingObserver* observer;
     bool resumeRun;
-    std::atomic<bool> cancelled{false};
+    std::atomic<bool> cancelled{false};  // asked for (a signal, the window)
+    bool agreedCancel = false;           // what every rank of a data-parallel run agreed on
     std::atomic<bool> paused{false};
     mutable std::mutex mutex;
     std::condition_variable wake;
     BatchLoader* activeLoader = nullptr;  // guarded by mutex; stopped on cancel
+
+    /// Whether the run stops here. A collective in a data-parallel run: every rank calls it at
+    /// the same step, and all get the same answer, though a Ctrl-C reaches them at slightly
+    /// different moments.
+    bool agreeOnCancel() {
+        if (!parallel)
+            return cancelled;
+        if (parallel->any(cancelled))
+            agreedCancel = true;
+        return agreedCancel;
+    }
+
+    /// The answer of the last agreeOnCancel (no collective). Control flow reads only this: a
+    /// rank that read the raw flag could leave a loop its peers are still in, and they would
+    /// wait on it until the timeout.
+    bool isCancelled() const { return parallel ? agreedCancel : bool(cancelled); }
 
     void waitWhilePaused() {
         if (!paused)

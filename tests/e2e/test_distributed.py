@@ -7,7 +7,8 @@
 3. Two hosts: network namespaces joined by a veth pair (made and removed here; root only),
    one rank in each, --master-addr the other's address: the same history as on loopback;
    then the link goes down mid-run and both ranks stop within the timeout, saying so.
-4. Ctrl-C at the launcher stops every rank at the same step (exit 130, status interrupted);
+4. Ctrl-C at the launcher stops every rank at the same step (exit 130, status interrupted),
+   and so does a Ctrl-C that reaches one rank only (one node of several), at random moments;
    kill -9 of one rank after its first checkpoint: the launcher names the lost rank and exits
    non-zero within the timeout; the checkpoint loads, and --resume continues with 2
    processes and with 1.
@@ -277,6 +278,34 @@ def interrupted(work, data):
     assert status["status"] == "interrupted", status
 
 
+def one_rank_interrupted(work, data):
+    """Ctrl-C reaching one rank only, as on one node of several, at a random moment after the
+    first checkpoint: every rank stops at the same step, none waits on another."""
+    rng = random.Random(11)
+    for attempt in range(6):
+        out = os.path.join(work, f"one-rank-{attempt}")
+        port = free_port()
+        procs = [subprocess.Popen([BINARY, "train", data, "--out", out, "--batch", "2", "--epochs",
+                                   "400", *COMMON], env=worker_env(rank, 2, port),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for rank in (0, 1)]
+        deadline = time.monotonic() + 120
+        while not os.path.exists(os.path.join(out, "checkpoint.pt")):
+            assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0, 0.5))
+        victim = attempt % 2
+        procs[victim].send_signal(signal.SIGINT)
+        started = time.monotonic()
+        errors = [p.communicate(timeout=60)[1] for p in procs]
+        took = time.monotonic() - started
+        codes = [p.returncode for p in procs]
+        assert codes == [130, 130] and took < 10, (attempt, codes, took, errors)
+        assert errors[0].count("Cancelled after") == 1, errors[0]
+    print(f"Ctrl-C at one rank, 6 times at random moments: every rank stopped (exit 130), "
+          f"the last after {took:.1f} s")
+
+
 def refusals(work, data):
     out = os.path.join(work, "refused")
     closed = free_port()
@@ -330,6 +359,7 @@ def main():
         torchrun_style(work, data, reference)
         killed_rank(work, make_data(os.path.join(work, "more"), 16))
         interrupted(work, data)
+        one_rank_interrupted(work, data)
         refusals(work, data)
     return 0
 
