@@ -48,6 +48,7 @@ const char* kUsage =
     "        [--weights FILE.h5|FILE.pth|model.json [--kernel-layout auto|tensorflow|theano]]\n"
     "        [--freeze-up-to LAYER]\n"
     "        [--flavour standard|keras] [--no-augment] [augmentation options] [--json]\n"
+    "        [--no-disk-cache]  (decode every image, without the decoded-image cache)\n"
     "        [--rescale F]  (pixels times F before the network; default 1/255)\n"
     "        [--bottleneck [--features-cache FILE.h5]]  (frozen backbone run once, head only)\n"
     "      --weights takes ConvScope/Keras HDF5 files, torchvision state_dict .pth files and\n"
@@ -93,6 +94,10 @@ const char* kUsage =
     "      on its validation split again where the data is still there\n"
     "  info [--json]\n"
     "      this build and machine: version, LibTorch, GPUs, CPU bf16, default precisions\n"
+    "  cache [--json] | cache clear | cache limit SIZE\n"
+    "      the decoded-image cache (train and finetune keep each dataset's decoded images\n"
+    "      there, so later runs on unchanged files skip decoding; --no-disk-cache skips it):\n"
+    "      its folder, size and datasets; clear empties it; limit sets its size (2G, 500M)\n"
     "  (evaluate, predict, filters, featuremaps and cam take [--device D] [--precision P] too)\n"
     "  evaluate WEIGHTS DATA [--split validation|train|all] [--json]\n"
     "      accuracy, per-class precision and recall, confusion matrix\n"
@@ -161,6 +166,7 @@ int run(int argc, char** argv) {
         {"runs", convscope::cli::runsCommand},
         {"report", convscope::cli::reportCommand},
         {"export", convscope::cli::exportCommand},
+        {"cache", convscope::cli::cacheCommand},
     };
     if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
         std::fputs(kUsage, stdout);

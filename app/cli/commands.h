@@ -22,5 +22,6 @@ int infoCommand(const std::vector<std::string>& args);
 int runsCommand(const std::vector<std::string>& args);
 int reportCommand(const std::vector<std::string>& args);
 int exportCommand(const std::vector<std::string>& args);
+int cacheCommand(const std::vector<std::string>& args);
 
 }  // namespace convscope::cli

@@ -53,6 +53,7 @@ int fineTuneCommand(const std::vector<std::string>& argv) {
     ProgressPrinter printer(
         args.flag("json") ? ProgressPrinter::Style::Json : ProgressPrinter::Style::Auto,
         config.headEpochs + config.fineTuneEpochs);
+    config.base.decodedStore = decodedStoreFromArgs(args);
     FineTuner recipe(config, &printer, resumeDir.has_value());
     TrainingResult result;
     {

@@ -7,6 +7,7 @@
 #include "cli/progressprinter.h"
 #include "cli/trainoptions.h"
 
+#include "data/decodedstore.h"
 #include "dist/distsetup.h"
 #include "error.h"
 #include "io/weightsfile.h"
@@ -153,8 +154,13 @@ std::set<std::string> trainOptionNames() {
     return options;
 }
 
+std::string decodedStoreFromArgs(const Args& args) {
+    return args.flag("no-disk-cache") ? std::string() : DecodedStore::defaultDirectory();
+}
+
 std::set<std::string> trainFlagNames() {
-    std::set<std::string> flags{"nesterov", "no-augment", "nchw", "json", "bottleneck"};
+    std::set<std::string> flags{"nesterov", "no-augment", "nchw",
+                                "json",     "bottleneck", "no-disk-cache"};
     flags.insert(augmentFlagNames().begin(), augmentFlagNames().end());
     return flags;
 }
@@ -237,6 +243,7 @@ int trainCommand(const std::vector<std::string>& argv) {
         if (!args.value("out"))
             std::fprintf(stderr, "Run folder: %s\n", config.runDir.c_str());
     }
+    config.decodedStore = decodedStoreFromArgs(args);
     if (distributed) {
         if (!resumeDir && !args.value("out"))
             throw UsageError("a data-parallel worker needs --out RUN_DIR, the same on every rank");

@@ -14,6 +14,8 @@ namespace convscope::cli {
 TrainConfig trainConfigFromArgs(const Args& args);
 /// --batch: a positive number, or "auto" (0: the trainer picks the largest that fits).
 int batchSizeFromArgs(const Args& args, int fallback);
+/// The persistent decoded-image cache's folder, or "" with --no-disk-cache.
+std::string decodedStoreFromArgs(const Args& args);
 std::set<std::string> trainOptionNames();
 std::set<std::string> trainFlagNames();
 

@@ -1,11 +1,15 @@
 #include "data/imagecache.h"
 
+#include "data/decodedstore.h"
 #include "data/imagedecoder.h"
 #include "error.h"
+#include "util/atomicfile.h"
 
 #include <opencv2/core.hpp>
 
+#include <filesystem>
 #include <mutex>
+#include <optional>
 
 namespace convscope {
 
@@ -46,26 +50,48 @@ bool ImageCache::decodeAll(const std::atomic<bool>* cancel, const ProgressFn& pr
 
     const DecodeOptions decode = decodeOptionsFor(m_options);
     const std::size_t bytesPerImage = std::size_t(m_options.width) * m_options.height * 3;
+    const DecodeSettings settings{m_options.width, m_options.height, m_options.maxPixels};
+    const auto& samples = m_index->samples();
+
+    m_storeUse = {};
+    std::optional<DecodedStore> store;
+    std::unique_ptr<DecodedPack> pack;
+    if (!m_options.storeDirectory.empty()) {
+        store.emplace(m_options.storeDirectory);
+        m_storeUse.packPath = store->packPath(m_index->root(), settings);
+        pack = DecodedPack::open(m_storeUse.packPath, settings, &m_storeUse.problem);
+    }
+    // Per sample: its file's stamp (taken before it is read) and the decoder's warning.
+    std::vector<FileStamp> stamps(store ? samples.size() : 0);
+    std::vector<std::string> sampleWarnings(samples.size());
+    std::atomic<std::size_t> fromStore{0}, damaged{0};
 
     std::mutex failuresMutex;
     std::vector<std::pair<std::size_t, std::string>> failures;
-    std::vector<std::pair<std::size_t, std::string>> warnings;
     const bool complete = parallelFor(
         todo.size(), m_options.threads,
         [&](std::size_t k) {
             const std::size_t sample = todo[k];
             const std::size_t slot = std::size_t(m_slot[sample]);
-            try {
-                std::string warning;
-                DecodeOptions withWarning = decode;
-                withWarning.warning = &warning;
-                const cv::Mat rgb = decodeImageFile(m_index->samples()[sample].path, withWarning);
-                if (!warning.empty()) {
-                    std::lock_guard lock(failuresMutex);
-                    warnings.emplace_back(sample, warning);
+            std::uint8_t* pixels = m_storage.data() + slot * bytesPerImage;
+            if (store) {
+                stamps[sample] = fileStamp(samples[sample].path);
+                if (const PackEntry* e =
+                        pack ? pack->find(samples[sample].path, stamps[sample]) : nullptr) {
+                    if (pack->read(*e, pixels)) {
+                        sampleWarnings[sample] = e->warning;
+                        m_ready[slot] = 1;
+                        ++fromStore;
+                        return;
+                    }
+                    ++damaged;  // decoded afresh below, and the pack rewritten
                 }
-                cv::Mat dst(m_options.height, m_options.width, CV_8UC3,
-                            m_storage.data() + slot * bytesPerImage);
+            }
+            try {
+                DecodeOptions withWarning = decode;
+                withWarning.warning = &sampleWarnings[sample];
+                const cv::Mat rgb = decodeImageFile(samples[sample].path, withWarning);
+                cv::Mat dst(m_options.height, m_options.width, CV_8UC3, pixels);
                 rgb.copyTo(dst);
                 m_ready[slot] = 1;
             } catch (const Error& e) {
@@ -78,9 +104,10 @@ bool ImageCache::decodeAll(const std::atomic<bool>* cancel, const ProgressFn& pr
         },
         cancel, progress);
 
-    for (const auto& [sample, text] : warnings)
-        m_index->addWarning(m_index->relativePath(m_index->samples()[sample].path) +
-                            ": decoded, but the decoder warned: " + text);
+    for (std::size_t sample : todo)
+        if (!sampleWarnings[sample].empty())
+            m_index->addWarning(m_index->relativePath(samples[sample].path) +
+                                ": decoded, but the decoder warned: " + sampleWarnings[sample]);
     for (const auto& [sample, reason] : failures) {
         m_index->markUnusable(sample, reason);
         m_slot[sample] = -1;
@@ -88,7 +115,84 @@ bool ImageCache::decodeAll(const std::atomic<bool>* cancel, const ProgressFn& pr
     m_cached = 0;
     for (std::uint8_t r : m_ready)
         m_cached += r;
+    m_storeUse.fromStore = fromStore;
+    m_storeUse.damaged = damaged;
+    m_storeUse.decoded = todo.size() - fromStore - failures.size();
+    if (store && complete)
+        updateStore(*store, pack.get(), stamps, sampleWarnings);
     return complete;
+}
+
+void ImageCache::updateStore(const DecodedStore& store, const DecodedPack* pack,
+                             const std::vector<FileStamp>& stamps,
+                             const std::vector<std::string>& warnings) {
+    const std::size_t bytesPerImage = std::size_t(m_options.width) * m_options.height * 3;
+    const bool same = pack && m_storeUse.decoded == 0 && m_storeUse.damaged == 0 &&
+                      pack->imageCount() == m_storeUse.fromStore;
+    if (same) {
+        store.touch(m_storeUse.packPath);
+        return;
+    }
+    if (std::uint64_t(m_cached) * bytesPerImage > store.limitBytes()) {
+        m_storeUse.writeProblem =
+            "the decoded images (" + readableBytes(std::uint64_t(m_cached) * bytesPerImage) +
+            ") are larger than the cache's limit (" + readableBytes(store.limitBytes()) + ")";
+        return;
+    }
+    std::vector<DecodedPack::Image> images;
+    images.reserve(m_cached);
+    const auto& samples = m_index->samples();
+    for (std::size_t i = 0; i < m_slot.size(); ++i) {
+        // Only images decoded or read in this call have a stamp (stamps[i].size > 0).
+        if (m_slot[i] < 0 || !m_ready[std::size_t(m_slot[i])] || stamps[i].size == 0)
+            continue;
+        DecodedPack::Image image;
+        image.entry.path = samples[i].path;
+        image.entry.stamp = stamps[i];
+        image.entry.warning = warnings[i];
+        image.pixels = m_storage.data() + std::size_t(m_slot[i]) * bytesPerImage;
+        images.push_back(std::move(image));
+    }
+    try {
+        std::filesystem::create_directories(store.directory());
+        removeStaleTemporaryFiles(store.directory());
+        DecodedPack::write(m_storeUse.packPath, m_index->root(),
+                           {m_options.width, m_options.height, m_options.maxPixels},
+                           std::move(images));
+        m_storeUse.written = true;
+        m_storeUse.evicted = store.enforceLimit(m_storeUse.packPath);
+    } catch (const std::exception& e) {  // a cache that cannot be written costs time only
+        m_storeUse.writeProblem = e.what();
+    }
+}
+
+std::string storeUseText(const StoreUse& u) {
+    const std::string where = u.packPath.empty() ? std::string("(none)") : u.packPath;
+    std::string text = "Decoded-image cache: ";
+    if (!u.problem.empty())
+        text += where + " was " + u.problem + "; ";
+    if (u.fromStore == 0) {
+        text += std::to_string(u.decoded) + " images decoded";
+    } else {
+        text += std::to_string(u.fromStore) + " images read from " + where;
+        if (u.decoded == 0)
+            text += ", none decoded";
+        else if (u.damaged == 0)
+            text += ", " + std::to_string(u.decoded) + " new or changed decoded";
+        else
+            text += ", " + std::to_string(u.decoded) + " decoded (" + std::to_string(u.damaged) +
+                    " of them failed their checksum in the cache)";
+    }
+    if (u.written) {
+        std::error_code ec;
+        text += u.fromStore > 0 ? "; cache updated" : "; kept in " + where + " for the next run";
+        text += " (" + readableBytes(std::filesystem::file_size(u.packPath, ec)) + ")";
+    }
+    if (!u.writeProblem.empty())
+        text += "; not kept: " + u.writeProblem;
+    for (const std::string& path : u.evicted)
+        text += "; removed the least recently used " + path + " to stay within the limit";
+    return text;
 }
 
 cv::Mat ImageCache::image(std::size_t sampleIndex) const {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace cv {
@@ -13,6 +14,10 @@ class Mat;
 
 namespace convscope {
 
+class DecodedStore;
+class DecodedPack;
+struct FileStamp;
+
 struct CacheOptions {
     int width = 150;
     int height = 150;
@@ -20,7 +25,25 @@ struct CacheOptions {
     std::uint64_t memoryBudgetBytes = 4ull << 30;
     int threads = 0;  ///< 0 = all cores
     std::uint64_t maxPixels = kDefaultMaxPixels;
+    /// The folder of the persistent DecodedStore, read before decoding and written after;
+    /// empty: none (every image is decoded).
+    std::string storeDirectory;
 };
+
+/// What decodeAll() did with the persistent store.
+struct StoreUse {
+    std::string packPath;
+    std::size_t fromStore = 0;  ///< images read from the pack
+    std::size_t decoded = 0;    ///< decoded afresh: new or changed files, or damaged in the pack
+    std::size_t damaged = 0;    ///< images of the pack that failed their checksum
+    std::string problem;        ///< why the pack could not be used at all, else empty
+    bool written = false;       ///< the pack was (re)written with this run's images
+    std::string writeProblem;   ///< why it could not be, else empty
+    std::vector<std::string> evicted;  ///< older packs removed to keep within the size limit
+};
+
+/// One line for people about a StoreUse ("Decoded-image cache: 2800 images read from ...").
+std::string storeUseText(const StoreUse& use);
 
 /// Every usable sample of a DatasetIndex decoded once to RGB uint8 at the training size.
 /// The index must outlive the cache. decodeAll() writes; after it returns, image() may be
@@ -31,7 +54,9 @@ public:
 
     /// Decodes the usable samples on all cores (the first ones up to the memory budget are
     /// kept). Samples that fail to decode are marked unusable in the index, with the reason.
-    /// Returns false if cancelled (the cache is then partly filled and still usable).
+    /// With a store, images whose file is unchanged are read from it instead, and the store
+    /// is rewritten when anything was decoded. Returns false if cancelled (the cache is then
+    /// partly filled and still usable).
     bool decodeAll(const std::atomic<bool>* cancel = nullptr, const ProgressFn& progress = {});
 
     /// The sample's pixels (CV_8UC3, RGB, width x height). Cached images are returned
@@ -44,14 +69,21 @@ public:
     int height() const { return m_options.height; }
     std::size_t cachedCount() const { return m_cached; }
     std::uint64_t bytesUsed() const { return m_storage.size(); }
+    /// What the last decodeAll() did with the persistent store (nothing without one).
+    const StoreUse& storeUse() const { return m_storeUse; }
 
 private:
+    void updateStore(const DecodedStore& store, const DecodedPack* pack,
+                     const std::vector<FileStamp>& stamps,
+                     const std::vector<std::string>& warnings);
+
     DatasetIndex* m_index;
     CacheOptions m_options;
     std::vector<std::uint8_t> m_storage;
     std::vector<std::int64_t> m_slot;   // per sample: slot in m_storage, or -1
     std::vector<std::uint8_t> m_ready;  // per slot: decoded
     std::size_t m_cached = 0;
+    StoreUse m_storeUse;
 };
 
 }  // namespace convscope

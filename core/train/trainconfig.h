@@ -56,6 +56,9 @@ struct TrainConfig {
     int threads = 0;           ///< LibTorch intra-op threads; 0 = all cores
     int loaderWorkers = 0;     ///< 0 = all cores
     std::uint64_t cacheBudgetBytes = 4ull << 30;
+    /// The persistent decoded-image cache's folder (data/decodedstore.h); empty: decode
+    /// every image. Not part of the run's config.json: it changes speed, not results.
+    std::string decodedStore;
     /// Weights to start from: HDF5 (by layer name) or a torchvision .pth; a file that says how
     /// its inputs were preprocessed sets `preprocessing` (see io/pretrained.h).
     std::string initialWeights;

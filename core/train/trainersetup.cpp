@@ -1,5 +1,6 @@
 #include "train/trainerimpl.h"
 
+#include "data/imagecache.h"
 #include "data/reportjson.h"
 #include "error.h"
 #include "io/modelweights.h"
@@ -96,10 +97,13 @@ std::optional<Trainer::Impl::RunData> Trainer::Impl::loadData() {
     CacheOptions cacheOptions;
     cacheOptions.width = cacheOptions.height = c.model.inputSize;
     cacheOptions.memoryBudgetBytes = c.cacheBudgetBytes;
+    cacheOptions.storeDirectory = c.decodedStore;
     data.cache = std::make_unique<ImageCache>(index, cacheOptions);
     data.cache->decodeAll(&cancelled, [&](std::size_t d, std::size_t t) {
         observer->onProgress(Phase::Decoding, d, t);
     });
+    if (!c.decodedStore.empty() && !cancelled)
+        observer->onMessage(storeUseText(data.cache->storeUse()));
     if (writes())
         writeTextFileAtomically((runDir / "import-report.json").string(),
                                 datasetSummaryJson(index));

@@ -1,5 +1,7 @@
+#include "data/decodedstore.h"
 #include "ui/dataset/classlistmodel.h"
 #include "ui/dataset/datasetpanel.h"
+#include "ui/dataset/decodedcachebar.h"
 #include "ui/dataset/flaggedfilesmodel.h"
 #include "ui/dataset/thumbnailmodel.h"
 #include "ui/engine/enginebridge.h"
@@ -79,6 +81,7 @@ private Q_SLOTS:
     void panelClickOnThumbnailActivatesImage();
     void panelImportProgressShowsAndCancels();
     void panelShowsThumbnailsDecodedByTheBridge();
+    void cacheBarShowsTheDecodedImageCacheAndClearsIt();
 
 private:
     QTemporaryDir m_dir;
@@ -446,6 +449,46 @@ void TestDatasetModels::panelShowsThumbnailsDecodedByTheBridge() {
     QTRY_VERIFY(model->hasThumbnail(model->pathAt(0)));
     const QImage shown = model->index(0).data(Qt::DecorationRole).value<QPixmap>().toImage();
     QCOMPARE(shown.pixelColor(48, 48), QColor(Qt::red));
+}
+
+void TestDatasetModels::cacheBarShowsTheDecodedImageCacheAndClearsIt() {
+    QTemporaryDir dir;
+    const QByteArray saved = qgetenv("CONVSCOPE_CACHE_DIR");
+    qputenv("CONVSCOPE_CACHE_DIR", dir.path().toUtf8());
+    const DecodedStore store;
+    QCOMPARE(QString::fromStdString(store.directory()), dir.path());
+    DatasetPanel panel(nullptr);
+    auto* bar = panel.findChild<DecodedCacheBar*>();
+    QVERIFY(bar);
+    auto* clear = bar->findChild<QToolButton*>(QStringLiteral("clearDecodedCache"));
+    QVERIFY(clear);
+    bar->refresh();
+    QVERIFY2(bar->text().contains(QStringLiteral("0 B of 2.0 GiB, 0 dataset(s), in ") + dir.path()),
+             qPrintable(bar->text()));
+    QVERIFY(!clear->isEnabled());
+
+    // Two packs as training writes them: 2 MiB of pixels between them.
+    std::vector<std::uint8_t> pixels(512 * 512 * 3, 7);
+    for (const char* root : {"/data/a", "/data/b"}) {
+        DecodedPack::Image image;
+        image.entry.path = std::string(root) + "/cats/1.jpg";
+        image.entry.stamp = {100, 200};
+        image.pixels = pixels.data();
+        const DecodeSettings settings{512, 512, 1u << 30};
+        DecodedPack::write(store.packPath(root, settings), root, settings, {image});
+    }
+    bar->refresh();
+    QVERIFY2(bar->text().startsWith(QStringLiteral("Decoded-image cache: 2 MiB of 2.0 GiB, 2 "
+                                                   "dataset(s)")),
+             qPrintable(bar->text()));
+    QVERIFY(clear->isEnabled());
+    QTest::mouseClick(clear, Qt::LeftButton);
+    QCOMPARE(store.usage().packs, std::size_t(0));
+    QVERIFY2(bar->text().contains(QStringLiteral("0 B of 2.0 GiB, 0 dataset(s)")) &&
+                 bar->text().contains(QStringLiteral("(cleared 2 dataset(s), 2 MiB)")),
+             qPrintable(bar->text()));
+    QVERIFY(!clear->isEnabled());
+    qputenv("CONVSCOPE_CACHE_DIR", saved);
 }
 
 QTEST_MAIN(TestDatasetModels)

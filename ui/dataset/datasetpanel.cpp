@@ -2,6 +2,7 @@
 
 #include "ui/dataset/balancedelegate.h"
 #include "ui/dataset/classlistmodel.h"
+#include "ui/dataset/decodedcachebar.h"
 #include "ui/dataset/flaggedfilesmodel.h"
 #include "ui/dataset/thumbnaildelegate.h"
 #include "ui/dataset/thumbnailmodel.h"
@@ -80,6 +81,7 @@ DatasetPanel::DatasetPanel(EngineBridge* bridge, QWidget* parent)
     layout->addWidget(m_header);
     layout->addWidget(m_importRow);
     layout->addWidget(splitter, 1);
+    layout->addWidget(new DecodedCacheBar(this));
 
     if (bridge) {
         connect(m_thumbnailModel, &ThumbnailModel::thumbnailRequested, bridge,

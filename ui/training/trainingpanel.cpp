@@ -1,5 +1,6 @@
 #include "ui/training/trainingpanel.h"
 
+#include "data/decodedstore.h"
 #include "models/finetuning.h"
 #include "models/kerasforms.h"
 #include "runtime.h"
@@ -404,6 +405,7 @@ TrainConfig TrainingPanel::config() const {
     c.initialWeights = m_startingWeights->text().trimmed().toStdString();
     c.freezeUpTo = m_layers->freezeUpTo().toStdString();
     c.bottleneck = bottleneck();
+    c.decodedStore = DecodedStore::defaultDirectory();
     return c;
 }
 
