@@ -2,6 +2,7 @@
 
 #include "dist/dataparallel.h"
 #include "error.h"
+#include "util/cpuallocator.h"
 #include "util/enumnames.h"
 #include "util/parallel.h"
 
@@ -101,6 +102,7 @@ const char* convscopeVersion() {
 }
 
 void configureThreads(int threads) {
+    installCachingCpuAllocator();
     const int n = threads > 0 ? threads : defaultThreadCount();
     torch::set_num_threads(n);
     cv::setNumThreads(0);

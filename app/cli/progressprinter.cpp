@@ -111,6 +111,7 @@ void ProgressPrinter::onCheckpoint(const std::string& path) {
 }
 
 void ProgressPrinter::onFinished(const TrainingResult& r) {
+    const StageSeconds& t = r.seconds;
     if (m_mode == Mode::Json) {
         emit({{"event", "finished"},
               {"cancelled", r.cancelled},
@@ -119,12 +120,29 @@ void ProgressPrinter::onFinished(const TrainingResult& r) {
               {"val_accuracy", r.finalValidationAccuracy},
               {"val_loss", r.finalValidationLoss},
               {"peak_gpu_memory_bytes", r.peakDeviceMemoryBytes},
-              {"weights", r.weightsPath}});
+              {"weights", r.weightsPath},
+              {"seconds",
+               {{"scan", t.scan},
+                {"decode", t.decode},
+                {"augment", t.augment},
+                {"batch_wait", t.batchWait},
+                {"forward_backward", t.forwardBackward},
+                {"optimizer", t.optimizer},
+                {"validation", t.validation},
+                {"writes", t.writes},
+                {"total", t.total}}}});
         return;
     }
     if (!r.weightsPath.empty())
         std::printf("Finished %d epochs: val_acc %.4f; weights in %s\n", r.epochsCompleted,
                     r.finalValidationAccuracy, r.weightsPath.c_str());
+    if (t.total > 0)
+        std::printf(
+            "Time: %.1f s: scan %.1f, decode %.1f, forward+backward %.1f, optimizer %.1f, "
+            "waiting for batches %.1f, validation %.1f, writes %.1f (augmentation %.1f s "
+            "on the loader's threads, beside training)\n",
+            t.total, t.scan, t.decode, t.forwardBackward, t.optimizer, t.batchWait, t.validation,
+            t.writes, t.augment);
 }
 
 }  // namespace convscope::cli

@@ -101,7 +101,11 @@ void BatchLoader::work(int epoch, const std::vector<std::size_t>& order) {
             b = m_nextToMake++;
         }
         try {
+            const auto started = std::chrono::steady_clock::now();
             Batch batch = makeBatch(b, epoch, order);
+            m_assemblyNs += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::steady_clock::now() - started)
+                                .count();
             std::lock_guard lock(m_mutex);
             m_ready.emplace(b, std::move(batch));
             m_changed.notify_all();

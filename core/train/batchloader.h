@@ -78,6 +78,9 @@ public:
     /// are left out of their batch (which may then be smaller, or empty) and of every later
     /// one. Any thread.
     std::vector<std::pair<std::size_t, std::string>> takeSkipped();
+    /// Seconds the workers spent making batches (reading, augmenting, converting), summed
+    /// over workers, since the loader was made. Any thread.
+    double assemblySeconds() const { return double(m_assemblyNs.load()) * 1e-9; }
 
 private:
     void work(int epoch, const std::vector<std::size_t>& order);
@@ -101,6 +104,7 @@ private:
     std::int64_t m_nextToHand = 0;  // guarded by m_mutex
     std::int64_t m_nextToMake = 0;  // guarded by m_mutex
     std::atomic<bool> m_stop{false};
+    std::atomic<std::int64_t> m_assemblyNs{0};
     std::string m_failure;  // guarded by m_mutex
 };
 

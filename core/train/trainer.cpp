@@ -10,6 +10,7 @@
 #include "train/runfolder.h"
 #include "train/trainerimpl.h"
 #include "util/atomicfile.h"
+#include "util/cpuallocator.h"
 
 #include <algorithm>
 #include <cmath>
@@ -67,8 +68,11 @@ TrainConfig Trainer::resumeConfig(const std::string& runDir) {
 TrainingResult Trainer::run() {
     return atBoundary(m_impl->config.runDir, [&] {
         try {
-            return m_impl->run();
+            TrainingResult result = m_impl->run();
+            releaseCachedCpuMemory();  // the run's tensors are gone; a window lives on
+            return result;
         } catch (...) {
+            releaseCachedCpuMemory();
             m_impl->status.endWithCurrentException();
             throw;
         }
@@ -76,6 +80,7 @@ TrainingResult Trainer::run() {
 }
 
 TrainingResult Trainer::Impl::run() {
+    runStart = Clock::now();
     prepareRunFolder();
     if (config.distributed.distributed()) {
         if (config.bottleneck)
@@ -154,7 +159,13 @@ std::optional<Trainer::Impl::EpochTally> Trainer::Impl::trainEpoch(Session& s, i
         loader.stop();
     const std::int64_t batchesPerEpoch =
         s.featureBatches ? s.featureBatches->batchesPerEpoch() : loader.batchesPerEpoch();
-    while (auto batch = s.featureBatches ? s.featureBatches->next() : loader.next()) {
+    const auto nextBatch = [&] {
+        const auto waitStart = Clock::now();
+        auto batch = s.featureBatches ? s.featureBatches->next() : loader.next();
+        stages.batchWait += secondsSince(waitStart);
+        return batch;
+    };
+    while (auto batch = nextBatch()) {
         waitWhilePaused();
         // Every rank stops at the same step when any is cancelled (Ctrl-C, the window).
         if (agreeOnCancel())
@@ -190,10 +201,13 @@ std::optional<Trainer::Impl::EpochTally> Trainer::Impl::trainEpoch(Session& s, i
                 parallel->broken("the gradient allreduce", e.what());
             throw;
         }
+        const auto stepStart = Clock::now();
+        stages.forwardBackward += std::chrono::duration<double>(stepStart - batchStart).count();
         const bool finite = s.scaler.unscale(s.trainable);
         if (finite)
             s.optimizer->step();
         s.scaler.update(finite);
+        stages.optimizer += secondsSince(stepStart);
         countTrainingStep();
         const std::int64_t n = y.size(0);
         const double batchLoss = loss.item<double>();
@@ -233,6 +247,7 @@ std::optional<Trainer::Impl::EpochTally> Trainer::Impl::trainEpoch(Session& s, i
 std::optional<bool> Trainer::Impl::endEpoch(Session& s, int epoch, const EpochTally& t) {
     const TrainConfig& c = config;
     Evaluation val;
+    const auto validationStart = Clock::now();
     {
         AutocastScope autocast(device, resolved.precision);
         // Each rank evaluates its shard to the end; a cancel counts once all agree, below.
@@ -241,6 +256,7 @@ std::optional<bool> Trainer::Impl::endEpoch(Session& s, int epoch, const EpochTa
                   ? evaluateHead(*s.model, s.features->validation, c.batchSize, device, cancel)
                   : evaluateModel(*s.model, *s.validationLoader, device, false, cancel);
     }
+    stages.validation += secondsSince(validationStart);
     EpochTally tally = t;
     if (parallel)
         reduceAcrossRanks(val, tally);
@@ -263,12 +279,14 @@ std::optional<bool> Trainer::Impl::endEpoch(Session& s, int epoch, const EpochTa
     state.epochsCompleted = epoch + 1;
     const bool stopEarly = recordValidationLoss(c, t.learningRate, e.validationLoss, state);
     if (writes()) {
+        const auto writeStart = Clock::now();
         saveCheckpoint(checkpointPath, *s.model, *s.optimizer, state);
         // A snapshot for classifying while training goes on (the UI reads it on another
         // thread).
         saveModelWeights((runDir / "latest.h5").string(), *s.model, s.metadata);
         writeTextFileAtomically((runDir / "history.csv").string(), historyCsv(state.history));
         writeConfusionRecord(runDir.string(), {e.epoch, s.metadata.classNames, val.confusion});
+        stages.writes += secondsSince(writeStart);
         observer->onCheckpoint(checkpointPath);
     }
     observer->onEpochEnd(e);
@@ -357,14 +375,19 @@ TrainingResult Trainer::Impl::finish(Session& s, bool stoppedEarly) {
         result.finalValidationLoss = s.state.history.back().validationLoss;
     }
     if (!result.cancelled && writes()) {
+        const auto writeStart = Clock::now();
         result.weightsPath = (runDir / "weights.h5").string();
         s.model->to(torch::kCPU);
         saveModelWeights(result.weightsPath, *s.model, s.metadata);
+        stages.writes += secondsSince(writeStart);
     }
     if (parallel)
         parallel->barrier();  // rank 0's files are written when every rank returns
     if (writes())
         status.end(result.cancelled ? RunState::Interrupted : RunState::Finished);
+    stages.augment = s.trainLoader ? s.trainLoader->assemblySeconds() : 0;
+    stages.total = secondsSince(runStart);
+    result.seconds = stages;
     observer->onFinished(result);
     return result;
 }

@@ -39,6 +39,8 @@ struct Trainer::Impl {
     bool resumeRun;
     std::atomic<bool> cancelled{false};  // asked for (a signal, the window)
     bool agreedCancel = false;           // what every rank of a data-parallel run agreed on
+    StageSeconds stages;                 // where the time went (TrainingResult::seconds)
+    Clock::time_point runStart = Clock::now();
     std::atomic<bool> paused{false};
     mutable std::mutex mutex;
     std::condition_variable wake;

@@ -74,6 +74,7 @@ std::optional<Trainer::Impl::RunData> Trainer::Impl::loadData() {
         observer->onProgress(Phase::Scanning, d, t);
     };
     RunData data;
+    const auto scanStart = Clock::now();
     try {
         data.index = std::make_unique<DatasetIndex>(DatasetIndex::scan(c.dataDir, scan));
     } catch (const Error&) {
@@ -81,6 +82,7 @@ std::optional<Trainer::Impl::RunData> Trainer::Impl::loadData() {
             throw;
         return std::nullopt;  // cancelled while scanning: not an error
     }
+    stages.scan = secondsSince(scanStart);
     DatasetIndex& index = *data.index;  // the cache records decode failures in it
     if (index.classNames().size() < 2)
         throw Error(c.dataDir, "a classifier needs at least two classes");
@@ -98,10 +100,12 @@ std::optional<Trainer::Impl::RunData> Trainer::Impl::loadData() {
     cacheOptions.width = cacheOptions.height = c.model.inputSize;
     cacheOptions.memoryBudgetBytes = c.cacheBudgetBytes;
     cacheOptions.storeDirectory = c.decodedStore;
+    const auto decodeStart = Clock::now();
     data.cache = std::make_unique<ImageCache>(index, cacheOptions);
     data.cache->decodeAll(&cancelled, [&](std::size_t d, std::size_t t) {
         observer->onProgress(Phase::Decoding, d, t);
     });
+    stages.decode = secondsSince(decodeStart);
     if (!c.decodedStore.empty() && !cancelled)
         observer->onMessage(storeUseText(data.cache->storeUse()));
     if (writes())

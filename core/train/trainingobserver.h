@@ -32,6 +32,21 @@ struct EpochEnd {
 /// Progress phases. Features: running the backbone once for bottleneck features.
 enum class Phase { Scanning, Decoding, Training, Finished, Features };
 
+/// Where a run's wall time went, in seconds. The loader makes batches on its own threads, beside
+/// the training step: `augment` is their summed busy time, and `batchWait` what the step waited
+/// for them. On a GPU, the step's parts are the time to queue the work, not to run it.
+struct StageSeconds {
+    double scan = 0;             ///< listing the folder and reading every header
+    double decode = 0;           ///< decoding to the training size (or reading the cache)
+    double augment = 0;          ///< making batches, summed over the loader's threads
+    double batchWait = 0;        ///< the training step waiting for its next batch
+    double forwardBackward = 0;  ///< forward pass, loss and backward pass
+    double optimizer = 0;        ///< the optimizer's step
+    double validation = 0;
+    double writes = 0;  ///< checkpoints, history, weights
+    double total = 0;   ///< the whole run, from Trainer::run to its result
+};
+
 struct TrainingResult {
     bool cancelled = false;
     bool stoppedEarly = false;
@@ -44,6 +59,7 @@ struct TrainingResult {
     /// error into a result (the window's worker) say it here, and `cancelled` stays false.
     std::string error;
     std::vector<EpochEnd> history;
+    StageSeconds seconds;
 };
 
 /// Receives training events. Called on the thread that runs Trainer::run(); implementations
