@@ -101,6 +101,10 @@ TrainConfig trainConfigFromArgs(const Args& args) {
     if ((!c.model.cutAfter.empty() || !c.model.append.empty()) &&
         c.model.architecture != Architecture::Keras)
         c.model = asKerasNetwork(c.model);
+    c.model.batchNormMomentum = args.number("bn-momentum", 0);
+    if (args.value("bn-momentum") &&
+        (c.model.batchNormMomentum <= 0 || c.model.batchNormMomentum >= 1))
+        throw UsageError("--bn-momentum must be in (0, 1), in Keras's terms (e.g. 0.99)");
     c.bottleneck = args.flag("bottleneck");
     c.featuresCache = args.text("features-cache", "");
     if (c.model.inputSize < 8)
@@ -124,6 +128,7 @@ std::set<std::string> trainOptionNames() {
                                   "optimizer",
                                   "lr",
                                   "momentum",
+                                  "bn-momentum",
                                   "weight-decay",
                                   "schedule",
                                   "step-epochs",

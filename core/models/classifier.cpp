@@ -187,7 +187,27 @@ void ClassifierImpl::train(bool on) {
     }
 }
 
+namespace {
+
+Classifier buildClassifier(const ModelConfig& config);
+
+}  // namespace
+
 Classifier makeClassifier(const ModelConfig& config) {
+    if (config.batchNormMomentum < 0 || config.batchNormMomentum >= 1)
+        throw Error("model", "batch norm momentum " + std::to_string(config.batchNormMomentum) +
+                                 ": must be in (0, 1), as Keras's (e.g. 0.99)");
+    Classifier model = buildClassifier(config);
+    if (config.batchNormMomentum > 0)
+        for (const auto& module : model->modules(/*include_self=*/false))
+            if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(module.get()))
+                bn->options.momentum(1.0 - config.batchNormMomentum);  // torch's terms
+    return model;
+}
+
+namespace {
+
+Classifier buildClassifier(const ModelConfig& config) {
     if (config.classCount < 1)
         throw Error("model", "needs at least one class");
     if (config.inputSize < 8 || config.inputSize > kMaxInputSize)
@@ -216,6 +236,8 @@ Classifier makeClassifier(const ModelConfig& config) {
     }
     throw Error("model", "unknown architecture");
 }
+
+}  // namespace
 
 std::vector<LayerInfo> describeLayers(const ModelConfig& config) {
     return atBoundary("model", [&] { return makeClassifier(config)->summary(); });

@@ -395,7 +395,8 @@ torch::Tensor runLayer(const KerasLayer& l, torch::nn::Module* weights,
             auto* bn = static_cast<nn::BatchNorm2dImpl*>(weights);
             // A frozen layer's module is in evaluation mode while the network trains.
             return torch::batch_norm(x, bn->weight, bn->bias, bn->running_mean, bn->running_var,
-                                     training && bn->is_training(), 1.0 - l.momentum, l.epsilon,
+                                     training && bn->is_training(),
+                                     bn->options.momentum().value_or(1.0 - l.momentum), l.epsilon,
                                      at::globalContext().userEnabledCuDNN());
         }
         case KerasLayerType::Activation:

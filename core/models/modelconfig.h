@@ -49,6 +49,10 @@ struct ModelConfig {
     /// follow it, then a new dense layer with one unit per class. Empty: no surgery.
     std::string cutAfter;
     std::string append;
+    /// Batch norm's moving-average momentum in Keras's terms (moving = m * moving + (1 - m) *
+    /// batch), for every batch-norm layer; 0 keeps each architecture's own (PyTorch's 0.1,
+    /// Keras's 0.9 in these terms, for the standard flavour; 0.999 for Keras's MobileNetV2).
+    double batchNormMomentum = 0;
 };
 
 /// One row of a model summary, in forward order.

@@ -36,6 +36,8 @@ void addModelConfig(nlohmann::json& j, const ModelConfig& m, bool withClassCount
     j["dropout"] = m.dropout;
     if (withClassCount)
         j["class_count"] = m.classCount;
+    if (m.batchNormMomentum > 0)
+        j["batch_norm_momentum"] = m.batchNormMomentum;
     if (m.architecture == Architecture::Keras) {
         j["keras_model"] = nlohmann::json::parse(m.kerasModel);
         if (!m.cutAfter.empty())
@@ -54,6 +56,7 @@ ModelConfig modelConfigFromJson(const nlohmann::json& j, bool withClassCount) {
     m.dropout = j.at("dropout").get<double>();
     if (withClassCount)
         m.classCount = j.at("class_count").get<int>();
+    m.batchNormMomentum = j.value("batch_norm_momentum", 0.0);
     if (m.architecture == Architecture::Keras) {
         m.kerasModel = j.at("keras_model").dump();
         m.cutAfter = j.value("cut_after", "");

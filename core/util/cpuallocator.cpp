@@ -2,6 +2,7 @@
 
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
+#include <c10/core/impl/alloc_cpu.h>
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -21,9 +22,12 @@ namespace {
 // Every block starts with this header; the tensor's data follows it, 64-byte aligned as
 // LibTorch expects. The data pointer is also the DataPtr's context, so raw_allocate works.
 struct alignas(64) Header {
+    std::uint64_t magic;  // kMagic, and `self` the data pointer: the block is ours
+    void* self;
     std::size_t bytes;  // usable bytes after the header (the size class for cached blocks)
     bool cached;        // returns to the cache when freed, else to the system
 };
+constexpr std::uint64_t kMagic = 0x43535f414c4c4f43ull;
 static_assert(sizeof(Header) == 64);
 
 constexpr std::size_t kCachedFrom = 256 << 10;
@@ -79,12 +83,20 @@ public:
             throw std::bad_alloc();  // c10 turns it into an out-of-memory error upstream
         if (bytes >= kHugePage)
             ::madvise(base, sizeof(Header) + bytes, MADV_HUGEPAGE);
-        auto* h = new (base) Header{bytes, cached};
+        auto* h = new (base) Header{kMagic, static_cast<Header*>(base) + 1, bytes, cached};
         return h + 1;
     }
 
     void free(void* data) {
         Header* h = static_cast<Header*>(data) - 1;
+        // LibTorch's raw_deallocate asks the allocator installed now, which may free a block
+        // that the default allocator made before this one was installed (a oneDNN buffer):
+        // that goes back the way it came. Every allocation is at least 64 bytes into its
+        // region (64-byte aligned after malloc's own header), so the header read is mapped.
+        if (h->magic != kMagic || h->self != data) {
+            c10::free_cpu(data);
+            return;
+        }
         if (h->cached) {
             std::lock_guard lock(m_mutex);
             if (m_cachedBytes + h->bytes <= m_limit) {
@@ -93,6 +105,7 @@ public:
                 return;
             }
         }
+        h->magic = 0;  // so that whoever gets this memory next is never taken for ours
         std::free(h);
     }
 
@@ -104,8 +117,10 @@ public:
             m_cachedBytes = 0;
         }
         for (auto& [bytes, blocks] : kept)
-            for (Header* h : blocks)
+            for (Header* h : blocks) {
+                h->magic = 0;
                 std::free(h);
+            }
     }
 
     CpuAllocatorStats stats() {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <c10/core/CPUAllocator.h>
+#include <c10/core/impl/alloc_cpu.h>
 #include <torch/torch.h>
 
 #include <cstring>
@@ -76,4 +77,21 @@ TEST(CachingCpuAllocator, rawAllocationsWorkThroughItsDeleter) {
     void* q = allocator->raw_allocate(1 << 20);
     EXPECT_EQ(q, p);
     allocator->raw_deallocate(q);
+}
+
+TEST(CachingCpuAllocator, aBlockOfTheDefaultAllocatorFreedThroughItGoesBackTheWayItCame) {
+    // oneDNN frees its buffers with the allocator installed at that moment, which may not be
+    // the one that made them (seen as "double free or corruption" in a window test).
+    installOnce();
+    for (std::size_t bytes : {std::size_t(100), std::size_t(1) << 20, std::size_t(64) << 20}) {
+        void* p = c10::alloc_cpu(bytes);
+        std::memset(p, 0x43, bytes);
+        c10::GetCPUAllocator()->raw_deallocate(p);
+    }
+    // A block of ours given back to the system is never taken for ours again.
+    c10::Allocator* allocator = c10::GetCPUAllocator();
+    void* ours = allocator->raw_allocate(300);
+    allocator->raw_deallocate(ours);
+    void* other = c10::alloc_cpu(300);
+    allocator->raw_deallocate(other);
 }

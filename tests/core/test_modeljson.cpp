@@ -76,6 +76,13 @@ TEST(ModelJson, modelConfigRoundTripsWithAndWithoutItsClassCount) {
     EXPECT_FALSE(noCount.contains("class_count"));
     noCount.erase("flavour");
     EXPECT_EQ(modelConfigFromJson(noCount, false).flavour, Flavour::Standard);
+    // The architecture's own batch-norm momentum is not written; a chosen one is, and read back.
+    EXPECT_FALSE(j.contains("batch_norm_momentum"));
+    EXPECT_DOUBLE_EQ(back.batchNormMomentum, 0.0);
+    m.batchNormMomentum = 0.9;
+    nlohmann::json withMomentum = nlohmann::json::object();
+    addModelConfig(withMomentum, m, true);
+    EXPECT_DOUBLE_EQ(modelConfigFromJson(withMomentum, true).batchNormMomentum, 0.9);
 }
 
 TEST(EnumNames, everyNameParsesBackAndUnknownNamesListTheChoices) {

@@ -1,4 +1,5 @@
 #include "models/classifier.h"
+#include "models/kerasforms.h"
 
 #include "error.h"
 
@@ -197,4 +198,44 @@ TEST(Models, batchNormInferenceKeepsRunningStatisticsWhileTraining) {
     model->setBatchNormInference(false);
     model->forward(torch::randn({4, 3, 32, 32}) * 3 + 1);
     EXPECT_FALSE(torch::equal(before, model->named_buffers()["features.18.1.running_mean"]));
+}
+
+namespace {
+
+// The first batch norm's running mean after one training forward pass from a fresh network.
+torch::Tensor firstRunningMeanAfterOneStep(const ModelConfig& config) {
+    torch::manual_seed(4);
+    Classifier model = makeClassifier(config);
+    model->train();
+    torch::manual_seed(5);
+    model->forward(torch::rand({2, 3, config.inputSize, config.inputSize}));
+    for (const auto& module : model->modules(false))
+        if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(module.get()))
+            return bn->running_mean.clone();
+    ADD_FAILURE() << "no batch norm";
+    return {};
+}
+
+}  // namespace
+
+TEST(Models, batchNormMomentumSetsEveryLayersMovingAverage) {
+    // Keras's MobileNetV2 moves its statistics by 0.001 of a batch; with --bn-momentum 0.9 by
+    // 0.1: a hundred times as far from their start (zero) after one step. The same in the
+    // network's Keras form, which runs its layers through the Keras graph.
+    ModelConfig c;
+    c.architecture = Architecture::MobileNetV2;
+    c.flavour = Flavour::Keras;
+    c.inputSize = 32;
+    c.head = Head::GlobalAveragePool;
+    for (const ModelConfig& base : {c, asKerasNetwork(c)}) {
+        ModelConfig faster = base;
+        faster.batchNormMomentum = 0.9;
+        const torch::Tensor own = firstRunningMeanAfterOneStep(base);
+        const torch::Tensor moved = firstRunningMeanAfterOneStep(faster);
+        ASSERT_GT(own.abs().sum().item<double>(), 0.0);
+        EXPECT_TRUE(torch::allclose(moved, own * 100.0, 1e-3, 1e-7))
+            << architectureName(base.architecture);
+    }
+    c.batchNormMomentum = 1.0;
+    EXPECT_THROW(makeClassifier(c), Error);
 }
