@@ -82,5 +82,7 @@ print(f"scratch:    mean {s['mean']:.4f} (min {s['min']:.4f}, max {s['max']:.4f}
 print(f"fine-tuned - scratch: {100 * (f['mean'] - s['mean']):.1f} points on the mean of {len(table)} seeds")
 if results:
     json.dump({"size": int(size), "per_class": int(per_class), "val_per_class": int(val_per_class),
+               "head_epochs": int(os.environ.get("HEAD_EPOCHS", 30)),
+               "finetune_epochs": int(os.environ.get("FINETUNE_EPOCHS", 3)),
                "seeds": table, "finetuned": f, "scratch": s}, open(results, "w"), indent=1)
 PY

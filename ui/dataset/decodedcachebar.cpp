@@ -42,9 +42,12 @@ void DecodedCacheBar::refresh() {
     const DecodedStore::Usage u = store.usage();
     const QString folder = QDir::toNativeSeparators(QString::fromStdString(store.directory()))
                                .replace(QDir::homePath(), QStringLiteral("~"));
-    QString text = tr("Decoded-image cache: %1 of %2, %n dataset(s), in %3", nullptr, int(u.packs))
-                       .arg(QString::fromStdString(readableBytes(u.bytes)),
-                            QString::fromStdString(readableBytes(store.limitBytes())), folder);
+    const QString datasets =
+        u.packs == 1 ? tr("1 dataset") : tr("%1 datasets").arg(qulonglong(u.packs));
+    QString text =
+        tr("Decoded-image cache: %1 of %2, %3\nin %4")
+            .arg(QString::fromStdString(readableBytes(u.bytes)),
+                 QString::fromStdString(readableBytes(store.limitBytes())), datasets, folder);
     if (!m_lastAction.isEmpty())
         text += QStringLiteral(" (") + m_lastAction + QStringLiteral(")");
     m_label->setText(text);
@@ -59,8 +62,9 @@ void DecodedCacheBar::clearCache() {
     const DecodedStore store;
     const std::uint64_t before = store.bytesUsed();
     const int removed = store.clear();
-    m_lastAction = tr("cleared %n dataset(s), %1", nullptr, removed)
-                       .arg(QString::fromStdString(readableBytes(before)));
+    m_lastAction = (removed == 1 ? tr("cleared 1 dataset, %1") : tr("cleared %2 datasets, %1"))
+                       .arg(QString::fromStdString(readableBytes(before)))
+                       .arg(removed);
     refresh();
 }
 
