@@ -17,39 +17,13 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 from pngfiles import write_png_rows  # noqa: E402
-
-try:
-    import h5py
-    import numpy as np
-except Exception as e:  # noqa: BLE001
-    print(f"SKIP: h5py or numpy cannot be imported ({type(e).__name__}: {e})")
-    sys.exit(77)
+from test_distributed import SIZE, h5py, make_data, np, picture  # noqa: E402
 
 BINARY = None
-SIZE = 32
 TRAIN = ["--size", str(SIZE), "--head", "gap", "--epochs", "2", "--batch", "4", "--seed", "5",
          "--device", "cpu", "--precision", "fp32", "--threads", "1", "--workers", "1",
          "--optimizer", "sgd", "--lr", "0.05"]
-
-
-def picture(rng, cls, size=40):
-    rows = []
-    for y in range(size):
-        row = bytearray()
-        for x in range(size):
-            on = (x < size // 2) if cls == 0 else (y < size // 2)
-            v = (200 if on else 50) + rng.randrange(-20, 21)
-            row += bytes((v, 255 - v, (v * 3) % 256))
-        rows.append(bytes(row))
-    return rows
-
-
-def make_data(root):
-    rng = random.Random(3)
-    for cls in range(2):
-        for i in range(10):
-            write_png_rows(os.path.join(root, f"c{cls}", f"{i}.png"), 40, 40, picture(rng, cls))
-    return root
+IMAGES = 3 * 7  # make_data(root, 7): three classes of seven
 
 
 def convscope(env, *args, check=True):
@@ -91,14 +65,14 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         cache = os.path.join(work, "cache")
         env = dict(os.environ, CONVSCOPE_CACHE_DIR=cache)
-        data = make_data(os.path.join(work, "data"))
+        data = make_data(os.path.join(work, "data"), 7)
 
         first = train(env, data, os.path.join(work, "r1"))
         print(first)
-        assert "20 images decoded; kept in" in first, first
+        assert f"{IMAGES} images decoded; kept in" in first, first
         second = train(env, data, os.path.join(work, "r2"))
         print(second)
-        assert "20 images read from" in second and "none decoded" in second, second
+        assert f"{IMAGES} images read from" in second and "none decoded" in second, second
         assert same_weights(os.path.join(work, "r1"), os.path.join(work, "r2"))
         print("a run from the cache ends with the same weights as the run that decoded")
 
@@ -109,19 +83,19 @@ def main():
         listing = json.loads(convscope(env, "cache", "--json").stdout)
         assert listing["directory"] == cache and len(listing["packs"]) == 1, listing
         pack = listing["packs"][0]
-        assert pack["images"] == 20 and pack["width"] == SIZE and pack["dataset"] == data, pack
-        assert listing["bytes"] == os.path.getsize(pack["path"]) > 20 * SIZE * SIZE * 3
+        assert pack["images"] == IMAGES and pack["width"] == SIZE and pack["dataset"] == data, pack
+        assert listing["bytes"] == os.path.getsize(pack["path"]) > IMAGES * SIZE * SIZE * 3
         text = convscope(env, "cache").stdout
         print(text.strip())
-        assert cache in text and f"20 images at {SIZE}x{SIZE}" in text and "2.0 GiB" in text
+        assert cache in text and f"{IMAGES} images at {SIZE}x{SIZE}" in text and "2.0 GiB" in text
 
         # A changed file: decoded again, the rest from the cache.
         rng = random.Random(9)
-        write_png_rows(os.path.join(data, "c1", "3.png"), 40, 40, picture(rng, 0))
+        write_png_rows(os.path.join(data, "c1", "3.png"), SIZE, SIZE, picture(rng, 0))
         os.utime(os.path.join(data, "c1", "3.png"), (1e9, 1e9))
         changed = train(env, data, os.path.join(work, "r3"))
         print(changed)
-        assert "19 images read from" in changed and "1 new or changed decoded" in changed
+        assert f"{IMAGES - 1} images read from" in changed and "1 new or changed decoded" in changed
         plain2 = os.path.join(work, "plain2")
         train(env, data, plain2, "--no-disk-cache")
         assert same_weights(os.path.join(work, "r3"), plain2)
@@ -134,7 +108,7 @@ def main():
             f.write(bytes([byte[0] ^ 0xFF]))
         damaged = train(env, data, os.path.join(work, "r4"))
         print(damaged)
-        assert "19 images read from" in damaged, damaged
+        assert f"{IMAGES - 1} images read from" in damaged, damaged
         assert "1 decoded (1 of them failed their checksum in the cache)" in damaged, damaged
         assert same_weights(os.path.join(work, "r4"), plain2)
         with open(pack["path"], "r+b") as f:
@@ -143,12 +117,12 @@ def main():
         broken = train(env, data, os.path.join(work, "r5"))
         print(broken)
         assert "was damaged (its index does not match its checksum)" in broken, broken
-        assert "20 images decoded" in broken and "kept in" in broken
+        assert f"{IMAGES} images decoded" in broken and "kept in" in broken
         assert same_weights(os.path.join(work, "r5"), plain2)
-        assert "20 images read from" in train(env, data, os.path.join(work, "r6"))
+        assert f"{IMAGES} images read from" in train(env, data, os.path.join(work, "r6"))
 
         # The limit: a second dataset's pack pushes the older one out.
-        other = make_data(os.path.join(work, "other"))
+        other = make_data(os.path.join(work, "other"), 7)
         os.utime(pack["path"], (1e9, 1e9))  # the first dataset's pack is the older
         done = convscope(env, "cache", "limit", str(pack["bytes"] + 1000))
         assert "Decoded-image cache limit" in done.stdout, done.stdout
