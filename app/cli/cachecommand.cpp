@@ -42,9 +42,10 @@ int show(const DecodedStore& store, bool json) {
     }
     std::printf("Decoded-image cache: %s\n", store.directory().c_str());
     std::printf(
-        "Size: %s of %s (%zu datasets); change the limit with: convscope cache limit "
+        "Size: %s of %s (%zu dataset%s); change the limit with: convscope cache limit "
         "SIZE\n",
-        readableBytes(used).c_str(), readableBytes(store.limitBytes()).c_str(), packs.size());
+        readableBytes(used).c_str(), readableBytes(store.limitBytes()).c_str(), packs.size(),
+        packs.size() == 1 ? "" : "s");
     for (const auto& p : packs) {
         if (p.datasetRoot.empty())
             std::printf("  %s  %s  unreadable (decoded afresh on next use)\n",
@@ -68,7 +69,7 @@ int cacheCommand(const std::vector<std::string>& argv) {
     if (words[0] == "clear" && words.size() == 1) {
         const std::uint64_t before = store.bytesUsed();
         const int removed = store.clear();
-        std::printf("Removed %d cached datasets (%s) from %s\n", removed,
+        std::printf("Removed %d cached dataset%s (%s) from %s\n", removed, removed == 1 ? "" : "s",
                     readableBytes(before).c_str(), store.directory().c_str());
         return 0;
     }
@@ -78,7 +79,7 @@ int cacheCommand(const std::vector<std::string>& argv) {
         const std::vector<std::string> removed = store.enforceLimit();
         std::printf("Decoded-image cache limit: %s", readableBytes(limit).c_str());
         if (!removed.empty())
-            std::printf(" (removed %zu least recently used datasets to fit)", removed.size());
+            std::printf(" (removed the %zu least recently used to fit)", removed.size());
         std::printf("\n");
         return 0;
     }

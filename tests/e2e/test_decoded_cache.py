@@ -137,7 +137,7 @@ def main():
         assert done.returncode != 0 and "not a size" in done.stderr, done.stderr
         done = convscope(env, "cache", "clear")
         print(done.stdout.strip())
-        assert "Removed 1 cached datasets" in done.stdout
+        assert "Removed 1 cached dataset (" in done.stdout
         assert json.loads(convscope(env, "cache", "--json").stdout)["packs"] == []
         done = convscope(env, "cache", "wipe", check=False)
         assert done.returncode == 2 and "cache takes" in done.stderr
