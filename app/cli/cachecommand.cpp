@@ -3,6 +3,7 @@
 #include "cli/jsontext.h"
 
 #include "data/decodedstore.h"
+#include "util/text.h"
 
 #include <cstdio>
 #include <ctime>

@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "util/atomicfile.h"
+#include "util/text.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -458,48 +459,6 @@ int DecodedStore::clear() const {
     }
     removeStaleTemporaryFiles(m_directory);  // a running process's are its own to finish
     return removed;
-}
-
-std::string readableBytes(std::uint64_t bytes) {
-    const double b = double(bytes);
-    char text[32];
-    if (b >= double(1ull << 30))
-        std::snprintf(text, sizeof text, "%.1f GiB", b / double(1ull << 30));
-    else if (b >= double(1ull << 20))
-        std::snprintf(text, sizeof text, "%.0f MiB", b / double(1ull << 20));
-    else if (b >= 1024)
-        std::snprintf(text, sizeof text, "%.0f KiB", b / 1024);
-    else
-        std::snprintf(text, sizeof text, "%llu B", static_cast<unsigned long long>(bytes));
-    return text;
-}
-
-std::uint64_t parseByteSize(const std::string& text) {
-    std::string t;
-    for (char c : text)
-        if (!std::isspace(static_cast<unsigned char>(c)))
-            t += char(std::toupper(static_cast<unsigned char>(c)));
-    char* end = nullptr;
-    const double value = std::strtod(t.c_str(), &end);
-    std::string unit(end ? end : "");
-    if (unit.size() > 1 && unit.back() == 'B')
-        unit.pop_back();
-    if (unit.size() > 1 && unit.back() == 'I')  // GiB, MiB
-        unit.pop_back();
-    double scale = 1;
-    if (unit == "K")
-        scale = 1024.0;
-    else if (unit == "M")
-        scale = 1024.0 * 1024;
-    else if (unit == "G")
-        scale = 1024.0 * 1024 * 1024;
-    else if (unit == "T")
-        scale = 1024.0 * 1024 * 1024 * 1024;
-    else if (!unit.empty() && unit != "B")
-        throw Error(text, "not a size (write e.g. 2G, 500M or a number of bytes)");
-    if (end == t.c_str() || !std::isfinite(value) || value < 0)
-        throw Error(text, "not a size (write e.g. 2G, 500M or a number of bytes)");
-    return std::uint64_t(std::llround(value * scale));
 }
 
 }  // namespace convscope

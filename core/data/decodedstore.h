@@ -130,9 +130,4 @@ private:
     std::string m_directory;
 };
 
-/// "190 MB", "2.0 GB": a size for people.
-std::string readableBytes(std::uint64_t bytes);
-/// Parses "2G", "500M", "1.5GB", "1048576" into bytes; throws convscope::Error.
-std::uint64_t parseByteSize(const std::string& text);
-
 }  // namespace convscope

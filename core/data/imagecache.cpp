@@ -1,6 +1,7 @@
 #include "data/imagecache.h"
 
 #include "data/decodedstore.h"
+#include "util/text.h"
 #include "data/imagedecoder.h"
 #include "error.h"
 #include "util/atomicfile.h"

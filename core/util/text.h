@@ -30,4 +30,10 @@ std::string htmlEscaped(const std::string& text);
 /// A shape for people, dimensions joined by " × " ("32 × 74 × 74"), for tables.
 std::string dimensionsText(std::span<const std::int64_t> shape);
 
+/// "512 B", "190 MiB", "2.0 GiB": a size for people, in binary units.
+std::string readableBytes(std::uint64_t bytes);
+/// Parses "2G", "500M", "1.5GiB", "64k", "1048576" (binary units) into bytes; throws
+/// convscope::Error for anything else.
+std::uint64_t parseByteSize(const std::string& text);
+
 }  // namespace convscope

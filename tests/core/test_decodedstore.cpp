@@ -1,4 +1,5 @@
 #include "data/decodedstore.h"
+#include "util/text.h"
 #include "data/imagecache.h"
 #include "error.h"
 

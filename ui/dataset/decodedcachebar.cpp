@@ -1,6 +1,7 @@
 #include "ui/dataset/decodedcachebar.h"
 
 #include "data/decodedstore.h"
+#include "util/text.h"
 
 #include <QDir>
 #include <QHBoxLayout>
