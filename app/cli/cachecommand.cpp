@@ -68,10 +68,10 @@ int cacheCommand(const std::vector<std::string>& argv) {
     if (words.empty())
         return show(store, args.flag("json"));
     if (words[0] == "clear" && words.size() == 1) {
-        const std::uint64_t before = store.bytesUsed();
-        const int removed = store.clear();
-        std::printf("Removed %d cached dataset%s (%s) from %s\n", removed, removed == 1 ? "" : "s",
-                    readableBytes(before).c_str(), store.directory().c_str());
+        const DecodedStore::Usage removed = store.clear();
+        std::printf("Removed %zu cached dataset%s (%s) from %s\n", removed.packs,
+                    removed.packs == 1 ? "" : "s", readableBytes(removed.bytes).c_str(),
+                    store.directory().c_str());
         return 0;
     }
     if (words[0] == "limit" && words.size() == 2) {

@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "util/atomicfile.h"
+#include "util/checksum.h"
 #include "util/text.h"
 
 #include <algorithm>
@@ -14,7 +15,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 namespace fs = std::filesystem;
 
@@ -33,18 +33,6 @@ constexpr std::uint32_t kMaxSide = 1 << 15;
 constexpr std::uint64_t kLeastEntryBytes = 4 + 8 + 8 + 8 + 4 + 4;
 // The magic, five 32-bit and four 64-bit fields; the header's CRC-32 follows them.
 constexpr std::size_t kHeaderChecked = sizeof kMagic + 5 * 4 + 4 * 8;
-
-std::uint32_t crcOf(const void* data, std::size_t size) {
-    uLong crc = crc32(0, nullptr, 0);
-    const auto* bytes = static_cast<const Bytef*>(data);
-    while (size > 0) {
-        const std::size_t part = std::min<std::size_t>(size, 1u << 30);
-        crc = crc32(crc, bytes, uInt(part));
-        bytes += part;
-        size -= part;
-    }
-    return std::uint32_t(crc);
-}
 
 std::size_t imageBytes(const DecodeSettings& s) {
     return std::size_t(s.width) * std::size_t(s.height) * 3;
@@ -114,7 +102,7 @@ std::string headerBytes(const Header& h) {
     w.put(h.indexOffset);
     w.put(h.indexBytes);
     w.put(h.indexCrc);
-    w.put(crcOf(w.bytes.data(), kHeaderChecked));
+    w.put(crc32Of(w.bytes.data(), kHeaderChecked));
     w.bytes.resize(kHeaderBytes, '\0');
     return w.bytes;
 }
@@ -190,7 +178,7 @@ std::unique_ptr<DecodedPack> DecodedPack::load(const std::string& path, std::str
     r.get(h.indexBytes);
     r.get(h.indexCrc);
     r.get(headerCrc);
-    if (std::memcmp(raw, kMagic, sizeof kMagic) != 0 || crcOf(raw, kHeaderChecked) != headerCrc) {
+    if (std::memcmp(raw, kMagic, sizeof kMagic) != 0 || crc32Of(raw, kHeaderChecked) != headerCrc) {
         *problem = "damaged (its header does not match its checksum)";
         return nullptr;
     }
@@ -216,7 +204,7 @@ std::unique_ptr<DecodedPack> DecodedPack::load(const std::string& path, std::str
     }
     std::string index(h.indexBytes, '\0');
     if (!readExactly(fd, index.data(), index.size(), h.indexOffset) ||
-        crcOf(index.data(), index.size()) != h.indexCrc) {
+        crc32Of(index.data(), index.size()) != h.indexCrc) {
         *problem = "damaged (its index does not match its checksum)";
         return nullptr;
     }
@@ -287,37 +275,24 @@ const PackEntry* DecodedPack::find(const std::string& path, const FileStamp& sta
 
 bool DecodedPack::read(const PackEntry& entry, std::uint8_t* pixels) const {
     const std::size_t bytes = imageBytes(m_settings);
-    return readExactly(m_fd, pixels, bytes, entry.offset) && crcOf(pixels, bytes) == entry.crc;
+    return readExactly(m_fd, pixels, bytes, entry.offset) && crc32Of(pixels, bytes) == entry.crc;
 }
 
 void DecodedPack::write(const std::string& path, const std::string& datasetRoot,
                         const DecodeSettings& settings, std::vector<Image> images) {
-    // No fsync: a pack cut short by a crash fails its checksums and is decoded afresh.
-    const std::string temp =
-        (fs::path(path).parent_path() /
-         ("." + fs::path(path).filename().string() + ".tmp-" + std::to_string(::getpid())))
-            .string();
-    std::FILE* f = std::fopen(temp.c_str(), "wb");
-    if (!f)
-        throw Error(path,
-                    std::string("cannot write the decoded-image cache: ") + std::strerror(errno));
     const std::size_t bytes = imageBytes(settings);
     Header h;
     h.settings = settings;
     h.revision = kDecodeRevision;
     h.entries = images.size();
-    bool ok = std::fwrite(headerBytes(h).data(), 1, kHeaderBytes, f) == kHeaderBytes;
-    std::uint64_t offset = kHeaderBytes;
-    for (Image& image : images) {
-        image.entry.offset = offset;
-        image.entry.crc = crcOf(image.pixels, bytes);
-        ok = ok && std::fwrite(image.pixels, 1, bytes, f) == bytes;
-        offset += bytes;
-    }
     Writer index;
     index.putString(datasetRoot);
-    for (const Image& image : images) {
-        const PackEntry& e = image.entry;
+    std::uint64_t offset = kHeaderBytes;
+    for (Image& image : images) {
+        PackEntry& e = image.entry;
+        e.offset = offset;
+        e.crc = crc32Of(image.pixels, bytes);
+        offset += bytes;
         index.putString(e.path);
         index.put(e.stamp.size);
         index.put(e.stamp.modifiedNs);
@@ -327,17 +302,19 @@ void DecodedPack::write(const std::string& path, const std::string& datasetRoot,
     }
     h.indexOffset = offset;
     h.indexBytes = index.bytes.size();
-    h.indexCrc = crcOf(index.bytes.data(), index.bytes.size());
-    ok = ok && std::fwrite(index.bytes.data(), 1, index.bytes.size(), f) == index.bytes.size();
-    ok = ok && std::fseek(f, 0, SEEK_SET) == 0 &&
-         std::fwrite(headerBytes(h).data(), 1, kHeaderBytes, f) == kHeaderBytes;
-    const int error = ok ? 0 : errno;
-    ok = (std::fclose(f) == 0) && ok;
-    if (!ok || std::rename(temp.c_str(), path.c_str()) != 0) {
-        const std::string reason = std::strerror(error ? error : errno);
-        std::remove(temp.c_str());
-        throw Error(path, "cannot write the decoded-image cache: " + reason);
-    }
+    h.indexCrc = crc32Of(index.bytes.data(), index.bytes.size());
+    // No fsync: a pack cut short by a crash fails its checksums and is decoded afresh.
+    replaceFileAtomically(
+        path,
+        [&](const std::string& temp) {
+            FileWriter out(temp, path);
+            out.write(headerBytes(h).data(), kHeaderBytes);
+            for (const Image& image : images)
+                out.write(image.pixels, bytes);
+            out.write(index.bytes.data(), index.bytes.size());
+            out.finish();
+        },
+        Durability::Unsynced);
 }
 
 std::string DecodedStore::defaultDirectory() {
@@ -383,25 +360,31 @@ std::string DecodedStore::packPath(const std::string& datasetRoot,
     return (fs::path(m_directory) / name).string();
 }
 
-std::vector<DecodedStore::PackInfo> DecodedStore::packs() const {
+std::vector<DecodedStore::PackInfo> DecodedStore::packFiles() const {
     std::vector<PackInfo> out;
     std::error_code ec;
     for (const fs::directory_entry& e : fs::directory_iterator(m_directory, ec)) {
-        if (e.path().extension() != ".pack" || !e.is_regular_file(ec))
+        struct stat st {};
+        if (e.path().extension() != ".pack" || ::stat(e.path().c_str(), &st) != 0 ||
+            !S_ISREG(st.st_mode))
             continue;
         PackInfo info;
         info.path = e.path().string();
-        info.bytes = e.file_size(ec);
-        struct stat st {};
-        if (::stat(info.path.c_str(), &st) == 0)
-            info.lastUsed = st.st_mtim.tv_sec;
+        info.bytes = std::uint64_t(st.st_size);
+        info.lastUsed = st.st_mtim.tv_sec;
+        out.push_back(std::move(info));
+    }
+    return out;
+}
+
+std::vector<DecodedStore::PackInfo> DecodedStore::packs() const {
+    std::vector<PackInfo> out = packFiles();
+    for (PackInfo& info : out)
         if (auto pack = DecodedPack::describe(info.path)) {
             info.datasetRoot = pack->datasetRoot();
             info.settings = pack->settings();
             info.images = pack->imageCount();
         }
-        out.push_back(std::move(info));
-    }
     std::sort(out.begin(), out.end(), [](const PackInfo& a, const PackInfo& b) {
         return a.lastUsed != b.lastUsed ? a.lastUsed > b.lastUsed : a.path < b.path;
     });
@@ -410,12 +393,10 @@ std::vector<DecodedStore::PackInfo> DecodedStore::packs() const {
 
 DecodedStore::Usage DecodedStore::usage() const {
     Usage u;
-    std::error_code ec;
-    for (const fs::directory_entry& e : fs::directory_iterator(m_directory, ec))
-        if (e.path().extension() == ".pack") {
-            ++u.packs;
-            u.bytes += e.file_size(ec);
-        }
+    for (const PackInfo& p : packFiles()) {
+        ++u.packs;
+        u.bytes += p.bytes;
+    }
     return u;
 }
 
@@ -424,7 +405,7 @@ void DecodedStore::touch(const std::string& packPath) const {
 }
 
 std::vector<std::string> DecodedStore::enforceLimit(const std::string& keep) const {
-    std::vector<PackInfo> all = packs();
+    std::vector<PackInfo> all = packFiles();
     std::uint64_t total = 0;
     for (const PackInfo& p : all)
         total += p.bytes;
@@ -449,13 +430,14 @@ std::vector<std::string> DecodedStore::enforceLimit(const std::string& keep) con
     return removed;
 }
 
-int DecodedStore::clear() const {
-    int removed = 0;
-    std::error_code ec;
-    for (const fs::directory_entry& e : fs::directory_iterator(m_directory, ec)) {
-        std::error_code removeError;
-        if (e.path().extension() == ".pack" && fs::remove(e.path(), removeError))
-            ++removed;
+DecodedStore::Usage DecodedStore::clear() const {
+    Usage removed;
+    for (const PackInfo& p : packFiles()) {
+        std::error_code ec;
+        if (fs::remove(p.path, ec)) {
+            ++removed.packs;
+            removed.bytes += p.bytes;
+        }
     }
     removeStaleTemporaryFiles(m_directory);  // a running process's are its own to finish
     return removed;

@@ -123,10 +123,13 @@ public:
     /// all. Returns the removed packs' paths.
     std::vector<std::string> enforceLimit(const std::string& keep = {}) const;
     /// Removes every pack, and temporary files left by processes that no longer run; returns
-    /// how many packs.
-    int clear() const;
+    /// how many packs and bytes went.
+    Usage clear() const;
 
 private:
+    /// The pack files with their sizes and last use, without reading them.
+    std::vector<PackInfo> packFiles() const;
+
     std::string m_directory;
 };
 

@@ -30,8 +30,7 @@ ImageCache::ImageCache(DatasetIndex& index, const CacheOptions& options)
     : m_index(&index), m_options(options) {
     if (options.width <= 0 || options.height <= 0)
         throw Error("image cache", "image size must be positive");
-    const std::uint64_t bytesPerImage = std::uint64_t(options.width) * options.height * 3;
-    const std::uint64_t capacity = options.memoryBudgetBytes / bytesPerImage;
+    const std::uint64_t capacity = options.memoryBudgetBytes / imageBytes();
     const auto& samples = index.samples();
     m_slot.assign(samples.size(), -1);
     std::size_t slots = 0;
@@ -39,7 +38,7 @@ ImageCache::ImageCache(DatasetIndex& index, const CacheOptions& options)
         if (samples[i].usable)
             m_slot[i] = std::int64_t(slots++);
     }
-    m_storage.resize(slots * bytesPerImage);
+    m_storage.resize(slots * imageBytes());
     m_ready.assign(slots, 0);
 }
 
@@ -50,8 +49,7 @@ bool ImageCache::decodeAll(const std::atomic<bool>* cancel, const ProgressFn& pr
             todo.push_back(i);
 
     const DecodeOptions decode = decodeOptionsFor(m_options);
-    const std::size_t bytesPerImage = std::size_t(m_options.width) * m_options.height * 3;
-    const DecodeSettings settings{m_options.width, m_options.height, m_options.maxPixels};
+    const DecodeSettings settings = decodeSettings();
     const auto& samples = m_index->samples();
 
     m_storeUse = {};
@@ -74,7 +72,7 @@ bool ImageCache::decodeAll(const std::atomic<bool>* cancel, const ProgressFn& pr
         [&](std::size_t k) {
             const std::size_t sample = todo[k];
             const std::size_t slot = std::size_t(m_slot[sample]);
-            std::uint8_t* pixels = m_storage.data() + slot * bytesPerImage;
+            std::uint8_t* pixels = m_storage.data() + slot * imageBytes();
             if (store) {
                 stamps[sample] = fileStamp(samples[sample].path);
                 if (const PackEntry* e =
@@ -127,17 +125,18 @@ bool ImageCache::decodeAll(const std::atomic<bool>* cancel, const ProgressFn& pr
 void ImageCache::updateStore(const DecodedStore& store, const DecodedPack* pack,
                              const std::vector<FileStamp>& stamps,
                              const std::vector<std::string>& warnings) {
-    const std::size_t bytesPerImage = std::size_t(m_options.width) * m_options.height * 3;
     const bool same = pack && m_storeUse.decoded == 0 && m_storeUse.damaged == 0 &&
                       pack->imageCount() == m_storeUse.fromStore;
     if (same) {
         store.touch(m_storeUse.packPath);
         return;
     }
-    if (std::uint64_t(m_cached) * bytesPerImage > store.limitBytes()) {
-        m_storeUse.writeProblem =
-            "the decoded images (" + readableBytes(std::uint64_t(m_cached) * bytesPerImage) +
-            ") are larger than the cache's limit (" + readableBytes(store.limitBytes()) + ")";
+    const std::uint64_t bytes = std::uint64_t(m_cached) * imageBytes();
+    const std::uint64_t limit = store.limitBytes();
+    if (bytes > limit) {
+        m_storeUse.writeProblem = "the decoded images (" + readableBytes(bytes) +
+                                  ") are larger than the cache's limit (" + readableBytes(limit) +
+                                  ")";
         return;
     }
     std::vector<DecodedPack::Image> images;
@@ -151,14 +150,13 @@ void ImageCache::updateStore(const DecodedStore& store, const DecodedPack* pack,
         image.entry.path = samples[i].path;
         image.entry.stamp = stamps[i];
         image.entry.warning = warnings[i];
-        image.pixels = m_storage.data() + std::size_t(m_slot[i]) * bytesPerImage;
+        image.pixels = m_storage.data() + std::size_t(m_slot[i]) * imageBytes();
         images.push_back(std::move(image));
     }
     try {
         std::filesystem::create_directories(store.directory());
         removeStaleTemporaryFiles(store.directory());
-        DecodedPack::write(m_storeUse.packPath, m_index->root(),
-                           {m_options.width, m_options.height, m_options.maxPixels},
+        DecodedPack::write(m_storeUse.packPath, m_index->root(), decodeSettings(),
                            std::move(images));
         m_storeUse.written = true;
         m_storeUse.evicted = store.enforceLimit(m_storeUse.packPath);
@@ -199,10 +197,9 @@ std::string storeUseText(const StoreUse& u) {
 cv::Mat ImageCache::image(std::size_t sampleIndex) const {
     const std::int64_t slot = m_slot.at(sampleIndex);
     if (slot >= 0 && m_ready[std::size_t(slot)]) {
-        const std::size_t bytesPerImage = std::size_t(m_options.width) * m_options.height * 3;
         return cv::Mat(
             m_options.height, m_options.width, CV_8UC3,
-            const_cast<std::uint8_t*>(m_storage.data()) + std::size_t(slot) * bytesPerImage);
+            const_cast<std::uint8_t*>(m_storage.data()) + std::size_t(slot) * imageBytes());
     }
     return decodeImageFile(m_index->samples().at(sampleIndex).path, decodeOptionsFor(m_options));
 }

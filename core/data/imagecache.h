@@ -1,6 +1,7 @@
 #pragma once
 
 #include "data/datasetindex.h"
+#include "data/decodedstore.h"
 #include "util/parallel.h"
 
 #include <atomic>
@@ -13,10 +14,6 @@ class Mat;
 }
 
 namespace convscope {
-
-class DecodedStore;
-class DecodedPack;
-struct FileStamp;
 
 struct CacheOptions {
     int width = 150;
@@ -73,6 +70,12 @@ public:
     const StoreUse& storeUse() const { return m_storeUse; }
 
 private:
+    std::size_t imageBytes() const {
+        return std::size_t(m_options.width) * std::size_t(m_options.height) * 3;
+    }
+    DecodeSettings decodeSettings() const {
+        return {m_options.width, m_options.height, m_options.maxPixels};
+    }
     void updateStore(const DecodedStore& store, const DecodedPack* pack,
                      const std::vector<FileStamp>& stamps,
                      const std::vector<std::string>& warnings);

@@ -1,6 +1,7 @@
 #include "io/kerasarchive.h"
 
 #include "error.h"
+#include "util/checksum.h"
 
 #include <nlohmann/json.hpp>
 #include <zlib.h>
@@ -104,11 +105,7 @@ public:
             e.method == 8 ? inflated(stored, e.bytes, name) : std::move(stored);
         if (out.size() != e.bytes)
             fail("damaged zip archive (" + name + " has the wrong size)");
-        uLong crc = crc32(0, nullptr, 0);
-        for (std::size_t at = 0; at < out.size(); at += 1u << 30)
-            crc =
-                crc32(crc, out.data() + at, uInt(std::min<std::size_t>(1u << 30, out.size() - at)));
-        if (crc != e.crc)
+        if (crc32Of(out.data(), out.size()) != e.crc)
             fail("damaged zip archive (" + name + " fails its CRC check)");
         return out;
     }

@@ -33,7 +33,9 @@ void syncPath(const std::string& path, bool directory) {
 }  // namespace
 
 void replaceFileAtomically(const std::string& path,
-                           const std::function<void(const std::string&)>& write) {
+                           const std::function<void(const std::string&)>& write,
+                           Durability durability) {
+    const bool synced = durability == Durability::Synced;
     const fs::path target(path);
     const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
     std::string tempName = ".";
@@ -43,7 +45,8 @@ void replaceFileAtomically(const std::string& path,
     const std::string temp = (folder / tempName).string();
     try {
         write(temp);
-        syncPath(temp, false);
+        if (synced)
+            syncPath(temp, false);
         if (std::rename(temp.c_str(), path.c_str()) != 0)
             throw Error(path, std::string("cannot replace (") + std::strerror(errno) + ")");
     } catch (...) {
@@ -51,7 +54,8 @@ void replaceFileAtomically(const std::string& path,
         fs::remove(temp, ec);
         throw;
     }
-    syncPath(folder.string(), true);
+    if (synced)
+        syncPath(folder.string(), true);
 }
 
 FileWriter::FileWriter(const std::string& path, std::string subject)

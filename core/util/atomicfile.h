@@ -6,12 +6,20 @@
 
 namespace convscope {
 
-/// Replaces `path` so that a crash at any moment leaves either the old file or the new one,
-/// never a half-written file: `write` fills a temporary file in the same folder, which is
-/// then fsync'd and renamed over `path` (and the folder fsync'd). On failure the temporary
-/// file is removed and convscope::Error (or what `write` threw) propagates.
+/// Whether replaceFileAtomically waits for the new file to reach the disk.
+enum class Durability {
+    Synced,   ///< fsync the file before the rename and the folder after it
+    Unsynced  ///< for files that check themselves (a cut file fails its checksums): no fsync
+};
+
+/// Replaces `path` so that a reader sees either the old file or the whole new one, never a
+/// half-written file: `write` fills a temporary file in the same folder (".NAME.tmp-PID",
+/// what removeStaleTemporaryFiles clears), which is then renamed over `path`. Synced (the
+/// default), a crash at any moment also leaves one of the two. On failure the temporary file
+/// is removed and convscope::Error (or what `write` threw) propagates.
 void replaceFileAtomically(const std::string& path,
-                           const std::function<void(const std::string& tempPath)>& write);
+                           const std::function<void(const std::string& tempPath)>& write,
+                           Durability durability = Durability::Synced);
 
 /// Writes a new file through a writer that must not fail part way (LibTorch's zip writer
 /// throws from its destructor, which aborts the process): write() never fails, it keeps the

@@ -5,6 +5,7 @@ its own breakdown, PyTorch's total (its processes report no breakdown). Drawn wi
 (which torchvision brings).
 
 Usage: make_benchmarks_md.py RESULTS_DIR DOCS_DIR"""
+import glob
 import json
 import os
 import sys
@@ -179,7 +180,6 @@ def main():
         f"augment + batch {st['augment_batch_seconds']:.2f} s.",
         "",
     ]
-    import glob
     finetunes = sorted(glob.glob(os.path.join(results, "finetune-*.json")),
                        key=lambda p: json.load(open(p))["finetune_epochs"])
     if finetunes:

@@ -224,8 +224,11 @@ TEST(DecodedStore, clearRemovesEveryPackAndLeftOverTemporaryFiles) {
     writeBytes(d.dir.file("store/limit"), {'5', 'G', '\n'});
     const DecodedStore store(d.store);
     EXPECT_EQ(store.packs().size(), 2u);
-    EXPECT_GT(store.bytesUsed(), 0u);
-    EXPECT_EQ(store.clear(), 2);
+    const std::uint64_t before = store.bytesUsed();
+    EXPECT_GT(before, 0u);
+    const DecodedStore::Usage removed = store.clear();
+    EXPECT_EQ(removed.packs, 2u);
+    EXPECT_EQ(removed.bytes, before);
     EXPECT_TRUE(store.packs().empty());
     EXPECT_EQ(store.bytesUsed(), 0u);
     EXPECT_FALSE(fs::exists(d.dir.file("store/.x.pack.tmp-999999")));

@@ -61,11 +61,11 @@ void DecodedCacheBar::refresh() {
 
 void DecodedCacheBar::clearCache() {
     const DecodedStore store;
-    const std::uint64_t before = store.bytesUsed();
-    const int removed = store.clear();
-    m_lastAction = (removed == 1 ? tr("cleared 1 dataset, %1") : tr("cleared %2 datasets, %1"))
-                       .arg(QString::fromStdString(readableBytes(before)))
-                       .arg(removed);
+    const DecodedStore::Usage removed = store.clear();
+    m_lastAction =
+        (removed.packs == 1 ? tr("cleared 1 dataset, %1") : tr("cleared %2 datasets, %1"))
+            .arg(QString::fromStdString(readableBytes(removed.bytes)))
+            .arg(qulonglong(removed.packs));
     refresh();
 }
 
