@@ -16,13 +16,8 @@ int fineTuneCommand(const std::vector<std::string>& argv) {
     std::set<std::string> flags = trainFlagNames();
     flags.insert("finetune-bn-train");
     const Args args(argv, options, flags);
-    for (const char* name :
-         {"nproc-per-node", "nnodes", "node-rank", "master-addr", "master-port", "dist-timeout"})
-        if (args.value(name))
-            throw UsageError(
-                "finetune runs in one process; data-parallel training is `convscope "
-                "train --nproc-per-node N` (--" +
-                std::string(name) + ")");
+    if (args.value("nproc-per-node"))
+        return launchDataParallel("finetune", argv, args);
 
     const auto resumeDir = args.value("resume");
     FineTuneConfig config;
@@ -54,7 +49,10 @@ int fineTuneCommand(const std::vector<std::string>& argv) {
         args.flag("json") ? ProgressPrinter::Style::Json : ProgressPrinter::Style::Auto,
         config.headEpochs + config.fineTuneEpochs);
     config.base.decodedStore = decodedStoreFromArgs(args);
-    FineTuner recipe(config, &printer, resumeDir.has_value());
+    const std::optional<DistributedSetup> distributed = joinDataParallel(args, config.base);
+    // Rank 0 reports; the other ranks say only what goes wrong (on stderr, as errors).
+    const bool reports = !distributed || distributed->rank == 0;
+    FineTuner recipe(config, reports ? &printer : nullptr, resumeDir.has_value());
     TrainingResult result;
     {
         // First Ctrl-C: stop after the current batch (the last checkpoint stays). Second: quit.
@@ -62,10 +60,12 @@ int fineTuneCommand(const std::vector<std::string>& argv) {
         result = recipe.run();
     }
     if (result.cancelled) {
-        std::fprintf(stderr,
-                     "Cancelled after %d completed epochs; resume with: convscope finetune "
-                     "--resume %s\n",
-                     result.epochsCompleted, config.base.runDir.c_str());
+        if (reports)  // rank 0 speaks for a data-parallel run
+            std::fprintf(stderr,
+                         "Cancelled after %d completed epochs; resume with: convscope finetune "
+                         "--resume %s%s\n",
+                         result.epochsCompleted, config.base.runDir.c_str(),
+                         distributed ? " [--nproc-per-node N]" : "");
         return 130;
     }
     return 0;

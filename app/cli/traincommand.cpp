@@ -175,9 +175,10 @@ namespace {
 const char* const kLaunchOptions[] = {"nproc-per-node", "nnodes", "node-rank", "master-addr",
                                       "master-port"};
 
-/// `train ... --nproc-per-node N`: starts the workers, each running this command without the
-/// launch options, on one folder (chosen here when --out is not given).
-int launch(const std::vector<std::string>& argv, const Args& args) {
+}  // namespace
+
+int launchDataParallel(const std::string& commandName, const std::vector<std::string>& argv,
+                       const Args& args) {
     LaunchOptions o;
     o.processesPerNode = int(args.integer("nproc-per-node", 1));
     o.nodes = int(args.integer("nnodes", 1));
@@ -191,7 +192,7 @@ int launch(const std::vector<std::string>& argv, const Args& args) {
             "--nnodes");
     if (o.masterPort < 0 || o.masterPort > 65535 || o.timeoutSeconds < 1)
         throw UsageError("--master-port must be 1 to 65535, --dist-timeout at least 1 second");
-    std::vector<std::string> command{"train"};
+    std::vector<std::string> command{commandName};
     for (std::size_t i = 0; i < argv.size(); ++i) {
         bool launchOption = false;
         for (const char* name : kLaunchOptions)
@@ -224,15 +225,26 @@ int launch(const std::vector<std::string>& argv, const Args& args) {
     return launchWorkers(command, o);
 }
 
-}  // namespace
+std::optional<DistributedSetup> joinDataParallel(const Args& args, TrainConfig& config) {
+    std::optional<DistributedSetup> distributed = distributedSetupFromEnvironment();
+    if (!distributed)
+        return distributed;
+    if (args.value("dist-timeout"))
+        distributed->timeoutSeconds = int(args.integer("dist-timeout", 60));
+    if (!args.value("resume") && !args.value("out"))
+        throw UsageError("a data-parallel worker needs --out RUN_DIR, the same on every rank");
+    config.distributed = *distributed;
+    // The machine's cores are shared by its processes.
+    if (config.threads == 0)
+        config.threads =
+            std::max(1, int(std::thread::hardware_concurrency()) / distributed->localWorldSize);
+    return distributed;
+}
 
 int trainCommand(const std::vector<std::string>& argv) {
     const Args args(argv, trainOptionNames(), trainFlagNames());
     if (args.value("nproc-per-node"))
-        return launch(argv, args);
-    std::optional<DistributedSetup> distributed = distributedSetupFromEnvironment();
-    if (distributed && args.value("dist-timeout"))
-        distributed->timeoutSeconds = int(args.integer("dist-timeout", 60));
+        return launchDataParallel("train", argv, args);
 
     const auto resumeDir = args.value("resume");
     TrainConfig config;
@@ -249,15 +261,7 @@ int trainCommand(const std::vector<std::string>& argv) {
             std::fprintf(stderr, "Run folder: %s\n", config.runDir.c_str());
     }
     config.decodedStore = decodedStoreFromArgs(args);
-    if (distributed) {
-        if (!resumeDir && !args.value("out"))
-            throw UsageError("a data-parallel worker needs --out RUN_DIR, the same on every rank");
-        config.distributed = *distributed;
-        // The machine's cores are shared by its processes.
-        if (config.threads == 0)
-            config.threads =
-                std::max(1, int(std::thread::hardware_concurrency()) / distributed->localWorldSize);
-    }
+    const std::optional<DistributedSetup> distributed = joinDataParallel(args, config);
     ProgressPrinter printer(
         args.flag("json") ? ProgressPrinter::Style::Json : ProgressPrinter::Style::Auto,
         config.epochs);

@@ -235,6 +235,15 @@ std::vector<double> DataParallel::sum(const std::vector<double>& values) {
     });
 }
 
+void DataParallel::sumInPlace(torch::Tensor& values) {
+    Impl& d = *m_impl;
+    d.collective("a sum of tensors", [&] {
+        values = values.contiguous();
+        std::vector<torch::Tensor> ts{values};
+        d.group->allreduce(ts)->wait();
+    });
+}
+
 bool DataParallel::any(bool mine) {
     return sum({mine ? 1.0 : 0.0}).front() > 0;
 }
@@ -267,6 +276,7 @@ void DataParallel::beforeBackward() {}
 std::vector<double> DataParallel::sum(const std::vector<double>& values) {
     return values;
 }
+void DataParallel::sumInPlace(torch::Tensor&) {}
 bool DataParallel::any(bool mine) {
     return mine;
 }

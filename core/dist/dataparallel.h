@@ -43,6 +43,8 @@ public:
 
     /// Element-wise sums over the ranks (metrics, counts).
     std::vector<double> sum(const std::vector<double>& values);
+    /// Sums a CPU tensor over the ranks in place (every rank gets the total).
+    void sumInPlace(torch::Tensor& values);
     /// Whether any rank says yes (stop after this batch, on every rank at once).
     bool any(bool mine);
     /// Waits for every rank.

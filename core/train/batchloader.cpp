@@ -31,14 +31,7 @@ std::int64_t BatchLoader::batchesPerEpoch() const {
 }
 
 std::size_t BatchLoader::shardLength() const {
-    const std::size_t n = m_samples.size();
-    if (m_options.shardCount <= 1 || n == 0)
-        return n;
-    const std::size_t count = std::size_t(m_options.shardCount);
-    const std::size_t index = std::size_t(m_options.shardIndex);
-    if (m_options.padShards)
-        return (n + count - 1) / count;
-    return index < n % count ? n / count + 1 : n / count;
+    return shard().length(m_samples.size());
 }
 
 void BatchLoader::joinWorkers() {
@@ -59,14 +52,7 @@ void BatchLoader::startEpoch(int epoch) {
         Rng rng(mixSeed(m_options.seed, std::uint64_t(epoch), 0x5eed));
         rng.shuffle(m_order);
     }
-    if (m_options.shardCount > 1) {
-        std::vector<std::size_t> shard;
-        const std::size_t count = std::size_t(m_options.shardCount);
-        for (std::size_t i = std::size_t(m_options.shardIndex); shard.size() < shardLength();
-             i += count)
-            shard.push_back(m_order[i % m_order.size()]);
-        m_order = std::move(shard);
-    }
+    m_order = shard().of(m_order);
     {
         std::lock_guard lock(m_mutex);
         m_ready.clear();

@@ -3,6 +3,7 @@
 #include "augment/augmenter.h"
 #include "data/imagecache.h"
 #include "models/preprocessing.h"
+#include "train/shard.h"
 
 #include <torch/types.h>
 
@@ -64,6 +65,9 @@ public:
     std::int64_t batchesPerEpoch() const;
     /// The samples this loader hands out per epoch: all, or its shard's.
     std::size_t shardLength() const;
+    Shard shard() const {
+        return {m_options.shardCount, m_options.shardIndex, m_options.padShards};
+    }
     std::size_t sampleCount() const { return m_samples.size(); }
 
     /// Starts producing the batches of `epoch` (stopping any epoch still running).

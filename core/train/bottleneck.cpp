@@ -1,5 +1,6 @@
 #include "train/bottleneck.h"
 
+#include "dist/dataparallel.h"
 #include "error.h"
 #include "io/kerasweights.h"
 #include "models/finetuning.h"
@@ -9,6 +10,8 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
+#include <numeric>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -232,14 +235,16 @@ std::optional<FeatureSet> computeFeatures(ClassifierImpl& model, BatchLoader& lo
     return set;
 }
 
-FeatureBatches::FeatureBatches(const FeatureSet& set, int batchSize, std::uint64_t seed)
-    : m_set(set), m_batchSize(batchSize), m_seed(seed) {
+FeatureBatches::FeatureBatches(const FeatureSet& set, int batchSize, std::uint64_t seed,
+                               Shard shard)
+    : m_set(set), m_batchSize(batchSize), m_seed(seed), m_shard(shard) {
     if (batchSize <= 0)
         throw Error("bottleneck features", "batch size must be positive");
 }
 
 std::int64_t FeatureBatches::batchesPerEpoch() const {
-    return (m_set.features.size(0) + m_batchSize - 1) / m_batchSize;
+    const auto rows = std::int64_t(m_shard.length(std::size_t(m_set.features.size(0))));
+    return (rows + m_batchSize - 1) / m_batchSize;
 }
 
 void FeatureBatches::startEpoch(int epoch) {
@@ -248,6 +253,7 @@ void FeatureBatches::startEpoch(int epoch) {
         m_order[i] = std::int64_t(i);
     Rng rng(mixSeed(m_seed, std::uint64_t(epoch), 0xb0771e));
     rng.shuffle(m_order);
+    m_order = m_shard.of(m_order);
     m_next = 0;
 }
 
@@ -267,6 +273,45 @@ std::optional<Batch> FeatureBatches::next() {
     return b;
 }
 
+namespace {
+
+std::vector<std::int64_t> rowNumbers(std::size_t count, Shard shard) {
+    std::vector<std::int64_t> all(count);
+    std::iota(all.begin(), all.end(), std::int64_t(0));
+    shard.pad = false;
+    return shard.of(all);
+}
+
+/// Every rank's rows (`mine`, its shard of `count` samples) in one set on every rank.
+FeatureSet gatherRows(const FeatureSet& mine, std::size_t count, Shard shard,
+                      DataParallel& parallel) {
+    const bool has = mine.features.size(0) > 0;
+    const std::vector<double> width =
+        parallel.sum({has ? double(mine.features.size(1)) : 0.0, has ? 1.0 : 0.0});
+    FeatureSet all;
+    all.features = torch::zeros(
+        {std::int64_t(count), width[1] > 0 ? std::int64_t(std::lround(width[0] / width[1])) : 0});
+    all.labels = torch::zeros({std::int64_t(count)}, torch::kLong);
+    if (has) {
+        const torch::Tensor at = torch::tensor(rowNumbers(count, shard), torch::kLong);
+        all.features.index_copy_(0, at, mine.features.to(torch::kFloat32));
+        all.labels.index_copy_(0, at, mine.labels);
+    }
+    parallel.sumInPlace(all.features);
+    parallel.sumInPlace(all.labels);
+    return all;
+}
+
+}  // namespace
+
+FeatureSet rowsOf(const FeatureSet& set, Shard shard) {
+    if (shard.count <= 1)
+        return set;
+    const torch::Tensor rows =
+        torch::tensor(rowNumbers(std::size_t(set.features.size(0)), shard), torch::kLong);
+    return {set.features.index_select(0, rows), set.labels.index_select(0, rows)};
+}
+
 std::string freezeForBottleneck(ClassifierImpl& model, const std::string& requested) {
     const std::string end = backboneOutputLayer(model.config());
     const auto names = model.layerNames();
@@ -282,7 +327,8 @@ std::string freezeForBottleneck(ClassifierImpl& model, const std::string& reques
 
 std::optional<BottleneckFeatures> prepareBottleneckFeatures(
     ClassifierImpl& model, const ImageCache& cache, const TrainConfig& config, LoaderOptions loader,
-    const torch::Device& device, const std::atomic<bool>& cancel, TrainingObserver& observer) {
+    const torch::Device& device, const std::atomic<bool>& cancel, TrainingObserver& observer,
+    DataParallel* parallel) {
     const std::string path = config.featuresCache.empty()
                                  ? (fs::path(config.runDir) / "bottleneck-features.h5").string()
                                  : config.featuresCache;
@@ -293,7 +339,13 @@ std::optional<BottleneckFeatures> prepareBottleneckFeatures(
     const DatasetIndex& index = cache.index();
     const BottleneckKey key = bottleneckKey(model, index, config.preprocessing);
     std::string why;
-    if (auto cached = loadBottleneckFeatures(path, key, &why)) {
+    std::optional<BottleneckFeatures> cached = loadBottleneckFeatures(path, key, &why);
+    // Every rank uses the cache, or none does: the ranks compute the features together.
+    if (parallel && parallel->any(!cached) && cached) {
+        cached.reset();
+        why = "another rank cannot read them";
+    }
+    if (cached) {
         observer.onMessage("Reusing the bottleneck features in " + path);
         return cached;
     }
@@ -301,23 +353,34 @@ std::optional<BottleneckFeatures> prepareBottleneckFeatures(
     const auto start = std::chrono::steady_clock::now();
     loader.augment = false;
     loader.shuffle = false;
+    const Shard shard{parallel ? config.distributed.worldSize : 1,
+                      parallel ? config.distributed.rank : 0, false};
+    loader.shardCount = shard.count;
+    loader.shardIndex = shard.index;
+    loader.padShards = false;
     const auto train = index.indices(Split::Train);
     const auto validation = index.indices(Split::Validation);
-    const std::size_t total = train.size() + validation.size();
+    // Progress counts this rank's images (its shard's).
+    const std::size_t mine = shard.length(train.size()) + shard.length(validation.size());
     BottleneckFeatures features;
     std::size_t offset = 0;
     for (auto [samples, into] :
          {std::pair{&train, &features.train}, std::pair{&validation, &features.validation}}) {
         BatchLoader batches(cache, *samples, AugmentParams{}, loader);
-        auto set = computeFeatures(model, batches, device, &cancel, [&](std::size_t done) {
-            observer.onProgress(Phase::Features, offset + done, total);
-        });
+        // Each rank computes its whole shard: the ranks agree on a cancel after it.
+        auto set = computeFeatures(
+            model, batches, device, parallel ? nullptr : &cancel,
+            [&](std::size_t done) { observer.onProgress(Phase::Features, offset + done, mine); });
         if (!set)
             return std::nullopt;
-        *into = std::move(*set);
-        offset += samples->size();
+        *into = parallel ? gatherRows(*set, samples->size(), shard, *parallel) : std::move(*set);
+        offset += shard.length(samples->size());
     }
-    saveBottleneckFeatures(path, features, key);
+    if (parallel && parallel->any(cancel))
+        return std::nullopt;
+    const std::size_t total = train.size() + validation.size();
+    if (config.distributed.writes())
+        saveBottleneckFeatures(path, features, key);
     char done[160];
     std::snprintf(done, sizeof done,
                   "Bottleneck features of %zu images (%lld values each) in %.2f s", total,

@@ -4,6 +4,7 @@
 #include "data/datasetindex.h"
 #include "models/classifier.h"
 #include "train/evaluation.h"
+#include "train/shard.h"
 #include "train/trainconfig.h"
 #include "train/trainingobserver.h"
 
@@ -16,6 +17,8 @@
 #include <string>
 
 namespace convscope {
+
+class DataParallel;
 
 /// Backbone outputs of one split; row i belongs to the i-th sample the loader gave.
 struct FeatureSet {
@@ -69,7 +72,8 @@ std::optional<FeatureSet> computeFeatures(ClassifierImpl& model, BatchLoader& lo
 /// BatchLoader, synchronous (the rows are in memory). Batch::images holds [B, D] features.
 class FeatureBatches {
 public:
-    FeatureBatches(const FeatureSet& set, int batchSize, std::uint64_t seed);
+    /// With a data-parallel `shard`, each epoch hands out that shard of the shuffled order.
+    FeatureBatches(const FeatureSet& set, int batchSize, std::uint64_t seed, Shard shard = {});
 
     std::int64_t batchesPerEpoch() const;
     void startEpoch(int epoch);
@@ -79,9 +83,13 @@ private:
     const FeatureSet& m_set;
     std::int64_t m_batchSize;
     std::uint64_t m_seed;
+    Shard m_shard;
     std::vector<std::int64_t> m_order;
     std::int64_t m_next = 0;
 };
+
+/// The rows of `set` that `shard` takes (in order, each once: `shard.pad` is ignored).
+FeatureSet rowsOf(const FeatureSet& set, Shard shard);
 
 /// Freezes `model` up to its backbone output, or up to `requested` when that lies further
 /// on (bottleneck training never changes the backbone). Returns the layer frozen up to.
@@ -92,9 +100,13 @@ std::string freezeForBottleneck(ClassifierImpl& model, const std::string& reques
 /// computed with `loader` settings (augmentation and shuffling off) and written there. Says
 /// which through `observer` (messages, Phase::Features progress). Nothing when cancelled.
 /// Throws convscope::Error when the cache cannot be written.
+/// With `parallel`, a collective: the cache is used only when every rank can read it; else
+/// each rank runs the backbone over its shard of the images and the rows are summed into
+/// every rank's copy. Rank 0 alone writes the cache.
 std::optional<BottleneckFeatures> prepareBottleneckFeatures(
     ClassifierImpl& model, const ImageCache& cache, const TrainConfig& config, LoaderOptions loader,
-    const torch::Device& device, const std::atomic<bool>& cancel, TrainingObserver& observer);
+    const torch::Device& device, const std::atomic<bool>& cancel, TrainingObserver& observer,
+    DataParallel* parallel = nullptr);
 
 /// Loss and confusion of model.forwardHead() over `set`, in eval mode without gradients.
 Evaluation evaluateHead(ClassifierImpl& model, const FeatureSet& set, int batchSize,

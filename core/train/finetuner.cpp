@@ -1,5 +1,6 @@
 #include "train/finetuner.h"
 
+#include "dist/dataparallel.h"
 #include "error.h"
 #include "models/finetuning.h"
 #include "train/confusionrecord.h"
@@ -33,8 +34,9 @@ void copyFileAtomically(const std::string& from, const std::string& to) {
 class PhaseObserver : public TrainingObserver {
 public:
     PhaseObserver(TrainingObserver& outer, int phase, int epochOffset, const fs::path& runDir,
-                  const fs::path& phaseDir, std::vector<EpochEnd>& history)
+                  const fs::path& phaseDir, std::vector<EpochEnd>& history, bool writes)
         : m_outer(outer),
+          m_writes(writes),
           m_phase(phase),
           m_offset(epochOffset),
           m_runDir(runDir),
@@ -54,6 +56,8 @@ public:
     }
     void onCheckpoint(const std::string& path) override {
         // A snapshot to classify with while the recipe runs, whichever phase writes it.
+        if (!m_writes)
+            return m_outer.onCheckpoint(path);
         try {
             copyFileAtomically((m_phaseDir / "latest.h5").string(),
                                (m_runDir / "latest.h5").string());
@@ -67,6 +71,8 @@ public:
         e.epoch += m_offset;
         e.phase = m_phase;
         m_history.push_back(e);
+        if (!m_writes)
+            return m_outer.onEpochEnd(e);
         try {
             writeTextFileAtomically((m_runDir / "history.csv").string(), historyCsv(m_history));
             if (std::optional<ConfusionRecord> confusion =
@@ -84,6 +90,7 @@ public:
 
 private:
     TrainingObserver& m_outer;
+    bool m_writes;  ///< rank 0 of a data-parallel recipe, else yes
     int m_phase;
     int m_offset;
     fs::path m_runDir;
@@ -170,15 +177,29 @@ FineTuneConfig FineTuner::resumeConfig(const std::string& runDir) {
 }
 
 TrainingResult FineTuner::runPhase(int phase, int epochOffset, std::vector<EpochEnd>& history) {
-    const TrainConfig config = phaseConfig(m_config, phase);
+    TrainConfig config = phaseConfig(m_config, phase);
     const fs::path dir(config.runDir);
+    const bool writes = config.distributed.writes();
     // A phase folder without a checkpoint holds no finished epoch: start that phase afresh.
-    const bool resumePhase = fs::exists(dir / "checkpoint.pt");
-    if (!resumePhase && fs::exists(dir))
+    // Rank 0 decides for every rank: the others may not see the folder.
+    bool resumePhase = writes && fs::exists(dir / "checkpoint.pt");
+    if (m_parallel)
+        resumePhase = m_parallel->any(resumePhase);
+    if (writes && !resumePhase && fs::exists(dir))
         fs::remove_all(dir);
-    PhaseObserver observer(*m_observer, phase, epochOffset, m_config.base.runDir, dir, history);
-    Trainer trainer(resumePhase ? Trainer::resumeConfig(config.runDir) : config, &observer,
-                    resumePhase);
+    if (resumePhase) {
+        // What the command line settles for this process is not in the phase's config.json.
+        config = Trainer::resumeConfig(config.runDir);
+        config.distributed = m_config.base.distributed;
+        config.decodedStore = m_config.base.decodedStore;
+        config.threads = m_config.base.threads;
+    } else if (!writes && phase == 2) {
+        config.initialWeights.clear();  // rank 0's phase-1 weights arrive by broadcast
+    }
+    PhaseObserver observer(*m_observer, phase, epochOffset, m_config.base.runDir, dir, history,
+                           writes);
+    Trainer trainer(config, &observer, resumePhase);
+    trainer.shareDataParallel(m_parallel);
     {
         std::lock_guard lock(m_mutex);
         m_active = &trainer;
@@ -197,39 +218,59 @@ TrainingResult FineTuner::runPhase(int phase, int epochOffset, std::vector<Epoch
     return trainer.run();
 }
 
+void FineTuner::startRecipe() {
+    const FineTuneConfig& c = m_config;
+    const fs::path runDir(c.base.runDir);
+    // Both phases and the recipe must agree on what the starting weights decide (a Keras
+    // backbone's layer names choose the last block).
+    TrainConfig settings = m_config.base;
+    settings.epochs = c.headEpochs;  // each phase sets its own
+    validateTrainConfig(settings);
+    adoptStartingWeights(m_config.base);
+    checkModelSettings(m_config.base);
+    if (!c.base.distributed.writes())
+        return;
+    if (fs::exists(runDir / "recipe.json") || fs::exists(runDir / "config.json"))
+        throw Error(c.base.runDir,
+                    "already holds a run (resume it with --resume, or choose another --out)");
+    fs::create_directories(runDir);
+    nlohmann::json j{{"recipe", "two-phase"},
+                     {"head_epochs", c.headEpochs},
+                     {"finetune_epochs", c.fineTuneEpochs},
+                     {"finetune_learning_rate", c.fineTuneLearningRate},
+                     {"finetune_momentum", c.fineTuneMomentum},
+                     {"finetune_batch_norm_inference", c.batchNormInference},
+                     {"last_block", lastBlockName(c.base.model)},
+                     {"train", nlohmann::json::parse(toJson(c.base))}};
+    writeTextFileAtomically((runDir / "recipe.json").string(), j.dump(2));
+}
+
 TrainingResult FineTuner::run() {
     return atBoundary(m_config.base.runDir, [&] {
         const FineTuneConfig& c = m_config;
         if (c.headEpochs <= 0 || c.fineTuneEpochs <= 0)
             throw Error("fine-tuning", "both phases need at least one epoch");
-        const fs::path runDir(c.base.runDir);
-        if (!m_resumeRun) {
-            // Both phases and the recipe must agree on what the starting weights decide (a
-            // Keras backbone's layer names choose the last block).
-            TrainConfig settings = m_config.base;
-            settings.epochs = c.headEpochs;  // each phase sets its own
-            validateTrainConfig(settings);
-            adoptStartingWeights(m_config.base);
-            checkModelSettings(m_config.base);
-            if (fs::exists(runDir / "recipe.json") || fs::exists(runDir / "config.json"))
-                throw Error(c.base.runDir,
-                            "already holds a run (resume it with --resume, or choose "
-                            "another --out)");
-            fs::create_directories(runDir);
-            nlohmann::json j{{"recipe", "two-phase"},
-                             {"head_epochs", c.headEpochs},
-                             {"finetune_epochs", c.fineTuneEpochs},
-                             {"finetune_learning_rate", c.fineTuneLearningRate},
-                             {"finetune_momentum", c.fineTuneMomentum},
-                             {"finetune_batch_norm_inference", c.batchNormInference},
-                             {"last_block", lastBlockName(c.base.model)},
-                             {"train", nlohmann::json::parse(toJson(c.base))}};
-            writeTextFileAtomically((runDir / "recipe.json").string(), j.dump(2));
-        }
-        RunStatusRecord status;
-        status.start(runDir.string());
+        // Joined first, so that a rank that cannot start stops the others at once.
+        if (c.base.distributed.distributed())
+            m_parallel = std::make_shared<DataParallel>(c.base.distributed);
+        std::exception_ptr failure;
         try {
-            return runPhases(status);
+            if (!m_resumeRun)
+                startRecipe();
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (m_parallel && m_parallel->any(bool(failure)) && !failure)
+            throw Error(c.base.runDir,
+                        "another rank could not start the recipe (its message says why)");
+        if (failure)
+            std::rethrow_exception(failure);
+        if (!c.base.distributed.writes())
+            return runPhases(nullptr);
+        RunStatusRecord status;
+        status.start(c.base.runDir);
+        try {
+            return runPhases(&status);
         } catch (...) {
             status.endWithCurrentException();
             throw;
@@ -237,7 +278,7 @@ TrainingResult FineTuner::run() {
     });
 }
 
-TrainingResult FineTuner::runPhases(RunStatusRecord& status) {
+TrainingResult FineTuner::runPhases(RunStatusRecord* status) {
     const FineTuneConfig& c = m_config;
     const fs::path runDir(c.base.runDir);
     std::vector<EpochEnd> history;
@@ -259,11 +300,12 @@ TrainingResult FineTuner::runPhases(RunStatusRecord& status) {
     result.history = history;
     result.epochsCompleted = int(history.size());
     result.weightsPath.clear();
-    if (!result.cancelled) {
+    if (!result.cancelled && status) {
         result.weightsPath = (runDir / "weights.h5").string();
         copyFileAtomically((runDir / phaseFolder(2) / "weights.h5").string(), result.weightsPath);
     }
-    status.end(result.cancelled ? RunState::Interrupted : RunState::Finished);
+    if (status)
+        status->end(result.cancelled ? RunState::Interrupted : RunState::Finished);
     m_observer->onFinished(result);
     return result;
 }

@@ -13,6 +13,7 @@ namespace convscope {
 class RunStatusRecord;
 
 class Trainer;
+class DataParallel;
 
 /// The two-phase fine-tuning recipe of the Keras blog post "Building powerful image
 /// classification models using very little data" (step 3), as one run.
@@ -36,6 +37,9 @@ struct FineTuneConfig {
 /// thread and act within one batch, whichever phase runs. A cancelled or crashed recipe
 /// continues with resumeRun = true: a finished phase is not trained again, an interrupted one
 /// resumes from its last checkpoint.
+/// Data-parallel (base.distributed): both phases train in one group, joined by run(); rank 0
+/// alone writes the recipe's folder, and the other ranks take phase 2's starting weights from
+/// rank 0 through the group, so they need the data and starting weights but not the folder.
 class FineTuner : public TrainingRun {
 public:
     /// `observer` may be null and must outlive run(). Its epoch numbers run on across both
@@ -64,8 +68,11 @@ public:
 
 private:
     TrainingResult runPhase(int phase, int epochOffset, std::vector<EpochEnd>& history);
-    /// Both phases, once the recipe's folder is settled; records the end in `status`.
-    TrainingResult runPhases(RunStatusRecord& status);
+    /// Both phases, once the recipe's folder is settled; records the end in `status` (null on
+    /// the ranks that do not write).
+    TrainingResult runPhases(RunStatusRecord* status);
+    /// Checks the configuration and writes recipe.json (rank 0) for a new recipe.
+    void startRecipe();
 
     FineTuneConfig m_config;
     TrainingObserver* m_observer;
@@ -74,6 +81,7 @@ private:
     std::atomic<bool> m_cancelled{false};
     std::mutex m_mutex;
     Trainer* m_active = nullptr;  // guarded by m_mutex
+    std::shared_ptr<DataParallel> m_parallel;
 };
 
 }  // namespace convscope

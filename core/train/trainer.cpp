@@ -61,6 +61,10 @@ const TrainConfig& Trainer::config() const {
     return m_impl->config;
 }
 
+void Trainer::shareDataParallel(std::shared_ptr<DataParallel> group) {
+    m_impl->parallel = std::move(group);
+}
+
 TrainConfig Trainer::resumeConfig(const std::string& runDir) {
     return atBoundary(runDir, [&] { return readRunConfig(runDir); });
 }
@@ -83,17 +87,14 @@ TrainingResult Trainer::Impl::run() {
     runStart = Clock::now();
     prepareRunFolder();
     if (config.distributed.distributed()) {
-        if (config.bottleneck)
-            throw Error("--bottleneck",
-                        "bottleneck features train in one process; leave out the "
-                        "data-parallel options");
         if (device.is_cuda())
             throw Error(resolved.description,
                         "data-parallel training runs on CPU processes (Gloo) in this version; "
                         "NCCL between GPUs is not wired in yet: use --device cpu, or one GPU "
                         "without the data-parallel options");
         // Joined before the data is decoded: a rank or master that is missing shows at once.
-        parallel = std::make_unique<DataParallel>(config.distributed);
+        if (!parallel)
+            parallel = std::make_shared<DataParallel>(config.distributed);
         observer->onMessage("Data-parallel: rank " + std::to_string(config.distributed.rank) +
                             " of " + std::to_string(config.distributed.worldSize) + " (Gloo via " +
                             config.distributed.masterAddress + ":" +

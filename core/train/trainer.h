@@ -14,6 +14,8 @@ namespace convscope {
 ///   weights.h5 (at the end).
 /// run() blocks the calling thread (the one worker thread that owns the model); pause(),
 /// resume() and cancel() may be called from any thread and take effect within one batch.
+class DataParallel;
+
 class Trainer : public TrainingRun {
 public:
     /// `observer` may be null and must outlive run(). With `resumeRun`, `config` should come
@@ -34,6 +36,10 @@ public:
     const std::string& runDirectory() const override;
 
     const TrainConfig& config() const;
+
+    /// The data-parallel group to train in, already joined (a recipe's phases share one).
+    /// Without it, run() joins its own when config().distributed asks for one.
+    void shareDataParallel(std::shared_ptr<DataParallel> group);
 
     /// The configuration of an existing run directory (its config.json).
     static TrainConfig resumeConfig(const std::string& runDir);

@@ -103,7 +103,7 @@ struct Trainer::Impl {
 
     RunStatusRecord status;  ///< status.json, from when the folder is settled
     /// Data-parallel training: this process's part in the group (none in one process).
-    std::unique_ptr<DataParallel> parallel;
+    std::shared_ptr<DataParallel> parallel;
     /// Whether this process writes the run folder: rank 0 of a data-parallel run, else yes.
     bool writes() const { return config.distributed.writes(); }
     // Set by prepareRunFolder().

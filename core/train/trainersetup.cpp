@@ -214,10 +214,13 @@ Trainer::Impl::Session Trainer::Impl::buildSession(const RunData& data) {
 
 bool Trainer::Impl::prepareBottleneck(Session& s, const RunData& data) {
     s.features = prepareBottleneckFeatures(*s.model, *data.cache, config, s.loaderOptions, device,
-                                           cancelled, *observer);
+                                           cancelled, *observer, parallel.get());
     if (!s.features)
         return false;
-    s.featureBatches.emplace(s.features->train, config.batchSize, config.seed);
+    // Data-parallel: the same shards as the image loaders (training padded, validation not).
+    const Shard shard{config.distributed.worldSize, config.distributed.rank, true};
+    s.features->validation = rowsOf(s.features->validation, shard);
+    s.featureBatches.emplace(s.features->train, config.batchSize, config.seed, shard);
     return true;
 }
 

@@ -1,4 +1,5 @@
 #include "train/batchloader.h"
+#include "train/bottleneck.h"
 
 #include "testimages.h"
 #include "train/evaluator.h"
@@ -284,4 +285,51 @@ TEST(BatchLoader, paddedShardsAreEqualAndUnpaddedOnesCountEverySampleOnce) {
     }
     const std::vector<std::size_t> all = f.train();
     EXPECT_EQ(seen, std::multiset<std::size_t>(all.begin(), all.end()));
+}
+
+TEST(FeatureBatches, dataParallelShardsSplitEachBatchOfTheWholeOrder) {
+    // 10 feature rows, row i holding the value i, over 3 ranks: padded to 12.
+    FeatureSet set{torch::arange(10, torch::kFloat32).unsqueeze(1),
+                   torch::arange(10, torch::kLong)};
+    FeatureBatches whole(set, 6, 7);
+    whole.startEpoch(1);
+    std::vector<std::vector<std::int64_t>> reference;
+    while (auto b = whole.next())
+        reference.emplace_back(b->samples.begin(), b->samples.end());
+    std::vector<std::vector<std::vector<std::int64_t>>> ranks;
+    for (int rank = 0; rank < 3; ++rank) {
+        FeatureBatches mine(set, 2, 7, Shard{3, rank, true});
+        EXPECT_EQ(mine.batchesPerEpoch(), 2);
+        mine.startEpoch(1);
+        auto& batches = ranks.emplace_back();
+        while (auto b = mine.next()) {
+            EXPECT_TRUE(torch::equal(b->images.squeeze(1).to(torch::kLong), b->labels));
+            batches.emplace_back(b->samples.begin(), b->samples.end());
+        }
+    }
+    // Step k of the ranks together holds batch k of one process with three times the batch;
+    // the last step repeats the order's first two rows, as DistributedSampler pads.
+    ASSERT_EQ(reference.size(), 2u);
+    for (std::size_t k = 0; k < 2; ++k) {
+        std::multiset<std::int64_t> together;
+        for (const auto& batches : ranks)
+            together.insert(batches[k].begin(), batches[k].end());
+        std::multiset<std::int64_t> expected(reference[k].begin(), reference[k].end());
+        if (k == 1) {
+            expected.insert(reference[0][0]);
+            expected.insert(reference[0][1]);
+        }
+        EXPECT_EQ(together, expected) << "step " << k;
+    }
+    // Validation rows: each taken once over the ranks, in order.
+    std::vector<float> seen;
+    for (int rank = 0; rank < 3; ++rank) {
+        const FeatureSet part = rowsOf(set, Shard{3, rank, true});
+        for (std::int64_t i = 0; i < part.features.size(0); ++i)
+            seen.push_back(part.features[i][0].item<float>());
+    }
+    std::sort(seen.begin(), seen.end());
+    ASSERT_EQ(seen.size(), 10u);
+    for (std::size_t i = 0; i < seen.size(); ++i)
+        EXPECT_EQ(seen[i], float(i));
 }
