@@ -87,6 +87,10 @@ const char* kUsage =
     "      every run folder in WORKSPACE (default ~/.local/share/convscope/runs): status\n"
     "      (running, finished, interrupted, failed or damaged), start, duration, data,\n"
     "      architecture, epochs, best and final validation accuracy, device\n"
+    "  control RUN_DIR pause|continue|cancel\n"
+    "      asks a run another process trains (on any rank's machine: rank 0 reads the\n"
+    "      request in RUN_DIR/control.json and tells the others) to pause, go on or stop\n"
+    "      after the current step; the window's Pause and Cancel do the same\n"
     "  report RUN_DIR --out REPORT.html [--misclassified 12] [--cam-per-class 2]\n"
     "         [--image-size 192] [--batch 32]\n"
     "      one self-contained HTML page (pictures embedded): settings, data summary, curves,\n"
@@ -168,6 +172,7 @@ int run(int argc, char** argv) {
         {"report", convscope::cli::reportCommand},
         {"export", convscope::cli::exportCommand},
         {"cache", convscope::cli::cacheCommand},
+        {"control", convscope::cli::controlCommand},
     };
     if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
         std::fputs(kUsage, stdout);

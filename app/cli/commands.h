@@ -23,5 +23,6 @@ int runsCommand(const std::vector<std::string>& args);
 int reportCommand(const std::vector<std::string>& args);
 int exportCommand(const std::vector<std::string>& args);
 int cacheCommand(const std::vector<std::string>& args);
+int controlCommand(const std::vector<std::string>& args);
 
 }  // namespace convscope::cli

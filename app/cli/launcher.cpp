@@ -113,6 +113,8 @@ int launchWorkers(const std::vector<std::string>& command, const LaunchOptions& 
 
     using Clock = std::chrono::steady_clock;
     bool interrupted = false;
+    bool cancelled = false;  // a worker stopped with 130: a cancel every rank agreed on
+    const std::string who = "convscope " + command.front();
     // Failed workers, in the order seen. The first failure is reported a moment later, so that
     // a rank killed by a signal is named as the cause rather than a rank that then lost it.
     std::vector<std::pair<const Worker*, int>> failures;
@@ -139,6 +141,10 @@ int launchWorkers(const std::vector<std::string>& command, const LaunchOptions& 
             --left;
             if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 continue;
+            if (WIFEXITED(status) && WEXITSTATUS(status) == 130 && failures.empty()) {
+                cancelled = true;  // asked through control.json, or a Ctrl-C on one node
+                continue;
+            }
             if (failures.empty()) {
                 reportAt = Clock::now() + std::chrono::milliseconds(1000);
                 deadline = Clock::now() + std::chrono::seconds(o.timeoutSeconds);
@@ -154,7 +160,7 @@ int launchWorkers(const std::vector<std::string>& command, const LaunchOptions& 
                 const auto& [w, status] = failures[reported];
                 if (interrupted)
                     continue;
-                std::fprintf(stderr, "convscope train: rank %d (process %d) %s%s\n", w->rank,
+                std::fprintf(stderr, "%s: rank %d (process %d) %s%s\n", who.c_str(), w->rank,
                              int(w->pid), exitText(status).c_str(),
                              reported == 0 ? ("; the other ranks stop (within " +
                                               std::to_string(o.timeoutSeconds) + " s)")
@@ -165,10 +171,8 @@ int launchWorkers(const std::vector<std::string>& command, const LaunchOptions& 
         if (waiting && Clock::now() > deadline) {
             for (const Worker& w : workers)
                 if (w.running) {
-                    std::fprintf(stderr,
-                                 "convscope train: rank %d (process %d) did not stop; "
-                                 "killing it\n",
-                                 w.rank, int(w.pid));
+                    std::fprintf(stderr, "%s: rank %d (process %d) did not stop; killing it\n",
+                                 who.c_str(), w.rank, int(w.pid));
                     ::kill(w.pid, SIGKILL);
                 }
             waiting = false;
@@ -179,7 +183,7 @@ int launchWorkers(const std::vector<std::string>& command, const LaunchOptions& 
     const bool failed = !failures.empty();
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);
-    if (interrupted)
+    if (interrupted || (cancelled && !failed))
         return 130;
     return failed ? 1 : 0;
 }

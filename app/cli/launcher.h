@@ -20,7 +20,8 @@ struct LaunchOptions {
 /// CONVSCOPE_DIST_TIMEOUT set, and waits for them. Ctrl-C (SIGINT) and SIGTERM are passed on
 /// to every worker. When a worker fails (a non-zero exit or a signal) it says which rank and
 /// why on stderr, and stops the others after the timeout if they have not stopped by then.
-/// Returns 0 when every worker succeeded, 130 when interrupted, else 1.
+/// Returns 0 when every worker succeeded, 130 when interrupted or when the ranks agreed to stop
+/// (a cancel asked through control.json), else 1.
 int launchWorkers(const std::vector<std::string>& command, const LaunchOptions& options);
 
 }  // namespace convscope::cli

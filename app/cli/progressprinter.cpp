@@ -110,6 +110,17 @@ void ProgressPrinter::onCheckpoint(const std::string& path) {
         emit({{"event", "checkpoint"}, {"path", path}});
 }
 
+void ProgressPrinter::onPaused(bool paused) {
+    if (m_mode == Mode::Json) {
+        emit({{"event", paused ? "paused" : "continued"}});
+        return;
+    }
+    std::printf("%s%s\n", m_mode == Mode::Terminal ? "\r\033[K" : "",
+                paused ? "Paused; `convscope control RUN_DIR continue` (or the window) goes on"
+                       : "Continuing");
+    std::fflush(stdout);
+}
+
 void ProgressPrinter::onFinished(const TrainingResult& r) {
     const StageSeconds& t = r.seconds;
     if (m_mode == Mode::Json) {

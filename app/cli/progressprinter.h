@@ -18,6 +18,7 @@ public:
     void onBatchEnd(const BatchEnd& e) override;
     void onEpochEnd(const EpochEnd& e) override;
     void onCheckpoint(const std::string& path) override;
+    void onPaused(bool paused) override;
     void onFinished(const TrainingResult& result) override;
 
 private:

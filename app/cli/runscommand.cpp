@@ -2,8 +2,11 @@
 #include "cli/commands.h"
 #include "cli/jsontext.h"
 
+#include "error.h"
 #include "report/runreport.h"
 #include "train/runcatalog.h"
+#include "train/runcontrol.h"
+#include "train/runstatus.h"
 #include "util/atomicfile.h"
 #include "util/text.h"
 
@@ -36,7 +39,8 @@ nlohmann::json runJson(const RunSummary& r) {
                      {"epochs_planned", r.epochsPlanned},
                      {"recipe", r.recipe},
                      {"pid", r.pid},
-                     {"host", r.host}};
+                     {"host", r.host},
+                     {"paused", r.paused}};
     if (!r.reason.empty())
         j["reason"] = r.reason;
     return j;
@@ -50,6 +54,28 @@ std::string accuracyText(const std::optional<double>& v) {
 }
 
 }  // namespace
+
+int controlCommand(const std::vector<std::string>& argv) {
+    const Args args(argv, {}, {});
+    if (args.positionals().size() != 2)
+        throw UsageError("control takes RUN_DIR and one of pause, continue, cancel");
+    const std::string& runDir = args.positionals()[0];
+    const std::optional<RunRequest> request = runRequestFromName(args.positionals()[1]);
+    if (!request)
+        throw UsageError("control asks pause, continue or cancel, not '" + args.positionals()[1] +
+                         "'");
+    const RunSummary run = describeRun(runDir);
+    if (run.status != "running")
+        throw Error(runDir, "is not training (" + run.status +
+                                (run.reason.empty() ? "" : ": " + run.reason) +
+                                "); only a running run can be asked to " +
+                                runRequestName(*request));
+    requestRun(runDir, *request);
+    std::printf("Asked %s (process %lld on %s) to %s; it does so within a step\n",
+                escapeInvalidUtf8(runDir).c_str(), run.pid, run.host.c_str(),
+                runRequestName(*request));
+    return 0;
+}
 
 int runsCommand(const std::vector<std::string>& argv) {
     const Args args(argv, {"workspace"}, {"json"});
@@ -76,7 +102,8 @@ int runsCommand(const std::vector<std::string>& argv) {
         const std::string epochs =
             std::to_string(r.epochsDone) + "/" + std::to_string(r.epochsPlanned);
         std::printf("%-24s %-11s %-20s %-11s %7s %8s %8s %s\n", escapeInvalidUtf8(r.name).c_str(),
-                    r.status.c_str(), r.started.c_str(), r.architecture.c_str(), epochs.c_str(),
+                    r.paused ? "paused" : r.status.c_str(), r.started.c_str(),
+                    r.architecture.c_str(), epochs.c_str(),
                     accuracyText(r.bestValidationAccuracy).c_str(),
                     accuracyText(r.finalValidationAccuracy).c_str(), r.device.c_str());
         if (!r.reason.empty())

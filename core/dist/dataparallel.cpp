@@ -24,6 +24,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -36,7 +42,12 @@ std::string where(const DistributedSetup& s) {
     return "rank " + std::to_string(s.rank) + " of " + std::to_string(s.worldSize);
 }
 
-Error brokenGroup(const DistributedSetup& s, const std::string& during, const std::string& why) {
+/// `lost`: which rank went quiet, when the heartbeats tell (else "").
+Error brokenGroup(const DistributedSetup& s, const std::string& during, const std::string& why,
+                  const std::string& lost = {}) {
+    if (!lost.empty())
+        return Error(where(s), "the data-parallel group broke during " + during + ": " + lost +
+                                   ". LibTorch said: " + readableReason(why));
     return Error(where(s), "the data-parallel group broke during " + during +
                                " (another rank stopped, hung for more than " +
                                std::to_string(s.timeoutSeconds) +
@@ -73,6 +84,137 @@ std::string localAddressTowards(const std::string& host, int port) {
     return text;
 }
 
+constexpr auto kHeartbeat = std::chrono::milliseconds(500);
+/// How long a rank's heartbeat must stand still for it to count as lost.
+constexpr auto kQuiet = std::chrono::milliseconds(1600);
+/// The longest a survivor spends finding out who went quiet.
+constexpr auto kProbeLimit = std::chrono::seconds(6);
+
+std::string aliveKey(int rank) {
+    return "alive/" + std::to_string(rank);
+}
+
+std::string asText(const std::vector<std::uint8_t>& bytes) {
+    return std::string(bytes.begin(), bytes.end());
+}
+
+std::string masterText(const DistributedSetup& setup) {
+    return setup.masterAddress + ":" + std::to_string(setup.masterPort);
+}
+
+/// A new connection to rank 0's store, which gives up after `timeout`.
+c10::intrusive_ptr<c10d::Store> connectToStore(const DistributedSetup& setup,
+                                               std::chrono::milliseconds timeout) {
+    c10d::TCPStoreOptions options;
+    options.port = std::uint16_t(setup.masterPort);
+    options.isServer = false;
+    options.timeout = timeout;
+    return c10::make_intrusive<c10d::PrefixStore>(
+        "convscope/", c10::make_intrusive<c10d::TCPStore>(setup.masterAddress, options));
+}
+
+/// Which ranks went quiet: the heartbeats that stood still for kQuiet, with each rank's
+/// process and host; or that rank 0's store cannot be reached. "" when every rank still beats.
+std::string quietRanks(const DistributedSetup& setup) {
+    try {
+        auto probe = connectToStore(setup, std::chrono::seconds(2));
+        std::vector<std::int64_t> before;
+        for (int r = 0; r < setup.worldSize; ++r)
+            before.push_back(probe->add(aliveKey(r), 0));
+        std::this_thread::sleep_for(kQuiet);
+        std::string quiet;
+        char seconds[32];
+        std::snprintf(seconds, sizeof seconds, "%.1f", double(kQuiet.count()) / 1000);
+        for (int r = 0; r < setup.worldSize; ++r) {
+            if (r == setup.rank || probe->add(aliveKey(r), 0) != before[std::size_t(r)])
+                continue;
+            quiet += std::string(quiet.empty() ? "" : "; ") + "rank " + std::to_string(r) + " (" +
+                     asText(probe->get("who/" + std::to_string(r))) +
+                     ") went quiet: no heartbeat for " + seconds +
+                     " s (it stopped, hung or lost its network)";
+        }
+        return quiet;
+    } catch (const std::exception& e) {
+        if (setup.rank == 0)
+            return "";
+        return "rank 0's rendezvous at " + masterText(setup) +
+               " cannot be reached (rank 0 stopped, or the network to it is down: " +
+               readableReason(e.what()) + ")";
+    }
+}
+
+/// Something done on a thread of its own that the caller waits for at most `limit`: a call
+/// stuck on a dead connection is left behind. Its state is shared, so it never outlives it.
+template <class Result, class Work>
+std::optional<Result> within(std::chrono::milliseconds limit, Work work) {
+    struct Outcome {
+        std::mutex mutex;
+        std::condition_variable done;
+        std::optional<Result> result;
+    };
+    auto outcome = std::make_shared<Outcome>();
+    std::thread([outcome, work = std::move(work)] {
+        Result r = work();
+        std::lock_guard lock(outcome->mutex);
+        outcome->result = std::move(r);
+        outcome->done.notify_all();
+    }).detach();
+    std::unique_lock lock(outcome->mutex);
+    outcome->done.wait_for(lock, limit, [&] { return outcome->result.has_value(); });
+    return outcome->result;
+}
+
+/// Counts up "alive/<rank>" in rank 0's store every kHeartbeat on a connection of its own, so
+/// that a survivor of a broken group can name the rank that went quiet on any machine (a
+/// launcher sees only its own node's processes). The thread shares its state: a beat stuck on
+/// a dead connection is left behind when the heartbeat ends.
+class Heartbeat {
+public:
+    explicit Heartbeat(const DistributedSetup& setup) : m_state(std::make_shared<State>()) {
+        auto beats = connectToStore(setup, std::chrono::seconds(2));
+        const std::string key = aliveKey(setup.rank);
+        beats->add(key, 1);
+        m_thread = std::thread([state = m_state, beats, key] {
+            std::unique_lock lock(state->mutex);
+            while (!state->wake.wait_for(lock, kHeartbeat, [&] { return state->stopping; })) {
+                lock.unlock();
+                try {
+                    beats->add(key, 1);
+                } catch (const std::exception&) {
+                    lock.lock();
+                    break;  // the store is gone: the training thread finds out and says so
+                }
+                lock.lock();
+            }
+            state->stopped = true;
+            state->wake.notify_all();
+        });
+    }
+    ~Heartbeat() {
+        std::unique_lock lock(m_state->mutex);
+        m_state->stopping = true;
+        m_state->wake.notify_all();
+        const bool stopped =
+            m_state->wake.wait_for(lock, std::chrono::seconds(1), [&] { return m_state->stopped; });
+        lock.unlock();
+        if (stopped)
+            m_thread.join();
+        else
+            m_thread.detach();
+    }
+    Heartbeat(const Heartbeat&) = delete;
+    Heartbeat& operator=(const Heartbeat&) = delete;
+
+private:
+    struct State {
+        std::mutex mutex;
+        std::condition_variable wake;
+        bool stopping = false, stopped = false;
+    };
+    std::shared_ptr<State> m_state;
+    std::thread m_thread;
+};
+
 }  // namespace
 
 struct DataParallel::Impl {
@@ -81,23 +223,28 @@ struct DataParallel::Impl {
     c10::intrusive_ptr<c10d::ProcessGroup> group;
     std::unique_ptr<c10d::Reducer> reducer;
     std::vector<torch::Tensor> buffers;
+    std::unique_ptr<Heartbeat> heartbeat;
 
+    /// After the group broke: who went quiet (quietRanks), found within kProbeLimit.
+    std::string whoWentQuiet() const {
+        return within<std::string>(kProbeLimit, [s = setup] { return quietRanks(s); }).value_or("");
+    }
     /// Runs a collective; a broken group becomes an Error that says what broke.
     template <class Body>
     decltype(auto) collective(const char* what, Body&& body) {
         try {
             return body();
         } catch (const c10::Error& e) {
-            throw brokenGroup(setup, what, e.what_without_backtrace());
+            throw brokenGroup(setup, what, e.what_without_backtrace(), whoWentQuiet());
         } catch (const Error&) {
             throw;
         } catch (const std::exception& e) {  // Gloo's own (a barrier's timeout, for one)
-            throw brokenGroup(setup, what, e.what());
+            throw brokenGroup(setup, what, e.what(), whoWentQuiet());
         }
     }
 
     void joinStore() {
-        const std::string master = setup.masterAddress + ":" + std::to_string(setup.masterPort);
+        const std::string master = masterText(setup);
         c10d::TCPStoreOptions options;
         options.port = std::uint16_t(setup.masterPort);
         options.isServer = setup.rank == 0;
@@ -119,6 +266,12 @@ struct DataParallel::Impl {
         }
         // Every rank must agree on the world: rank 0's size is the truth.
         try {
+            char host[256] = {};
+            ::gethostname(host, sizeof host - 1);
+            const std::string who =
+                "process " + std::to_string(::getpid()) + " on " + std::string(host);
+            store->set("who/" + std::to_string(setup.rank),
+                       std::vector<std::uint8_t>(who.begin(), who.end()));
             const std::string mine = std::to_string(setup.worldSize);
             store->set("size/" + std::to_string(setup.rank),
                        std::vector<std::uint8_t>(mine.begin(), mine.end()));
@@ -167,6 +320,7 @@ DataParallel::DataParallel(const DistributedSetup& setup) : m_impl(std::make_uni
     m_impl->setup = setup;
     m_impl->joinStore();
     m_impl->collective("the rendezvous", [&] {
+        m_impl->heartbeat = std::make_unique<Heartbeat>(setup);
         m_impl->joinGroup();
         m_impl->group->barrier()->wait();
     });
@@ -260,6 +414,7 @@ bool dataParallelAvailable() {
 
 struct DataParallel::Impl {
     DistributedSetup setup;
+    std::string whoWentQuiet() const { return ""; }
 };
 
 DataParallel::DataParallel(const DistributedSetup& setup) : m_impl(std::make_unique<Impl>()) {
@@ -291,7 +446,7 @@ bool dataParallelAvailable() {
 DataParallel::~DataParallel() = default;
 
 void DataParallel::broken(const std::string& during, const std::string& reason) const {
-    throw brokenGroup(m_impl->setup, during, reason);
+    throw brokenGroup(m_impl->setup, during, reason, m_impl->whoWentQuiet());
 }
 
 const DistributedSetup& DataParallel::setup() const {

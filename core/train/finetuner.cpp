@@ -4,6 +4,7 @@
 #include "error.h"
 #include "models/finetuning.h"
 #include "train/confusionrecord.h"
+#include "train/runcontrol.h"
 #include "train/runfolder.h"
 #include "train/runstatus.h"
 #include "train/trainer.h"
@@ -34,9 +35,9 @@ void copyFileAtomically(const std::string& from, const std::string& to) {
 class PhaseObserver : public TrainingObserver {
 public:
     PhaseObserver(TrainingObserver& outer, int phase, int epochOffset, const fs::path& runDir,
-                  const fs::path& phaseDir, std::vector<EpochEnd>& history, bool writes)
+                  const fs::path& phaseDir, std::vector<EpochEnd>& history, RunStatusRecord* status)
         : m_outer(outer),
-          m_writes(writes),
+          m_status(status),
           m_phase(phase),
           m_offset(epochOffset),
           m_runDir(runDir),
@@ -56,7 +57,7 @@ public:
     }
     void onCheckpoint(const std::string& path) override {
         // A snapshot to classify with while the recipe runs, whichever phase writes it.
-        if (!m_writes)
+        if (!m_status)
             return m_outer.onCheckpoint(path);
         try {
             copyFileAtomically((m_phaseDir / "latest.h5").string(),
@@ -71,7 +72,7 @@ public:
         e.epoch += m_offset;
         e.phase = m_phase;
         m_history.push_back(e);
-        if (!m_writes)
+        if (!m_status)
             return m_outer.onEpochEnd(e);
         try {
             writeTextFileAtomically((m_runDir / "history.csv").string(), historyCsv(m_history));
@@ -85,12 +86,16 @@ public:
         }
         m_outer.onEpochEnd(e);
     }
-    void onPaused(bool paused) override { m_outer.onPaused(paused); }
+    void onPaused(bool paused) override {
+        if (m_status)
+            m_status->setPaused(paused);  // the recipe's folder shows it too
+        m_outer.onPaused(paused);
+    }
     // onFinished: the recipe reports once, at its own end.
 
 private:
     TrainingObserver& m_outer;
-    bool m_writes;  ///< rank 0 of a data-parallel recipe, else yes
+    RunStatusRecord* m_status;  ///< the recipe's; null on the ranks that do not write
     int m_phase;
     int m_offset;
     fs::path m_runDir;
@@ -176,7 +181,8 @@ FineTuneConfig FineTuner::resumeConfig(const std::string& runDir) {
     });
 }
 
-TrainingResult FineTuner::runPhase(int phase, int epochOffset, std::vector<EpochEnd>& history) {
+TrainingResult FineTuner::runPhase(int phase, int epochOffset, std::vector<EpochEnd>& history,
+                                   RunStatusRecord* status) {
     TrainConfig config = phaseConfig(m_config, phase);
     const fs::path dir(config.runDir);
     const bool writes = config.distributed.writes();
@@ -197,9 +203,10 @@ TrainingResult FineTuner::runPhase(int phase, int epochOffset, std::vector<Epoch
         config.initialWeights.clear();  // rank 0's phase-1 weights arrive by broadcast
     }
     PhaseObserver observer(*m_observer, phase, epochOffset, m_config.base.runDir, dir, history,
-                           writes);
+                           status);
     Trainer trainer(config, &observer, resumePhase);
     trainer.shareDataParallel(m_parallel);
+    trainer.obeyRequestsIn(m_config.base.runDir);  // the recipe's control.json
     {
         std::lock_guard lock(m_mutex);
         m_active = &trainer;
@@ -267,6 +274,7 @@ TrainingResult FineTuner::run() {
             std::rethrow_exception(failure);
         if (!c.base.distributed.writes())
             return runPhases(nullptr);
+        clearRunRequests(c.base.runDir);  // an earlier session's requests are gone
         RunStatusRecord status;
         status.start(c.base.runDir);
         try {
@@ -285,14 +293,14 @@ TrainingResult FineTuner::runPhases(RunStatusRecord* status) {
     TrainingResult result;
     m_observer->onMessage(std::string("Phase 1: training the head with the backbone frozen") +
                           (c.base.bottleneck ? ", from bottleneck features" : ""));
-    const TrainingResult head = runPhase(1, 0, history);
+    const TrainingResult head = runPhase(1, 0, history, status);
     if (!head.cancelled && !m_cancelled) {
         char settings[96];
         std::snprintf(settings, sizeof settings, "SGD, learning rate %g, momentum %g",
                       c.fineTuneLearningRate, c.fineTuneMomentum);
         m_observer->onMessage("Phase 2: fine-tuning " + lastBlockName(c.base.model) +
                               " and the head with " + settings);
-        result = runPhase(2, head.epochsCompleted, history);
+        result = runPhase(2, head.epochsCompleted, history, status);
     } else {
         result = head;
     }

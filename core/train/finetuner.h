@@ -67,7 +67,8 @@ public:
     static FineTuneConfig resumeConfig(const std::string& runDir);
 
 private:
-    TrainingResult runPhase(int phase, int epochOffset, std::vector<EpochEnd>& history);
+    TrainingResult runPhase(int phase, int epochOffset, std::vector<EpochEnd>& history,
+                            RunStatusRecord* status);
     /// Both phases, once the recipe's folder is settled; records the end in `status` (null on
     /// the ranks that do not write).
     TrainingResult runPhases(RunStatusRecord* status);

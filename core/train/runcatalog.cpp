@@ -71,11 +71,13 @@ void readState(const fs::path& dir, RunSummary& r) {
     r.pid = s->pid;
     r.host = s->host;
     r.rankImagesPerSecond = s->rankImagesPerSecond;
+    r.paused = s->state == RunState::Running && s->paused;
     std::string ended = s->ended;
     if (s->state == RunState::Failed)
         r.reason = s->error;
     if (s->state == RunState::Running && s->host == hostName() && !processAlive(s->pid)) {
         r.status = "interrupted";
+        r.paused = false;
         r.reason = "the process that trained it (" + std::to_string(s->pid) + ") is gone";
         // It ended, unrecorded, after the last file it wrote.
         for (const char* file : {"status.json", "history.csv", "checkpoint.pt", "latest.h5"})

@@ -32,6 +32,7 @@ struct RunSummary {
     std::string host;
     /// A data-parallel run's processes: each rank's images/s in its last epoch; else empty.
     std::vector<double> rankImagesPerSecond;
+    bool paused = false;  ///< running, and waiting to be continued (RunRequest::Continue)
 };
 
 /// The summary of one run folder. Never throws: what cannot be read makes it "damaged".

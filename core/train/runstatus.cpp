@@ -82,6 +82,7 @@ std::optional<RunStatus> readRunStatus(const std::string& runDir) {
         s.ended = j.value("ended", std::string());
         s.error = j.value("error", std::string());
         s.rankImagesPerSecond = j.value("ranks_images_per_second", std::vector<double>{});
+        s.paused = j.value("paused", false);
         return s;
     } catch (const nlohmann::json::exception& e) {
         throw Error(path, std::string("damaged (") + readableReason(e.what()) + ")");
@@ -102,6 +103,8 @@ void writeRunStatus(const std::string& runDir, const RunStatus& s) {
     nlohmann::json out = j;
     if (!s.rankImagesPerSecond.empty())
         out["ranks_images_per_second"] = s.rankImagesPerSecond;
+    if (s.paused)
+        out["paused"] = true;
     writeTextFileAtomically(statusPath(runDir), out.dump(2));
 }
 
@@ -138,6 +141,7 @@ void RunStatusRecord::end(RunState state, const std::string& error) noexcept {
     m_open = false;
     try {
         m_status.state = state;
+        m_status.paused = false;
         m_status.ended = isoTimeNow();
         m_status.error = error;
         writeRunStatus(m_runDir, m_status);
@@ -152,6 +156,17 @@ void RunStatusRecord::setRankThroughput(const std::vector<double>& imagesPerSeco
         return;
     m_status.rankImagesPerSecond = imagesPerSecond;
     writeRunStatus(m_runDir, m_status);
+}
+
+void RunStatusRecord::setPaused(bool paused) noexcept {
+    if (!m_open || m_status.paused == paused)
+        return;
+    m_status.paused = paused;
+    try {
+        writeRunStatus(m_runDir, m_status);
+    } catch (const Error&) {
+        // The window then shows the run as running; the run itself pauses all the same.
+    }
 }
 
 void RunStatusRecord::endWithCurrentException() noexcept {

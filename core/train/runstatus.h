@@ -26,6 +26,7 @@ struct RunStatus {
     /// A data-parallel run's processes: each rank's training images/s in its last epoch,
     /// by rank; empty for a run in one process.
     std::vector<double> rankImagesPerSecond;
+    bool paused = false;  ///< a running run that waits to be continued
 };
 
 /// A time as ISO 8601 UTC, "2026-11-30T10:14:00Z".
@@ -61,6 +62,8 @@ public:
     /// Records each rank's training images/s of a data-parallel run (after each epoch).
     /// Throws convscope::Error naming the file when it cannot be written.
     void setRankThroughput(const std::vector<double>& imagesPerSecond);
+    /// Records that the run waits (or goes on). Never throws: it only informs.
+    void setPaused(bool paused) noexcept;
 
 private:
     std::string m_runDir;

@@ -27,22 +27,19 @@ Trainer::Trainer(TrainConfig config, TrainingObserver* observer, bool resumeRun)
 Trainer::~Trainer() = default;
 
 void Trainer::pause() {
-    m_impl->paused = true;
+    m_impl->requestPause(true);
 }
 
 void Trainer::resume() {
-    std::lock_guard lock(m_impl->mutex);
-    m_impl->paused = false;
-    m_impl->wake.notify_all();
+    m_impl->requestPause(false);
 }
 
 void Trainer::cancel() {
-    std::lock_guard lock(m_impl->mutex);
-    m_impl->cancelled = true;
-    // A data-parallel run stops at a step every rank agrees on (trainEpoch), not mid-batch.
-    if (m_impl->activeLoader && !m_impl->config.distributed.distributed())
-        m_impl->activeLoader->stop();
-    m_impl->wake.notify_all();
+    m_impl->requestCancel();
+}
+
+void Trainer::obeyRequestsIn(const std::string& folder) {
+    m_impl->controlFolder = folder;
 }
 
 bool Trainer::isPaused() const {
@@ -86,6 +83,14 @@ TrainingResult Trainer::run() {
 TrainingResult Trainer::Impl::run() {
     runStart = Clock::now();
     prepareRunFolder();
+    if (writes()) {
+        // Requests made while this session trains (an earlier session's are gone).
+        if (controlFolder.empty()) {
+            controlFolder = runDir.string();
+            clearRunRequests(controlFolder);
+        }
+        control.emplace(controlFolder);
+    }
     if (config.distributed.distributed()) {
         if (device.is_cuda())
             throw Error(resolved.description,
@@ -167,9 +172,9 @@ std::optional<Trainer::Impl::EpochTally> Trainer::Impl::trainEpoch(Session& s, i
         return batch;
     };
     while (auto batch = nextBatch()) {
-        waitWhilePaused();
-        // Every rank stops at the same step when any is cancelled (Ctrl-C, the window).
-        if (agreeOnCancel())
+        // Every rank pauses and stops at the same step, whichever was asked (Ctrl-C, the
+        // window, control.json).
+        if (agreeOnControl())
             break;
         if (batch->labels.size(0) == 0)
             continue;  // every image of it was left out (reported at the epoch's end)
@@ -261,7 +266,7 @@ std::optional<bool> Trainer::Impl::endEpoch(Session& s, int epoch, const EpochTa
     EpochTally tally = t;
     if (parallel)
         reduceAcrossRanks(val, tally);
-    if (agreeOnCancel())
+    if (agreeOnControl())
         return std::nullopt;
     for (BatchLoader* loader : {s.trainLoader.get(), s.validationLoader.get()})
         for (const auto& [sample, reason] : loader->takeSkipped())

@@ -40,6 +40,9 @@ public:
     /// The data-parallel group to train in, already joined (a recipe's phases share one).
     /// Without it, run() joins its own when config().distributed asks for one.
     void shareDataParallel(std::shared_ptr<DataParallel> group);
+    /// The folder whose control.json (RunRequest) this run obeys, cleared by its owner: a
+    /// recipe's, for its phases. Without it, the run folder's, cleared when the run starts.
+    void obeyRequestsIn(const std::string& folder);
 
     /// The configuration of an existing run directory (its config.json).
     static TrainConfig resumeConfig(const std::string& runDir);

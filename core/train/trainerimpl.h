@@ -12,6 +12,7 @@
 #include "train/checkpoint.h"
 #include "train/evaluator.h"
 #include "train/precision.h"
+#include "train/runcontrol.h"
 #include "train/runstatus.h"
 
 #include <torch/torch.h>
@@ -46,32 +47,87 @@ struct Trainer::Impl {
     std::condition_variable wake;
     BatchLoader* activeLoader = nullptr;  // guarded by mutex; stopped on cancel
 
-    /// Whether the run stops here. A collective in a data-parallel run: every rank calls it at
-    /// the same step, and all get the same answer, though a Ctrl-C reaches them at slightly
-    /// different moments.
-    bool agreeOnCancel() {
-        if (!parallel)
-            return cancelled;
-        if (parallel->any(cancelled))
-            agreedCancel = true;
-        return agreedCancel;
+    /// control.json of the run folder (or of the recipe that runs this phase), which the window
+    /// and `convscope control` write; read by the process that writes the folder.
+    std::string controlFolder;
+    std::optional<RunControlWatcher> control;
+
+    void requestCancel() {
+        std::lock_guard lock(mutex);
+        cancelled = true;
+        // A data-parallel run stops at a step every rank agrees on (trainEpoch), not mid-batch.
+        if (activeLoader && !config.distributed.distributed())
+            activeLoader->stop();
+        wake.notify_all();
     }
 
-    /// The answer of the last agreeOnCancel (no collective). Control flow reads only this: a
+    void requestPause(bool pause) {
+        std::lock_guard lock(mutex);
+        paused = pause;
+        wake.notify_all();
+    }
+
+    /// Takes the request written into control.json since the last look, if any.
+    void obeyControlFile() {
+        const std::optional<RunRequest> request = control ? control->poll() : std::nullopt;
+        if (request == RunRequest::Cancel)
+            requestCancel();
+        else if (request)
+            requestPause(*request == RunRequest::Pause);
+    }
+
+    void showPaused(bool now) {
+        if (writes())
+            status.setPaused(now);
+        observer->onPaused(now);
+    }
+
+    /// Waits up to `limit` for the pause to end or a cancel; false when it still holds.
+    bool pauseEnds(std::chrono::milliseconds limit) {
+        {
+            std::unique_lock lock(mutex);
+            if (wake.wait_for(lock, limit, [&] { return !paused || cancelled; }))
+                return true;
+        }
+        obeyControlFile();
+        return !paused || cancelled;
+    }
+
+    /// Whether the run stops here, after waiting while it is paused. A collective in a
+    /// data-parallel run: every rank calls it at the same step, and all get the same answer,
+    /// though a Ctrl-C or a pause reaches them at different moments. A paused group agrees
+    /// again every quarter second, which also keeps it from timing out.
+    bool agreeOnControl() {
+        obeyControlFile();
+        constexpr auto kPausePoll = std::chrono::milliseconds(250);
+        bool shown = false;
+        if (!parallel && paused && !cancelled) {
+            shown = true;
+            showPaused(true);
+            while (!pauseEnds(kPausePoll)) {
+            }
+        }
+        while (parallel) {
+            const std::vector<double> agreed =
+                parallel->sum({cancelled ? 1.0 : 0.0, paused ? 1.0 : 0.0});
+            agreedCancel = agreedCancel || agreed[0] > 0;
+            if (agreedCancel || agreed[1] == 0)
+                break;
+            if (!shown) {
+                shown = true;
+                showPaused(true);
+            }
+            pauseEnds(kPausePoll);
+        }
+        if (shown)
+            showPaused(false);
+        return isCancelled();
+    }
+
+    /// The answer of the last agreeOnControl (no collective). Control flow reads only this: a
     /// rank that read the raw flag could leave a loop its peers are still in, and they would
     /// wait on it until the timeout.
     bool isCancelled() const { return parallel ? agreedCancel : bool(cancelled); }
-
-    void waitWhilePaused() {
-        if (!paused)
-            return;
-        observer->onPaused(true);
-        {
-            std::unique_lock lock(mutex);
-            wake.wait(lock, [&] { return !paused || cancelled; });
-        }
-        observer->onPaused(false);
-    }
 
     /// What one run reads: the scanned folder and its decoded images (the cache refers to
     /// the index, so both stay where they are).

@@ -5,6 +5,7 @@
 
 #include "error.h"
 #include "testimages.h"
+#include "train/runcontrol.h"
 #include "train/runstatus.h"
 #include "train/trainer.h"
 #include "trainerfixtures.h"
@@ -13,6 +14,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 using namespace convscope;
 using namespace convscope::test;
@@ -187,4 +189,89 @@ TEST(RunCatalog, aRunCanBeRenamedAndGivenANote) {
     EXPECT_EQ(r.name, "plain") << "an empty name goes back to the folder's";
     EXPECT_EQ(r.note, "kept");
     EXPECT_THROW(labelRun(dir.file("data"), "x", ""), Error);
+}
+
+TEST(RunControl, onlyRequestsMadeWhileWatchingCountEachOnce) {
+    TempDir dir;
+    makeColourDataset(dir, 4);
+    const TrainConfig c = smallConfig(dir, "runs/asked", 1);
+    Trainer(c, nullptr).run();
+    EXPECT_THROW(requestRun((fs::path(dir.path()) / "runs").string(), RunRequest::Pause),
+                 Error);                       // no run there
+    requestRun(c.runDir, RunRequest::Cancel);  // before the watcher: an earlier session's
+    RunControlWatcher watcher(c.runDir, std::chrono::milliseconds(0));
+    EXPECT_EQ(watcher.poll(), std::nullopt);
+    // Two requests within one clock tick are two requests.
+    requestRun(c.runDir, RunRequest::Pause);
+    EXPECT_EQ(watcher.poll(), RunRequest::Pause);
+    requestRun(c.runDir, RunRequest::Continue);
+    EXPECT_EQ(watcher.poll(), RunRequest::Continue);
+    EXPECT_EQ(watcher.poll(), std::nullopt);
+    {
+        std::ofstream damaged(fs::path(c.runDir) / "control.json.tmp");
+        damaged << "{\"request\": \"fly\"}";
+    }
+    fs::rename(fs::path(c.runDir) / "control.json.tmp", fs::path(c.runDir) / "control.json");
+    EXPECT_EQ(watcher.poll(), std::nullopt);  // an unknown request is ignored
+    // A watcher looks no more often than its interval.
+    RunControlWatcher slow(c.runDir, std::chrono::hours(1));
+    EXPECT_EQ(slow.poll(), std::nullopt);
+    requestRun(c.runDir, RunRequest::Pause);
+    EXPECT_EQ(slow.poll(), std::nullopt);
+    clearRunRequests(c.runDir);
+    EXPECT_FALSE(fs::exists(fs::path(c.runDir) / "control.json"));
+}
+
+namespace {
+
+/// Asks through control.json, as another process would: pause after the first epoch, go on
+/// once the pause shows in status.json and the listing, then stop.
+struct AskingObserver : TrainingObserver {
+    std::string runDir;
+    int pauses = 0, resumes = 0;
+    bool listedPaused = false;
+    bool cancelAsked = false;
+    void onEpochEnd(const EpochEnd& e) override {
+        // One request at a time: a later one written before the run looked replaces it.
+        if (e.epoch == 1)
+            requestRun(runDir, RunRequest::Pause);
+        else if (resumes > 0 && !std::exchange(cancelAsked, true))
+            requestRun(runDir, RunRequest::Cancel);
+    }
+    void onPaused(bool paused) override {
+        if (!paused) {
+            ++resumes;
+            return;
+        }
+        ++pauses;
+        listedPaused = describeRun(runDir).paused && readRunStatus(runDir)->paused;
+        requestRun(runDir, RunRequest::Continue);
+    }
+};
+
+}  // namespace
+
+TEST(RunControl, aRunPausesGoesOnAndStopsAsAskedThroughItsFolder) {
+    TempDir dir;
+    makeColourDataset(dir, 4);
+    const TrainConfig c = smallConfig(dir, "runs/obeys", 200);
+    AskingObserver asking;
+    asking.runDir = c.runDir;
+    const TrainingResult r = Trainer(c, &asking).run();
+    EXPECT_EQ(asking.pauses, 1);
+    EXPECT_EQ(asking.resumes, 1);
+    EXPECT_TRUE(asking.listedPaused);
+    EXPECT_TRUE(r.cancelled);
+    EXPECT_GE(r.epochsCompleted, 2);
+    EXPECT_LT(r.epochsCompleted, 200);
+    const RunSummary s = describeRun(c.runDir);
+    EXPECT_EQ(s.status, "interrupted");
+    EXPECT_FALSE(s.paused);
+    // A resumed session does not obey the cancel the last one was asked.
+    EXPECT_TRUE(fs::exists(fs::path(c.runDir) / "control.json"));
+    TrainConfig more = Trainer::resumeConfig(c.runDir);
+    more.epochs = r.epochsCompleted + 1;
+    const TrainingResult resumed = Trainer(more, nullptr, true).run();
+    EXPECT_FALSE(resumed.cancelled);
+    EXPECT_EQ(resumed.epochsCompleted, r.epochsCompleted + 1);
 }

@@ -6,7 +6,9 @@
    environment, no launcher) train the same run.
 3. Two hosts: network namespaces joined by a veth pair (made and removed here; root only),
    one rank in each, --master-addr the other's address: the same history as on loopback;
-   then the link goes down mid-run and both ranks stop within the timeout, saying so.
+   then the link goes down mid-run and both ranks stop within the timeout, each naming the
+   other (rank 0: rank 1 went quiet; rank 1: rank 0's rendezvous cannot be reached); and
+   kill -9 of the rank on the other host makes rank 0 name it, with its process and host.
 4. Ctrl-C at the launcher stops every rank at the same step (exit 130, status interrupted),
    and so does a Ctrl-C that reaches one rank only (one node of several), at random moments;
    kill -9 of one rank after its first checkpoint: the launcher names the lost rank and exits
@@ -215,6 +217,35 @@ def two_hosts(work, data, reference):
               f"{errors[0].strip().splitlines()[-1][:160]}")
         assert all(p.returncode != 0 for p in procs) and took < 30, took
         assert all("broke" in e for e in errors), errors
+        # Each side names the other: rank 0 the rank that went quiet, rank 1 the master.
+        assert "rank 1 (process " in errors[0] and "went quiet" in errors[0], errors[0]
+        assert "rank 0's rendezvous at 10.213.7.1:29572 cannot be reached" in errors[1], errors[1]
+        sh("ip", "-n", b, "link", "set", vb, "up")
+
+        # kill -9 of the rank on the other host: rank 0, with no launcher that could see it,
+        # names the lost rank, its process and host.
+        out = os.path.join(work, "killed-host")
+        procs = []
+        for rank, ns in ((0, a), (1, b)):
+            env = worker_env(rank, 2, 29573, address="10.213.7.1", timeout=5)
+            env["LOCAL_RANK"], env["LOCAL_WORLD_SIZE"] = "0", "1"
+            procs.append(subprocess.Popen(
+                ["ip", "netns", "exec", ns, BINARY, "train", data, "--out", out, "--batch", "2",
+                 "--epochs", "200", *COMMON], env=env, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True))
+        deadline = time.monotonic() + 120
+        while not os.path.exists(os.path.join(out, "checkpoint.pt")):
+            assert time.monotonic() < deadline, "no first checkpoint"
+            time.sleep(0.05)
+        procs[1].kill()  # `ip netns exec` runs the binary in its own process: this is rank 1
+        killed = time.monotonic()
+        error = procs[0].communicate(timeout=120)[1]
+        procs[1].communicate(timeout=30)
+        took = time.monotonic() - killed
+        print(f"kill -9 of the other host's rank: rank 0 exit {procs[0].returncode} after "
+              f"{took:.1f} s: {error.strip().splitlines()[-1][:200]}")
+        assert procs[0].returncode != 0 and took < 30, took
+        assert f"rank 1 (process {procs[1].pid} on " in error and "went quiet" in error, error
         return True
     finally:
         for ns in (a, b):

@@ -9,6 +9,10 @@ real binary, against one process with the whole batch (the same seed and data or
    recipe's history (phases marked) and weights match, and rank 0 alone wrote the folder.
 3. Ctrl-C at a data-parallel recipe's launcher stops both ranks (exit 130, interrupted), and
    `finetune --resume` continues it with 2 processes to the planned epochs.
+4. `convscope control RUN_DIR pause|continue|cancel` on a data-parallel recipe: both ranks
+   pause (longer than --dist-timeout, the group intact; status.json and `runs --json` say
+   paused), go on, and stop at the same step (exit 130); a run that is not training, and an
+   unknown request, are refused.
 Exits 77, saying why, where the build has no data-parallel training.
 Run with the PyTorch environment's python: test_distributed_recipes.py CONVSCOPE_BINARY"""
 import json
@@ -117,6 +121,52 @@ def interrupted_recipe(work, data):
     print("finetune --resume with 2 processes finished all 32 epochs")
 
 
+def status_of(run_dir):
+    try:
+        with open(os.path.join(run_dir, "status.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def wait_until(condition, seconds, what):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def controlled_recipe(work, data):
+    """`convscope control` pauses, continues and cancels a data-parallel recipe."""
+    out = os.path.join(work, "fc")
+    launcher = subprocess.Popen([dist.BINARY, "finetune", data, "--out", out, "--batch", "2",
+                                 "--head-epochs", "100000", "--finetune-epochs", "2",
+                                 "--nproc-per-node", "2", "--dist-timeout", "3", *dist.COMMON],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: os.path.exists(os.path.join(out, "history.csv")), 120, "no epoch")
+    dist.run(["control", out, "pause"])
+    wait_until(lambda: status_of(out).get("paused"), 10, "not paused")
+    paused_at = len(dist.history(out))
+    time.sleep(4)  # longer than --dist-timeout: a paused group stays together
+    assert len(dist.history(out)) == paused_at and launcher.poll() is None
+    listed = json.loads(dist.run(["runs", work, "--json"])[0].stdout)
+    assert [r["paused"] for r in listed if r["name"] == "fc"] == [True], listed
+    dist.run(["control", out, "continue"])
+    wait_until(lambda: len(dist.history(out)) > paused_at + 1, 30, "did not go on")
+    assert not status_of(out).get("paused")
+    dist.run(["control", out, "cancel"])
+    stdout, stderr = launcher.communicate(timeout=30)
+    assert launcher.returncode == 130, (launcher.returncode, stderr)
+    assert "broke" not in stderr and "Paused" in stdout and "Continuing" in stdout, stdout
+    assert status_of(out)["status"] == "interrupted"
+    print(f"convscope control: a 2-process recipe paused at epoch {paused_at} for 4 s "
+          f"(timeout 3 s), went on, and was cancelled (exit 130)")
+    refused, _ = dist.run(["control", out, "pause"], check=False)
+    assert refused.returncode == 1 and "is not training (interrupted)" in refused.stderr, refused
+    wrong, _ = dist.run(["control", out, "fly"], check=False)
+    assert wrong.returncode == 2, wrong
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
@@ -131,6 +181,7 @@ def main():
         bottleneck(work, data)
         recipe(work, data)
         interrupted_recipe(work, data)
+        controlled_recipe(work, data)
     return 0
 
 

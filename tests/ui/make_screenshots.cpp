@@ -28,6 +28,7 @@
 #include <QFileInfo>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QPushButton>
 #include <QLabel>
 #include <QMessageBox>
 #include <QMouseEvent>
@@ -215,25 +216,35 @@ void fewImagesShot(MainWindow& window, const QString& data, const QString& out) 
     window.trainingPanel()->grab().save(QDir(out).filePath(QStringLiteral("few-images.png")));
 }
 
-/// A data-parallel run of two processes (the real program, as a user starts it), opened: the
-/// Training tab's line names each rank's images/s.
+/// A data-parallel run of two processes (the real program, as a user starts it), opened while
+/// it trains and paused from the window: the Training tab's line names each rank's images/s
+/// and says it is paused; the button reads Resume. Cancelled afterwards.
 void dataParallelShot(MainWindow& window, const QString& data, const QString& out) {
     QTemporaryDir workspace;
     const QString run = QDir(workspace.path()).filePath(QStringLiteral("data-parallel"));
     QProcess cli;
     cli.start(QStringLiteral(CONVSCOPE_BINARY),
               {QStringLiteral("train"), data, QStringLiteral("--out"), run,
-               QStringLiteral("--epochs"), QStringLiteral("4"), QStringLiteral("--size"),
+               QStringLiteral("--epochs"), QStringLiteral("40"), QStringLiteral("--size"),
                QStringLiteral("28"), QStringLiteral("--batch"), QStringLiteral("32"),
                QStringLiteral("--nproc-per-node"), QStringLiteral("2")});
-    if (!cli.waitForFinished(300000) || cli.exitCode() != 0)
+    if (!cli.waitForStarted())
         return;
+    const auto epochs = [&] {
+        QFile history(run + QStringLiteral("/history.csv"));
+        return history.open(QIODevice::ReadOnly) ? int(history.readAll().count('\n')) - 1 : 0;
+    };
+    waitFor([&] { return epochs() >= 3; }, 300000);
     window.openRun(run);
     TrainingPanel* training = window.trainingPanel();
     waitFor([&] { return training->statusText().contains(QStringLiteral("data-parallel")); },
             10000);
+    training->pauseButton()->click();
+    waitFor([&] { return training->statusText().contains(QStringLiteral("paused")); }, 30000);
     pause(500);
     training->grab().save(QDir(out).filePath(QStringLiteral("training-data-parallel.png")));
+    training->cancelButton()->click();
+    cli.waitForFinished(60000);
 }
 
 /// Three short runs on the demo data that differ in learning rate and augmentation, compared.

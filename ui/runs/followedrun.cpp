@@ -1,5 +1,7 @@
 #include "ui/runs/followedrun.h"
 
+#include "error.h"
+
 #include <QCoreApplication>
 #include <QStringList>
 
@@ -45,9 +47,28 @@ QString followedRunStatus(const RunSummary& s) {
                     .arg(s.rankImagesPerSecond.size())
                     .arg(rates.join(QStringLiteral(", ")));
     }
+    if (s.paused)
+        text += tr("; paused (Resume goes on)");
     if (s.status == "running")
         text += tr(" (the charts follow it)");
     return text + QLatin1Char('.');
+}
+
+QString askFollowedRun(const QString& runDir, RunRequest request) {
+    try {
+        requestRun(runDir.toStdString(), request);
+    } catch (const Error& e) {
+        return tr("Could not ask the run: %1").arg(QString::fromStdString(e.what()));
+    }
+    switch (request) {
+        case RunRequest::Pause:
+            return tr("Asked the run to pause after its current step…");
+        case RunRequest::Continue:
+            return tr("Asked the run to go on…");
+        case RunRequest::Cancel:
+            return tr("Asked the run to stop after its current step (its last checkpoint stays)…");
+    }
+    return {};
 }
 
 }  // namespace convscope::ui

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "train/runcatalog.h"
+#include "train/runcontrol.h"
 #include "train/trainingobserver.h"
 
 #include <QMetaType>
@@ -23,6 +24,11 @@ std::vector<convscope::EpochEnd> followedEpochs(const FollowedRun& run);
 /// One line for the Training tab: "Run “delta”: running, 1 of 4 epochs, trained by process N
 /// on HOST; 2 data-parallel processes at 3199, 3161 images/s (the charts follow it)."
 QString followedRunStatus(const convscope::RunSummary& summary);
+
+/// Asks a run another process trains to pause, go on or stop (its control.json, which rank 0
+/// of a data-parallel run reads and tells the others). Returns the line for the Training tab:
+/// what was asked, or why it could not be.
+QString askFollowedRun(const QString& runDir, convscope::RunRequest request);
 
 }  // namespace convscope::ui
 

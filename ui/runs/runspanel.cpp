@@ -96,12 +96,16 @@ RunsPanel::RunsPanel(EngineBridge* bridge, QWidget* parent)
     layout->addWidget(m_view, 1);
     layout->addLayout(bottom);
 
-    // Training rewrites files several times per epoch: one listing per burst of changes.
+    // Training rewrites files several times per epoch: one listing at most every 300 ms. The
+    // timer is not restarted by later changes, or a run whose epochs take less than that
+    // would never be listed again while it trains.
     m_debounce.setSingleShot(true);
     m_debounce.setInterval(300);
     connect(&m_debounce, &QTimer::timeout, this, &RunsPanel::refresh);
-    connect(&m_watcher, &QFileSystemWatcher::directoryChanged, this,
-            [this] { m_debounce.start(); });
+    connect(&m_watcher, &QFileSystemWatcher::directoryChanged, this, [this] {
+        if (!m_debounce.isActive())
+            m_debounce.start();
+    });
     connect(m_bridge, &EngineBridge::runsListed, this, &RunsPanel::onListed);
     connect(m_filter, &QLineEdit::textChanged, this, &RunsPanel::setFilter);
     connect(change, &QPushButton::clicked, this, [this] {

@@ -509,6 +509,11 @@ void TrainingPanel::onStarted(int plannedEpochs) {
 }
 
 void TrainingPanel::togglePause() {
+    if (!m_running && !m_shownRun.isEmpty()) {  // a run another process trains
+        m_status->setText(askFollowedRun(
+            m_shownRun, m_followedPaused ? RunRequest::Continue : RunRequest::Pause));
+        return;
+    }
     m_paused = !m_paused;
     if (m_paused) {
         m_bridge->pauseTraining();
@@ -520,6 +525,10 @@ void TrainingPanel::togglePause() {
 }
 
 void TrainingPanel::cancel() {
+    if (!m_running && !m_shownRun.isEmpty()) {
+        m_status->setText(askFollowedRun(m_shownRun, RunRequest::Cancel));
+        return;
+    }
     // Cancelling also ends a pause: the trainer wakes, sees the cancel and stops. Resuming
     // first would let one more batch run.
     m_bridge->cancelTraining();
@@ -549,6 +558,12 @@ bool TrainingPanel::showRun(const FollowedRun& run) {
     for (const EpochEnd& e : followedEpochs(run))
         m_plots->addEpoch(e);
     m_status->setText(followedRunStatus(run.summary));
+    // Pause, Resume and Cancel act on it through its control.json while it trains.
+    const bool training = run.summary.status == "running";
+    m_followedPaused = run.summary.paused;
+    m_pause->setEnabled(training);
+    m_cancel->setEnabled(training);
+    m_pause->setText(m_followedPaused ? tr("&Resume") : tr("&Pause"));
     return true;
 }
 

@@ -86,6 +86,8 @@ public:
     LayerList* layers() const { return m_layers; }
     NetworkSurgery* surgery() const { return m_surgery; }
     QPushButton* fineTuneButton() const { return m_fineTune; }
+    QPushButton* pauseButton() const { return m_pause; }
+    QPushButton* cancelButton() const { return m_cancel; }
     /// The batch-size line under the settings, and the suggestion to fine-tune.
     BatchHint* batchHint() const { return m_batchHint; }
     TransferAdvice* transferAdvice() const { return m_advice; }
@@ -128,6 +130,7 @@ private:
     convscope::AugmentParams m_augmentation;
     bool m_augment = true;
     bool m_paused = false;
+    bool m_followedPaused = false;  ///< the shown run of another process waits (showRun)
     int m_epochs = 0;
     int m_classCount = 2;
 
