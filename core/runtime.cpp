@@ -159,6 +159,7 @@ RuntimeInfo runtimeInfo() {
     info.cudaDefault =
         info.cudaDevices.empty() ? Precision::Bf16 : autoPrecision(info.cudaDevices.front());
     info.dataParallel = dataParallelAvailable();
+    info.dataParallelGpus = dataParallelOnGpusAvailable();
     return info;
 }
 
@@ -181,6 +182,7 @@ std::string runtimeInfoJson(const RuntimeInfo& info) {
         {"precision_default",
          {{"cpu", precisionName(info.cpuDefault)}, {"cuda", precisionName(info.cudaDefault)}}},
         {"data_parallel", info.dataParallel},
+        {"data_parallel_gpus", info.dataParallelGpus},
     };
     return j.dump(2);
 }
@@ -192,9 +194,11 @@ std::string runtimeInfoText(const RuntimeInfo& info) {
     s += "CPU: " + std::to_string(info.cpuThreads) + " threads, " + info.cpuCapability +
          (info.cpuBf16 ? ", bf16" : ", no bf16") +
          "; precision auto = " + precisionName(info.cpuDefault) + "\n";
-    s += std::string("Data-parallel training: ") + (info.dataParallel
-                                                        ? "yes (c10d, Gloo between processes)\n"
-                                                        : "no (built without Gloo's headers)\n");
+    s += std::string("Data-parallel training: ") +
+         (!info.dataParallel      ? "no (built without Gloo's headers)\n"
+          : info.dataParallelGpus ? "yes (c10d: Gloo between CPU processes, NCCL between GPUs)\n"
+                                  : "yes (c10d: Gloo between CPU processes; no NCCL in this "
+                                    "build)\n");
     if (info.cudaDevices.empty())
         s += "GPU: none found\n";
     for (const CudaDeviceInfo& d : info.cudaDevices)
@@ -216,7 +220,7 @@ ResolvedDevice resolveDevice(const DeviceChoice& device, Precision precision) {
                         ? "no CUDA device is visible"
                         : "no CUDA device is available (no NVIDIA GPU or driver found); use "
                           "--device cpu or auto");
-    if (wantsCuda && device.index >= int(gpus.size()))
+    if (!gpus.empty() && device.index >= int(gpus.size()))
         throw Error("--device " + deviceName(device),
                     "there are " + std::to_string(gpus.size()) +
                         " CUDA devices (cuda:0 to cuda:" + std::to_string(gpus.size() - 1) + ")");

@@ -63,6 +63,7 @@ struct RuntimeInfo {
     Precision cudaDefault = Precision::Bf16;  ///< what "auto" becomes on the first GPU
     /// Whether this build trains data-parallel (dist/dataparallel.h: Gloo on CPUs).
     bool dataParallel = false;
+    bool dataParallelGpus = false;  ///< and between GPUs (NCCL)
 };
 
 /// Safe to call from any thread; queries the GPUs once per call.

@@ -16,6 +16,10 @@
 #include <torch/csrc/distributed/c10d/comm.hpp>
 #include <torch/csrc/distributed/c10d/reducer.hpp>
 #endif
+#if CONVSCOPE_HAVE_GLOO && CONVSCOPE_HAVE_NCCL
+#include <c10/cuda/CUDAFunctions.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 #include <torch/torch.h>
 
 #include <arpa/inet.h>
@@ -312,7 +316,28 @@ struct DataParallel::Impl {
         group = c10::make_intrusive<c10d::ProcessGroup>(store, setup.rank, setup.worldSize);
         group->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
         group->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, gloo);
+        if (setup.gpu >= 0)
+            joinGpus();
         group->setGroupName("convscope");
+    }
+
+    /// NCCL between the GPUs, for the tensors on them (the weights, gradients and batch-norm
+    /// statistics); Gloo stays the backend of CPU tensors (metrics, counts, barriers).
+    void joinGpus() {
+#if CONVSCOPE_HAVE_NCCL
+        c10::cuda::set_device(c10::DeviceIndex(setup.gpu));
+        auto options = c10d::ProcessGroupNCCL::Options::create();
+        options->timeout = std::chrono::milliseconds(std::int64_t(setup.timeoutSeconds) * 1000);
+        auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
+            c10::make_intrusive<c10d::PrefixStore>("nccl/", store), setup.rank, setup.worldSize,
+            options);
+        group->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, nccl);
+#else
+        throw Error(where(setup),
+                    "this build of ConvScope cannot train data-parallel on GPUs: it was built "
+                    "without NCCL's header (nccl.h, which PyTorch's CUDA wheel ships in "
+                    "nvidia/nccl/include) or without LibTorch's CUDA libraries; use --device cpu");
+#endif
     }
 };
 
@@ -403,11 +428,17 @@ bool DataParallel::any(bool mine) {
 }
 
 void DataParallel::barrier() {
-    m_impl->collective("a barrier", [&] { m_impl->group->barrier()->wait(); });
+    // On CPU tensors (Gloo) whatever the devices: NCCL's barrier needs a GPU of its own.
+    m_impl->collective("a barrier",
+                       [&] { m_impl->group->getBackend(c10::DeviceType::CPU)->barrier()->wait(); });
 }
 
 bool dataParallelAvailable() {
     return true;
+}
+
+bool dataParallelOnGpusAvailable() {
+    return CONVSCOPE_HAVE_NCCL != 0;
 }
 
 #else
@@ -438,6 +469,10 @@ bool DataParallel::any(bool mine) {
 void DataParallel::barrier() {}
 
 bool dataParallelAvailable() {
+    return false;
+}
+
+bool dataParallelOnGpusAvailable() {
     return false;
 }
 

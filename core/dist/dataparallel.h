@@ -12,8 +12,9 @@
 namespace convscope {
 
 /// One process's part in data-parallel training on LibTorch's own distributed engine (c10d):
-/// a TCPStore rendezvous at MASTER_ADDR:MASTER_PORT, a Gloo process group between the
-/// processes, and DDP's C++ Reducer, which averages gradients by bucketed allreduce started
+/// a TCPStore rendezvous at MASTER_ADDR:MASTER_PORT, a process group between the processes
+/// (Gloo for CPU tensors; NCCL for tensors on the GPUs when setup.gpu names this rank's GPU),
+/// and DDP's C++ Reducer, which averages gradients by bucketed allreduce started
 /// from autograd hooks while backward runs. Batch norm is per rank: each normalises with its
 /// own batch, and the running statistics are rank 0's, broadcast before every step, as
 /// PyTorch's DistributedDataParallel does by default (SyncBatchNorm has no C++ form).
@@ -62,5 +63,7 @@ private:
 
 /// Whether this build can train data-parallel (Gloo's headers were found when it was built).
 bool dataParallelAvailable();
+/// Whether it can train data-parallel on GPUs (NCCL: LibTorch's CUDA libraries and nccl.h).
+bool dataParallelOnGpusAvailable();
 
 }  // namespace convscope

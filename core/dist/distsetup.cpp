@@ -39,8 +39,7 @@ std::optional<DistributedSetup> distributedSetupFromEnvironment() {
         return std::nullopt;
     DistributedSetup s;
     s.worldSize = number("WORLD_SIZE", *world, 1, 1 << 16);
-    if (s.worldSize == 1)
-        return std::nullopt;
+    s.worker = true;
     s.rank = number("RANK", *rank, 0, s.worldSize - 1);
     s.localWorldSize = numberOr("LOCAL_WORLD_SIZE", s.worldSize, 1, s.worldSize);
     s.localRank = numberOr("LOCAL_RANK", s.rank % s.localWorldSize, 0, s.localWorldSize - 1);

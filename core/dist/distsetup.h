@@ -19,14 +19,20 @@ struct DistributedSetup {
     /// How long a collective, or the rendezvous, may wait for another rank before every rank
     /// stops with an error (CONVSCOPE_DIST_TIMEOUT, --dist-timeout).
     int timeoutSeconds = 60;
+    /// The GPU this rank trains on (cuda:LOCAL_RANK; the group then reduces on it with
+    /// NCCL), or -1 on CPUs (Gloo). Set by the trainer once the device is settled.
+    int gpu = -1;
+    /// Started as a worker (RANK and WORLD_SIZE set): in a group, though it may be a group
+    /// of one (torchrun --nproc-per-node 1, as PyTorch's DDP allows).
+    bool worker = false;
 
-    bool distributed() const { return worldSize > 1; }
+    bool distributed() const { return worker || worldSize > 1; }
     bool writes() const { return rank == 0; }
 };
 
-/// The setup the environment gives: nothing when RANK and WORLD_SIZE are not both set, or
-/// WORLD_SIZE is 1. Throws convscope::Error naming the variable for a value that does not
-/// fit (a rank outside the world, a port outside 1..65535, text where a number belongs).
+/// The setup the environment gives: nothing when RANK and WORLD_SIZE are not both set. Throws
+/// convscope::Error naming the variable for a value that does not fit (a rank outside the world, a
+/// port outside 1..65535, text where a number belongs).
 std::optional<DistributedSetup> distributedSetupFromEnvironment();
 
 }  // namespace convscope

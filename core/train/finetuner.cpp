@@ -3,6 +3,7 @@
 #include "dist/dataparallel.h"
 #include "error.h"
 #include "models/finetuning.h"
+#include "runtime.h"
 #include "train/confusionrecord.h"
 #include "train/runcontrol.h"
 #include "train/runfolder.h"
@@ -258,8 +259,12 @@ TrainingResult FineTuner::run() {
         if (c.headEpochs <= 0 || c.fineTuneEpochs <= 0)
             throw Error("fine-tuning", "both phases need at least one epoch");
         // Joined first, so that a rank that cannot start stops the others at once.
-        if (c.base.distributed.distributed())
-            m_parallel = std::make_shared<DataParallel>(c.base.distributed);
+        if (c.base.distributed.distributed()) {
+            DistributedSetup setup = c.base.distributed;
+            const ResolvedDevice device = resolveDevice(deviceForRank(c.base), c.base.precision);
+            setup.gpu = device.device.kind == DeviceChoice::Kind::Cuda ? device.device.index : -1;
+            m_parallel = std::make_shared<DataParallel>(setup);
+        }
         std::exception_ptr failure;
         try {
             if (!m_resumeRun)

@@ -191,4 +191,11 @@ TrainConfig trainConfigFromJson(const std::string& text, const std::string& sour
     }
 }
 
+DeviceChoice deviceForRank(const TrainConfig& c) {
+    DeviceChoice choice = c.device;
+    if (c.distributed.distributed() && choice.kind != DeviceChoice::Kind::Cpu && choice.index < 0)
+        choice.index = c.distributed.localRank;
+    return choice;
+}
+
 }  // namespace convscope

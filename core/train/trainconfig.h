@@ -81,6 +81,10 @@ struct TrainConfig {
 /// schedule settings) before anything is written. Throws convscope::Error naming the option.
 void validateTrainConfig(const TrainConfig& config);
 
+/// The device a run asks for, with a data-parallel rank's GPU: a rank that may train on a GPU
+/// (--device cuda or auto without an index) takes cuda:LOCAL_RANK, one process per GPU.
+DeviceChoice deviceForRank(const TrainConfig& config);
+
 /// config.json text of a run, and back. fromJson throws convscope::Error on bad input.
 std::string toJson(const TrainConfig& config);
 TrainConfig trainConfigFromJson(const std::string& json, const std::string& source);

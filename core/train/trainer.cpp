@@ -92,17 +92,19 @@ TrainingResult Trainer::Impl::run() {
         control.emplace(controlFolder);
     }
     if (config.distributed.distributed()) {
-        if (device.is_cuda())
-            throw Error(resolved.description,
-                        "data-parallel training runs on CPU processes (Gloo) in this version; "
-                        "NCCL between GPUs is not wired in yet: use --device cpu, or one GPU "
-                        "without the data-parallel options");
+        // On GPUs, one per rank (cuda:LOCAL_RANK), reduced with NCCL.
+        config.distributed.gpu = device.is_cuda() ? device.index() : -1;
         // Joined before the data is decoded: a rank or master that is missing shows at once.
         if (!parallel)
             parallel = std::make_shared<DataParallel>(config.distributed);
+        else if (parallel->setup().gpu != config.distributed.gpu)
+            throw Error(resolved.description,
+                        "the data-parallel group was joined for another "
+                        "device");
         observer->onMessage("Data-parallel: rank " + std::to_string(config.distributed.rank) +
-                            " of " + std::to_string(config.distributed.worldSize) + " (Gloo via " +
-                            config.distributed.masterAddress + ":" +
+                            " of " + std::to_string(config.distributed.worldSize) + " (" +
+                            (device.is_cuda() ? "NCCL on " + resolved.description + ", " : "") +
+                            "Gloo via " + config.distributed.masterAddress + ":" +
                             std::to_string(config.distributed.masterPort) + ")");
     }
     std::optional<RunData> data = loadData();

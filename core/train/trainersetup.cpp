@@ -18,7 +18,7 @@ void Trainer::Impl::prepareRunFolder() {
     validateTrainConfig(c);
     // Settled before anything is written: asking for a GPU that is not there leaves no run.
     configureThreads(c.threads);
-    resolved = resolveDevice(c.device, c.precision);
+    resolved = resolveDevice(deviceForRank(c), c.precision);
     c.deviceUsed = deviceName(resolved.device);
     c.precisionUsed = precisionName(resolved.precision);
     device = torchDevice(resolved.device);
@@ -184,8 +184,8 @@ Trainer::Impl::Session Trainer::Impl::buildSession(const RunData& data) {
         parallel->attach(s.model->parameters(), s.model->buffers());
         const int world = c.distributed.worldSize;
         observer->onMessage("Global batch " + std::to_string(world * c.batchSize) + " (" +
-                            std::to_string(world) + " processes x " + std::to_string(c.batchSize) +
-                            ")");
+                            std::to_string(world) + (world == 1 ? " process x " : " processes x ") +
+                            std::to_string(c.batchSize) + ")");
     }
     s.optimizer = makeOptimizer(c, s.trainable);
     s.scaler = LossScaler(resolved.precision == Precision::Fp16);

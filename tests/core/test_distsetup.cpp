@@ -23,12 +23,18 @@ protected:
 
 }  // namespace
 
-TEST_F(DistSetupTest, withoutRankAndWorldSizeTrainingIsNotDistributed) {
+TEST_F(DistSetupTest, withoutRankAndWorldSizeTrainingIsNotDistributedAndWithThemItIs) {
     EXPECT_FALSE(distributedSetupFromEnvironment());
     set("RANK", "0");
     EXPECT_FALSE(distributedSetupFromEnvironment());
+    EXPECT_FALSE(DistributedSetup{}.distributed());
+    // A worker of one (torchrun --nproc-per-node 1) still trains in a group, as with DDP.
     set("WORLD_SIZE", "1");
-    EXPECT_FALSE(distributedSetupFromEnvironment());
+    const auto one = distributedSetupFromEnvironment();
+    ASSERT_TRUE(one);
+    EXPECT_TRUE(one->distributed());
+    EXPECT_TRUE(one->writes());
+    EXPECT_EQ(one->worldSize, 1);
 }
 
 TEST_F(DistSetupTest, torchrunsVariablesAreRead) {

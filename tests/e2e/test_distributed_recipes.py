@@ -13,6 +13,8 @@ real binary, against one process with the whole batch (the same seed and data or
    pause (longer than --dist-timeout, the group intact; status.json and `runs --json` say
    paused), go on, and stop at the same step (exit 130); a run that is not training, and an
    unknown request, are refused.
+5. `--nproc-per-node 1` trains in a group of one (what the GPU check runs over NCCL), with the
+   weights of one process.
 Exits 77, saying why, where the build has no data-parallel training.
 Run with the PyTorch environment's python: test_distributed_recipes.py CONVSCOPE_BINARY"""
 import json
@@ -167,6 +169,21 @@ def controlled_recipe(work, data):
     assert wrong.returncode == 2, wrong
 
 
+def group_of_one(work, data):
+    """`--nproc-per-node 1` (torchrun's, with DDP) trains in a group of one: as one process."""
+    plain, one = os.path.join(work, "plain"), os.path.join(work, "one")
+    dist.run(["train", data, "--out", plain, "--batch", "8", "--epochs", "3", *dist.COMMON])
+    done, _ = dist.run(["train", data, "--out", one, "--batch", "8", "--epochs", "3",
+                        "--nproc-per-node", "1", *dist.COMMON])
+    said = done.stdout + done.stderr
+    assert "Data-parallel: rank 0 of 1" in said and "Global batch 8 (1 process x 8)" in said, said
+    assert dist.same_history(dist.history(plain), dist.history(one))
+    diff = dist.largest_difference(dist.arrays(os.path.join(plain, "weights.h5")),
+                                   dist.arrays(os.path.join(one, "weights.h5")))
+    print(f"a group of one (--nproc-per-node 1) against one process: weight difference {diff:.3g}")
+    assert diff <= 1e-6, diff
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
@@ -178,6 +195,7 @@ def main():
         return 77
     with tempfile.TemporaryDirectory() as work:
         data = dist.make_data(os.path.join(work, "data"), 8)  # 18 training, 6 validation
+        group_of_one(work, data)
         bottleneck(work, data)
         recipe(work, data)
         interrupted_recipe(work, data)
