@@ -59,8 +59,12 @@ class DeviceCliTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         info = json.loads(proc.stdout)
         self.assertEqual(set(info), {"version", "libtorch", "cuda_compiled", "cuda_devices", "cpu",
-                                     "precision_default", "data_parallel"})
+                                     "precision_default", "data_parallel", "data_parallel_gpus"})
         self.assertIsInstance(info["data_parallel"], bool)
+        self.assertIsInstance(info["data_parallel_gpus"], bool)
+        # NCCL needs LibTorch's CUDA libraries; no build trains on GPUs without CPU processes.
+        if info["data_parallel_gpus"]:
+            self.assertTrue(info["data_parallel"] and info["cuda_compiled"], info)
         self.assertRegex(info["version"], r"^\d+\.\d+\.\d+$")
         self.assertRegex(info["libtorch"], r"^2\.\d+\.\d+")
         self.assertIsInstance(info["cuda_compiled"], bool)

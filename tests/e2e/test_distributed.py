@@ -161,6 +161,26 @@ def torchrun_style(work, data, reference):
     assert diff <= 1e-5
 
 
+def start_hosts(ns_a, ns_b, data, out, port, args, timeout=20):
+    """Rank 0 in namespace ns_a (10.213.7.1, the master), rank 1 in ns_b, one per "host"."""
+    procs = []
+    for rank, ns in ((0, ns_a), (1, ns_b)):
+        env = worker_env(rank, 2, port, address="10.213.7.1", timeout=timeout)
+        env["LOCAL_RANK"], env["LOCAL_WORLD_SIZE"] = "0", "1"
+        procs.append(subprocess.Popen(
+            ["ip", "netns", "exec", ns, BINARY, "train", data, "--out", out, *args, *COMMON],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    return procs
+
+
+def wait_for_checkpoint(out, launcher=None):
+    deadline = time.monotonic() + 120
+    while not os.path.exists(os.path.join(out, "checkpoint.pt")):
+        assert time.monotonic() < deadline, "no first checkpoint"
+        assert launcher is None or launcher.poll() is None, "stopped before its first checkpoint"
+        time.sleep(0.05)
+
+
 def two_hosts(work, data, reference):
     if os.geteuid() != 0 or subprocess.run(["ip", "netns", "list"],
                                            capture_output=True).returncode != 0:
@@ -180,14 +200,7 @@ def two_hosts(work, data, reference):
             sh("ip", "-n", ns, "link", "set", dev, "up")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
         out = os.path.join(work, "hosts")
-        procs = []
-        for rank, ns in ((0, a), (1, b)):
-            env = worker_env(rank, 2, 29571, address="10.213.7.1")
-            env["LOCAL_RANK"], env["LOCAL_WORLD_SIZE"] = "0", "1"
-            procs.append(subprocess.Popen(
-                ["ip", "netns", "exec", ns, BINARY, "train", data, "--out", out, "--batch", "4",
-                 "--epochs", "3", *COMMON], env=env, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True))
+        procs = start_hosts(a, b, data, out, 29571, ["--batch", "4", "--epochs", "3"])
         for p in procs:
             stdout, stderr = p.communicate(timeout=300)
             assert p.returncode == 0, f"a host's rank failed:\n{stdout}\n{stderr}"
@@ -197,18 +210,8 @@ def two_hosts(work, data, reference):
 
         # The link goes down mid-run: both ranks stop within the timeout, saying what broke.
         out = os.path.join(work, "cut-link")
-        procs = []
-        for rank, ns in ((0, a), (1, b)):
-            env = worker_env(rank, 2, 29572, address="10.213.7.1", timeout=5)
-            env["LOCAL_RANK"], env["LOCAL_WORLD_SIZE"] = "0", "1"
-            procs.append(subprocess.Popen(
-                ["ip", "netns", "exec", ns, BINARY, "train", data, "--out", out, "--batch", "2",
-                 "--epochs", "200", *COMMON], env=env, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True))
-        deadline = time.monotonic() + 120
-        while not os.path.exists(os.path.join(out, "checkpoint.pt")):
-            assert time.monotonic() < deadline, "no first checkpoint"
-            time.sleep(0.05)
+        procs = start_hosts(a, b, data, out, 29572, ["--batch", "2", "--epochs", "200"], 5)
+        wait_for_checkpoint(out)
         sh("ip", "-n", b, "link", "set", vb, "down")
         cut = time.monotonic()
         errors = [p.communicate(timeout=120)[1] for p in procs]
@@ -225,18 +228,8 @@ def two_hosts(work, data, reference):
         # kill -9 of the rank on the other host: rank 0, with no launcher that could see it,
         # names the lost rank, its process and host.
         out = os.path.join(work, "killed-host")
-        procs = []
-        for rank, ns in ((0, a), (1, b)):
-            env = worker_env(rank, 2, 29573, address="10.213.7.1", timeout=5)
-            env["LOCAL_RANK"], env["LOCAL_WORLD_SIZE"] = "0", "1"
-            procs.append(subprocess.Popen(
-                ["ip", "netns", "exec", ns, BINARY, "train", data, "--out", out, "--batch", "2",
-                 "--epochs", "200", *COMMON], env=env, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True))
-        deadline = time.monotonic() + 120
-        while not os.path.exists(os.path.join(out, "checkpoint.pt")):
-            assert time.monotonic() < deadline, "no first checkpoint"
-            time.sleep(0.05)
+        procs = start_hosts(a, b, data, out, 29573, ["--batch", "2", "--epochs", "200"], 5)
+        wait_for_checkpoint(out)
         procs[1].kill()  # `ip netns exec` runs the binary in its own process: this is rank 1
         killed = time.monotonic()
         error = procs[0].communicate(timeout=120)[1]
@@ -258,10 +251,7 @@ def killed_rank(work, data):
             "--nproc-per-node", "2", "--dist-timeout", "20", *COMMON]
     launcher = subprocess.Popen([BINARY, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
-    deadline = time.monotonic() + 120
-    while not os.path.exists(os.path.join(out, "checkpoint.pt")):
-        assert time.monotonic() < deadline and launcher.poll() is None, "no first checkpoint"
-        time.sleep(0.05)
+    wait_for_checkpoint(out, launcher)
     time.sleep(0.3)
     children = subprocess.run(["pgrep", "-P", str(launcher.pid)], capture_output=True,
                               text=True).stdout.split()
@@ -292,10 +282,7 @@ def interrupted(work, data):
     launcher = subprocess.Popen([BINARY, "train", data, "--out", out, "--batch", "2", "--epochs",
                                  "400", "--nproc-per-node", "2", *COMMON],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not os.path.exists(os.path.join(out, "checkpoint.pt")):
-        assert time.monotonic() < deadline and launcher.poll() is None, "no first checkpoint"
-        time.sleep(0.05)
+    wait_for_checkpoint(out, launcher)
     launcher.send_signal(signal.SIGINT)
     started = time.monotonic()
     _, stderr = launcher.communicate(timeout=60)

@@ -102,10 +102,7 @@ def interrupted_recipe(work, data):
     launcher = subprocess.Popen([dist.BINARY, "finetune", data, "--out", out, *more,
                                  "--nproc-per-node", "2"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while not os.path.exists(os.path.join(out, "head", "checkpoint.pt")):
-        assert time.monotonic() < deadline and launcher.poll() is None, launcher.communicate()
-        time.sleep(0.05)
+    dist.wait_for_checkpoint(os.path.join(out, "head"), launcher)
     launcher.send_signal(signal.SIGINT)
     started = time.monotonic()
     stdout, stderr = launcher.communicate(timeout=60)
