@@ -235,6 +235,9 @@ void dataParallelShot(MainWindow& window, const QString& data, const QString& ou
         return history.open(QIODevice::ReadOnly) ? int(history.readAll().count('\n')) - 1 : 0;
     };
     waitFor([&] { return epochs() >= 3; }, 300000);
+    // The Runs dock's workspace is what the window follows live.
+    const QString shownWorkspace = window.runsPanel()->workspace();
+    window.runsPanel()->setWorkspace(workspace.path());
     window.openRun(run);
     TrainingPanel* training = window.trainingPanel();
     waitFor([&] { return training->statusText().contains(QStringLiteral("data-parallel")); },
@@ -245,6 +248,7 @@ void dataParallelShot(MainWindow& window, const QString& data, const QString& ou
     training->grab().save(QDir(out).filePath(QStringLiteral("training-data-parallel.png")));
     training->cancelButton()->click();
     cli.waitForFinished(60000);
+    window.runsPanel()->setWorkspace(shownWorkspace);
 }
 
 /// Three short runs on the demo data that differ in learning rate and augmentation, compared.
