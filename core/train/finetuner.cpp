@@ -306,6 +306,7 @@ TrainingResult FineTuner::runPhases(RunStatusRecord* status) {
         m_observer->onMessage("Phase 2: fine-tuning " + lastBlockName(c.base.model) +
                               " and the head with " + settings);
         result = runPhase(2, head.epochsCompleted, history, status);
+        result.seconds += head.seconds;  // the recipe's time is both phases'
     } else {
         result = head;
     }

@@ -45,6 +45,20 @@ struct StageSeconds {
     double validation = 0;
     double writes = 0;  ///< checkpoints, history, weights
     double total = 0;   ///< the whole run, from Trainer::run to its result
+
+    /// Adds another run's times (a recipe's phases).
+    StageSeconds& operator+=(const StageSeconds& o) {
+        scan += o.scan;
+        decode += o.decode;
+        augment += o.augment;
+        batchWait += o.batchWait;
+        forwardBackward += o.forwardBackward;
+        optimizer += o.optimizer;
+        validation += o.validation;
+        writes += o.writes;
+        total += o.total;
+        return *this;
+    }
 };
 
 struct TrainingResult {

@@ -15,6 +15,8 @@
 #include "util/atomicfile.h"
 
 #include <gtest/gtest.h>
+
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
@@ -294,8 +296,15 @@ TEST(FineTuner, runsBothPhasesAndPhaseTwoChangesOnlyTheLastBlockAndHead) {
     f.headEpochs = 3;
     f.fineTuneEpochs = 2;
     Recorder recorder;
+    const auto started = std::chrono::steady_clock::now();
     const TrainingResult r = FineTuner(f, &recorder).run();
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     ASSERT_FALSE(r.cancelled);
+    // The recipe's time is both phases' (phase 1 decodes and runs the backbone once).
+    EXPECT_GE(r.seconds.total, 0.5 * wall) << "of " << wall << " s";
+    EXPECT_LE(r.seconds.total, wall);
+    EXPECT_GT(r.seconds.decode, 0);
     ASSERT_EQ(recorder.epochs.size(), 5u);
     for (std::size_t i = 0; i < 5; ++i) {
         EXPECT_EQ(recorder.epochs[i].epoch, int(i) + 1);
