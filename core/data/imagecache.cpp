@@ -38,7 +38,8 @@ ImageCache::ImageCache(DatasetIndex& index, const CacheOptions& options)
         if (samples[i].usable)
             m_slot[i] = std::int64_t(slots++);
     }
-    m_storage.resize(slots * imageBytes());
+    m_storageBytes = slots * imageBytes();
+    m_storage.reset(new std::uint8_t[m_storageBytes]);
     m_ready.assign(slots, 0);
 }
 
@@ -72,7 +73,7 @@ bool ImageCache::decodeAll(const std::atomic<bool>* cancel, const ProgressFn& pr
         [&](std::size_t k) {
             const std::size_t sample = todo[k];
             const std::size_t slot = std::size_t(m_slot[sample]);
-            std::uint8_t* pixels = m_storage.data() + slot * imageBytes();
+            std::uint8_t* pixels = m_storage.get() + slot * imageBytes();
             if (store) {
                 stamps[sample] = fileStamp(samples[sample].path);
                 if (const PackEntry* e =
@@ -150,7 +151,7 @@ void ImageCache::updateStore(const DecodedStore& store, const DecodedPack* pack,
         image.entry.path = samples[i].path;
         image.entry.stamp = stamps[i];
         image.entry.warning = warnings[i];
-        image.pixels = m_storage.data() + std::size_t(m_slot[i]) * imageBytes();
+        image.pixels = m_storage.get() + std::size_t(m_slot[i]) * imageBytes();
         images.push_back(std::move(image));
     }
     try {
@@ -199,7 +200,7 @@ cv::Mat ImageCache::image(std::size_t sampleIndex) const {
     if (slot >= 0 && m_ready[std::size_t(slot)]) {
         return cv::Mat(
             m_options.height, m_options.width, CV_8UC3,
-            const_cast<std::uint8_t*>(m_storage.data()) + std::size_t(slot) * imageBytes());
+            m_storage.get() + std::size_t(slot) * imageBytes());
     }
     return decodeImageFile(m_index->samples().at(sampleIndex).path, decodeOptionsFor(m_options));
 }

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -65,7 +66,7 @@ public:
     int width() const { return m_options.width; }
     int height() const { return m_options.height; }
     std::size_t cachedCount() const { return m_cached; }
-    std::uint64_t bytesUsed() const { return m_storage.size(); }
+    std::uint64_t bytesUsed() const { return m_storageBytes; }
     /// What the last decodeAll() did with the persistent store (nothing without one).
     const StoreUse& storeUse() const { return m_storeUse; }
 
@@ -82,7 +83,10 @@ private:
 
     DatasetIndex* m_index;
     CacheOptions m_options;
-    std::vector<std::uint8_t> m_storage;
+    // Left uninitialised: only decoded slots are read, and the decoding threads then touch
+    // the fresh pages first, in parallel (zeroing 189 MB on one thread took 70 ms).
+    std::unique_ptr<std::uint8_t[]> m_storage;
+    std::uint64_t m_storageBytes = 0;
     std::vector<std::int64_t> m_slot;   // per sample: slot in m_storage, or -1
     std::vector<std::uint8_t> m_ready;  // per slot: decoded
     std::size_t m_cached = 0;
