@@ -1,11 +1,12 @@
 #include "augment/augmenter.h"
 
+#include "augment/affinewarp.h"
+
 #include "error.h"
 #include "util/enumnames.h"
 #include "util/random.h"
 
 #include <opencv2/core.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -29,20 +30,6 @@ constexpr double kDegToRad = 3.14159265358979323846 / 180.0;
 
 double symmetric(Rng& rng, double range) {
     return range > 0 ? rng.uniform(-range, range) : 0.0;
-}
-
-int borderMode(FillMode mode) {
-    switch (mode) {
-        case FillMode::Constant:
-            return cv::BORDER_CONSTANT;
-        case FillMode::Nearest:
-            return cv::BORDER_REPLICATE;
-        case FillMode::Reflect:
-            return cv::BORDER_REFLECT;  // scipy's "reflect": d c b a | a b c d
-        case FillMode::Wrap:
-            return cv::BORDER_WRAP;
-    }
-    return cv::BORDER_REPLICATE;
 }
 
 const EnumName<FillMode> kFillModes[] = {{FillMode::Constant, "constant"},
@@ -120,14 +107,11 @@ void Augmenter::apply(const cv::Mat& src, cv::Mat& dst, const AugmentDraw& d) co
     const Affine2x3 a = matrix(d, src.cols, src.rows);
     const bool identity =
         a[0] == 1 && a[1] == 0 && a[2] == 0 && a[3] == 0 && a[4] == 1 && a[5] == 0;
-    if (identity) {
+    if (identity)
         src.copyTo(dst);
-    } else {
-        const cv::Matx23d m(a[0], a[1], a[2], a[3], a[4], a[5]);
-        const double c = m_params.cval;
-        cv::warpAffine(src, dst, m, src.size(), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
-                       borderMode(m_params.fillMode), cv::Scalar(c, c, c));
-    }
+    else
+        warpBilinear(src, dst, a, m_params.fillMode,
+                     cv::saturate_cast<std::uint8_t>(m_params.cval));
     if (d.channelShift == 0 && d.brightness == 1)
         return;
 
