@@ -1,6 +1,7 @@
 #include "augment/affinewarp.h"
 
 #include "error.h"
+#include "util/cpufeatures.h"
 
 #include <opencv2/core.hpp>
 
@@ -240,11 +241,6 @@ AVX2_INLINE __m128i pixel(const std::uint8_t* top, int stride, int rowWeights, i
 }
 
 #undef AVX2_INLINE
-
-bool haveAvx2() {
-    static const bool have = __builtin_cpu_supports("avx2");
-    return have;
-}
 #endif
 
 }  // namespace
@@ -260,8 +256,8 @@ void warpBilinear(const cv::Mat& src, cv::Mat& dst, const Affine2x3& a, FillMode
     const std::uint8_t fillPixel[3] = {cval, cval, cval};
     const int stride = (width + 2) * 3;
     bordered.resize(std::size_t(stride) * std::size_t(height + 2) + 8);
-    const Source s{bordered.data() + stride + 3, width, height, stride};
     std::uint8_t* origin = bordered.data() + stride + 3;
+    const Source s{origin, width, height, stride};
     for (int y = 0; y < height; ++y)
         std::memcpy(origin + std::ptrdiff_t(y) * stride, src.ptr(y), std::size_t(width) * 3);
     const Source image{src.data, width, height, int(src.step[0])};
@@ -283,7 +279,7 @@ void warpBilinear(const cv::Mat& src, cv::Mat& dst, const Affine2x3& a, FillMode
                         float(a[3]), float(a[4]), float(a[5])};
     bool vector = false;
 #ifdef CONVSCOPE_WARP_AVX2
-    vector = allowSimd && haveAvx2() && width >= 8;
+    vector = allowSimd && cpuHasAvx2() && width >= 8;
 #else
     (void)allowSimd;
 #endif

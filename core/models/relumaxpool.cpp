@@ -1,5 +1,7 @@
 #include "models/relumaxpool.h"
 
+#include "util/cpufeatures.h"
+
 #include <ATen/Parallel.h>
 
 #include <cstdint>
@@ -183,22 +185,13 @@ template <typename T>
 #undef AVX2_INLINE
 #endif
 
-bool haveAvx2() {
-#ifdef CONVSCOPE_AVX2
-    static const bool have = __builtin_cpu_supports("avx2");
-    return have;
-#else
-    return false;
-#endif
-}
-
 // One output row: `in` is input row 2*oh, `rowStride` the elements from one input row to the
 // next, every pixel `channels` contiguous values (channels_last).
 template <typename T>
 void forwardRow(const T* in, T* out, std::int64_t width, std::int64_t channels,
                 std::int64_t rowStride) {
 #ifdef CONVSCOPE_AVX2
-    if (haveAvx2())
+    if (cpuHasAvx2())
         return forwardRowAvx2(in, out, width, channels, rowStride);
 #endif
     for (std::int64_t x = 0; x < width; ++x) {
@@ -214,7 +207,7 @@ template <typename T>
 void backwardRow(const T* in, const T* gradOut, T* gradIn, std::int64_t width, std::int64_t inWidth,
                  std::int64_t channels, std::int64_t rowStride) {
 #ifdef CONVSCOPE_AVX2
-    if (haveAvx2()) {
+    if (cpuHasAvx2()) {
         backwardPixelsAvx2(in, gradOut, gradIn, width, channels, rowStride);
     } else
 #endif

@@ -99,8 +99,7 @@ TrainingResult Trainer::Impl::run() {
             parallel = std::make_shared<DataParallel>(config.distributed);
         else if (parallel->setup().gpu != config.distributed.gpu)
             throw Error(resolved.description,
-                        "the data-parallel group was joined for another "
-                        "device");
+                        "the data-parallel group was joined for another device");
         observer->onMessage("Data-parallel: rank " + std::to_string(config.distributed.rank) +
                             " of " + std::to_string(config.distributed.worldSize) + " (" +
                             (device.is_cuda() ? "NCCL on " + resolved.description + ", " : "") +
