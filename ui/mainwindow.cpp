@@ -143,8 +143,9 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_bridge, &EngineBridge::runFollowed, this, [this](const FollowedRun& run) {
         const QString path = QString::fromStdString(run.summary.path);
         if (path == m_followRequested || path == m_training->shownRun()) {
+            const bool opened = path == m_followRequested;
             m_followRequested.clear();
-            m_training->showRun(run);
+            m_training->showRun(run, opened);
         }
     });
     connect(m_runs, &RunsPanel::workspaceChanged, m_training, &TrainingPanel::setWorkspace);

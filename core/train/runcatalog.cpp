@@ -106,6 +106,12 @@ RunSummary describeRun(const std::string& runDir) {
     const fs::path dir = fs::absolute(runDir).lexically_normal();
     r.path = dir.string();
     r.name = dir.filename().string();
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) {
+        r.status = "missing";
+        r.reason = "there is no folder there";
+        return r;
+    }
     // Each part is read on its own, so that one damaged file leaves the rest in the summary.
     auto part = [&](auto&& read) {
         try {

@@ -13,8 +13,9 @@ namespace convscope {
 struct RunSummary {
     std::string path;  ///< the folder, absolute
     std::string name;  ///< run.json's "name", else the folder's name
-    /// "running", "finished", "interrupted", "failed", or "damaged" for a folder whose files
-    /// cannot be read (then `reason` says why and the rest is what could be read).
+    /// "running", "finished", "interrupted", "failed", "damaged" for a folder whose files
+    /// cannot be read (then `reason` says why and the rest is what could be read), or
+    /// "missing" when there is no folder at `path` (a run moved or deleted while followed).
     std::string status;
     std::string reason;   ///< why it is damaged or failed, or how it was interrupted
     std::string started;  ///< ISO 8601 UTC; from status.json, else config.json's time
@@ -35,7 +36,8 @@ struct RunSummary {
     bool paused = false;  ///< running, and waiting to be continued (RunRequest::Continue)
 };
 
-/// The summary of one run folder. Never throws: what cannot be read makes it "damaged".
+/// The summary of one run folder. Never throws: what cannot be read makes it "damaged", a
+/// folder that is not there "missing".
 /// A folder whose status.json says running, on this host, by a process that is gone, is
 /// "interrupted" (killed, or the machine stopped).
 RunSummary describeRun(const std::string& runDir);

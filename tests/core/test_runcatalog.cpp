@@ -108,6 +108,24 @@ TEST(RunCatalog, aRunningRecordWhoseProcessIsGoneIsInterrupted) {
     EXPECT_EQ(describeRun(c.runDir).status, "running");
 }
 
+TEST(RunCatalog, aFolderThatIsNotThereIsMissingNotDamaged) {
+    TempDir dir;
+    makeColourDataset(dir, 8);
+    const TrainConfig c = smallConfig(dir, "runs/moved", 1);
+    Trainer(c, nullptr).run();
+    ASSERT_EQ(describeRun(c.runDir).status, "finished");
+    fs::rename(c.runDir, dir.file("elsewhere"));
+    const RunSummary r = describeRun(c.runDir);
+    EXPECT_EQ(r.status, "missing");
+    EXPECT_EQ(r.name, "moved");
+    EXPECT_EQ(r.path, fs::absolute(c.runDir).lexically_normal().string());
+    EXPECT_FALSE(r.reason.empty());
+    EXPECT_EQ(r.epochsDone, 0);
+    // A file where the folder was is not a run folder either.
+    std::ofstream(c.runDir) << "not a folder";
+    EXPECT_EQ(describeRun(c.runDir).status, "missing");
+}
+
 TEST(RunCatalog, damagedFoldersAreListedWithTheReasonAndNeverHideTheOthers) {
     TempDir dir;
     makeColourDataset(dir, 8);

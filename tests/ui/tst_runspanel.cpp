@@ -9,6 +9,7 @@
 #include "ui/engine/enginebridge.h"
 #include "ui/mainwindow.h"
 #include "ui/runs/comparedialog.h"
+#include "ui/runs/followedrun.h"
 #include "ui/runs/runsmodel.h"
 #include "ui/runs/runspanel.h"
 #include "ui/training/trainingpanel.h"
@@ -51,6 +52,9 @@ private Q_SLOTS:
     void aRunTrainedByAnotherProcessIsFollowedLive();
     void aDataParallelRunIsFollowedWithEachRanksThroughput();
     void aDeletedRunGoesToTheTrashAndUndoBringsItBack();
+    void aFollowedRunMovedToTheTrashSaysSoAndUndoBringsItBack();
+    void aMessageStaysUntilTheFollowedRunHasNews();
+    void aDamagedRunsLineSaysWhy();
     void aRunningRunCannotBeDeleted();
     void theReportIsExportedAsHtmlAndPdf();
 
@@ -458,6 +462,84 @@ void TestRunsPanel::aDeletedRunGoesToTheTrashAndUndoBringsItBack() {
     panel->undoStack()->undo();
     QVERIFY(QFileInfo::exists(gamma + QStringLiteral("/config.json")));
     QCOMPARE(failed.count(), 0);
+}
+
+void TestRunsPanel::aFollowedRunMovedToTheTrashSaysSoAndUndoBringsItBack() {
+    RunsPanel* panel = m_window->runsPanel();
+    panel->setFilter(QString());
+    const QString gamma = m_workspace + QStringLiteral("/gamma");
+    QVERIFY(QFileInfo::exists(gamma + QStringLiteral("/weights.h5")));
+    m_window->openRun(gamma);
+    TrainingPanel* training = m_window->trainingPanel();
+    QTRY_VERIFY_WITH_TIMEOUT(
+        training->statusText().startsWith(QStringLiteral("Run “gamma”: finished")), 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(training->plots()->epochPointCount(), 3, 10000);
+
+    // Moved away while the Training tab follows it: the line says where it was, not "damaged",
+    // and its curves stay.
+    panel->trashRun(gamma);
+    QVERIFY(!QFileInfo::exists(gamma));
+    QTRY_VERIFY_WITH_TIMEOUT(training->statusText().contains(QStringLiteral("is no longer in")),
+                             10000);
+    QVERIFY2(training->statusText().contains(QDir(gamma).absolutePath()),
+             qPrintable(training->statusText()));
+    QVERIFY2(!training->statusText().contains(QStringLiteral("damaged")),
+             qPrintable(training->statusText()));
+    QCOMPARE(training->plots()->epochPointCount(), 3);
+    QVERIFY(!training->pauseButton()->isEnabled());
+
+    // Undo brings it back, and the tab follows it again.
+    panel->undoStack()->undo();
+    QVERIFY(QFileInfo::exists(gamma + QStringLiteral("/weights.h5")));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        training->statusText().startsWith(QStringLiteral("Run “gamma”: finished")), 10000);
+    QCOMPARE(training->plots()->epochPointCount(), 3);
+}
+
+void TestRunsPanel::aMessageStaysUntilTheFollowedRunHasNews() {
+    RunsPanel* panel = m_window->runsPanel();
+    const QString gamma = m_workspace + QStringLiteral("/gamma");
+    QSignalSpy followed(m_window->bridge(), &EngineBridge::runFollowed);
+    m_window->openRun(gamma);
+    QTRY_VERIFY_WITH_TIMEOUT(!followed.isEmpty(), 10000);
+    // Until no reply has come for 300 ms: those to earlier requests (the listings after the
+    // last test's undo, this opening) are all in.
+    for (int i = 0; i < 30 && !followed.isEmpty(); ++i) {
+        followed.clear();
+        QTest::qWait(300);
+    }
+    QVERIFY(followed.isEmpty());
+    TrainingPanel* training = m_window->trainingPanel();
+    QVERIFY2(training->statusText().startsWith(QStringLiteral("Run “gamma”: finished")),
+             qPrintable(training->statusText()));
+    // A message of the window's own (as when starting weights are described), then the
+    // workspace is read again with nothing new about the run: the message stays.
+    const QString message = QStringLiteral("Starting weights model.json: architecture mobilenetv2");
+    training->statusLabel()->setText(message);
+    followed.clear();
+    panel->refresh();
+    QTRY_VERIFY_WITH_TIMEOUT(!followed.isEmpty(), 10000);
+    QCOMPARE(training->statusText(), message);
+    // News of the run (a new name) replaces it.
+    panel->labelRun(gamma, QStringLiteral("gamma-renamed"), QString());
+    QTRY_VERIFY_WITH_TIMEOUT(
+        training->statusText().startsWith(QStringLiteral("Run “gamma-renamed”: finished")), 10000);
+    // Opening the run again shows its line whatever was there.
+    training->statusLabel()->setText(message);
+    m_window->openRun(gamma);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        training->statusText().startsWith(QStringLiteral("Run “gamma-renamed”: finished")), 10000);
+    panel->labelRun(gamma, QString(), QString());
+    QTRY_VERIFY_WITH_TIMEOUT(
+        training->statusText().startsWith(QStringLiteral("Run “gamma”: finished")), 10000);
+}
+
+void TestRunsPanel::aDamagedRunsLineSaysWhy() {
+    const RunSummary broken = describeRun((m_workspace + QStringLiteral("/broken")).toStdString());
+    QCOMPARE(QString::fromStdString(broken.status), QStringLiteral("damaged"));
+    const QString line = followedRunStatus(broken);
+    QVERIFY2(line.startsWith(QStringLiteral("Run “broken”: damaged (")), qPrintable(line));
+    QVERIFY2(line.contains(QStringLiteral("config.json")), qPrintable(line));
 }
 
 void TestRunsPanel::aRunningRunCannotBeDeleted() {

@@ -30,8 +30,17 @@ std::vector<EpochEnd> followedEpochs(const FollowedRun& run) {
 }
 
 QString followedRunStatus(const RunSummary& s) {
+    const QString name = QString::fromStdString(s.name);
+    if (s.status == "missing")
+        return tr("Run “%1” is no longer in %2: it was moved, renamed or deleted (Undo in the "
+                  "Runs dock brings back a run moved to the trash). The charts keep what it had "
+                  "written.")
+            .arg(name, QString::fromStdString(s.path));
+    QString status = QString::fromStdString(s.status);
+    if (!s.reason.empty())  // why it is damaged, failed or interrupted
+        status += tr(" (%1)").arg(QString::fromStdString(s.reason));
     QString text = tr("Run “%1”: %2, %3 of %4 epochs")
-                       .arg(QString::fromStdString(s.name), QString::fromStdString(s.status))
+                       .arg(name, status)
                        .arg(s.epochsDone)
                        .arg(s.epochsPlanned);
     if (!s.host.empty())

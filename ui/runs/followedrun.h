@@ -23,6 +23,7 @@ std::vector<convscope::EpochEnd> followedEpochs(const FollowedRun& run);
 
 /// One line for the Training tab: "Run “delta”: running, 1 of 4 epochs, trained by process N
 /// on HOST; 2 data-parallel processes at 3199, 3161 images/s (the charts follow it)."
+/// A damaged, failed or interrupted run's line says why; a run whose folder has gone says so.
 QString followedRunStatus(const convscope::RunSummary& summary);
 
 /// Asks a run another process trains to pause, go on or stop (its control.json, which rank 0

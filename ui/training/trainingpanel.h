@@ -52,8 +52,9 @@ public:
     void setWorkspace(const QString& folder) { m_workspace = folder; }
     /// Shows the epochs of a run trained elsewhere (another process, another machine) in the
     /// charts, and says who trains it; called again as it trains, the charts grow. Ignored
-    /// while the window trains a run of its own. Returns whether it was shown.
-    bool showRun(const convscope::ui::FollowedRun& run);
+    /// while the window trains a run of its own. Returns whether it was shown. The status line
+    /// is rewritten when the run's line changes, or always when `opened` (the user opened it).
+    bool showRun(const convscope::ui::FollowedRun& run, bool opened = false);
     /// The run whose epochs showRun shows ("" when the charts are the window's own run).
     QString shownRun() const { return m_shownRun; }
     void setStartingWeights(const QString& path);
@@ -148,6 +149,7 @@ private:
     QLineEdit* m_runDir;
     QString m_workspace;
     QString m_shownRun;
+    QString m_shownRunLine;  ///< the status line showRun last made for it
     bool m_running = false;
     QLineEdit* m_startingWeights;
     QPushButton* m_browse;

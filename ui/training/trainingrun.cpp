@@ -136,14 +136,25 @@ void TrainingPanel::setRunning(bool running) {
     Q_EMIT trainingStateChanged(running);
 }
 
-bool TrainingPanel::showRun(const FollowedRun& run) {
+bool TrainingPanel::showRun(const FollowedRun& run, bool opened) {
     if (m_running)
         return false;
-    m_shownRun = QString::fromStdString(run.summary.path);
-    m_plots->clear();
-    for (const EpochEnd& e : followedEpochs(run))
-        m_plots->addEpoch(e);
-    m_status->setText(followedRunStatus(run.summary));
+    const QString path = QString::fromStdString(run.summary.path);
+    const QString line = followedRunStatus(run.summary);
+    // The run is read again whenever anything in its workspace changes. Its line is rewritten
+    // only when it says something new (or the run was just opened), so that a message shown
+    // since (the starting weights described, a request sent) stays until there is news.
+    if (opened || path != m_shownRun || line != m_shownRunLine)
+        m_status->setText(line);
+    m_shownRun = path;
+    m_shownRunLine = line;
+    // A run whose folder has gone keeps its curves and stays followed: Undo in the Runs dock
+    // may bring it back, and the next listing then shows it again.
+    if (run.summary.status != "missing") {
+        m_plots->clear();
+        for (const EpochEnd& e : followedEpochs(run))
+            m_plots->addEpoch(e);
+    }
     // Pause, Resume and Cancel act on it through its control.json while it trains.
     const bool training = run.summary.status == "running";
     m_followedPaused = run.summary.paused;
