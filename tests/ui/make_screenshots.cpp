@@ -218,8 +218,11 @@ void fewImagesShot(MainWindow& window, const QString& data, const QString& out) 
 
 /// A data-parallel run of two processes (the real program, as a user starts it), opened while
 /// it trains and paused from the window: the Training tab's line names each rank's images/s
-/// and says it is paused; the button reads Resume. Cancelled afterwards.
-void dataParallelShot(MainWindow& window, const QString& data, const QString& out) {
+/// and says it is paused; the button reads Resume. Cancelled afterwards, and `ownRun` (the run
+/// trained in the window) opened again, so that the shots after this one follow it rather than
+/// a run whose folder is gone.
+void dataParallelShot(MainWindow& window, const QString& data, const QString& out,
+                      const QString& ownRun) {
     QTemporaryDir workspace;
     const QString run = QDir(workspace.path()).filePath(QStringLiteral("data-parallel"));
     QProcess cli;
@@ -249,6 +252,8 @@ void dataParallelShot(MainWindow& window, const QString& data, const QString& ou
     training->cancelButton()->click();
     cli.waitForFinished(60000);
     window.runsPanel()->setWorkspace(shownWorkspace);
+    window.openRun(ownRun);
+    waitFor([&] { return training->shownRun() == QDir(ownRun).absolutePath(); }, 10000);
 }
 
 /// Three short runs on the demo data that differ in learning rate and augmentation, compared.
@@ -375,7 +380,7 @@ int main(int argc, char** argv) {
             pause(300);
             window.runsPanel()->grab().save(QDir(out).filePath(QStringLiteral("runs-dock.png")));
             compareShot(window, data, out);
-            dataParallelShot(window, data, out);
+            dataParallelShot(window, data, out, QDir(out).filePath(QStringLiteral("run")));
             window.findChild<QDockWidget*>(QStringLiteral("evaluate"))->raise();
         }
         // Transfer learning: the trained run as starting weights, bottleneck features on (the
