@@ -5,11 +5,12 @@
 #include "augment/previews.h"
 #include "data/datasetindex.h"
 #include "data/imagedecoder.h"
+#include "data/opencvcodecs.h"
 #include "error.h"
 #include "util/random.h"
 
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgcodecs.hpp>  // the IMWRITE_ constants
 #include <opencv2/imgproc.hpp>
 
 #include <cstdio>
@@ -85,7 +86,7 @@ int augmentCommand(const std::vector<std::string>& argv) {
             const fs::path file =
                 fs::path(*out) / (source.prefix + "_" + std::to_string(i) + "_" +
                                   std::to_string(names.below(10'000'000)) + ".jpeg");
-            if (!cv::imwrite(file.string(), bgr, {cv::IMWRITE_JPEG_QUALITY, 95}))
+            if (!opencvWrite(file.string(), bgr, {cv::IMWRITE_JPEG_QUALITY, 95}))
                 throw Error(file.string(), "cannot write");
             ++written;
         }

@@ -1,9 +1,9 @@
 #include "data/demodata.h"
 
+#include "data/opencvcodecs.h"
 #include "error.h"
 
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 #include <zlib.h>
 
@@ -80,7 +80,7 @@ int writeSplit(const fs::path& dir, const std::string& source, const std::string
         char file[32];
         std::snprintf(file, sizeof file, "%05d.png", i);
         const fs::path out = dir / names[label] / file;
-        if (!cv::imwrite(out.string(), img))
+        if (!opencvWrite(out.string(), img))
             throw Error(out.string(), "cannot write");
         ++written[label];
         ++total;

@@ -1,10 +1,11 @@
 #include "data/imagedecoder.h"
 
 #include "data/decoderdiagnostics.h"
+#include "data/opencvcodecs.h"
 #include "data/pngdecoder.h"
 #include "error.h"
 
-#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgcodecs.hpp>  // the IMREAD_ constants
 #include <opencv2/imgproc.hpp>
 
 #include <jpeglib.h>
@@ -330,7 +331,7 @@ cv::Mat decodeImageBytes(const unsigned char* data, std::size_t size, const Deco
                 throw Error(path, "corrupt PNG (" + pngError + ")");
         } else {
             try {
-                decoded = cv::imdecode(buffer, probe.format == ImageFormat::Jpeg
+                decoded = opencvDecode(buffer, probe.format == ImageFormat::Jpeg
                                                    ? jpegReducedFlag(probe, options)
                                                    : cv::IMREAD_UNCHANGED);
             } catch (const cv::Exception& e) {

@@ -1,11 +1,12 @@
 #include "inspect/imagegrid.h"
 
+#include "data/opencvcodecs.h"
 #include "error.h"
 #include "inspect/colormap.h"
 #include "inspect/inspector.h"
 #include "util/atomicfile.h"
 
-#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgcodecs.hpp>  // the IMWRITE_ constants
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -107,7 +108,7 @@ std::vector<std::uint8_t> encode(const RgbImage& image, const char* extension,
     cv::Mat bgr;
     cv::cvtColor(wrap(image), bgr, cv::COLOR_RGB2BGR);
     std::vector<std::uint8_t> bytes;
-    if (!cv::imencode(extension, bgr, bytes, parameters))
+    if (!opencvEncode(extension, bgr, bytes, parameters))
         throw Error(extension, "encoding failed");
     return bytes;
 }

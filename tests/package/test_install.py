@@ -65,6 +65,29 @@ class InstallTest(unittest.TestCase):
                                  check=True).stdout
         self.assertNotIn(os.path.realpath(BUILD), dynamic)
 
+    def test_installed_binary_opens_image_codecs_only_when_it_writes_an_image(self):
+        # OpenCV's imgcodecs (and the GDAL libraries it pulls in) is opened on first use, not
+        # at every start; augment writes JPEG previews through it from the installed binary.
+        binary = self.path("bin/convscope")
+        dynamic = subprocess.run(["readelf", "-d", binary], capture_output=True, text=True,
+                                 check=True).stdout
+        self.assertNotIn("libopencv_imgcodecs", dynamic)
+        self.assertNotIn("libgdal", dynamic)
+        from PIL import Image
+        image = os.path.join(self.tmp.name, "stripes.png")
+        pixels = bytes((i * 7) % 256 for i in range(40 * 30 * 3))
+        Image.frombytes("RGB", (40, 30), pixels).save(image)
+        out = os.path.join(self.tmp.name, "previews")
+        proc = subprocess.run([binary, "augment", image, "--out", out, "--n", "2",
+                               "--rotation-range", "20"], capture_output=True, text=True,
+                              timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        written = sorted(os.listdir(out))
+        self.assertEqual(len(written), 2, written)
+        for name in written:
+            with Image.open(os.path.join(out, name)) as preview:
+                self.assertEqual(preview.format, "JPEG")
+
 
 if __name__ == "__main__":
     CMAKE, BUILD, VERSION, TORCH_CUDA = sys.argv[1:5]
