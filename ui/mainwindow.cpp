@@ -142,11 +142,12 @@ MainWindow::MainWindow(QWidget* parent)
     });
     connect(m_bridge, &EngineBridge::runFollowed, this, [this](const FollowedRun& run) {
         const QString path = QString::fromStdString(run.summary.path);
-        if (path == m_followRequested || path == m_training->shownRun()) {
-            const bool opened = path == m_followRequested;
+        // A reply about the run shown before may come in between: it leaves the request open.
+        const bool opened = path == m_followRequested;
+        if (opened)
             m_followRequested.clear();
+        if (opened || path == m_training->shownRun())
             m_training->showRun(run, opened);
-        }
     });
     connect(m_runs, &RunsPanel::workspaceChanged, m_training, &TrainingPanel::setWorkspace);
     connect(m_runs, &RunsPanel::failed, this, &MainWindow::onFailed);
