@@ -52,7 +52,10 @@ const Codecs& codecs() {
         return c;
     }();
     if (!loaded.problem.empty())
-        throw Error("OpenCV's image codecs", "cannot be loaded (" + loaded.problem + ")");
+        throw Error(CONVSCOPE_OPENCV_IMGCODECS,
+                    "OpenCV's image codecs, which decode the formats other than JPEG and PNG and "
+                    "write images, cannot be loaded (" +
+                        loaded.problem + ")");
     return loaded;
 }
 

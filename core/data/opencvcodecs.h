@@ -14,7 +14,8 @@ namespace convscope {
 /// which made every start of `convscope` 75 ms slower (0.41 s against 0.34 s for --version),
 /// while training on JPEGs and PNGs never needs them: ConvScope decodes those itself. They
 /// decode the other formats (WebP, BMP, TIFF, CMYK JPEGs...) and encode what ConvScope writes.
-/// Thread-safe. When the library cannot be loaded these throw convscope::Error saying why.
+/// Thread-safe. When the library cannot be loaded these throw convscope::Error saying why, in
+/// a reason that reads on its own after an image's name.
 
 /// cv::imdecode: an empty matrix when OpenCV cannot decode the bytes; throws cv::Exception
 /// as it does.
