@@ -106,8 +106,11 @@ RunSummary describeRun(const std::string& runDir) {
     const fs::path dir = fs::absolute(runDir).lexically_normal();
     r.path = dir.string();
     r.name = dir.filename().string();
+    // Only a path that is not there, or is not a folder, is missing; one that cannot be
+    // looked at (permissions) goes on, to be reported as damaged with the reason.
     std::error_code ec;
-    if (!fs::is_directory(dir, ec)) {
+    const fs::file_status st = fs::status(dir, ec);
+    if (st.type() == fs::file_type::not_found || (!ec && !fs::is_directory(st))) {
         r.status = "missing";
         r.reason = "there is no folder there";
         return r;
