@@ -1,5 +1,6 @@
 #include "runtime.h"
 
+#include "cuda/cudamodule.h"
 #include "dist/dataparallel.h"
 #include "error.h"
 #include "util/cpuallocator.h"
@@ -12,12 +13,6 @@
 #include <torch/torch.h>
 
 #include <ATen/Version.h>
-#include <ATen/detail/CUDAHooksInterface.h>
-#if !defined(CONVSCOPE_NO_CUDA) && __has_include(<cuda_runtime_api.h>) && \
-    __has_include(<ATen/cuda/CUDAContext.h>)
-#include <ATen/cuda/CUDAContext.h>
-#define CONVSCOPE_CUDA_HEADERS 1
-#endif
 
 #include <cstdio>
 #include <fstream>
@@ -68,25 +63,8 @@ Precision autoCpuPrecision() {
 }
 
 std::vector<CudaDeviceInfo> queryCudaDevices() {
-    std::vector<CudaDeviceInfo> devices;
-    if (!torch::cuda::is_available())
-        return devices;
-    const int n = int(torch::cuda::device_count());
-    for (int i = 0; i < n; ++i) {
-        CudaDeviceInfo d;
-        d.index = i;
-#ifdef CONVSCOPE_CUDA_HEADERS
-        const cudaDeviceProp* p = at::cuda::getDeviceProperties(c10::DeviceIndex(i));
-        d.name = p->name;
-        d.memoryBytes = std::int64_t(p->totalGlobalMem);
-        d.capability = std::to_string(p->major) + "." + std::to_string(p->minor);
-        d.bf16 = p->major >= 8;  // Ampere and later compute in bf16
-#else
-        d.name = "CUDA device " + std::to_string(i);
-#endif
-        devices.push_back(d);
-    }
-    return devices;
+    const CudaModuleApi* cuda = cudaModule();
+    return cuda ? cuda->devices() : std::vector<CudaDeviceInfo>{};
 }
 
 }  // namespace
@@ -149,8 +127,9 @@ RuntimeInfo runtimeInfo() {
     RuntimeInfo info;
     info.version = convscopeVersion();
     info.libtorch = TORCH_VERSION;
-    // True when LibTorch's CUDA library registered itself, GPU or not.
-    info.cudaCompiled = at::detail::getCUDAHooks().isBuilt();
+    info.cudaCompiled = cudaModuleStatus().built;
+    info.cudaLoaded = cudaModuleStatus().loaded;
+    info.cudaStatus = cudaModuleStatus().detail;
     info.cudaDevices = queryCudaDevices();
     info.cpuThreads = torchThreadCount();
     info.cpuBf16 = cpuHasBf16();
@@ -174,6 +153,8 @@ std::string runtimeInfoJson(const RuntimeInfo& info) {
         {"version", info.version},
         {"libtorch", info.libtorch},
         {"cuda_compiled", info.cudaCompiled},
+        {"cuda_loaded", info.cudaLoaded},
+        {"cuda_status", info.cudaStatus},
         {"cuda_devices", devices},
         {"cpu",
          {{"threads", info.cpuThreads},
@@ -191,6 +172,8 @@ std::string runtimeInfoText(const RuntimeInfo& info) {
     std::string s = "ConvScope " + info.version + "\n";
     s += "LibTorch " + info.libtorch + (info.cudaCompiled ? " (built with CUDA)" : " (CPU only)") +
          "\n";
+    if (info.cudaCompiled)
+        s += "CUDA: " + std::string(info.cudaLoaded ? "" : "not loaded, ") + info.cudaStatus + "\n";
     s += "CPU: " + std::to_string(info.cpuThreads) + " threads, " + info.cpuCapability +
          (info.cpuBf16 ? ", bf16" : ", no bf16") +
          "; precision auto = " + precisionName(info.cpuDefault) + "\n";
@@ -214,12 +197,13 @@ ResolvedDevice resolveDevice(const DeviceChoice& device, Precision precision) {
     std::vector<CudaDeviceInfo> gpus;
     if (device.kind != DeviceChoice::Kind::Cpu)
         gpus = queryCudaDevices();
-    if (wantsCuda && gpus.empty())
+    if (wantsCuda && gpus.empty()) {
+        const CudaModuleStatus& cuda = cudaModuleStatus();
         throw Error("--device " + deviceName(device),
-                    torch::cuda::is_available()
-                        ? "no CUDA device is visible"
-                        : "no CUDA device is available (no NVIDIA GPU or driver found); use "
-                          "--device cpu or auto");
+                    "no CUDA device is available: " +
+                        (cuda.loaded ? std::string("no NVIDIA GPU found") : cuda.detail) +
+                        "; use --device cpu or auto");
+    }
     if (!gpus.empty() && device.index >= int(gpus.size()))
         throw Error("--device " + deviceName(device),
                     "there are " + std::to_string(gpus.size()) +

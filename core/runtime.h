@@ -53,8 +53,10 @@ struct CudaDeviceInfo {
 /// What this build and machine have, for `convscope info` and the About box.
 struct RuntimeInfo {
     std::string version;
-    std::string libtorch;  ///< "2.15.0"
-    bool cudaCompiled = false;
+    std::string libtorch;       ///< "2.15.0"
+    bool cudaCompiled = false;  ///< this build has its CUDA module (cuda/cudamodule.h)
+    bool cudaLoaded = false;    ///< and loaded it: LibTorch's CUDA backend is there
+    std::string cudaStatus;     ///< where it was loaded from, or why it was not
     std::vector<CudaDeviceInfo> cudaDevices;
     int cpuThreads = 0;
     bool cpuBf16 = false;  ///< AVX512_BF16 or AMX

@@ -16,9 +16,8 @@
 #include <torch/csrc/distributed/c10d/comm.hpp>
 #include <torch/csrc/distributed/c10d/reducer.hpp>
 #endif
-#if CONVSCOPE_HAVE_GLOO && CONVSCOPE_HAVE_NCCL
-#include <c10/cuda/CUDAFunctions.h>
-#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#if CONVSCOPE_HAVE_GLOO
+#include "cuda/cudamodule.h"
 #endif
 #include <torch/torch.h>
 
@@ -322,22 +321,24 @@ struct DataParallel::Impl {
     }
 
     /// NCCL between the GPUs, for the tensors on them (the weights, gradients and batch-norm
-    /// statistics); Gloo stays the backend of CPU tensors (metrics, counts, barriers).
+    /// statistics); Gloo stays the backend of CPU tensors (metrics, counts, barriers). NCCL is
+    /// in LibTorch's CUDA library, which only the CUDA module links (cuda/cudamodule.h).
     void joinGpus() {
-#if CONVSCOPE_HAVE_NCCL
-        c10::cuda::set_device(c10::DeviceIndex(setup.gpu));
-        auto options = c10d::ProcessGroupNCCL::Options::create();
-        options->timeout = std::chrono::milliseconds(std::int64_t(setup.timeoutSeconds) * 1000);
-        auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
-            c10::make_intrusive<c10d::PrefixStore>("nccl/", store), setup.rank, setup.worldSize,
-            options);
+        const CudaModuleApi* cuda = cudaModule();
+        if (!cuda)
+            throw Error(where(setup),
+                        "cannot train data-parallel on GPUs: LibTorch's CUDA "
+                        "libraries are not loaded (" +
+                            cudaModuleStatus().detail + "); use --device cpu");
+        if (!cuda->makeNcclBackend)
+            throw Error(where(setup),
+                        "this build of ConvScope cannot train data-parallel on GPUs: its CUDA "
+                        "module was built without NCCL's header (nccl.h, which PyTorch's CUDA "
+                        "wheel ships in nvidia/nccl/include); use --device cpu");
+        auto nccl = cuda->makeNcclBackend(
+            store, setup.rank, setup.worldSize, setup.gpu,
+            std::chrono::milliseconds(std::int64_t(setup.timeoutSeconds) * 1000));
         group->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, nccl);
-#else
-        throw Error(where(setup),
-                    "this build of ConvScope cannot train data-parallel on GPUs: it was built "
-                    "without NCCL's header (nccl.h, which PyTorch's CUDA wheel ships in "
-                    "nvidia/nccl/include) or without LibTorch's CUDA libraries; use --device cpu");
-#endif
     }
 };
 

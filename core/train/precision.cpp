@@ -1,14 +1,9 @@
 #include "train/precision.h"
 
+#include "cuda/cudamodule.h"
 #include "models/classifier.h"
 
 #include <ATen/autocast_mode.h>
-#if !defined(CONVSCOPE_NO_CUDA) && __has_include(<cuda_runtime_api.h>) && \
-    __has_include(<c10/cuda/CUDACachingAllocator.h>)
-#include <c10/cuda/CUDACachingAllocator.h>
-#include <cuda_runtime_api.h>
-#define CONVSCOPE_CUDA_HEADERS 1
-#endif
 
 #include <atomic>
 #include <cmath>
@@ -116,43 +111,26 @@ void injectOutOfMemoryIfAsked(std::int64_t rows) {
                      ") for a batch of ", rows, " images");
 }
 
-void releaseCachedDeviceMemory([[maybe_unused]] const torch::Device& device) {
-#ifdef CONVSCOPE_CUDA_HEADERS
-    if (device.is_cuda())
-        c10::cuda::CUDACachingAllocator::emptyCache();
-#endif
+// A tensor on a GPU means the CUDA module is loaded (cuda/cudamodule.h): it holds the caching
+// allocator's functions.
+void releaseCachedDeviceMemory(const torch::Device& device) {
+    if (const CudaModuleApi* cuda = cudaModule(); cuda && device.is_cuda())
+        cuda->releaseCached();
 }
 
-std::int64_t peakDeviceMemoryBytes([[maybe_unused]] const torch::Device& device) {
-#ifdef CONVSCOPE_CUDA_HEADERS
-    if (device.is_cuda()) {
-        const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
-        return stats.allocated_bytes[0].peak;
-    }
-#endif
-    return 0;
+std::int64_t peakDeviceMemoryBytes(const torch::Device& device) {
+    const CudaModuleApi* cuda = cudaModule();
+    return cuda && device.is_cuda() ? cuda->peakAllocatedBytes(device.index()) : 0;
 }
 
-void resetPeakDeviceMemory([[maybe_unused]] const torch::Device& device) {
-#ifdef CONVSCOPE_CUDA_HEADERS
-    if (device.is_cuda())
-        c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
-#endif
+void resetPeakDeviceMemory(const torch::Device& device) {
+    if (const CudaModuleApi* cuda = cudaModule(); cuda && device.is_cuda())
+        cuda->resetPeakAllocated(device.index());
 }
 
-std::int64_t freeDeviceMemoryBytes([[maybe_unused]] const torch::Device& device) {
-#ifdef CONVSCOPE_CUDA_HEADERS
-    if (device.is_cuda()) {
-        std::size_t freeBytes = 0, totalBytes = 0;
-        int previous = 0;
-        cudaGetDevice(&previous);
-        cudaSetDevice(device.index());
-        const cudaError_t status = cudaMemGetInfo(&freeBytes, &totalBytes);
-        cudaSetDevice(previous);
-        return status == cudaSuccess ? std::int64_t(freeBytes) : 0;
-    }
-#endif
-    return 0;
+std::int64_t freeDeviceMemoryBytes(const torch::Device& device) {
+    const CudaModuleApi* cuda = cudaModule();
+    return cuda && device.is_cuda() ? cuda->freeBytes(device.index()) : 0;
 }
 
 void probeTrainingStep(ClassifierImpl& model, std::int64_t rows, int inputSize,

@@ -58,8 +58,23 @@ class DeviceCliTest(unittest.TestCase):
         proc = self.run_cli("info", "--json")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         info = json.loads(proc.stdout)
-        self.assertEqual(set(info), {"version", "libtorch", "cuda_compiled", "cuda_devices", "cpu",
-                                     "precision_default", "data_parallel", "data_parallel_gpus"})
+        self.assertEqual(set(info), {"version", "libtorch", "cuda_compiled", "cuda_loaded",
+                                     "cuda_status", "cuda_devices", "cpu", "precision_default",
+                                     "data_parallel", "data_parallel_gpus"})
+        # LibTorch's CUDA libraries are loaded only where there is a driver; a GPU means they are.
+        self.assertIsInstance(info["cuda_loaded"], bool)
+        self.assertIsInstance(info["cuda_status"], str)
+        if info["cuda_loaded"]:
+            self.assertTrue(info["cuda_compiled"], info)
+            self.assertTrue(info["cuda_status"].startswith("loaded from /"), info)
+        else:
+            self.assertEqual(info["cuda_devices"], [], info)
+            self.assertTrue(info["cuda_status"], info)
+        off = json.loads(self.run_cli("info", "--json", env={"CONVSCOPE_CUDA": "off"}).stdout)
+        self.assertFalse(off["cuda_loaded"], off)
+        self.assertEqual(off["cuda_devices"], [], off)
+        if info["cuda_compiled"]:
+            self.assertEqual(off["cuda_status"], "CONVSCOPE_CUDA=off")
         self.assertIsInstance(info["data_parallel"], bool)
         self.assertIsInstance(info["data_parallel_gpus"], bool)
         # NCCL needs LibTorch's CUDA libraries; no build trains on GPUs without CPU processes.

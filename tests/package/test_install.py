@@ -3,8 +3,9 @@ runs from there.
 
 usage: test_install.py CMAKE BUILD_DIR PROJECT_VERSION TORCH_CUDA(ON|OFF)
 A CPU-only build (TORCH_CUDA OFF) also brings LibTorch into lib/convscope; a CUDA build keeps
-using the wheel it linked (app/CMakeLists.txt).
+using the wheel it linked (app/CMakeLists.txt), and lib/convscope holds its CUDA module.
 """
+import json
 import os
 import subprocess
 import sys
@@ -48,14 +49,34 @@ class InstallTest(unittest.TestCase):
             self.assertIn(f'<release version="{VERSION}"', f.read())
 
     def test_libtorch_is_bundled_only_in_a_cpu_only_build(self):
-        bundled = self.path("lib/convscope")
+        names = os.listdir(self.path("lib/convscope"))
         if TORCH_CUDA == "ON":
-            self.assertFalse(os.path.exists(bundled))
+            # Only ConvScope's CUDA module; LibTorch stays in the wheel it was built with.
+            self.assertEqual(names, ["libconvscope_cuda.so"])
         else:
-            names = os.listdir(bundled)
             for lib in ("libc10.so", "libtorch_cpu.so"):
                 self.assertIn(lib, names)
-            self.assertFalse([n for n in names if "torch_cuda" in n or "cudnn" in n], names)
+            self.assertFalse([n for n in names if "torch_cuda" in n or "cudnn" in n or
+                              "convscope_cuda" in n], names)
+
+    def test_cuda_libraries_load_only_through_the_installed_module(self):
+        binary = self.path("bin/convscope")
+        dynamic = subprocess.run(["readelf", "-d", binary], capture_output=True, text=True,
+                                 check=True).stdout
+        for library in ("libtorch_cuda", "libc10_cuda", "libcudart", "libtorch.so"):
+            self.assertNotIn(library, dynamic)
+        forced = subprocess.run([binary, "info", "--json"], capture_output=True, text=True,
+                                timeout=120, env=dict(os.environ, CONVSCOPE_CUDA="on"))
+        self.assertEqual(forced.returncode, 0, forced.stderr)
+        info = json.loads(forced.stdout)
+        if TORCH_CUDA == "ON":
+            module = os.path.join(os.path.realpath(self.path("lib/convscope")),
+                                  "libconvscope_cuda.so")
+            self.assertEqual((info["cuda_loaded"], info["cuda_status"]),
+                             (True, "loaded from " + module))
+        else:
+            self.assertEqual((info["cuda_loaded"], info["cuda_status"]),
+                             (False, "this build is CPU only"))
 
     def test_installed_binary_runs_and_does_not_point_into_the_build_tree(self):
         binary = self.path("bin/convscope")

@@ -86,6 +86,18 @@ void TestDevice::deviceBoxListsCpuAndEveryGpuByName() {
         QVERIFY(entry.contains(QStringLiteral(" GiB")));
     }
     QCOMPARE(m_window->trainingPanel()->deviceChoice(), QStringLiteral("auto"));
+    // Without a GPU the box says why there is none: here, that CUDA was never loaded.
+    const QComboBox* box = nullptr;
+    for (const QComboBox* b : m_window->trainingPanel()->findChildren<QComboBox*>())
+        if (b->findData(QStringLiteral("cpu")) >= 0)
+            box = b;
+    QVERIFY(box);
+    if (info.cudaDevices.empty())
+        QVERIFY2(box->toolTip().startsWith(QStringLiteral("No CUDA GPU was found")),
+                 qPrintable(box->toolTip()));
+    if (info.cudaCompiled && !info.cudaLoaded)
+        QVERIFY2(box->toolTip().contains(QString::fromStdString(info.cudaStatus)),
+                 qPrintable(box->toolTip()));
 }
 
 void TestDevice::precisionChoiceReachesTheConfig() {

@@ -24,7 +24,11 @@ DevicePicker::DevicePicker() : m_device(new QComboBox), m_precision(new QComboBo
         info.cudaDevices.empty()
             ? tr("No CUDA GPU was found: training runs on every CPU core (LibTorch %1%2)")
                   .arg(QString::fromStdString(info.libtorch),
-                       info.cudaCompiled ? tr(", built with CUDA") : QString())
+                       !info.cudaCompiled ? QString()
+                       : info.cudaLoaded  ? tr(", built with CUDA")
+                                          : tr(", built with CUDA; its libraries are not "
+                                                "loaded: %1")
+                                               .arg(QString::fromStdString(info.cudaStatus)))
             : tr("auto: the first GPU; or choose one by name"));
     const QString cpuAuto = QString::fromLatin1(precisionName(info.cpuDefault));
     const QString gpuAuto = QString::fromLatin1(precisionName(info.cudaDefault));

@@ -1,0 +1,103 @@
+#include "cuda/cudamodule.h"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string_view>
+#include <system_error>
+
+namespace convscope {
+
+namespace {
+
+struct Loaded {
+    const CudaModuleApi* api = nullptr;
+    CudaModuleStatus status;
+};
+
+#ifdef CONVSCOPE_CUDA_MODULE_BUILT
+// Where the installed program keeps the module (CONVSCOPE_CUDA_MODULE_INSTALLED is relative to
+// the program's folder), else where the build left it, for the build tree's programs and tests.
+std::string modulePath() {
+    std::error_code ec;
+    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        const std::filesystem::path installed =
+            self.parent_path() / CONVSCOPE_CUDA_MODULE_INSTALLED;
+        if (std::filesystem::exists(installed, ec))
+            return installed.lexically_normal().string();
+    }
+    return CONVSCOPE_CUDA_MODULE_BUILT;
+}
+
+Loaded load() {
+    Loaded l;
+    l.status.built = true;
+    const char* setting = std::getenv("CONVSCOPE_CUDA");
+    const std::string_view mode = setting ? setting : "auto";
+    if (mode == "off") {
+        l.status.detail = "CONVSCOPE_CUDA=off";
+        return l;
+    }
+    if (mode != "on") {
+        // The driver's library is what every use of a GPU goes through; without it LibTorch
+        // would find no GPU anyway. Kept open: the CUDA runtime opens it again when loaded.
+        if (!::dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL)) {
+            const char* why = ::dlerror();
+            l.status.detail = std::string("no NVIDIA driver on this machine (") +
+                              (why ? why : "libcuda.so.1 cannot be opened") + ")";
+            return l;
+        }
+    }
+    const std::string path = modulePath();
+    // Global, as if linked: libraries that LibTorch opens later by name resolve against these.
+    void* module = ::dlopen(path.c_str(), RTLD_LAZY | RTLD_GLOBAL);
+    if (!module) {
+        const char* why = ::dlerror();
+        l.status.detail = std::string("the CUDA module cannot be loaded: ") +
+                          (why ? why : path + " cannot be opened");
+        return l;
+    }
+    using Entry = const CudaModuleApi* (*)();
+    const auto entry = reinterpret_cast<Entry>(::dlsym(module, kCudaModuleEntry));
+    const CudaModuleApi* api = entry ? entry() : nullptr;
+    if (!api || api->abi != kCudaModuleAbi) {
+        l.status.detail = path + " is not this build's CUDA module";
+        return l;
+    }
+    l.api = api;
+    l.status.loaded = true;
+    l.status.detail = "loaded from " + path;
+    return l;
+}
+#else
+Loaded load() {
+    Loaded l;
+    l.status.detail = "this build is CPU only";
+    return l;
+}
+#endif
+
+const Loaded& loaded() {
+    static const Loaded l = load();
+    return l;
+}
+
+// Before main() and before anything asks LibTorch about CUDA: LibTorch settles which CUDA
+// backend it has on the first question (torch::manual_seed asks one) and never looks again.
+__attribute__((constructor)) void loadAtStart() {
+    loaded();
+}
+
+}  // namespace
+
+const CudaModuleApi* cudaModule() {
+    return loaded().api;
+}
+
+const CudaModuleStatus& cudaModuleStatus() {
+    return loaded().status;
+}
+
+}  // namespace convscope
