@@ -44,9 +44,11 @@ Loaded load() {
         // The driver's library is what every use of a GPU goes through; without it LibTorch
         // would find no GPU anyway. Kept open: the CUDA runtime opens it again when loaded.
         if (!::dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL)) {
-            const char* why = ::dlerror();
-            l.status.detail = std::string("no NVIDIA driver on this machine (") +
-                              (why ? why : "libcuda.so.1 cannot be opened") + ")";
+            const char* error = ::dlerror();
+            const std::string why = error ? error : "";
+            l.status.detail = why.empty() || why.find("No such file") != std::string::npos
+                                  ? "no NVIDIA driver on this machine (no libcuda.so.1)"
+                                  : "no NVIDIA driver on this machine that loads (" + why + ")";
             return l;
         }
     }

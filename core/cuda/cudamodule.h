@@ -54,7 +54,7 @@ inline constexpr const char* kCudaModuleEntry = "convscope_cuda_module";
 struct CudaModuleStatus {
     bool built = false;   ///< this build has a CUDA module (CONVSCOPE_TORCH_CUDA)
     bool loaded = false;  ///< and it is loaded: LibTorch's CUDA backend is registered
-    /// "loaded from PATH", or why not: "no NVIDIA driver on this machine (libcuda.so.1: ...)",
+    /// "loaded from PATH", or why not: "no NVIDIA driver on this machine (no libcuda.so.1)",
     /// "CONVSCOPE_CUDA=off", "this build is CPU only", the loader's error.
     std::string detail;
 };

@@ -85,8 +85,7 @@ TEST(CudaModule, LoadsExactlyWhenItShould) {
         EXPECT_EQ(status.detail, "CONVSCOPE_CUDA=off");
 #ifdef CONVSCOPE_TEST_CUDA_BUILT
     else
-        EXPECT_NE(status.detail.find("no NVIDIA driver on this machine (libcuda.so.1"),
-                  std::string::npos)
+        EXPECT_NE(status.detail.find("no NVIDIA driver on this machine"), std::string::npos)
             << status.detail;
 #endif
 }
