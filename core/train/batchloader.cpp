@@ -1,6 +1,7 @@
 #include "train/batchloader.h"
 
 #include "error.h"
+#include "train/pixelrows.h"
 #include "util/random.h"
 
 #include <opencv2/core.hpp>
@@ -167,15 +168,13 @@ Batch BatchLoader::makeBatch(std::int64_t b, int epoch,
     const std::size_t plane = std::size_t(h) * std::size_t(w);
     auto* labels = batch.labels.data_ptr<std::int64_t>();
 
-    float scale[3], shift[3];
+    PixelTransform transform;
     for (int c = 0; c < 3; ++c) {
         const Preprocessing& p = m_options.preprocessing;
-        scale[c] = p.rescale / p.stddev[std::size_t(c)];
-        shift[c] = -p.mean[std::size_t(c)] / p.stddev[std::size_t(c)];
+        transform.scale[c] = p.rescale / p.stddev[std::size_t(c)];
+        transform.shift[c] = -p.mean[std::size_t(c)] / p.stddev[std::size_t(c)];
     }
-    // Source channel of each output channel: the cache holds RGB.
-    const int c0 = m_options.preprocessing.bgr ? 2 : 0;
-    const int c2 = 2 - c0;
+    transform.swapRedBlue = m_options.preprocessing.bgr;  // the cache holds RGB
     const bool augment = m_options.augment && !m_augmenter.params().isIdentity();
     cv::Mat augmented;
     for (int i = 0; i < n; ++i) {
@@ -193,20 +192,9 @@ Batch BatchLoader::makeBatch(std::int64_t b, int epoch,
             const std::uint8_t* row = img->ptr<std::uint8_t>(y);
             if (planar) {
                 float* r = dst + std::size_t(y) * w;
-                float* g = r + plane;
-                float* bl = g + plane;
-                for (int x = 0; x < w; ++x) {
-                    r[x] = row[3 * x + c0] * scale[0] + shift[0];
-                    g[x] = row[3 * x + 1] * scale[1] + shift[1];
-                    bl[x] = row[3 * x + c2] * scale[2] + shift[2];
-                }
+                rowToPlanes(row, w, transform, r, r + plane, r + 2 * plane);
             } else {
-                float* d = dst + std::size_t(y) * w * 3;
-                for (int x = 0; x < w * 3; x += 3) {
-                    d[x] = row[x + c0] * scale[0] + shift[0];
-                    d[x + 1] = row[x + 1] * scale[1] + shift[1];
-                    d[x + 2] = row[x + c2] * scale[2] + shift[2];
-                }
+                rowToInterleaved(row, w, transform, dst + std::size_t(y) * w * 3);
             }
         }
     }
