@@ -180,8 +180,9 @@ std::string runtimeInfoText(const RuntimeInfo& info) {
     s += std::string("Data-parallel training: ") +
          (!info.dataParallel      ? "no (built without Gloo's headers)\n"
           : info.dataParallelGpus ? "yes (c10d: Gloo between CPU processes, NCCL between GPUs)\n"
-                                  : "yes (c10d: Gloo between CPU processes; no NCCL in this "
-                                    "build)\n");
+          : info.cudaLoaded || !info.cudaCompiled
+              ? "yes (c10d: Gloo between CPU processes; no NCCL in this build)\n"
+              : "yes (c10d: Gloo between CPU processes; NCCL between GPUs once CUDA loads)\n");
     if (info.cudaDevices.empty())
         s += "GPU: none found\n";
     for (const CudaDeviceInfo& d : info.cudaDevices)
@@ -201,7 +202,9 @@ ResolvedDevice resolveDevice(const DeviceChoice& device, Precision precision) {
         const CudaModuleStatus& cuda = cudaModuleStatus();
         throw Error("--device " + deviceName(device),
                     "no CUDA device is available: " +
-                        (cuda.loaded ? std::string("no NVIDIA GPU found") : cuda.detail) +
+                        (cuda.loaded ? std::string("LibTorch sees no GPU (check the driver "
+                                                   "version and CUDA_VISIBLE_DEVICES)")
+                                     : cuda.detail) +
                         "; use --device cpu or auto");
     }
     if (!gpus.empty() && device.index >= int(gpus.size()))

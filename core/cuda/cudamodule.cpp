@@ -2,9 +2,9 @@
 
 #include <dlfcn.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
-#include <string_view>
 #include <system_error>
 
 namespace convscope {
@@ -17,6 +17,21 @@ struct Loaded {
 };
 
 #ifdef CONVSCOPE_CUDA_MODULE_BUILT
+enum class Setting { Auto, On, Off };
+
+// CONVSCOPE_CUDA; a value it does not know counts as unset.
+Setting setting() {
+    const char* value = std::getenv("CONVSCOPE_CUDA");
+    std::string v = value ? value : "";
+    for (char& c : v)
+        c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (v == "off" || v == "0" || v == "false" || v == "no")
+        return Setting::Off;
+    if (v == "on" || v == "1" || v == "true" || v == "yes")
+        return Setting::On;
+    return Setting::Auto;
+}
+
 // Where the installed program keeps the module (CONVSCOPE_CUDA_MODULE_INSTALLED is relative to
 // the program's folder), else where the build left it, for the build tree's programs and tests.
 std::string modulePath() {
@@ -34,13 +49,12 @@ std::string modulePath() {
 Loaded load() {
     Loaded l;
     l.status.built = true;
-    const char* setting = std::getenv("CONVSCOPE_CUDA");
-    const std::string_view mode = setting ? setting : "auto";
-    if (mode == "off") {
+    const Setting mode = setting();
+    if (mode == Setting::Off) {
         l.status.detail = "CONVSCOPE_CUDA=off";
         return l;
     }
-    if (mode != "on") {
+    if (mode != Setting::On) {
         // The driver's library is what every use of a GPU goes through; without it LibTorch
         // would find no GPU anyway. Kept open: the CUDA runtime opens it again when loaded.
         if (!::dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL)) {
@@ -64,8 +78,9 @@ Loaded load() {
     using Entry = const CudaModuleApi* (*)();
     const auto entry = reinterpret_cast<Entry>(::dlsym(module, kCudaModuleEntry));
     const CudaModuleApi* api = entry ? entry() : nullptr;
-    if (!api || api->abi != kCudaModuleAbi) {
-        l.status.detail = path + " is not this build's CUDA module";
+    const std::string build = cudaModuleBuild(CONVSCOPE_CUDA_BUILD_ID);
+    if (!api || api->abi != kCudaModuleAbi || !api->build || api->build != build) {
+        l.status.detail = path + " is not this build's CUDA module (" + build + ")";
         return l;
     }
     l.api = api;
@@ -86,12 +101,6 @@ const Loaded& loaded() {
     return l;
 }
 
-// Before main() and before anything asks LibTorch about CUDA: LibTorch settles which CUDA
-// backend it has on the first question (torch::manual_seed asks one) and never looks again.
-__attribute__((constructor)) void loadAtStart() {
-    loaded();
-}
-
 }  // namespace
 
 const CudaModuleApi* cudaModule() {
@@ -103,3 +112,11 @@ const CudaModuleStatus& cudaModuleStatus() {
 }
 
 }  // namespace convscope
+
+// Before main() and before anything asks LibTorch about CUDA: LibTorch settles which CUDA
+// backend it has on the first question (torch::manual_seed asks one) and never looks again.
+// Priority 101 runs it before the program's own static initialisers; convscope_core's users
+// link this object whatever they call (--undefined, core/CMakeLists.txt).
+extern "C" __attribute__((constructor(101))) void convscope_load_cuda_module() {
+    convscope::cudaModuleStatus();
+}

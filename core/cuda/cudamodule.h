@@ -1,6 +1,9 @@
 #pragma once
 
+#include "runtime.h"
+
 #include <c10/util/intrusive_ptr.h>
+#include <torch/version.h>
 
 #include <chrono>
 #include <cstdint>
@@ -14,8 +17,6 @@ class Store;
 
 namespace convscope {
 
-struct CudaDeviceInfo;
-
 /// ConvScope's GPU side lives in a module of its own, libconvscope_cuda.so: the one piece of
 /// ConvScope that links LibTorch's CUDA libraries (libtorch_cuda and the 3 GB of cuDNN,
 /// cuBLAS, NCCL... behind it). Loading those cost every start of `convscope` about 0.19 s of
@@ -23,13 +24,15 @@ struct CudaDeviceInfo;
 /// an NVIDIA driver is installed (libcuda.so.1 opens); libtorch_cuda registers the GPU backend
 /// with LibTorch as it loads, so nothing else changes where there is a GPU.
 ///
-/// CONVSCOPE_CUDA in the environment: "off" never loads it, "on" loads it without a driver too
-/// (to check the module on a machine without a GPU), unset or "auto" is the rule above.
+/// CONVSCOPE_CUDA in the environment: "off" (or 0, false, no) never loads it, "on" (1, true,
+/// yes) loads it without a driver too (to check the module on a machine without a GPU), unset
+/// or "auto" is the rule above.
 
-/// The module's functions. Its `abi` must equal kCudaModuleAbi: a module from another build
-/// is refused.
+/// The module's functions. Its `abi` must equal kCudaModuleAbi and its `build` the program's
+/// cudaModuleBuild(): a module from another build is refused, not trusted.
 struct CudaModuleApi {
     int abi = 0;
+    const char* build = nullptr;
     /// The GPUs that are visible, with name, memory and compute capability.
     std::vector<CudaDeviceInfo> (*devices)() = nullptr;
     /// The caching allocator of GPU `index`: the peak of its allocated bytes, and resetting
@@ -46,7 +49,14 @@ struct CudaModuleApi {
         std::chrono::milliseconds timeout) = nullptr;
 };
 
-inline constexpr int kCudaModuleAbi = 1;
+inline constexpr int kCudaModuleAbi = 2;
+
+/// What the program and the module must agree on beyond the layout of CudaModuleApi:
+/// ConvScope's version (CMake passes it to both), LibTorch's, and the size of what crosses.
+inline std::string cudaModuleBuild(const char* convscopeVersion) {
+    return std::string("ConvScope ") + convscopeVersion + ", LibTorch " + TORCH_VERSION + ", " +
+           std::to_string(sizeof(CudaModuleApi)) + "/" + std::to_string(sizeof(CudaDeviceInfo));
+}
 
 /// The name of the function the module exports, returning its CudaModuleApi.
 inline constexpr const char* kCudaModuleEntry = "convscope_cuda_module";

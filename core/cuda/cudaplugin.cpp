@@ -78,6 +78,8 @@ convscope_cuda_module() {
     static const convscope::CudaModuleApi api = [] {
         convscope::CudaModuleApi a;
         a.abi = convscope::kCudaModuleAbi;
+        static const std::string build = convscope::cudaModuleBuild(CONVSCOPE_CUDA_BUILD_ID);
+        a.build = build.c_str();
         a.devices = &convscope::devices;
         a.peakAllocatedBytes = &convscope::peakAllocatedBytes;
         a.resetPeakAllocated = &convscope::resetPeakAllocated;

@@ -439,7 +439,8 @@ bool dataParallelAvailable() {
 }
 
 bool dataParallelOnGpusAvailable() {
-    return CONVSCOPE_HAVE_NCCL != 0;
+    const CudaModuleApi* cuda = cudaModule();
+    return cuda && cuda->makeNcclBackend;
 }
 
 #else

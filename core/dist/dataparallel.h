@@ -63,7 +63,8 @@ private:
 
 /// Whether this build can train data-parallel (Gloo's headers were found when it was built).
 bool dataParallelAvailable();
-/// Whether it can train data-parallel on GPUs (NCCL: LibTorch's CUDA libraries and nccl.h).
+/// Whether it can train data-parallel on GPUs: NCCL, in LibTorch's CUDA libraries, which the
+/// CUDA module loads (cuda/cudamodule.h) and which it was built with nccl.h for.
 bool dataParallelOnGpusAvailable();
 
 }  // namespace convscope

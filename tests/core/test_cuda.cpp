@@ -1,6 +1,7 @@
 // The GPU path: device resolution, GPU/CPU parity of every architecture, autocast and loss
 // scaling, and the batch probe. Tests that need a GPU skip (GTEST_SKIP, reported) without one;
 // tests/device/run runs them on a GPU machine.
+#include "cuda/cudamodule.h"
 #include "error.h"
 #include "models/classifier.h"
 #include "runtime.h"
@@ -9,6 +10,8 @@
 #include <gtest/gtest.h>
 
 #include <torch/torch.h>
+
+#include <dlfcn.h>
 
 using namespace convscope;
 
@@ -98,6 +101,16 @@ TEST(Precision, BatchProbeFindsTheInjectedLimitAndLeavesTheModelAlone) {
     EXPECT_TRUE(torch::equal(before, net->buffers()[0]));
     for (const auto& p : net->parameters())
         EXPECT_FALSE(p.grad().defined());
+}
+
+// The GPU tests skip without a GPU; that must never be because the CUDA module failed to load
+// on a machine with a driver (cuda/cudamodule.h).
+TEST(Cuda, WhereThereIsADriverLibTorchsCudaLibrariesAreLoaded) {
+    if (!::dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL))
+        GTEST_SKIP() << "no NVIDIA driver";
+    if (cudaModuleStatus().detail == "CONVSCOPE_CUDA=off")
+        GTEST_SKIP() << "CONVSCOPE_CUDA=off";
+    EXPECT_TRUE(cudaModuleStatus().loaded) << cudaModuleStatus().detail;
 }
 
 TEST(Cuda, EveryArchitectureMatchesTheCpuInFloat32) {

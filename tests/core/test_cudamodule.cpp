@@ -1,10 +1,11 @@
 // The CUDA module (core/cuda/cudamodule.h): LibTorch's CUDA libraries are loaded at start where
 // there is an NVIDIA driver or CONVSCOPE_CUDA=on, never with CONVSCOPE_CUDA=off, and once loaded
-// LibTorch has its whole CUDA backend, as when they were linked. CTest runs this three times,
-// with CONVSCOPE_CUDA unset, "on" and "off"; the expectations follow from that and from whether
-// this machine has a driver (libcuda.so.1), so each run checks what it can here and a GPU
+// LibTorch has its whole CUDA backend, as when they were linked. CTest runs this with
+// CONVSCOPE_CUDA "auto", "on", "off", "FALSE" and "1"; the expectations follow from that and from
+// whether this machine has a driver (libcuda.so.1), so each run checks what it can here and a GPU
 // machine checks the rest.
 #include "cuda/cudamodule.h"
+#include "dist/dataparallel.h"
 #include "error.h"
 #include "runtime.h"
 #include "train/precision.h"
@@ -18,6 +19,7 @@
 
 #include <dlfcn.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -26,9 +28,17 @@ using namespace convscope;
 
 namespace {
 
+// CONVSCOPE_CUDA as the loader reads it: any case, and 1/true/yes, 0/false/no too.
 std::string setting() {
-    const char* s = std::getenv("CONVSCOPE_CUDA");
-    return s ? s : "auto";
+    const char* value = std::getenv("CONVSCOPE_CUDA");
+    std::string v = value ? value : "";
+    for (char& c : v)
+        c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (v == "on" || v == "1" || v == "true" || v == "yes")
+        return "on";
+    if (v == "off" || v == "0" || v == "false" || v == "no")
+        return "off";
+    return "auto";
 }
 
 bool machineHasDriver() {
@@ -97,6 +107,7 @@ TEST(CudaModule, LibTorchHasItsWholeCudaBackendExactlyWhenLoaded) {
         EXPECT_FALSE(addHasCudaKernel());
         EXPECT_FALSE(torch::cuda::is_available());
         EXPECT_TRUE(runtimeInfo().cudaDevices.empty());
+        EXPECT_FALSE(dataParallelOnGpusAvailable());  // NCCL is in the CUDA libraries
         return;
     }
     // Asked only now, after the module registered itself before main().
@@ -107,6 +118,10 @@ TEST(CudaModule, LibTorchHasItsWholeCudaBackendExactlyWhenLoaded) {
     const CudaModuleApi* cuda = cudaModule();
     ASSERT_NE(cuda, nullptr);
     EXPECT_EQ(cuda->abi, kCudaModuleAbi);
+    ASSERT_NE(cuda->build, nullptr);
+    EXPECT_NE(std::string(cuda->build).find(std::string("LibTorch ") + TORCH_VERSION),
+              std::string::npos)
+        << cuda->build;
     for (auto f :
          {(void*)cuda->devices, (void*)cuda->peakAllocatedBytes, (void*)cuda->resetPeakAllocated,
           (void*)cuda->releaseCached, (void*)cuda->freeBytes})
@@ -135,7 +150,7 @@ TEST(CudaModule, AskingForAGpuWithoutOneSaysWhy) {
     } catch (const Error& e) {
         const std::string message = e.what();
         EXPECT_NE(message.find("no CUDA device is available: "), std::string::npos) << message;
-        EXPECT_NE(message.find(cudaModuleStatus().loaded ? "no NVIDIA GPU found"
+        EXPECT_NE(message.find(cudaModuleStatus().loaded ? "LibTorch sees no GPU"
                                                          : cudaModuleStatus().detail),
                   std::string::npos)
             << message;
