@@ -2,6 +2,8 @@
 #include "models/architectures.h"
 #include "models/relumaxpool.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <torch/torch.h>
 
 namespace convscope {
@@ -45,6 +47,15 @@ torch::Tensor reluAfterPool(const torch::Tensor& x) {
     return reluMaxPool2(x);
 }
 
+/// Whether a 3x3 "valid" convolution's bias should go into reluMaxPool2 instead: float32 CPU
+/// tensors in the channels_last layout that training uses, outside autocast (in bf16,
+/// oneDNN's weight-gradient kernel sums the bias gradient at no extra cost).
+bool biasGoesIntoPool(const torch::Tensor& x, const nn::Conv2d& conv) {
+    return conv->options.bias() && x.device().is_cpu() && x.scalar_type() == torch::kFloat32 &&
+           x.dim() == 4 && x.is_contiguous(torch::MemoryFormat::ChannelsLast) &&
+           !at::autocast::is_autocast_enabled(at::kCPU);
+}
+
 class SmallConvNetImpl : public ClassifierImpl {
 public:
     explicit SmallConvNetImpl(const ModelConfig& c) : ClassifierImpl(c) {
@@ -69,7 +80,13 @@ public:
         static const char* convNames[] = {"conv2d", "conv2d_1", "conv2d_2"};
         static const char* poolNames[] = {"max_pooling2d", "max_pooling2d_1", "max_pooling2d_2"};
         for (int i = 0; i < 3; ++i) {
-            x = m_convs[std::size_t(i)]->forward(x);
+            nn::Conv2d& conv = m_convs[std::size_t(i)];
+            if (!tap && biasGoesIntoPool(x, conv)) {
+                // The convolutions are 3x3, stride 1, no padding: conv2d's defaults.
+                x = reluMaxPool2(torch::conv2d(x, conv->weight), conv->bias);
+                continue;
+            }
+            x = conv->forward(x);
             if (tap) {
                 tapPreActivation(tap, convNames[i], x);
                 x = torch::relu(x);

@@ -122,3 +122,89 @@ TEST(ReluMaxPoolChain, theLayerBeforeItGetsATensWeightGradient) {
     };
     EXPECT_TRUE(torch::equal(weightGrad(true), weightGrad(false)));
 }
+
+// A convolution's bias taken into the pool (float32): the same outputs and input gradients as
+// relu(max_pool2d(x + bias)) to the bit, ties and NaNs included, and the same bias gradient up
+// to the order of the sum, whatever the thread count.
+TEST(ReluMaxPoolBias, equalsATenWithTheBiasAddedFirst) {
+    const std::vector<std::vector<std::int64_t>> shapes = {
+        {3, 5, 9, 7}, {2, 32, 16, 16}, {1, 64, 5, 5}, {4, 3, 2, 3}, {2, 12, 7, 6}};
+    for (const auto& shape : shapes) {
+        SCOPED_TRACE(testing::PrintToString(shape));
+        const torch::Tensor x = awkwardInput(shape, torch::kFloat32);
+        // Halves, so that x + bias stays exact and ties survive the addition.
+        const torch::Tensor bias = torch::randint(-4, 5, {shape[1]}, torch::kFloat32) / 2;
+        const torch::Tensor gradOutput =
+            torch::randn({shape[0], shape[1], shape[2] / 2, shape[3] / 2})
+                .contiguous(torch::MemoryFormat::ChannelsLast);
+        auto pass = [&](bool useFused) {
+            torch::Tensor xs = x.detach().clone(torch::MemoryFormat::Preserve).requires_grad_(true);
+            torch::Tensor b = bias.clone().requires_grad_(true);
+            torch::Tensor y = useFused
+                                  ? reluMaxPool2(xs, b)
+                                  : torch::relu(torch::max_pool2d(xs + b.view({1, -1, 1, 1}), 2));
+            y.backward(gradOutput);
+            return std::tuple{y.detach(), xs.grad(), b.grad()};
+        };
+        const auto [y, gx, gb] = pass(true);
+        const auto [ey, egx, egb] = pass(false);
+        EXPECT_TRUE(sameValues(y, ey));
+        EXPECT_TRUE(y.is_contiguous(torch::MemoryFormat::ChannelsLast));
+        EXPECT_TRUE(sameValues(gx, egx));
+        ASSERT_TRUE(gb.defined());
+        EXPECT_TRUE(torch::allclose(gb, egb, 1e-5, 1e-5)) << gb << egb;
+        EXPECT_GT(gb.abs().sum().item<float>(), 0);
+    }
+}
+
+TEST(ReluMaxPoolBias, theBiasGradientIsTheSameOnOneThreadOrTwo) {
+    torch::manual_seed(5);
+    const torch::Tensor x =
+        torch::randn({4, 32, 30, 30}).contiguous(torch::MemoryFormat::ChannelsLast);
+    const torch::Tensor bias = torch::randn({32});
+    const torch::Tensor gradOutput =
+        torch::randn({4, 32, 15, 15}).contiguous(torch::MemoryFormat::ChannelsLast);
+    auto biasGrad = [&](int threads) {
+        const int before = torch::get_num_threads();
+        torch::set_num_threads(threads);
+        torch::Tensor b = bias.clone().requires_grad_(true);
+        reluMaxPool2(x, b).backward(gradOutput);
+        torch::set_num_threads(before);
+        return b.grad();
+    };
+    EXPECT_TRUE(torch::equal(biasGrad(1), biasGrad(2)));
+}
+
+TEST(ReluMaxPoolBias, otherTypesAndLayoutsAreHandedToATen) {
+    const torch::Tensor bias = torch::tensor({0.5f, -1.0f, 2.0f, 0.0f, 1.5f, -0.5f});
+    for (const auto& x : {awkwardInput({2, 6, 8, 8}, torch::kFloat32).contiguous(),
+                          awkwardInput({2, 6, 8, 8}, torch::kBFloat16)}) {
+        const torch::Tensor expected =
+            torch::relu(torch::max_pool2d(x + bias.view({1, -1, 1, 1}), 2));
+        EXPECT_TRUE(sameValues(reluMaxPool2(x, bias), expected));
+    }
+}
+
+TEST(ReluMaxPoolBias, theSmallNetTrainsTheSameWithTheBiasInThePool) {
+    // What SmallConvNet does in float32 on the CPU, against the convolution with its bias: the
+    // same loss, and weight gradients equal up to the order of the bias gradient's sum.
+    torch::manual_seed(3);
+    torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 8, 3));
+    const torch::Tensor images =
+        torch::rand({4, 3, 66, 66}).contiguous(torch::MemoryFormat::ChannelsLast);
+    auto step = [&](bool intoPool) {
+        conv->zero_grad();
+        torch::Tensor pooled = intoPool
+                                   ? reluMaxPool2(torch::conv2d(images, conv->weight), conv->bias)
+                                   : reluMaxPool2(conv->forward(images));
+        torch::Tensor loss = pooled.square().sum();
+        loss.backward();
+        return std::tuple{loss.item<float>(), conv->weight.grad().clone(),
+                          conv->bias.grad().clone()};
+    };
+    const auto [loss, weight, bias] = step(true);
+    const auto [expectedLoss, expectedWeight, expectedBias] = step(false);
+    EXPECT_FLOAT_EQ(loss, expectedLoss);
+    EXPECT_TRUE(torch::allclose(weight, expectedWeight, 1e-5, 1e-4));
+    EXPECT_TRUE(torch::allclose(bias, expectedBias, 1e-5, 1e-4));
+}
