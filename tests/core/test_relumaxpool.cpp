@@ -50,6 +50,32 @@ Pass fused(const torch::Tensor& x, const torch::Tensor& gradOutput) {
     return run(x, gradOutput, [](const torch::Tensor& t) { return reluMaxPool2(t); });
 }
 
+// As in training: a convolution on channels_last images, feeding the pool.
+struct ConvBeforePool {
+    struct Step {
+        float loss;
+        torch::Tensor weightGrad, biasGrad;
+    };
+
+    torch::nn::Conv2d conv{nullptr};
+    torch::Tensor images;
+
+    ConvBeforePool() {
+        torch::manual_seed(3);
+        conv = torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 8, 3));
+        images = torch::rand({4, 3, 66, 66}).contiguous(torch::MemoryFormat::ChannelsLast);
+    }
+
+    /// The sum of the squares of what `pooled()` gives, and the convolution's gradients of it.
+    template <typename F>
+    Step step(F pooled) {
+        conv->zero_grad();
+        torch::Tensor loss = pooled().square().sum();
+        loss.backward();
+        return {loss.item<float>(), conv->weight.grad().clone(), conv->bias.grad().clone()};
+    }
+};
+
 }  // namespace
 
 class ReluMaxPool : public testing::TestWithParam<torch::ScalarType> {};
@@ -105,22 +131,16 @@ INSTANTIATE_TEST_SUITE_P(Types, ReluMaxPool, testing::Values(torch::kFloat32, to
                          });
 
 TEST(ReluMaxPoolChain, theLayerBeforeItGetsATensWeightGradient) {
-    // As in training: a convolution in channels_last feeds the pool, and the gradient that
-    // reaches the convolution's weights must be ATen's to the bit.
-    torch::manual_seed(3);
-    torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 8, 3));
-    const torch::Tensor images =
-        torch::rand({4, 3, 66, 66}).contiguous(torch::MemoryFormat::ChannelsLast);
-    auto weightGrad = [&](bool useFused) {
-        conv->zero_grad();
-        torch::Tensor maps = conv->forward(images);
-        EXPECT_TRUE(maps.is_contiguous(torch::MemoryFormat::ChannelsLast));
-        torch::Tensor pooled =
-            useFused ? reluMaxPool2(maps) : torch::relu(torch::max_pool2d(maps, 2));
-        pooled.square().sum().backward();
-        return conv->weight.grad().clone();
+    // The gradient that reaches the convolution's weights must be ATen's to the bit.
+    ConvBeforePool f;
+    auto maps = [&] {
+        torch::Tensor m = f.conv->forward(f.images);
+        EXPECT_TRUE(m.is_contiguous(torch::MemoryFormat::ChannelsLast));
+        return m;
     };
-    EXPECT_TRUE(torch::equal(weightGrad(true), weightGrad(false)));
+    const auto fused = f.step([&] { return reluMaxPool2(maps()); });
+    const auto aten = f.step([&] { return torch::relu(torch::max_pool2d(maps(), 2)); });
+    EXPECT_TRUE(torch::equal(fused.weightGrad, aten.weightGrad));
 }
 
 // A convolution's bias taken into the pool (float32): the same outputs and input gradients as
@@ -188,23 +208,11 @@ TEST(ReluMaxPoolBias, otherTypesAndLayoutsAreHandedToATen) {
 TEST(ReluMaxPoolBias, theSmallNetTrainsTheSameWithTheBiasInThePool) {
     // What SmallConvNet does in float32 on the CPU, against the convolution with its bias: the
     // same loss, and weight gradients equal up to the order of the bias gradient's sum.
-    torch::manual_seed(3);
-    torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 8, 3));
-    const torch::Tensor images =
-        torch::rand({4, 3, 66, 66}).contiguous(torch::MemoryFormat::ChannelsLast);
-    auto step = [&](bool intoPool) {
-        conv->zero_grad();
-        torch::Tensor pooled = intoPool
-                                   ? reluMaxPool2(torch::conv2d(images, conv->weight), conv->bias)
-                                   : reluMaxPool2(conv->forward(images));
-        torch::Tensor loss = pooled.square().sum();
-        loss.backward();
-        return std::tuple{loss.item<float>(), conv->weight.grad().clone(),
-                          conv->bias.grad().clone()};
-    };
-    const auto [loss, weight, bias] = step(true);
-    const auto [expectedLoss, expectedWeight, expectedBias] = step(false);
-    EXPECT_FLOAT_EQ(loss, expectedLoss);
-    EXPECT_TRUE(torch::allclose(weight, expectedWeight, 1e-5, 1e-4));
-    EXPECT_TRUE(torch::allclose(bias, expectedBias, 1e-5, 1e-4));
+    ConvBeforePool f;
+    const auto intoPool =
+        f.step([&] { return reluMaxPool2(torch::conv2d(f.images, f.conv->weight), f.conv->bias); });
+    const auto inConv = f.step([&] { return reluMaxPool2(f.conv->forward(f.images)); });
+    EXPECT_FLOAT_EQ(intoPool.loss, inConv.loss);
+    EXPECT_TRUE(torch::allclose(intoPool.weightGrad, inConv.weightGrad, 1e-5, 1e-4));
+    EXPECT_TRUE(torch::allclose(intoPool.biasGrad, inConv.biasGrad, 1e-5, 1e-4));
 }
