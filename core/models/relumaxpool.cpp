@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -75,35 +76,46 @@ template <typename T>
                        valueOf(d[k]) + bias[k]);
 }
 
+// Where each output's gradient goes, one byte per output value, written by the forward pass
+// for the backward one: kStops where ReLU stops it, else the corner picked (a, b, c, d as 1-4).
+constexpr std::uint8_t kStops = 0;
+
+// ReLU's gradient (threshold_backward) stops where its output is <= 0, so it passes at a NaN;
+// ReLU keeps a NaN, as torch::relu does. The window's gradient goes to the corner picked.
+[[gnu::always_inline]] inline std::uint8_t codeOf(const Pick& p) {
+    if (p.value <= 0)
+        return kStops;
+    return p.takeD ? 4 : p.takeC ? 3 : p.takeB ? 2 : 1;
+}
+
+// `codes` is null when no backward pass will follow.
 template <typename T>
 [[gnu::always_inline]] inline void forwardScalar(const T* a, const T* b, const T* c, const T* d,
-                                                 const float* bias, T* out, std::int64_t from,
-                                                 std::int64_t channels) {
+                                                 const float* bias, T* out, std::uint8_t* codes,
+                                                 std::int64_t from, std::int64_t channels) {
     for (std::int64_t k = from; k < channels; ++k) {
-        const float m = pickAt(a, b, c, d, bias, k).value;
-        // ReLU keeps a NaN, as torch::relu does.
-        out[k] = m > 0 || m != m ? narrow<T>(m) : T(0);
+        const Pick p = pickAt(a, b, c, d, bias, k);
+        const std::uint8_t code = codeOf(p);
+        out[k] = code == kStops ? T(0) : narrow<T>(p.value);
+        if (codes)
+            codes[k] = code;
     }
 }
 
 // With a bias, `biasSums` (per channel) gains each gradient that passes: the bias gradient.
 template <typename T>
-[[gnu::always_inline]] inline void backwardScalar(const T* a, const T* b, const T* c, const T* d,
-                                                  const float* bias, const T* grad, T* ga, T* gb,
-                                                  T* gc, T* gd, float* biasSums, std::int64_t from,
-                                                  std::int64_t channels) {
+[[gnu::always_inline]] inline void backwardScalar(const std::uint8_t* codes, const T* grad, T* ga,
+                                                  T* gb, T* gc, T* gd, float* biasSums,
+                                                  std::int64_t from, std::int64_t channels) {
     for (std::int64_t k = from; k < channels; ++k) {
-        const Pick p = pickAt(a, b, c, d, bias, k);
-        // ReLU's gradient (threshold_backward) stops where its output is <= 0, so it passes
-        // at a NaN; the window's gradient goes to the corner picked.
-        const bool passes = !(p.value <= 0);
+        const std::uint8_t code = codes[k];
         const T g = grad[k];
-        if (biasSums && passes)
+        if (biasSums && code != kStops)
             biasSums[k] += valueOf(g);
-        gd[k] = passes && p.takeD ? g : T(0);
-        gc[k] = passes && p.takeC && !p.takeD ? g : T(0);
-        gb[k] = passes && p.takeB && !p.takeC && !p.takeD ? g : T(0);
-        ga[k] = passes && !p.takeB && !p.takeC && !p.takeD ? g : T(0);
+        ga[k] = code == 1 ? g : T(0);
+        gb[k] = code == 2 ? g : T(0);
+        gc[k] = code == 3 ? g : T(0);
+        gd[k] = code == 4 ? g : T(0);
     }
 }
 
@@ -164,50 +176,110 @@ AVX2_INLINE Pick8 pickAt8(const T* a, const T* b, const T* c, const T* d, const 
                         _mm256_add_ps(load8(c + k), add), _mm256_add_ps(load8(d + k), add));
 }
 
+// Eight lanes of 0-4 as bytes.
+AVX2_INLINE void storeCodes8(std::uint8_t* p, __m256i codes) {
+    const __m128i words =
+        _mm_packus_epi32(_mm256_castsi256_si128(codes), _mm256_extracti128_si256(codes, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi16(words, words));
+}
+
+// Four times eight lanes of 0-4 as 32 bytes in order.
+AVX2_INLINE void storeCodes32(std::uint8_t* p, __m256i c0, __m256i c1, __m256i c2, __m256i c3) {
+    // Per 128-bit half: c0's lanes 0-3, c1's, c2's, c3's; then c0's lanes 4-7 and so on.
+    const __m256i bytes =
+        _mm256_packus_epi16(_mm256_packs_epi32(c0, c1), _mm256_packs_epi32(c2, c3));
+    _mm256_storeu_si256(
+        reinterpret_cast<__m256i*>(p),
+        _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+
+struct Forward8 {
+    __m256 output;
+    __m256i code;
+};
+
+// One vector of output and its codes: the corner picked (the last of b, c, d to replace the
+// maximum so far wins, so the largest of their numbers), zero where ReLU stops.
+template <typename T>
+AVX2_INLINE Forward8 forward8(const T* a, const T* b, const T* c, const T* d, const float* bias,
+                              std::int64_t k) {
+    const Pick8 p = pickAt8(a, b, c, d, bias, k);
+    const __m256 passes = replaces(p.value, _mm256_setzero_ps());
+    __m256i corner = _mm256_set1_epi32(1);
+    corner = _mm256_max_epi32(corner,
+                              _mm256_and_si256(_mm256_castps_si256(p.takeB), _mm256_set1_epi32(2)));
+    corner = _mm256_max_epi32(corner,
+                              _mm256_and_si256(_mm256_castps_si256(p.takeC), _mm256_set1_epi32(3)));
+    corner = _mm256_max_epi32(corner,
+                              _mm256_and_si256(_mm256_castps_si256(p.takeD), _mm256_set1_epi32(4)));
+    return {_mm256_and_ps(p.value, passes), _mm256_and_si256(corner, _mm256_castps_si256(passes))};
+}
+
 template <typename T>
 [[gnu::target("avx2")]] void forwardRowAvx2(const T* in, const float* bias, T* out,
-                                            std::int64_t width, std::int64_t channels,
-                                            std::int64_t rowStride) {
-    const __m256 zero = _mm256_setzero_ps();
+                                            std::uint8_t* codes, std::int64_t width,
+                                            std::int64_t channels, std::int64_t rowStride) {
     for (std::int64_t x = 0; x < width; ++x) {
         const T* a = in + 2 * x * channels;
         const T *b = a + channels, *c = a + rowStride, *d = c + channels;
         T* o = out + x * channels;
+        std::uint8_t* code = codes ? codes + x * channels : nullptr;
         std::int64_t k = 0;
-        for (; k + 8 <= channels; k += 8) {
-            const __m256 m = pickAt8(a, b, c, d, bias, k).value;
-            store8(o + k, _mm256_and_ps(m, replaces(m, zero)));
+        if (code) {
+            for (; k + 32 <= channels; k += 32) {
+                Forward8 f[4];
+                for (int v = 0; v < 4; ++v) {
+                    f[v] = forward8(a, b, c, d, bias, k + 8 * v);
+                    store8(o + k + 8 * v, f[v].output);
+                }
+                storeCodes32(code + k, f[0].code, f[1].code, f[2].code, f[3].code);
+            }
         }
-        forwardScalar(a, b, c, d, bias, o, k, channels);
+        for (; k + 8 <= channels; k += 8) {
+            const Forward8 f = forward8(a, b, c, d, bias, k);
+            store8(o + k, f.output);
+            if (code)
+                storeCodes8(code + k, f.code);
+        }
+        forwardScalar(a, b, c, d, bias, o, code, k, channels);
     }
 }
 
+// The lanes of `grad` whose code is `which`, zero elsewhere.
+AVX2_INLINE __m256 gradientTo(__m256 grad, __m256i codes, __m256i which) {
+    return _mm256_and_ps(grad, _mm256_castsi256_ps(_mm256_cmpeq_epi32(codes, which)));
+}
+
 template <typename T>
-[[gnu::target("avx2")]] void backwardPixelsAvx2(const T* in, const float* bias, const T* gradOut,
+[[gnu::target("avx2")]] void backwardPixelsAvx2(const std::uint8_t* codes, const T* gradOut,
                                                 T* gradIn, float* biasSums, std::int64_t width,
                                                 std::int64_t channels, std::int64_t rowStride) {
-    const __m256 zero = _mm256_setzero_ps();
+    const __m256i stops = _mm256_setzero_si256();
+    const __m256i cornerA = _mm256_set1_epi32(1), cornerB = _mm256_set1_epi32(2);
+    const __m256i cornerC = _mm256_set1_epi32(3), cornerD = _mm256_set1_epi32(4);
     for (std::int64_t x = 0; x < width; ++x) {
-        const T* a = in + 2 * x * channels;
-        const T *b = a + channels, *c = a + rowStride, *d = c + channels;
+        const std::uint8_t* code = codes + x * channels;
         const T* g = gradOut + x * channels;
         T* ga = gradIn + 2 * x * channels;
         T *gb = ga + channels, *gc = ga + rowStride, *gd = gc + channels;
         std::int64_t k = 0;
         for (; k + 8 <= channels; k += 8) {
-            const Pick8 p = pickAt8(a, b, c, d, bias, k);
-            const __m256 grad =
-                _mm256_and_ps(load8(g + k), _mm256_cmp_ps(p.value, zero, _CMP_NLE_UQ));
-            if (biasSums)
-                _mm256_storeu_ps(biasSums + k, _mm256_add_ps(_mm256_loadu_ps(biasSums + k), grad));
-            store8(gd + k, _mm256_and_ps(grad, p.takeD));
-            const __m256 grad2 = _mm256_andnot_ps(p.takeD, grad);
-            store8(gc + k, _mm256_and_ps(grad2, p.takeC));
-            const __m256 grad3 = _mm256_andnot_ps(p.takeC, grad2);
-            store8(gb + k, _mm256_and_ps(grad3, p.takeB));
-            store8(ga + k, _mm256_andnot_ps(p.takeB, grad3));
+            const __m256i corner =
+                _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(code + k)));
+            const __m256 grad = load8(g + k);
+
+            if (biasSums) {
+                const __m256 passed =
+                    _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(corner, stops)), grad);
+                _mm256_storeu_ps(biasSums + k,
+                                 _mm256_add_ps(_mm256_loadu_ps(biasSums + k), passed));
+            }
+            store8(ga + k, gradientTo(grad, corner, cornerA));
+            store8(gb + k, gradientTo(grad, corner, cornerB));
+            store8(gc + k, gradientTo(grad, corner, cornerC));
+            store8(gd + k, gradientTo(grad, corner, cornerD));
         }
-        backwardScalar(a, b, c, d, bias, g, ga, gb, gc, gd, biasSums, k, channels);
+        backwardScalar(code, g, ga, gb, gc, gd, biasSums, k, channels);
     }
 }
 
@@ -215,39 +287,38 @@ template <typename T>
 #endif
 
 // One output row: `in` is input row 2*oh, `rowStride` the elements from one input row to the
-// next, every pixel `channels` contiguous values (channels_last).
+// next, every pixel `channels` contiguous values (channels_last). `codes` (null for none) is
+// the row's byte per output value.
 template <typename T>
-void forwardRow(const T* in, const float* bias, T* out, std::int64_t width, std::int64_t channels,
-                std::int64_t rowStride) {
+void forwardRow(const T* in, const float* bias, T* out, std::uint8_t* codes, std::int64_t width,
+                std::int64_t channels, std::int64_t rowStride) {
 #ifdef CONVSCOPE_AVX2
     if (cpuHasAvx2())
-        return forwardRowAvx2(in, bias, out, width, channels, rowStride);
+        return forwardRowAvx2(in, bias, out, codes, width, channels, rowStride);
 #endif
     for (std::int64_t x = 0; x < width; ++x) {
         const T* a = in + 2 * x * channels;
         forwardScalar(a, a + channels, a + rowStride, a + rowStride + channels, bias,
-                      out + x * channels, 0, channels);
+                      out + x * channels, codes ? codes + x * channels : nullptr, 0, channels);
     }
 }
 
 // One output row's gradient, written into input rows 2*oh and 2*oh + 1 whole (an odd last
 // column, outside every window, gets zero).
 template <typename T>
-void backwardRow(const T* in, const float* bias, const T* gradOut, T* gradIn, float* biasSums,
+void backwardRow(const std::uint8_t* codes, const T* gradOut, T* gradIn, float* biasSums,
                  std::int64_t width, std::int64_t inWidth, std::int64_t channels,
                  std::int64_t rowStride) {
 #ifdef CONVSCOPE_AVX2
     if (cpuHasAvx2()) {
-        backwardPixelsAvx2(in, bias, gradOut, gradIn, biasSums, width, channels, rowStride);
+        backwardPixelsAvx2(codes, gradOut, gradIn, biasSums, width, channels, rowStride);
     } else
 #endif
     {
         for (std::int64_t x = 0; x < width; ++x) {
-            const T* a = in + 2 * x * channels;
             T* g = gradIn + 2 * x * channels;
-            backwardScalar(a, a + channels, a + rowStride, a + rowStride + channels, bias,
-                           gradOut + x * channels, g, g + channels, g + rowStride,
-                           g + rowStride + channels, biasSums, 0, channels);
+            backwardScalar(codes + x * channels, gradOut + x * channels, g, g + channels,
+                           g + rowStride, g + rowStride + channels, biasSums, 0, channels);
         }
     }
     if (inWidth > 2 * width) {
@@ -269,15 +340,25 @@ std::int64_t grainRows(std::int64_t valuesPerRow) {
     return std::max<std::int64_t>(1, 32768 / std::max<std::int64_t>(1, valuesPerRow));
 }
 
+struct Pooled {
+    torch::Tensor output;
+    torch::Tensor codes;  // kByte, the output's shape and layout; undefined when not asked for
+};
+
 // `bias`: undefined, or the float32 bias of a float32 `x` (fastPathApplies checks).
-torch::Tensor forwardKernel(const torch::Tensor& x, const torch::Tensor& bias) {
+Pooled forwardKernel(const torch::Tensor& x, const torch::Tensor& bias, bool withCodes) {
     const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
     const std::int64_t oh = h / 2, ow = w / 2;
-    torch::Tensor y = torch::empty({n, c, oh, ow}, x.options(), torch::MemoryFormat::ChannelsLast);
+    Pooled pooled;
+    pooled.output = torch::empty({n, c, oh, ow}, x.options(), torch::MemoryFormat::ChannelsLast);
+    if (withCodes)
+        pooled.codes = torch::empty({n, c, oh, ow}, x.options().dtype(torch::kByte),
+                                    torch::MemoryFormat::ChannelsLast);
     const bool bf16 = x.scalar_type() == torch::kBFloat16;
     const std::int64_t rowStride = w * c;
     const auto* in = static_cast<const char*>(x.data_ptr());
-    auto* out = static_cast<char*>(y.data_ptr());
+    auto* out = static_cast<char*>(pooled.output.data_ptr());
+    std::uint8_t* codes = withCodes ? pooled.codes.data_ptr<std::uint8_t>() : nullptr;
     const std::size_t size = x.element_size();
     const float* add = bias.defined() ? bias.data_ptr<float>() : nullptr;
     at::parallel_for(0, n * oh, grainRows(ow * c), [&](std::int64_t begin, std::int64_t end) {
@@ -285,48 +366,54 @@ torch::Tensor forwardKernel(const torch::Tensor& x, const torch::Tensor& bias) {
             const std::int64_t image = r / oh, row = r % oh;
             const char* src = in + std::size_t((image * h + 2 * row) * rowStride) * size;
             char* dst = out + std::size_t(r * ow * c) * size;
+            std::uint8_t* rowCodes = codes ? codes + r * ow * c : nullptr;
             if (bf16)
                 forwardRow(reinterpret_cast<const Bf16Bits*>(src), nullptr,
-                           reinterpret_cast<Bf16Bits*>(dst), ow, c, rowStride);
+                           reinterpret_cast<Bf16Bits*>(dst), rowCodes, ow, c, rowStride);
             else
                 forwardRow(reinterpret_cast<const float*>(src), add, reinterpret_cast<float*>(dst),
-                           ow, c, rowStride);
+                           rowCodes, ow, c, rowStride);
         }
     });
-    return y;
+    return pooled;
 }
 
-// The gradients of x and, with a bias, of the bias: each output row sums its own share, and the
-// rows are added in order, so the result does not depend on the thread count.
-std::pair<torch::Tensor, torch::Tensor> backwardKernel(const torch::Tensor& x,
-                                                       const torch::Tensor& bias,
-                                                       const torch::Tensor& gradOutput) {
-    const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+// What the backward pass needs of the input: its shape and type, not its values.
+struct InputShape {
+    std::int64_t n, c, h, w;
+    torch::ScalarType type;
+};
+
+// The gradients of x and, with `biasOptions`, of the bias: each output row sums its own
+// share, and the rows are added in order, so the result does not depend on the thread count.
+std::pair<torch::Tensor, torch::Tensor> backwardKernel(
+    const InputShape& x, const torch::Tensor& codes, const torch::Tensor& gradOutput,
+    const std::optional<torch::TensorOptions>& biasOptions) {
+    const std::int64_t n = x.n, c = x.c, h = x.h, w = x.w;
     const std::int64_t oh = h / 2, ow = w / 2;
-    const torch::Tensor g =
-        gradOutput.to(x.scalar_type()).contiguous(torch::MemoryFormat::ChannelsLast);
-    torch::Tensor gradIn = torch::empty_like(x, torch::MemoryFormat::ChannelsLast);
-    const bool bf16 = x.scalar_type() == torch::kBFloat16;
+    const torch::Tensor g = gradOutput.to(x.type).contiguous(torch::MemoryFormat::ChannelsLast);
+    torch::Tensor gradIn =
+        torch::empty({n, c, h, w}, g.options(), torch::MemoryFormat::ChannelsLast);
+    const bool bf16 = x.type == torch::kBFloat16;
     const std::int64_t rowStride = w * c;
-    const auto* in = static_cast<const char*>(x.data_ptr());
+    const std::uint8_t* code = codes.data_ptr<std::uint8_t>();
     const auto* gout = static_cast<const char*>(g.data_ptr());
     auto* gin = static_cast<char*>(gradIn.data_ptr());
-    const std::size_t size = x.element_size();
-    const float* add = bias.defined() ? bias.data_ptr<float>() : nullptr;
-    std::vector<float> rowSums(add ? std::size_t(n * oh * c) : 0, 0.0f);
+    const std::size_t size = gradIn.element_size();
+    std::vector<float> rowSums(biasOptions ? std::size_t(n * oh * c) : 0, 0.0f);
     at::parallel_for(0, n * oh, grainRows(2 * w * c), [&](std::int64_t begin, std::int64_t end) {
         for (std::int64_t r = begin; r < end; ++r) {
             const std::int64_t image = r / oh, row = r % oh;
             const std::size_t at = std::size_t((image * h + 2 * row) * rowStride) * size;
+            const std::uint8_t* rowCodes = code + r * ow * c;
             const char* go = gout + std::size_t(r * ow * c) * size;
             if (bf16)
-                backwardRow(reinterpret_cast<const Bf16Bits*>(in + at), nullptr,
-                            reinterpret_cast<const Bf16Bits*>(go),
+                backwardRow(rowCodes, reinterpret_cast<const Bf16Bits*>(go),
                             reinterpret_cast<Bf16Bits*>(gin + at), nullptr, ow, w, c, rowStride);
             else
-                backwardRow(reinterpret_cast<const float*>(in + at), add,
-                            reinterpret_cast<const float*>(go), reinterpret_cast<float*>(gin + at),
-                            add ? rowSums.data() + r * c : nullptr, ow, w, c, rowStride);
+                backwardRow(rowCodes, reinterpret_cast<const float*>(go),
+                            reinterpret_cast<float*>(gin + at),
+                            biasOptions ? rowSums.data() + r * c : nullptr, ow, w, c, rowStride);
             // An odd last row lies outside every window.
             if (h > 2 * oh && row == oh - 1)
                 std::memset(gin + std::size_t(((image + 1) * h - 1) * rowStride) * size, 0,
@@ -334,8 +421,8 @@ std::pair<torch::Tensor, torch::Tensor> backwardKernel(const torch::Tensor& x,
         }
     });
     torch::Tensor gradBias;
-    if (add) {
-        gradBias = torch::empty({c}, bias.options());
+    if (biasOptions) {
+        gradBias = torch::empty({c}, *biasOptions);
         float* out = gradBias.data_ptr<float>();
         for (std::int64_t k = 0; k < c; ++k) {
             double sum = 0;
@@ -347,17 +434,35 @@ std::pair<torch::Tensor, torch::Tensor> backwardKernel(const torch::Tensor& x,
     return {gradIn, gradBias};
 }
 
+// The input is not kept for the backward pass: the codes, a quarter of the output's bytes in
+// float32, say where each gradient goes, so a convolution's whole output can be freed as soon
+// as it is pooled.
+void saveForBackward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                     const torch::Tensor& codes) {
+    ctx->saved_data["codes"] = codes;
+    ctx->saved_data["shape"] =
+        std::vector<std::int64_t>{x.size(0), x.size(1), x.size(2), x.size(3)};
+    ctx->saved_data["type"] = std::int64_t(x.scalar_type());
+}
+
+InputShape savedShape(torch::autograd::AutogradContext* ctx) {
+    const std::vector<std::int64_t> s = ctx->saved_data["shape"].toIntVector();
+    return {s[0], s[1], s[2], s[3], torch::ScalarType(ctx->saved_data["type"].toInt())};
+}
+
 class ReluMaxPool2 : public torch::autograd::Function<ReluMaxPool2> {
 public:
     static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x) {
-        ctx->save_for_backward({x});
-        return forwardKernel(x, {});
+        Pooled pooled = forwardKernel(x, {}, true);
+        saveForBackward(ctx, x, pooled.codes);
+        return pooled.output;
     }
 
     static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                    torch::autograd::variable_list grads) {
-        const torch::Tensor x = ctx->get_saved_variables()[0];
-        return {backwardKernel(x, {}, grads[0]).first};
+        return {backwardKernel(savedShape(ctx), ctx->saved_data["codes"].toTensor(), grads[0],
+                               std::nullopt)
+                    .first};
     }
 };
 
@@ -365,14 +470,18 @@ class ReluMaxPool2Bias : public torch::autograd::Function<ReluMaxPool2Bias> {
 public:
     static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                  const torch::Tensor& bias) {
-        ctx->save_for_backward({x, bias});
-        return forwardKernel(x, bias);
+        Pooled pooled = forwardKernel(x, bias, true);
+        saveForBackward(ctx, x, pooled.codes);
+        ctx->saved_data["bias_type"] = std::int64_t(bias.scalar_type());
+        return pooled.output;
     }
 
     static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                    torch::autograd::variable_list grads) {
-        const auto saved = ctx->get_saved_variables();
-        auto [gradX, gradBias] = backwardKernel(saved[0], saved[1], grads[0]);
+        const auto biasType = torch::ScalarType(ctx->saved_data["bias_type"].toInt());
+        auto [gradX, gradBias] =
+            backwardKernel(savedShape(ctx), ctx->saved_data["codes"].toTensor(), grads[0],
+                           torch::TensorOptions().dtype(biasType));
         return {gradX, gradBias};
     }
 };
@@ -390,7 +499,7 @@ torch::Tensor reluMaxPool2(const torch::Tensor& x) {
         return torch::relu(torch::max_pool2d(x, 2));
     if (torch::GradMode::is_enabled() && x.requires_grad())
         return ReluMaxPool2::apply(x);
-    return forwardKernel(x, {});
+    return forwardKernel(x, {}, false).output;
 }
 
 torch::Tensor reluMaxPool2(const torch::Tensor& x, const torch::Tensor& bias) {
@@ -398,7 +507,7 @@ torch::Tensor reluMaxPool2(const torch::Tensor& x, const torch::Tensor& bias) {
         return torch::relu(torch::max_pool2d(x + bias.view({1, -1, 1, 1}), 2));
     if (torch::GradMode::is_enabled() && (x.requires_grad() || bias.requires_grad()))
         return ReluMaxPool2Bias::apply(x, bias);
-    return forwardKernel(x, bias);
+    return forwardKernel(x, bias, false).output;
 }
 
 }  // namespace convscope

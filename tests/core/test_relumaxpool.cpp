@@ -82,9 +82,11 @@ class ReluMaxPool : public testing::TestWithParam<torch::ScalarType> {};
 
 TEST_P(ReluMaxPool, forwardAndGradientsEqualATensIncludingTiesNaNsAndOddSides) {
     // Channel counts under eight go through the scalar loops alone (as on a CPU without AVX2),
-    // 12 through both, 32 and 64 (the blog net's) through the vector loops.
+    // 12 through both, 32 and 64 (the blog net's) through the vector loops 32 channels at a
+    // time, 44 through all three.
     const std::vector<std::vector<std::int64_t>> shapes = {
-        {3, 5, 9, 7}, {2, 32, 16, 16}, {1, 64, 5, 5}, {4, 3, 2, 3}, {1, 2, 4, 4}, {2, 12, 7, 6}};
+        {3, 5, 9, 7}, {2, 32, 16, 16}, {1, 64, 5, 5}, {4, 3, 2, 3},
+        {1, 2, 4, 4}, {2, 12, 7, 6},   {2, 44, 6, 7}};
     for (const auto& shape : shapes) {
         SCOPED_TRACE(testing::PrintToString(shape));
         const torch::Tensor x = awkwardInput(shape, GetParam());
@@ -112,6 +114,24 @@ TEST_P(ReluMaxPool, withoutGradientsItGivesTheSameOutput) {
     }
     c10::InferenceMode inference;
     EXPECT_TRUE(sameValues(reluMaxPool2(x), expected));
+}
+
+TEST_P(ReluMaxPool, theBackwardPassDoesNotNeedTheInput) {
+    // The input is not kept: overwritten after the forward pass, it changes no gradient (and
+    // autograd does not object, as it would for a saved tensor changed in place).
+    const torch::Tensor x = awkwardInput({2, 32, 10, 9}, GetParam());
+    const torch::Tensor gradOutput =
+        torch::randn({2, 32, 5, 4}).contiguous(torch::MemoryFormat::ChannelsLast);
+    const Pass expected = aten(x, gradOutput);
+    torch::Tensor xs = x.detach().clone(torch::MemoryFormat::Preserve).requires_grad_(true);
+    torch::Tensor y = reluMaxPool2(xs);
+    {
+        torch::NoGradGuard noGrad;
+        xs.detach().fill_(5.0);
+    }
+    y.backward(gradOutput.to(y.scalar_type()));
+    EXPECT_TRUE(sameValues(y.detach(), expected.output));
+    EXPECT_TRUE(sameValues(xs.grad(), expected.gradInput));
 }
 
 TEST_P(ReluMaxPool, otherLayoutsAreHandedToATen) {
@@ -148,7 +168,7 @@ TEST(ReluMaxPoolChain, theLayerBeforeItGetsATensWeightGradient) {
 // to the order of the sum, whatever the thread count.
 TEST(ReluMaxPoolBias, equalsATenWithTheBiasAddedFirst) {
     const std::vector<std::vector<std::int64_t>> shapes = {
-        {3, 5, 9, 7}, {2, 32, 16, 16}, {1, 64, 5, 5}, {4, 3, 2, 3}, {2, 12, 7, 6}};
+        {3, 5, 9, 7}, {2, 32, 16, 16}, {1, 64, 5, 5}, {4, 3, 2, 3}, {2, 12, 7, 6}, {2, 44, 6, 7}};
     for (const auto& shape : shapes) {
         SCOPED_TRACE(testing::PrintToString(shape));
         const torch::Tensor x = awkwardInput(shape, torch::kFloat32);
