@@ -1,5 +1,6 @@
 // The two architectures named the Keras way: the Keras blog's small convnet and VGG16.
 #include "models/architectures.h"
+#include "models/convpool.h"
 #include "models/relumaxpool.h"
 
 #include <ATen/autocast_mode.h>
@@ -82,8 +83,10 @@ public:
         for (int i = 0; i < 3; ++i) {
             nn::Conv2d& conv = m_convs[std::size_t(i)];
             if (!tap && biasGoesIntoPool(x, conv)) {
-                // The convolutions are 3x3, stride 1, no padding: conv2d's defaults.
-                x = reluMaxPool2(torch::conv2d(x, conv->weight), conv->bias);
+                // The convolutions are 3x3, stride 1, no padding: conv2d's defaults. The
+                // first one, on the images, runs as one pass each way where it can.
+                x = i == 0 ? convReluMaxPool2(x, conv->weight, conv->bias)
+                           : reluMaxPool2(torch::conv2d(x, conv->weight), conv->bias);
                 continue;
             }
             x = conv->forward(x);

@@ -14,4 +14,14 @@ inline bool cpuHasAvx2() {
 #endif
 }
 
+/// Whether this CPU runs AVX-512 Foundation (chosen the same way).
+inline bool cpuHasAvx512f() {
+#if defined(__x86_64__) && defined(__GNUC__)
+    static const bool have = __builtin_cpu_supports("avx512f");
+    return have;
+#else
+    return false;
+#endif
+}
+
 }  // namespace convscope

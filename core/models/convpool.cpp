@@ -1,0 +1,326 @@
+#include "models/convpool.h"
+
+#include "models/relumaxpool.h"
+#include "util/cpufeatures.h"
+
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+
+#include <cstdint>
+#include <vector>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CONVSCOPE_AVX512 1
+#endif
+
+namespace convscope {
+
+namespace {
+
+constexpr std::int64_t kInChannels = 3;
+constexpr std::int64_t kTaps = 3 * kInChannels;  // one kernel row: 3 columns x 3 channels
+constexpr std::int64_t kBlock = 32;              // output channels per pass: two vectors
+// Pooled rows per part of the gradient sums: fixed, so that the sums do not depend on how
+// the rows are shared between threads.
+constexpr std::int64_t kRowsPerPart = 4;
+
+// The packed weights: [kernel row][column x channel][output channel], so that a kernel row's
+// taps are 9 consecutive floats of a channels_last image row.
+torch::Tensor packWeights(const torch::Tensor& weight) {
+    return weight.permute({2, 3, 1, 0}).contiguous();
+}
+
+struct Shape {
+    std::int64_t n, h, w, pooledH, pooledW, channels;
+};
+
+Shape shapeOf(const torch::Tensor& x, const torch::Tensor& weight) {
+    const std::int64_t h = x.size(2), w = x.size(3);
+    return {x.size(0), h, w, (h - 2) / 2, (w - 2) / 2, weight.size(0)};
+}
+
+#ifdef CONVSCOPE_AVX512
+#define AVX512_INLINE [[gnu::always_inline, gnu::target("avx512f")]] inline
+
+// Lanes where v > m, or v is NaN: where max_pool2d's running maximum moves to v.
+AVX512_INLINE __mmask16 replaces(__m512 v, __m512 m) {
+    return _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+}
+
+// One window's corners a b (upper row) c d (lower row), bias added: the output (ReLU of the
+// first largest, a NaN taking the window) and the byte codes reluMaxPool2 uses (1-4 for the
+// corner that gets the gradient, 0 where ReLU stops it).
+AVX512_INLINE void pickAndStore(__m512 a, __m512 b, __m512 c, __m512 d, float* out,
+                                std::uint8_t* codes) {
+    const __mmask16 takeB = replaces(b, a);
+    __m512 m = _mm512_mask_mov_ps(a, takeB, b);
+    const __mmask16 takeC = replaces(c, m);
+    m = _mm512_mask_mov_ps(m, takeC, c);
+    const __mmask16 takeD = replaces(d, m);
+    m = _mm512_mask_mov_ps(m, takeD, d);
+    const __mmask16 passes = replaces(m, _mm512_setzero_ps());
+    _mm512_storeu_ps(out, _mm512_maskz_mov_ps(passes, m));
+    if (codes) {
+        __m512i code = _mm512_set1_epi32(1);
+        code = _mm512_mask_mov_epi32(code, takeB, _mm512_set1_epi32(2));
+        code = _mm512_mask_mov_epi32(code, takeC, _mm512_set1_epi32(3));
+        code = _mm512_mask_mov_epi32(code, takeD, _mm512_set1_epi32(4));
+        // The maskz forms: GCC 12 warns about the plain ones' undefined source operand.
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(codes),
+                         _mm512_maskz_cvtepi32_epi8(0xffff, _mm512_maskz_mov_epi32(passes, code)));
+    }
+}
+
+// P pooled outputs side by side, 32 channels: the 2 x 2P convolution outputs under them are
+// summed in registers. `in` is the input at the first window's top-left corner.
+template <int P>
+AVX512_INLINE void forwardWindows(const float* in, std::int64_t rowStride, const float* packed,
+                                  std::int64_t channels, const float* bias, float* out,
+                                  std::uint8_t* codes) {
+    __m512 sum[2][2 * P][2];
+    for (auto& row : sum)
+        for (auto& column : row)
+            column[0] = column[1] = _mm512_setzero_ps();
+    for (int kh = 0; kh < 3; ++kh) {
+        for (int t = 0; t < kTaps; ++t) {
+            const float* w = packed + (kh * kTaps + t) * channels;
+            const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
+            for (int dy = 0; dy < 2; ++dy) {
+                const float* r = in + (dy + kh) * rowStride + t;
+                for (int column = 0; column < 2 * P; ++column) {
+                    const __m512 v = _mm512_set1_ps(r[column * kInChannels]);
+                    sum[dy][column][0] = _mm512_fmadd_ps(v, w0, sum[dy][column][0]);
+                    sum[dy][column][1] = _mm512_fmadd_ps(v, w1, sum[dy][column][1]);
+                }
+            }
+        }
+    }
+    for (int p = 0; p < P; ++p) {
+        for (int half = 0; half < 2; ++half) {
+            const __m512 add = _mm512_loadu_ps(bias + 16 * half);
+            pickAndStore(_mm512_add_ps(sum[0][2 * p][half], add),
+                         _mm512_add_ps(sum[0][2 * p + 1][half], add),
+                         _mm512_add_ps(sum[1][2 * p][half], add),
+                         _mm512_add_ps(sum[1][2 * p + 1][half], add),
+                         out + p * channels + 16 * half,
+                         codes ? codes + p * channels + 16 * half : nullptr);
+        }
+    }
+}
+
+// One pooled row, one block of 32 output channels (`packed`, `bias`, `out` and `codes` start
+// at the block).
+[[gnu::target("avx512f")]] void forwardRow(const float* in, std::int64_t rowStride,
+                                           std::int64_t pooledW, const float* packed,
+                                           std::int64_t channels, const float* bias, float* out,
+                                           std::uint8_t* codes) {
+    std::int64_t x = 0;
+    for (; x + 2 <= pooledW; x += 2)
+        forwardWindows<2>(in + 2 * x * kInChannels, rowStride, packed, channels, bias,
+                          out + x * channels, codes ? codes + x * channels : nullptr);
+    for (; x < pooledW; ++x)
+        forwardWindows<1>(in + 2 * x * kInChannels, rowStride, packed, channels, bias,
+                          out + x * channels, codes ? codes + x * channels : nullptr);
+}
+
+// The weight and bias gradient sums of some pooled rows, one block of 32 output channels, one
+// kernel row `kh` at a time so that its 9 x 32 sums stay in registers: every corner adds its
+// share of the pooled gradient (zero in the lanes whose code names another corner, or none)
+// times the input under the kernel. `sums` is [kernel row][tap][channel] for the whole layer.
+[[gnu::target("avx512f")]] void gradientRows(const float* images, const Shape& s,
+                                             const float* gradOut, const std::uint8_t* codes,
+                                             std::int64_t firstRow, std::int64_t endRow,
+                                             std::int64_t block, float* sums, float* biasSums) {
+    const std::int64_t channels = s.channels, rowStride = s.w * kInChannels;
+    for (int kh = 0; kh < 3; ++kh) {
+        __m512 acc[kTaps][2];
+        for (auto& tap : acc)
+            tap[0] = tap[1] = _mm512_setzero_ps();
+        __m512 biasAcc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+        for (std::int64_t r = firstRow; r < endRow; ++r) {
+            const std::int64_t image = r / s.pooledH, py = r % s.pooledH;
+            const float* top = images + (image * s.h + 2 * py + kh) * rowStride;
+            for (std::int64_t px = 0; px < s.pooledW; ++px) {
+                const std::int64_t at = (r * s.pooledW + px) * channels + block;
+                __m512 grad[2];
+                __m512i code[2];
+                for (int half = 0; half < 2; ++half) {
+                    grad[half] = _mm512_loadu_ps(gradOut + at + 16 * half);
+                    code[half] = _mm512_maskz_cvtepu8_epi32(
+                        0xffff,
+                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + at + 16 * half)));
+                    if (kh == 0)
+                        biasAcc[half] = _mm512_add_ps(
+                            biasAcc[half],
+                            _mm512_maskz_mov_ps(_mm512_test_epi32_mask(code[half], code[half]),
+                                                grad[half]));
+                }
+                for (int corner = 0; corner < 4; ++corner) {
+                    const __m512i which = _mm512_set1_epi32(corner + 1);
+                    const __m512 g0 =
+                        _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(code[0], which), grad[0]);
+                    const __m512 g1 =
+                        _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(code[1], which), grad[1]);
+                    const float* in =
+                        top + (corner / 2) * rowStride + (2 * px + corner % 2) * kInChannels;
+                    for (int t = 0; t < kTaps; ++t) {
+                        const __m512 v = _mm512_set1_ps(in[t]);
+                        acc[t][0] = _mm512_fmadd_ps(v, g0, acc[t][0]);
+                        acc[t][1] = _mm512_fmadd_ps(v, g1, acc[t][1]);
+                    }
+                }
+            }
+        }
+        for (int t = 0; t < kTaps; ++t) {
+            float* to = sums + (kh * kTaps + t) * channels + block;
+            _mm512_storeu_ps(to, acc[t][0]);
+            _mm512_storeu_ps(to + 16, acc[t][1]);
+        }
+        if (kh == 0) {
+            _mm512_storeu_ps(biasSums + block, biasAcc[0]);
+            _mm512_storeu_ps(biasSums + block + 16, biasAcc[1]);
+        }
+    }
+}
+
+#undef AVX512_INLINE
+#endif
+
+struct Pooled {
+    torch::Tensor output;
+    torch::Tensor codes;  // undefined when not asked for
+};
+
+Pooled forwardKernel(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                     bool withCodes) {
+    const Shape s = shapeOf(x, weight);
+    Pooled pooled;
+    pooled.output = torch::empty({s.n, s.channels, s.pooledH, s.pooledW}, x.options(),
+                                 torch::MemoryFormat::ChannelsLast);
+    if (withCodes)
+        pooled.codes =
+            torch::empty({s.n, s.channels, s.pooledH, s.pooledW}, x.options().dtype(torch::kByte),
+                         torch::MemoryFormat::ChannelsLast);
+#ifdef CONVSCOPE_AVX512
+    const torch::Tensor packed = packWeights(weight);
+    const torch::Tensor b = bias.contiguous();
+    const float* in = x.data_ptr<float>();
+    const float* w = packed.data_ptr<float>();
+    const float* add = b.data_ptr<float>();
+    float* out = pooled.output.data_ptr<float>();
+    std::uint8_t* codes = withCodes ? pooled.codes.data_ptr<std::uint8_t>() : nullptr;
+    const std::int64_t rowStride = s.w * kInChannels;
+    at::parallel_for(0, s.n * s.pooledH, 1, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t r = begin; r < end; ++r) {
+            const std::int64_t image = r / s.pooledH, py = r % s.pooledH;
+            const float* row = in + (image * s.h + 2 * py) * rowStride;
+            const std::int64_t at = r * s.pooledW * s.channels;
+            for (std::int64_t block = 0; block < s.channels; block += kBlock)
+                forwardRow(row, rowStride, s.pooledW, w + block, s.channels, add + block,
+                           out + at + block, codes ? codes + at + block : nullptr);
+        }
+    });
+#endif
+    return pooled;
+}
+
+// The weight gradient (the weight's layout) and the bias gradient. Each part of kRowsPerPart
+// pooled rows sums on its own; the parts are added in order, in double.
+std::pair<torch::Tensor, torch::Tensor> backwardKernel(const torch::Tensor& x,
+                                                       const torch::Tensor& codes,
+                                                       const torch::Tensor& gradOutput,
+                                                       const torch::Tensor& weight) {
+    const Shape s = shapeOf(x, weight);
+    const torch::Tensor g =
+        gradOutput.to(torch::kFloat32).contiguous(torch::MemoryFormat::ChannelsLast);
+    const std::int64_t rows = s.n * s.pooledH;
+    const std::int64_t parts = (rows + kRowsPerPart - 1) / kRowsPerPart;
+    const std::int64_t weightValues = 3 * kTaps * s.channels;
+    const std::int64_t partValues = weightValues + s.channels;
+    std::vector<float> partSums(std::size_t(parts * partValues), 0.0f);
+#ifdef CONVSCOPE_AVX512
+    const float* images = x.data_ptr<float>();
+    const float* gradOut = g.data_ptr<float>();
+    const std::uint8_t* code = codes.data_ptr<std::uint8_t>();
+    at::parallel_for(0, parts, 1, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t part = begin; part < end; ++part) {
+            float* sums = partSums.data() + part * partValues;
+            const std::int64_t first = part * kRowsPerPart;
+            const std::int64_t last = std::min(rows, first + kRowsPerPart);
+            for (std::int64_t block = 0; block < s.channels; block += kBlock)
+                gradientRows(images, s, gradOut, code, first, last, block, sums,
+                             sums + weightValues);
+        }
+    });
+#endif
+    std::vector<double> total(std::size_t(partValues), 0.0);
+    for (std::int64_t part = 0; part < parts; ++part) {
+        const float* sums = partSums.data() + part * partValues;
+        for (std::int64_t k = 0; k < partValues; ++k)
+            total[std::size_t(k)] += sums[k];
+    }
+    // [kernel row][column][input channel][output channel] -> the weight's [out][in][row][col].
+    torch::Tensor packedGrad = torch::empty({3, 3, kInChannels, s.channels}, weight.options());
+    float* pg = packedGrad.data_ptr<float>();
+    for (std::int64_t k = 0; k < weightValues; ++k)
+        pg[k] = float(total[std::size_t(k)]);
+    torch::Tensor gradBias = torch::empty({s.channels}, weight.options());
+    float* gb = gradBias.data_ptr<float>();
+    for (std::int64_t c = 0; c < s.channels; ++c)
+        gb[c] = float(total[std::size_t(weightValues + c)]);
+    return {packedGrad.permute({3, 2, 0, 1}).contiguous(), gradBias};
+}
+
+class ConvReluMaxPool2 : public torch::autograd::Function<ConvReluMaxPool2> {
+public:
+    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                                 const torch::Tensor& weight, const torch::Tensor& bias) {
+        Pooled pooled = forwardKernel(x, weight, bias, true);
+        ctx->save_for_backward({x, weight});
+        ctx->saved_data["codes"] = pooled.codes;
+        return pooled.output;
+    }
+
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list grads) {
+        const auto saved = ctx->get_saved_variables();
+        auto [gradWeight, gradBias] =
+            backwardKernel(saved[0], ctx->saved_data["codes"].toTensor(), grads[0], saved[1]);
+        return {torch::Tensor(), gradWeight, gradBias};
+    }
+};
+
+}  // namespace
+
+bool convReluMaxPool2IsFused(const torch::Tensor& x, const torch::Tensor& weight,
+                             const torch::Tensor& bias) {
+#ifdef CONVSCOPE_AVX512
+    auto floatCpu = [](const torch::Tensor& t) {
+        return t.defined() && t.device().is_cpu() && t.layout() == torch::kStrided &&
+               t.scalar_type() == torch::kFloat32;
+    };
+    return cpuHasAvx512f() && floatCpu(x) && floatCpu(weight) && floatCpu(bias) &&
+           !at::autocast::is_autocast_enabled(at::kCPU) && x.dim() == 4 &&
+           x.size(1) == kInChannels && x.size(2) >= 4 && x.size(3) >= 4 &&
+           x.is_contiguous(torch::MemoryFormat::ChannelsLast) &&
+           !(torch::GradMode::is_enabled() && x.requires_grad()) && weight.dim() == 4 &&
+           weight.size(0) > 0 && weight.size(0) % kBlock == 0 && weight.size(1) == kInChannels &&
+           weight.size(2) == 3 && weight.size(3) == 3 && bias.dim() == 1 &&
+           bias.size(0) == weight.size(0);
+#else
+    (void)x, (void)weight, (void)bias;
+    return false;
+#endif
+}
+
+torch::Tensor convReluMaxPool2(const torch::Tensor& x, const torch::Tensor& weight,
+                               const torch::Tensor& bias) {
+    if (!convReluMaxPool2IsFused(x, weight, bias))
+        return reluMaxPool2(torch::conv2d(x, weight), bias);
+    if (torch::GradMode::is_enabled() && (weight.requires_grad() || bias.requires_grad()))
+        return ConvReluMaxPool2::apply(x, weight, bias);
+    return forwardKernel(x, weight, bias, false).output;
+}
+
+}  // namespace convscope
