@@ -4,7 +4,6 @@
 #include "util/cpufeatures.h"
 
 #include <ATen/Parallel.h>
-#include <ATen/autocast_mode.h>
 
 #include <cstdint>
 #include <vector>
@@ -300,8 +299,7 @@ bool convReluMaxPool2IsFused(const torch::Tensor& x, const torch::Tensor& weight
         return t.defined() && t.device().is_cpu() && t.layout() == torch::kStrided &&
                t.scalar_type() == torch::kFloat32;
     };
-    return cpuHasAvx512f() && floatCpu(x) && floatCpu(weight) && floatCpu(bias) &&
-           !at::autocast::is_autocast_enabled(at::kCPU) && x.dim() == 4 &&
+    return cpuHasAvx512f() && floatCpu(x) && floatCpu(weight) && floatCpu(bias) && x.dim() == 4 &&
            x.size(1) == kInChannels && x.size(2) >= 4 && x.size(3) >= 4 &&
            x.is_contiguous(torch::MemoryFormat::ChannelsLast) &&
            !(torch::GradMode::is_enabled() && x.requires_grad()) && weight.dim() == 4 &&

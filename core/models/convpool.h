@@ -7,14 +7,16 @@ namespace convscope {
 /// relu(max_pool2d(conv2d(x, weight) + bias, 2)) for a net's first layer: a 3x3 convolution,
 /// stride 1, no padding, of the input images.
 ///
-/// On a CPU with AVX-512, for float32 outside autocast, `x` an N x 3 x H x W channels_last
-/// batch that needs no gradient (the images) and 32, 64, ... output channels, it runs as one
-/// pass each way. The forward pass computes each 2x2 window's four convolution outputs in
-/// registers and writes only the pooled output (and, when a backward pass will follow, one
-/// byte per output value saying which corner passed its gradient, as reluMaxPool2 does). The
-/// backward pass makes the weight and bias gradients from those bytes, the pooled gradient
-/// and the images. The convolution's full-size output and its gradient, 90 MB each per batch
-/// of 32 for the blog net at 150x150, are never written.
+/// On a CPU with AVX-512, for float32 tensors (under bf16 autocast too: the layer then stays
+/// float32, faster and more precise than oneDNN's bf16 convolution, 3 input channels giving
+/// its matrix units little to do), `x` an N x 3 x H x W channels_last batch that needs no gradient
+/// (the images) and 32, 64, ... output channels, it runs as one pass each way. The forward pass
+/// computes each 2x2 window's four convolution outputs in registers and writes only the pooled
+/// output (and, when a backward pass will follow, one byte per output value saying which corner
+/// passed its gradient, as reluMaxPool2 does). The backward pass makes the weight and bias
+/// gradients from those bytes, the pooled gradient and the images. The convolution's full-size
+/// output and its gradient, 90 MB each per batch of 32 for the blog net at 150x150, are never
+/// written.
 ///
 /// Values and gradients equal the composition's up to the order of the sums (to the bit when
 /// every sum is exact); the weight and bias gradients are the same whatever the thread count.

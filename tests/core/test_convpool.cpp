@@ -152,7 +152,7 @@ TEST(ConvReluMaxPool2, withoutGradientsItGivesTheSameOutput) {
 TEST(ConvReluMaxPool2, otherCasesRunTheComposition) {
     const Case c(2, 32, 10, 10, false);
     // An input that needs its gradient (activation maximisation), 16 channels, another
-    // layout, bfloat16 autocast: none is fused, and each still gives the composition's values.
+    // layout: none is fused, and each still gives the composition's values.
     torch::Tensor needsGrad = c.images.clone().requires_grad_(true);
     EXPECT_FALSE(convReluMaxPool2IsFused(needsGrad, c.weight, c.bias));
     const torch::Tensor y = convReluMaxPool2(needsGrad, c.weight, c.bias);
@@ -174,9 +174,22 @@ TEST(ConvReluMaxPool2, otherCasesRunTheComposition) {
     EXPECT_TRUE(
         sameValues(convReluMaxPool2(planar, c.weight, c.bias),
                    torch::relu(torch::max_pool2d(torch::conv2d(planar, c.weight, c.bias), 2))));
+}
 
+TEST(ConvReluMaxPool2, underBf16AutocastItStaysFloat32) {
+    if (!fusedHere())
+        GTEST_SKIP() << "this CPU has no AVX-512: the one-pass path does not run here";
+    const Case c(2, 32, 12, 10, false);
+    const auto expected = composed(c);
     at::autocast::set_autocast_enabled(at::kCPU, true);
-    const bool underAutocast = convReluMaxPool2IsFused(c.images, c.weight, c.bias);
+    at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+    const bool isFused = convReluMaxPool2IsFused(c.images, c.weight, c.bias);
+    const auto got = fused(c);
     at::autocast::set_autocast_enabled(at::kCPU, false);
-    EXPECT_FALSE(underAutocast);
+    at::autocast::clear_cache();
+    EXPECT_TRUE(isFused);
+    EXPECT_EQ(got.output.scalar_type(), torch::kFloat32);
+    EXPECT_TRUE(sameValues(got.output, expected.output));
+    EXPECT_TRUE(sameValues(got.weightGrad, expected.weightGrad));
+    EXPECT_TRUE(sameValues(got.biasGrad, expected.biasGrad));
 }
