@@ -37,6 +37,18 @@ struct Case {
                          .contiguous(torch::MemoryFormat::ChannelsLast);
     }
 
+    /// Real values (sums no longer exact), 32 output channels.
+    static Case realValued(std::int64_t n, std::int64_t h, std::int64_t w, int seed) {
+        Case c(n, 32, h, w, false);
+        torch::manual_seed(seed);
+        c.images = torch::rand({n, 3, h, w}).contiguous(torch::MemoryFormat::ChannelsLast);
+        c.weight = torch::randn({32, 3, 3, 3}) * 0.3;
+        c.bias = torch::randn({32}) * 0.1;
+        c.gradOutput = torch::randn({n, 32, (h - 2) / 2, (w - 2) / 2})
+                           .contiguous(torch::MemoryFormat::ChannelsLast);
+        return c;
+    }
+
     struct Result {
         torch::Tensor output, weightGrad, biasGrad;
     };
@@ -104,12 +116,7 @@ TEST(ConvReluMaxPool2, equalsTheCompositionToTheBitWhenTheSumsAreExact) {
 TEST(ConvReluMaxPool2, realValuedGradientsAgreeWithTheComposition) {
     if (!fusedHere())
         GTEST_SKIP() << "this CPU has no AVX-512: the one-pass path does not run here";
-    torch::manual_seed(4);
-    Case c(4, 32, 30, 30, false);
-    c.images = torch::rand({4, 3, 30, 30}).contiguous(torch::MemoryFormat::ChannelsLast);
-    c.weight = torch::randn({32, 3, 3, 3}) * 0.3;
-    c.bias = torch::randn({32}) * 0.1;
-    c.gradOutput = torch::randn({4, 32, 14, 14}).contiguous(torch::MemoryFormat::ChannelsLast);
+    const Case c = Case::realValued(4, 30, 30, 4);
     const auto expected = composed(c);
     const auto got = fused(c);
     EXPECT_TRUE(torch::allclose(got.output, expected.output, 1e-5, 1e-5));
@@ -120,11 +127,7 @@ TEST(ConvReluMaxPool2, realValuedGradientsAgreeWithTheComposition) {
 TEST(ConvReluMaxPool2, theGradientsAreTheSameOnOneThreadOrTwo) {
     if (!fusedHere())
         GTEST_SKIP() << "this CPU has no AVX-512: the one-pass path does not run here";
-    torch::manual_seed(5);
-    Case c(3, 32, 40, 36, false);
-    c.images = torch::rand({3, 3, 40, 36}).contiguous(torch::MemoryFormat::ChannelsLast);
-    c.weight = torch::randn({32, 3, 3, 3});
-    c.gradOutput = torch::randn({3, 32, 19, 17}).contiguous(torch::MemoryFormat::ChannelsLast);
+    const Case c = Case::realValued(3, 40, 36, 5);
     auto on = [&](int threads) {
         const int before = torch::get_num_threads();
         torch::set_num_threads(threads);
