@@ -24,12 +24,6 @@ constexpr std::int64_t kBlock = 32;              // output channels per pass: tw
 // the rows are shared between threads.
 constexpr std::int64_t kRowsPerPart = 4;
 
-// The packed weights: [kernel row][column x channel][output channel], so that a kernel row's
-// taps are 9 consecutive floats of a channels_last image row.
-torch::Tensor packWeights(const torch::Tensor& weight) {
-    return weight.permute({2, 3, 1, 0}).contiguous();
-}
-
 struct Shape {
     std::int64_t n, h, w, pooledH, pooledW, channels;
 };
@@ -41,6 +35,12 @@ Shape shapeOf(const torch::Tensor& x, const torch::Tensor& weight) {
 
 #ifdef CONVSCOPE_AVX512
 #define AVX512_INLINE [[gnu::always_inline, gnu::target("avx512f")]] inline
+
+// The packed weights: [kernel row][column x channel][output channel], so that a kernel row's
+// taps are 9 consecutive floats of a channels_last image row.
+torch::Tensor packWeights(const torch::Tensor& weight) {
+    return weight.permute({2, 3, 1, 0}).contiguous();
+}
 
 // Lanes where v > m, or v is NaN: where max_pool2d's running maximum moves to v.
 AVX512_INLINE __mmask16 replaces(__m512 v, __m512 m) {
