@@ -2,9 +2,11 @@
 
 #include "models/relumaxpool.h"
 #include "util/cpufeatures.h"
+#include "util/orderedsum.h"
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -253,21 +255,12 @@ std::pair<torch::Tensor, torch::Tensor> backwardKernel(const torch::Tensor& x,
         }
     });
 #endif
-    std::vector<double> total(std::size_t(partValues), 0.0);
-    for (std::int64_t part = 0; part < parts; ++part) {
-        const float* sums = partSums.data() + part * partValues;
-        for (std::int64_t k = 0; k < partValues; ++k)
-            total[std::size_t(k)] += sums[k];
-    }
+    const std::vector<float> total = sumRowsInOrder(partSums.data(), parts, partValues);
     // [kernel row][column][input channel][output channel] -> the weight's [out][in][row][col].
     torch::Tensor packedGrad = torch::empty({3, 3, kInChannels, s.channels}, weight.options());
-    float* pg = packedGrad.data_ptr<float>();
-    for (std::int64_t k = 0; k < weightValues; ++k)
-        pg[k] = float(total[std::size_t(k)]);
+    std::copy(total.begin(), total.begin() + weightValues, packedGrad.data_ptr<float>());
     torch::Tensor gradBias = torch::empty({s.channels}, weight.options());
-    float* gb = gradBias.data_ptr<float>();
-    for (std::int64_t c = 0; c < s.channels; ++c)
-        gb[c] = float(total[std::size_t(weightValues + c)]);
+    std::copy(total.begin() + weightValues, total.end(), gradBias.data_ptr<float>());
     return {packedGrad.permute({3, 2, 0, 1}).contiguous(), gradBias};
 }
 

@@ -83,8 +83,7 @@ public:
         for (int i = 0; i < 3; ++i) {
             nn::Conv2d& conv = m_convs[std::size_t(i)];
             // The convolutions are 3x3, stride 1, no padding: conv2d's defaults.
-            if (!tap && i == 0 && conv->options.bias() &&
-                convReluMaxPool2IsFused(x, conv->weight, conv->bias)) {
+            if (!tap && i == 0 && convReluMaxPool2IsFused(x, conv->weight, conv->bias)) {
                 // On the images, in one pass each way; in float32 under bf16 autocast too,
                 // where it is both faster and more precise than oneDNN's bf16 convolution.
                 x = convReluMaxPool2(x, conv->weight, conv->bias);

@@ -1,12 +1,12 @@
 #include "models/relumaxpool.h"
 
 #include "util/cpufeatures.h"
+#include "util/orderedsum.h"
 
 #include <ATen/Parallel.h>
 
 #include <cstdint>
 #include <cstring>
-#include <optional>
 #include <utility>
 #include <vector>
 
@@ -267,7 +267,6 @@ template <typename T>
             const __m256i corner =
                 _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(code + k)));
             const __m256 grad = load8(g + k);
-
             if (biasSums) {
                 const __m256 passed =
                     _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(corner, stops)), grad);
@@ -384,11 +383,12 @@ struct InputShape {
     torch::ScalarType type;
 };
 
-// The gradients of x and, with `biasOptions`, of the bias: each output row sums its own
+// The gradients of x and, `withBias`, of the (float32) bias: each output row sums its own
 // share, and the rows are added in order, so the result does not depend on the thread count.
-std::pair<torch::Tensor, torch::Tensor> backwardKernel(
-    const InputShape& x, const torch::Tensor& codes, const torch::Tensor& gradOutput,
-    const std::optional<torch::TensorOptions>& biasOptions) {
+std::pair<torch::Tensor, torch::Tensor> backwardKernel(const InputShape& x,
+                                                       const torch::Tensor& codes,
+                                                       const torch::Tensor& gradOutput,
+                                                       bool withBias) {
     const std::int64_t n = x.n, c = x.c, h = x.h, w = x.w;
     const std::int64_t oh = h / 2, ow = w / 2;
     const torch::Tensor g = gradOutput.to(x.type).contiguous(torch::MemoryFormat::ChannelsLast);
@@ -400,7 +400,7 @@ std::pair<torch::Tensor, torch::Tensor> backwardKernel(
     const auto* gout = static_cast<const char*>(g.data_ptr());
     auto* gin = static_cast<char*>(gradIn.data_ptr());
     const std::size_t size = gradIn.element_size();
-    std::vector<float> rowSums(biasOptions ? std::size_t(n * oh * c) : 0, 0.0f);
+    std::vector<float> rowSums(withBias ? std::size_t(n * oh * c) : 0, 0.0f);
     at::parallel_for(0, n * oh, grainRows(2 * w * c), [&](std::int64_t begin, std::int64_t end) {
         for (std::int64_t r = begin; r < end; ++r) {
             const std::int64_t image = r / oh, row = r % oh;
@@ -413,7 +413,7 @@ std::pair<torch::Tensor, torch::Tensor> backwardKernel(
             else
                 backwardRow(rowCodes, reinterpret_cast<const float*>(go),
                             reinterpret_cast<float*>(gin + at),
-                            biasOptions ? rowSums.data() + r * c : nullptr, ow, w, c, rowStride);
+                            withBias ? rowSums.data() + r * c : nullptr, ow, w, c, rowStride);
             // An odd last row lies outside every window.
             if (h > 2 * oh && row == oh - 1)
                 std::memset(gin + std::size_t(((image + 1) * h - 1) * rowStride) * size, 0,
@@ -421,15 +421,9 @@ std::pair<torch::Tensor, torch::Tensor> backwardKernel(
         }
     });
     torch::Tensor gradBias;
-    if (biasOptions) {
-        gradBias = torch::empty({c}, *biasOptions);
-        float* out = gradBias.data_ptr<float>();
-        for (std::int64_t k = 0; k < c; ++k) {
-            double sum = 0;
-            for (std::int64_t r = 0; r < n * oh; ++r)
-                sum += rowSums[std::size_t(r * c + k)];
-            out[k] = float(sum);
-        }
+    if (withBias) {
+        const std::vector<float> sums = sumRowsInOrder(rowSums.data(), n * oh, c);
+        gradBias = torch::tensor(sums, torch::kFloat32);
     }
     return {gradIn, gradBias};
 }
@@ -460,9 +454,9 @@ public:
 
     static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                    torch::autograd::variable_list grads) {
-        return {backwardKernel(savedShape(ctx), ctx->saved_data["codes"].toTensor(), grads[0],
-                               std::nullopt)
-                    .first};
+        return {
+            backwardKernel(savedShape(ctx), ctx->saved_data["codes"].toTensor(), grads[0], false)
+                .first};
     }
 };
 
@@ -472,16 +466,13 @@ public:
                                  const torch::Tensor& bias) {
         Pooled pooled = forwardKernel(x, bias, true);
         saveForBackward(ctx, x, pooled.codes);
-        ctx->saved_data["bias_type"] = std::int64_t(bias.scalar_type());
         return pooled.output;
     }
 
     static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                    torch::autograd::variable_list grads) {
-        const auto biasType = torch::ScalarType(ctx->saved_data["bias_type"].toInt());
         auto [gradX, gradBias] =
-            backwardKernel(savedShape(ctx), ctx->saved_data["codes"].toTensor(), grads[0],
-                           torch::TensorOptions().dtype(biasType));
+            backwardKernel(savedShape(ctx), ctx->saved_data["codes"].toTensor(), grads[0], true);
         return {gradX, gradBias};
     }
 };
