@@ -11,7 +11,7 @@
 #include <vector>
 
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
+#include "models/poolpick.h"
 #define CONVSCOPE_AVX512 1
 #endif
 
@@ -36,41 +36,14 @@ Shape shapeOf(const torch::Tensor& x, const torch::Tensor& weight) {
 }
 
 #ifdef CONVSCOPE_AVX512
+using poolpick::pickAndStore;
+
 #define AVX512_INLINE [[gnu::always_inline, gnu::target("avx512f")]] inline
 
 // The packed weights: [kernel row][column x channel][output channel], so that a kernel row's
 // taps are 9 consecutive floats of a channels_last image row.
 torch::Tensor packWeights(const torch::Tensor& weight) {
     return weight.permute({2, 3, 1, 0}).contiguous();
-}
-
-// Lanes where v > m, or v is NaN: where max_pool2d's running maximum moves to v.
-AVX512_INLINE __mmask16 replaces(__m512 v, __m512 m) {
-    return _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-}
-
-// One window's corners a b (upper row) c d (lower row), bias added: the output (ReLU of the
-// first largest, a NaN taking the window) and the byte codes reluMaxPool2 uses (1-4 for the
-// corner that gets the gradient, 0 where ReLU stops it).
-AVX512_INLINE void pickAndStore(__m512 a, __m512 b, __m512 c, __m512 d, float* out,
-                                std::uint8_t* codes) {
-    const __mmask16 takeB = replaces(b, a);
-    __m512 m = _mm512_mask_mov_ps(a, takeB, b);
-    const __mmask16 takeC = replaces(c, m);
-    m = _mm512_mask_mov_ps(m, takeC, c);
-    const __mmask16 takeD = replaces(d, m);
-    m = _mm512_mask_mov_ps(m, takeD, d);
-    const __mmask16 passes = replaces(m, _mm512_setzero_ps());
-    _mm512_storeu_ps(out, _mm512_maskz_mov_ps(passes, m));
-    if (codes) {
-        __m512i code = _mm512_set1_epi32(1);
-        code = _mm512_mask_mov_epi32(code, takeB, _mm512_set1_epi32(2));
-        code = _mm512_mask_mov_epi32(code, takeC, _mm512_set1_epi32(3));
-        code = _mm512_mask_mov_epi32(code, takeD, _mm512_set1_epi32(4));
-        // The maskz forms: GCC 12 warns about the plain ones' undefined source operand.
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(codes),
-                         _mm512_maskz_cvtepi32_epi8(0xffff, _mm512_maskz_mov_epi32(passes, code)));
-    }
 }
 
 // P pooled outputs side by side, 32 channels: the 2 x 2P convolution outputs under them are
@@ -148,9 +121,7 @@ AVX512_INLINE void forwardWindows(const float* in, std::int64_t rowStride, const
                 __m512i code[2];
                 for (int half = 0; half < 2; ++half) {
                     grad[half] = _mm512_loadu_ps(gradOut + at + 16 * half);
-                    code[half] = _mm512_maskz_cvtepu8_epi32(
-                        0xffff,
-                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + at + 16 * half)));
+                    code[half] = poolpick::loadCodes(codes + at + 16 * half);
                     if (kh == 0)
                         biasAcc[half] = _mm512_add_ps(
                             biasAcc[half],
@@ -158,11 +129,8 @@ AVX512_INLINE void forwardWindows(const float* in, std::int64_t rowStride, const
                                                 grad[half]));
                 }
                 for (int corner = 0; corner < 4; ++corner) {
-                    const __m512i which = _mm512_set1_epi32(corner + 1);
-                    const __m512 g0 =
-                        _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(code[0], which), grad[0]);
-                    const __m512 g1 =
-                        _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(code[1], which), grad[1]);
+                    const __m512 g0 = poolpick::gradientAt(grad[0], code[0], corner + 1);
+                    const __m512 g1 = poolpick::gradientAt(grad[1], code[1], corner + 1);
                     const float* in =
                         top + (corner / 2) * rowStride + (2 * px + corner % 2) * kInChannels;
                     for (int t = 0; t < kTaps; ++t) {

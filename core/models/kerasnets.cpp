@@ -2,6 +2,7 @@
 #include "models/architectures.h"
 #include "models/convpool.h"
 #include "models/relumaxpool.h"
+#include "models/winogradpool.h"
 
 #include <ATen/autocast_mode.h>
 
@@ -90,7 +91,9 @@ public:
                 continue;
             }
             if (!tap && biasGoesIntoPool(x, conv)) {
-                x = reluMaxPool2(torch::conv2d(x, conv->weight), conv->bias);
+                // Winograd's F(2x2, 3x3), each tile a pooling window, for 32, 64, ...
+                // channels with AVX-512; otherwise oneDNN's convolution, then the pool.
+                x = winogradConvReluMaxPool2(x, conv->weight, conv->bias);
                 continue;
             }
             x = conv->forward(x);
