@@ -211,6 +211,14 @@ constexpr std::array<MultiplyTiles, sizeof...(T)> multiplyTable(std::integer_seq
 constexpr std::array<MultiplyTiles, kTiles> kMultiply =
     multiplyTable(std::make_integer_sequence<int, kTiles>());
 
+// How many of the `left` tiles of a row the next product takes: a row's products as equal as
+// kTiles allows (37 tiles: 10, 9, 9, 9, not 12, 12, 12, 1), since few tiles keep too few sums
+// in flight to fill the multiply-add units.
+inline std::int64_t nextBlock(std::int64_t left) {
+    const std::int64_t products = (left + kTiles - 1) / kTiles;
+    return (left + products - 1) / products;
+}
+
 // Scratch for one thread: the transformed inputs and the products of kTiles tiles.
 struct Scratch {
     std::vector<float> v, m;
@@ -223,8 +231,8 @@ struct Scratch {
                                            const float* bias, float* out, std::uint8_t* codes,
                                            Scratch& scratch) {
     const std::int64_t rowStride = s.w * s.in;
-    for (std::int64_t first = 0; first < s.pooledW; first += kTiles) {
-        const int count = int(std::min<std::int64_t>(kTiles, s.pooledW - first));
+    for (std::int64_t first = 0, count = 0; first < s.pooledW; first += count) {
+        count = nextBlock(s.pooledW - first);
         for (int t = 0; t < count; ++t)
             for (std::int64_t c = 0; c < s.in; c += kChunk)
                 transformInput(in + 2 * (first + t) * s.in + c, rowStride, s.in,
@@ -275,8 +283,8 @@ inline std::int64_t windowAt(const Shape& s, std::int64_t image, std::int64_t py
                                                  Scratch& scratch) {
     const std::int64_t tilesW = (s.w + 1) / 2;
     const std::int64_t vStride = kTiles * s.out, mStride = kTiles * s.in;
-    for (std::int64_t first = 0; first < tilesW; first += kTiles) {
-        const int count = int(std::min<std::int64_t>(kTiles, tilesW - first));
+    for (std::int64_t first = 0, count = 0; first < tilesW; first += count) {
+        count = nextBlock(tilesW - first);
         for (int t = 0; t < count; ++t) {
             const std::int64_t tx = first + t;
             for (std::int64_t o = 0; o < s.out; o += kChunk) {
