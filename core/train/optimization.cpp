@@ -1,6 +1,7 @@
 #include "train/optimization.h"
 
 #include "error.h"
+#include "train/fusedrmsprop.h"
 
 #include <torch/torch.h>
 
@@ -23,7 +24,8 @@ std::unique_ptr<torch::optim::Optimizer> makeOptimizer(const TrainConfig& c,
                 params, torch::optim::AdamOptions(c.learningRate).weight_decay(c.weightDecay));
         case OptimizerKind::RmsProp:
             // Keras's RMSprop defaults (rho 0.9, epsilon 1e-7), which the Keras blog recipe uses.
-            return std::make_unique<torch::optim::RMSprop>(
+            // One pass over each parameter where it can (FusedRmsProp), LibTorch's step elsewhere.
+            return std::make_unique<FusedRmsProp>(
                 params, torch::optim::RMSpropOptions(c.learningRate)
                             .alpha(0.9)
                             .eps(1e-7)
