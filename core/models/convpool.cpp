@@ -1,5 +1,6 @@
 #include "models/convpool.h"
 
+#include "models/pooledconv.h"
 #include "models/relumaxpool.h"
 #include "util/cpufeatures.h"
 #include "util/orderedsum.h"
@@ -18,6 +19,8 @@
 namespace convscope {
 
 namespace {
+
+using pooledconv::Pooled;
 
 constexpr std::int64_t kInChannels = 3;
 constexpr std::int64_t kTaps = 3 * kInChannels;  // one kernel row: 3 columns x 3 channels
@@ -156,21 +159,10 @@ AVX512_INLINE void forwardWindows(const float* in, std::int64_t rowStride, const
 #undef AVX512_INLINE
 #endif
 
-struct Pooled {
-    torch::Tensor output;
-    torch::Tensor codes;  // undefined when not asked for
-};
-
 Pooled forwardKernel(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                      bool withCodes) {
     const Shape s = shapeOf(x, weight);
-    Pooled pooled;
-    pooled.output = torch::empty({s.n, s.channels, s.pooledH, s.pooledW}, x.options(),
-                                 torch::MemoryFormat::ChannelsLast);
-    if (withCodes)
-        pooled.codes =
-            torch::empty({s.n, s.channels, s.pooledH, s.pooledW}, x.options().dtype(torch::kByte),
-                         torch::MemoryFormat::ChannelsLast);
+    Pooled pooled = pooledconv::emptyPooled(x, s.n, s.channels, s.pooledH, s.pooledW, withCodes);
 #ifdef CONVSCOPE_AVX512
     const torch::Tensor packed = packWeights(weight);
     const torch::Tensor b = bias.contiguous();
@@ -232,41 +224,32 @@ std::pair<torch::Tensor, torch::Tensor> backwardKernel(const torch::Tensor& x,
     return {packedGrad.permute({3, 2, 0, 1}).contiguous(), gradBias};
 }
 
-class ConvReluMaxPool2 : public torch::autograd::Function<ConvReluMaxPool2> {
-public:
-    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                                 const torch::Tensor& weight, const torch::Tensor& bias) {
-        Pooled pooled = forwardKernel(x, weight, bias, true);
-        ctx->save_for_backward({x, weight});
-        ctx->saved_data["codes"] = pooled.codes;
-        return pooled.output;
+// The first layer: no input gradient (the images need none).
+struct Kernels {
+    static Pooled forward(const torch::Tensor& x, const torch::Tensor& weight,
+                          const torch::Tensor& bias, bool withCodes) {
+        return forwardKernel(x, weight, bias, withCodes);
     }
 
-    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                   torch::autograd::variable_list grads) {
-        const auto saved = ctx->get_saved_variables();
-        auto [gradWeight, gradBias] =
-            backwardKernel(saved[0], ctx->saved_data["codes"].toTensor(), grads[0], saved[1]);
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext*,
+                                                   const torch::Tensor& x,
+                                                   const torch::Tensor& weight,
+                                                   const torch::Tensor& codes,
+                                                   const torch::Tensor& gradOutput) {
+        auto [gradWeight, gradBias] = backwardKernel(x, codes, gradOutput, weight);
         return {torch::Tensor(), gradWeight, gradBias};
     }
 };
+
+using ConvReluMaxPool2 = pooledconv::Function<Kernels>;
 
 }  // namespace
 
 bool convReluMaxPool2IsFused(const torch::Tensor& x, const torch::Tensor& weight,
                              const torch::Tensor& bias) {
 #ifdef CONVSCOPE_AVX512
-    auto floatCpu = [](const torch::Tensor& t) {
-        return t.defined() && t.device().is_cpu() && t.layout() == torch::kStrided &&
-               t.scalar_type() == torch::kFloat32;
-    };
-    return cpuHasAvx512f() && floatCpu(x) && floatCpu(weight) && floatCpu(bias) && x.dim() == 4 &&
-           x.size(1) == kInChannels && x.size(2) >= 4 && x.size(3) >= 4 &&
-           x.is_contiguous(torch::MemoryFormat::ChannelsLast) &&
-           !(torch::GradMode::is_enabled() && x.requires_grad()) && weight.dim() == 4 &&
-           weight.size(0) > 0 && weight.size(0) % kBlock == 0 && weight.size(1) == kInChannels &&
-           weight.size(2) == 3 && weight.size(3) == 3 && bias.dim() == 1 &&
-           bias.size(0) == weight.size(0);
+    return cpuHasAvx512f() && pooledconv::layerFits(x, weight, bias, kInChannels, kBlock) &&
+           !(torch::GradMode::is_enabled() && x.requires_grad());
 #else
     (void)x, (void)weight, (void)bias;
     return false;

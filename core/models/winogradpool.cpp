@@ -1,5 +1,6 @@
 #include "models/winogradpool.h"
 
+#include "models/pooledconv.h"
 #include "models/relumaxpool.h"
 #include "util/cpufeatures.h"
 
@@ -31,6 +32,8 @@
 namespace convscope {
 
 namespace {
+
+using pooledconv::Pooled;
 
 constexpr std::int64_t kChunk = 16;     // channels per vector
 constexpr std::int64_t kOutBlock = 32;  // output channels per product: two vectors
@@ -408,21 +411,10 @@ AVX512_INLINE void transformGradient(const Window& g, float* v, std::int64_t pos
 #undef AVX512_INLINE
 #endif
 
-struct Pooled {
-    torch::Tensor output;
-    torch::Tensor codes;  // undefined when not asked for
-};
-
 Pooled forwardKernel(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                      bool withCodes) {
     const Shape s = shapeOf(x, weight);
-    Pooled pooled;
-    pooled.output = torch::empty({s.n, s.out, s.pooledH, s.pooledW}, x.options(),
-                                 torch::MemoryFormat::ChannelsLast);
-    if (withCodes)
-        pooled.codes =
-            torch::empty({s.n, s.out, s.pooledH, s.pooledW}, x.options().dtype(torch::kByte),
-                         torch::MemoryFormat::ChannelsLast);
+    Pooled pooled = pooledconv::emptyPooled(x, s.n, s.out, s.pooledH, s.pooledW, withCodes);
 #ifdef CONVSCOPE_AVX512
     const torch::Tensor u = transformWeights(weight, false);
     const torch::Tensor b = bias.contiguous();
@@ -517,24 +509,19 @@ std::pair<torch::Tensor, torch::Tensor> weightAndBiasGradients(const torch::Tens
     return {weightsFromTransformed(total, s.in, s.out), gradBias};
 }
 
-class WinogradConvReluMaxPool2 : public torch::autograd::Function<WinogradConvReluMaxPool2> {
-public:
-    static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                                 const torch::Tensor& weight, const torch::Tensor& bias) {
-        Pooled pooled = forwardKernel(x, weight, bias, true);
-        ctx->save_for_backward({x, weight});
-        ctx->saved_data["codes"] = pooled.codes;
-        return pooled.output;
+struct Kernels {
+    static Pooled forward(const torch::Tensor& x, const torch::Tensor& weight,
+                          const torch::Tensor& bias, bool withCodes) {
+        return forwardKernel(x, weight, bias, withCodes);
     }
 
     static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                   torch::autograd::variable_list grads) {
-        const auto saved = ctx->get_saved_variables();
-        const torch::Tensor& x = saved[0];
-        const torch::Tensor& weight = saved[1];
-        const torch::Tensor codes = ctx->saved_data["codes"].toTensor();
+                                                   const torch::Tensor& x,
+                                                   const torch::Tensor& weight,
+                                                   const torch::Tensor& codes,
+                                                   const torch::Tensor& gradOutput) {
         const torch::Tensor g =
-            grads[0].to(torch::kFloat32).contiguous(torch::MemoryFormat::ChannelsLast);
+            gradOutput.to(torch::kFloat32).contiguous(torch::MemoryFormat::ChannelsLast);
         const Shape s = shapeOf(x, weight);
         torch::autograd::variable_list result(3);
         if (ctx->needs_input_grad(0))
@@ -548,22 +535,17 @@ public:
     }
 };
 
+using WinogradConvReluMaxPool2 = pooledconv::Function<Kernels>;
+
 }  // namespace
 
 bool winogradConvReluMaxPool2Applies(const torch::Tensor& x, const torch::Tensor& weight,
                                      const torch::Tensor& bias) {
 #ifdef CONVSCOPE_AVX512
-    auto floatCpu = [](const torch::Tensor& t) {
-        return t.defined() && t.device().is_cpu() && t.layout() == torch::kStrided &&
-               t.scalar_type() == torch::kFloat32;
-    };
-    return cpuHasAvx512f() && floatCpu(x) && floatCpu(weight) && floatCpu(bias) &&
-           !at::autocast::is_autocast_enabled(at::kCPU) && x.dim() == 4 && x.size(0) > 0 &&
-           x.size(1) > 0 && x.size(1) % kOutBlock == 0 && x.size(2) >= 4 && x.size(3) >= 4 &&
-           x.is_contiguous(torch::MemoryFormat::ChannelsLast) && weight.dim() == 4 &&
-           weight.size(0) > 0 && weight.size(0) % kOutBlock == 0 && weight.size(1) == x.size(1) &&
-           weight.size(2) == 3 && weight.size(3) == 3 && bias.dim() == 1 &&
-           bias.size(0) == weight.size(0);
+    return cpuHasAvx512f() && pooledconv::isFloat32Cpu(x) && x.dim() == 4 && x.size(1) > 0 &&
+           x.size(1) % kOutBlock == 0 &&
+           pooledconv::layerFits(x, weight, bias, x.size(1), kOutBlock) &&
+           !at::autocast::is_autocast_enabled(at::kCPU);
 #else
     (void)x, (void)weight, (void)bias;
     return false;

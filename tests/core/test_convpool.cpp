@@ -1,3 +1,4 @@
+#include "convpoolcase.h"
 #include "models/convpool.h"
 #include "models/relumaxpool.h"
 #include "util/cpufeatures.h"
@@ -6,66 +7,32 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <limits>
 #include <tuple>
+#include <utility>
 
 using namespace convscope;
 
 namespace {
 
-// Equal values, NaNs in the same places.
-bool sameValues(const torch::Tensor& a, const torch::Tensor& b) {
-    return a.sizes() == b.sizes() && a.scalar_type() == b.scalar_type() &&
-           ((a == b) | (a.isnan() & b.isnan())).all().item<bool>();
-}
+// The first layer's cases: 3 input channels (the images, which need no gradient).
+struct Case : ConvPoolCase {
+    Case(std::int64_t n, std::int64_t channels, std::int64_t h, std::int64_t w, bool withNaN)
+        : ConvPoolCase(n, 3, channels, h, w, withNaN, 11) {}
+    explicit Case(ConvPoolCase c) : ConvPoolCase(std::move(c)) {}
 
-// Small integers everywhere, so that every sum is exact in float32 whatever its order: the
-// fused pass must then equal the composition to the bit, ties between corners included.
-struct Case {
-    torch::Tensor images, weight, bias, gradOutput;
-
-    Case(std::int64_t n, std::int64_t channels, std::int64_t h, std::int64_t w, bool withNaN) {
-        torch::manual_seed(11);
-        images = torch::randint(-2, 3, {n, 3, h, w}, torch::kFloat32)
-                     .contiguous(torch::MemoryFormat::ChannelsLast);
-        if (withNaN)
-            images.index_put_({0, 1, 2, 3}, std::numeric_limits<float>::quiet_NaN());
-        weight = torch::randint(-2, 3, {channels, 3, 3, 3}, torch::kFloat32);
-        bias = torch::randint(-3, 4, {channels}, torch::kFloat32);
-        gradOutput = torch::randint(-4, 5, {n, channels, (h - 2) / 2, (w - 2) / 2}, torch::kFloat32)
-                         .contiguous(torch::MemoryFormat::ChannelsLast);
-    }
-
-    /// Real values (sums no longer exact), 32 output channels.
+    /// Real values, 32 output channels.
     static Case realValued(std::int64_t n, std::int64_t h, std::int64_t w, int seed) {
-        Case c(n, 32, h, w, false);
-        torch::manual_seed(seed);
-        c.images = torch::rand({n, 3, h, w}).contiguous(torch::MemoryFormat::ChannelsLast);
-        c.weight = torch::randn({32, 3, 3, 3}) * 0.3;
-        c.bias = torch::randn({32}) * 0.1;
-        c.gradOutput = torch::randn({n, 32, (h - 2) / 2, (w - 2) / 2})
-                           .contiguous(torch::MemoryFormat::ChannelsLast);
-        return c;
+        return Case(ConvPoolCase::realValued(n, 3, 32, h, w, seed, 0.3));
     }
-
-    struct Result {
-        torch::Tensor output, weightGrad, biasGrad;
-    };
 
     template <typename F>
     Result run(F layer) const {
-        torch::Tensor w = weight.clone().requires_grad_(true);
-        torch::Tensor b = bias.clone().requires_grad_(true);
-        torch::Tensor y = layer(images, w, b);
-        y.backward(gradOutput);
-        return {y.detach(), w.grad(), b.grad()};
+        return ConvPoolCase::run(layer, false);
     }
 };
 
 Case::Result composed(const Case& c) {
-    return c.run([](const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
-        return torch::relu(torch::max_pool2d(torch::conv2d(x, w, b), 2));
-    });
+    return c.run(convReluPoolByATen);
 }
 
 Case::Result fused(const Case& c) {
@@ -92,7 +59,7 @@ TEST(ConvReluMaxPool2, equalsTheCompositionToTheBitWhenTheSumsAreExact) {
             SCOPED_TRACE(testing::Message() << n << "x" << channels << "x" << h << "x" << w
                                             << (withNaN ? " with a NaN" : ""));
             const Case c(n, channels, h, w, withNaN);
-            ASSERT_TRUE(convReluMaxPool2IsFused(c.images, c.weight, c.bias));
+            ASSERT_TRUE(convReluMaxPool2IsFused(c.x, c.weight, c.bias));
             const auto expected = composed(c);
             const auto got = fused(c);
             EXPECT_TRUE(sameValues(got.output, expected.output));
@@ -143,36 +110,36 @@ TEST(ConvReluMaxPool2, theGradientsAreTheSameOnOneThreadOrTwo) {
 TEST(ConvReluMaxPool2, withoutGradientsItGivesTheSameOutput) {
     const Case c(2, 32, 10, 12, true);
     const torch::Tensor expected =
-        torch::relu(torch::max_pool2d(torch::conv2d(c.images, c.weight, c.bias), 2));
+        torch::relu(torch::max_pool2d(torch::conv2d(c.x, c.weight, c.bias), 2));
     {
         torch::NoGradGuard noGrad;
-        EXPECT_TRUE(sameValues(convReluMaxPool2(c.images, c.weight, c.bias), expected));
+        EXPECT_TRUE(sameValues(convReluMaxPool2(c.x, c.weight, c.bias), expected));
     }
     c10::InferenceMode inference;
-    EXPECT_TRUE(sameValues(convReluMaxPool2(c.images, c.weight, c.bias), expected));
+    EXPECT_TRUE(sameValues(convReluMaxPool2(c.x, c.weight, c.bias), expected));
 }
 
 TEST(ConvReluMaxPool2, otherCasesRunTheComposition) {
     const Case c(2, 32, 10, 10, false);
     // An input that needs its gradient (activation maximisation), 16 channels, another
     // layout: none is fused, and each still gives the composition's values.
-    torch::Tensor needsGrad = c.images.clone().requires_grad_(true);
+    torch::Tensor needsGrad = c.x.clone().requires_grad_(true);
     EXPECT_FALSE(convReluMaxPool2IsFused(needsGrad, c.weight, c.bias));
     const torch::Tensor y = convReluMaxPool2(needsGrad, c.weight, c.bias);
     y.backward(torch::ones_like(y));
     ASSERT_TRUE(needsGrad.grad().defined());
-    torch::Tensor reference = c.images.clone().requires_grad_(true);
+    torch::Tensor reference = c.x.clone().requires_grad_(true);
     torch::relu(torch::max_pool2d(torch::conv2d(reference, c.weight, c.bias), 2))
         .backward(torch::ones_like(y));
     EXPECT_TRUE(sameValues(needsGrad.grad(), reference.grad()));
 
     const torch::Tensor w16 = c.weight.slice(0, 0, 16).contiguous();
     const torch::Tensor b16 = c.bias.slice(0, 0, 16).contiguous();
-    EXPECT_FALSE(convReluMaxPool2IsFused(c.images, w16, b16));
-    EXPECT_TRUE(sameValues(convReluMaxPool2(c.images, w16, b16),
-                           torch::relu(torch::max_pool2d(torch::conv2d(c.images, w16, b16), 2))));
+    EXPECT_FALSE(convReluMaxPool2IsFused(c.x, w16, b16));
+    EXPECT_TRUE(sameValues(convReluMaxPool2(c.x, w16, b16),
+                           torch::relu(torch::max_pool2d(torch::conv2d(c.x, w16, b16), 2))));
 
-    const torch::Tensor planar = c.images.contiguous();
+    const torch::Tensor planar = c.x.contiguous();
     EXPECT_FALSE(convReluMaxPool2IsFused(planar, c.weight, c.bias));
     EXPECT_TRUE(
         sameValues(convReluMaxPool2(planar, c.weight, c.bias),
@@ -186,7 +153,7 @@ TEST(ConvReluMaxPool2, underBf16AutocastItStaysFloat32) {
     const auto expected = composed(c);
     at::autocast::set_autocast_enabled(at::kCPU, true);
     at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
-    const bool isFused = convReluMaxPool2IsFused(c.images, c.weight, c.bias);
+    const bool isFused = convReluMaxPool2IsFused(c.x, c.weight, c.bias);
     const auto got = fused(c);
     at::autocast::set_autocast_enabled(at::kCPU, false);
     at::autocast::clear_cache();

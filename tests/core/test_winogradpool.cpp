@@ -1,3 +1,4 @@
+#include "convpoolcase.h"
 #include "models/classifier.h"
 #include "models/winogradpool.h"
 #include "util/cpufeatures.h"
@@ -6,73 +7,33 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <limits>
 #include <tuple>
+#include <utility>
 
 using namespace convscope;
 
 namespace {
 
-// Equal values, NaNs in the same places.
-bool sameValues(const torch::Tensor& a, const torch::Tensor& b) {
-    return a.sizes() == b.sizes() && a.scalar_type() == b.scalar_type() &&
-           ((a == b) | (a.isnan() & b.isnan())).all().item<bool>();
-}
-
-// An inner layer's maps, kernels, bias and pooled gradient. With small integers (and kernels
-// of even integers, whose halves the transform takes), every sum is exact in float32 whatever
-// its order: Winograd's products must then equal the direct convolution's to the bit, ties
-// between corners included.
-struct Case {
-    torch::Tensor x, weight, bias, gradOutput;
-
+// An inner layer's cases, whose input needs its gradient.
+struct Case : ConvPoolCase {
     Case(std::int64_t n, std::int64_t in, std::int64_t out, std::int64_t h, std::int64_t w,
-         bool withNaN) {
-        torch::manual_seed(17);
-        x = torch::randint(-2, 3, {n, in, h, w}, torch::kFloat32)
-                .contiguous(torch::MemoryFormat::ChannelsLast);
-        if (withNaN)
-            x.index_put_({0, 1, 2, 3}, std::numeric_limits<float>::quiet_NaN());
-        weight = torch::randint(-2, 3, {out, in, 3, 3}, torch::kFloat32);
-        bias = torch::randint(-3, 4, {out}, torch::kFloat32);
-        gradOutput = torch::randint(-4, 5, {n, out, (h - 2) / 2, (w - 2) / 2}, torch::kFloat32)
-                         .contiguous(torch::MemoryFormat::ChannelsLast);
-    }
+         bool withNaN)
+        : ConvPoolCase(n, in, out, h, w, withNaN, 17) {}
+    explicit Case(ConvPoolCase c) : ConvPoolCase(std::move(c)) {}
 
-    /// Real values: the sums are no longer exact.
     static Case realValued(std::int64_t n, std::int64_t in, std::int64_t out, std::int64_t h,
                            std::int64_t w, int seed) {
-        Case c(n, in, out, h, w, false);
-        torch::manual_seed(seed);
-        c.x = torch::rand({n, in, h, w}).contiguous(torch::MemoryFormat::ChannelsLast);
-        c.weight = torch::randn({out, in, 3, 3}) * 0.1;
-        c.bias = torch::randn({out}) * 0.1;
-        c.gradOutput = torch::randn({n, out, (h - 2) / 2, (w - 2) / 2})
-                           .contiguous(torch::MemoryFormat::ChannelsLast);
-        return c;
+        return Case(ConvPoolCase::realValued(n, in, out, h, w, seed, 0.1));
     }
-
-    struct Result {
-        torch::Tensor output, inputGrad, weightGrad, biasGrad;
-    };
 
     template <typename F>
     Result run(F layer) const {
-        torch::Tensor in = x.clone().requires_grad_(true);
-        torch::Tensor w = weight.clone().requires_grad_(true);
-        torch::Tensor b = bias.clone().requires_grad_(true);
-        torch::Tensor y = layer(in, w, b);
-        y.backward(gradOutput);
-        return {y.detach(), in.grad(), w.grad(), b.grad()};
+        return ConvPoolCase::run(layer, true);
     }
 };
 
-torch::Tensor composition(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
-    return torch::relu(torch::max_pool2d(torch::conv2d(x, w, b), 2));
-}
-
 Case::Result composed(const Case& c) {
-    return c.run(composition);
+    return c.run(convReluPoolByATen);
 }
 
 Case::Result winograd(const Case& c) {
@@ -167,7 +128,7 @@ TEST(WinogradConvReluMaxPool2, theResultsAreTheSameOnOneThreadOrTwo) {
 
 TEST(WinogradConvReluMaxPool2, withoutGradientsItGivesTheSameOutput) {
     const Case c(2, 32, 32, 10, 12, true);
-    const torch::Tensor expected = composition(c.x, c.weight, c.bias);
+    const torch::Tensor expected = convReluPoolByATen(c.x, c.weight, c.bias);
     {
         torch::NoGradGuard noGrad;
         EXPECT_TRUE(sameValues(winogradConvReluMaxPool2(c.x, c.weight, c.bias), expected));
@@ -183,17 +144,19 @@ TEST(WinogradConvReluMaxPool2, otherCasesRunTheComposition) {
     const torch::Tensor x8 = c.x.slice(1, 0, 8).contiguous(torch::MemoryFormat::ChannelsLast);
     const torch::Tensor w8 = c.weight.slice(1, 0, 8).contiguous();
     EXPECT_FALSE(winogradConvReluMaxPool2Applies(x8, w8, c.bias));
-    EXPECT_TRUE(sameValues(winogradConvReluMaxPool2(x8, w8, c.bias), composition(x8, w8, c.bias)));
+    EXPECT_TRUE(
+        sameValues(winogradConvReluMaxPool2(x8, w8, c.bias), convReluPoolByATen(x8, w8, c.bias)));
 
     const torch::Tensor w16 = c.weight.slice(0, 0, 16).contiguous();
     const torch::Tensor b16 = c.bias.slice(0, 0, 16).contiguous();
     EXPECT_FALSE(winogradConvReluMaxPool2Applies(c.x, w16, b16));
-    EXPECT_TRUE(sameValues(winogradConvReluMaxPool2(c.x, w16, b16), composition(c.x, w16, b16)));
+    EXPECT_TRUE(
+        sameValues(winogradConvReluMaxPool2(c.x, w16, b16), convReluPoolByATen(c.x, w16, b16)));
 
     const torch::Tensor planar = c.x.contiguous();
     EXPECT_FALSE(winogradConvReluMaxPool2Applies(planar, c.weight, c.bias));
     EXPECT_TRUE(sameValues(winogradConvReluMaxPool2(planar, c.weight, c.bias),
-                           composition(planar, c.weight, c.bias)));
+                           convReluPoolByATen(planar, c.weight, c.bias)));
 
     at::autocast::set_autocast_enabled(at::kCPU, true);
     at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
@@ -204,7 +167,7 @@ TEST(WinogradConvReluMaxPool2, otherCasesRunTheComposition) {
     EXPECT_FALSE(applies);
     // oneDNN's bf16 convolution: the float32 values to bf16's 8 bits.
     EXPECT_TRUE(torch::allclose(underAutocast.to(torch::kFloat32),
-                                composition(c.x, c.weight, c.bias), 1.0 / 64, 1e-3));
+                                convReluPoolByATen(c.x, c.weight, c.bias), 1.0 / 64, 1e-3));
 }
 
 TEST(WinogradConvReluMaxPool2, theSmallNetTrainsTheSameAsWithATensConvolutions) {
