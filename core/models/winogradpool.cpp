@@ -225,7 +225,7 @@ inline std::int64_t nextBlock(std::int64_t left) {
 // Scratch for one thread: the transformed inputs and the products of kTiles tiles.
 struct Scratch {
     std::vector<float> v, m;
-    Scratch(const Shape& s)
+    explicit Scratch(const Shape& s)
         : v(std::size_t(kPositions * kTiles * s.in)), m(std::size_t(kPositions * kTiles * s.out)) {}
 };
 
