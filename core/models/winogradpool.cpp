@@ -436,10 +436,16 @@ Pooled forwardKernel(const torch::Tensor& x, const torch::Tensor& weight, const 
     return pooled;
 }
 
-// Pooled rows per part of the weight and bias gradient sums: fixed, so that the sums do not
-// depend on how the rows are shared between threads; 36 (an image of the blog net's second
-// layer), so that there are few parts of 16 x in x out sums to add.
+// Pooled rows per part of the weight and bias gradient sums: fixed by the batch's shape alone,
+// so that the sums do not depend on how the rows are shared between threads; at least 36 (an
+// image of the blog net's second layer), and more for big batches, so that there are at most
+// kMaxParts parts of 16 x in x out sums to keep and add.
 constexpr std::int64_t kRowsPerPart = 36;
+constexpr std::int64_t kMaxParts = 64;
+
+std::int64_t rowsPerPart(std::int64_t rows) {
+    return std::max(kRowsPerPart, (rows + kMaxParts - 1) / kMaxParts);
+}
 
 torch::Tensor inputGradient(const torch::Tensor& gradOut, const torch::Tensor& codes,
                             const Shape& s, const torch::Tensor& weight) {
@@ -473,7 +479,8 @@ std::pair<torch::Tensor, torch::Tensor> weightAndBiasGradients(const torch::Tens
                                                                const torch::Tensor& codes,
                                                                const Shape& s) {
     const std::int64_t rows = s.n * s.pooledH;
-    const std::int64_t parts = (rows + kRowsPerPart - 1) / kRowsPerPart;
+    const std::int64_t perPart = rowsPerPart(rows);
+    const std::int64_t parts = (rows + perPart - 1) / perPart;
     const std::int64_t transformedValues = kPositions * s.in * s.out;
     const std::int64_t partValues = transformedValues + s.out;
     std::vector<float> partSums(std::size_t(parts * partValues), 0.0f);
@@ -486,8 +493,8 @@ std::pair<torch::Tensor, torch::Tensor> weightAndBiasGradients(const torch::Tens
         std::vector<float> gt(std::size_t(kPositions * kGradTiles * s.out));
         for (std::int64_t part = begin; part < end; ++part) {
             float* sums = partSums.data() + part * partValues;
-            const std::int64_t last = std::min(rows, (part + 1) * kRowsPerPart);
-            for (std::int64_t r = part * kRowsPerPart; r < last; ++r)
+            const std::int64_t last = std::min(rows, (part + 1) * perPart);
+            for (std::int64_t r = part * perPart; r < last; ++r)
                 weightGradientRow(input, g, code, s, r, sums, sums + transformedValues, v, gt);
         }
     });

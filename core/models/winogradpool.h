@@ -23,11 +23,15 @@ namespace convscope {
 ///
 /// The transforms add and subtract, and halve the weights, so every value is the
 /// composition's up to rounding: to the bit when every sum is exact (small integers), within
-/// about 1e-6 of the largest term otherwise, as with cuDNN's Winograd kernels. A NaN or
-/// infinity in `x` spreads over its whole tile (the pooled output is NaN in the same places,
-/// every tile being a window) and over all nine weights of its kernels' gradients, where
-/// ATen's gradient has it in some of them. Any other case runs the composition
-/// (reluMaxPool2 after torch::conv2d). Thread-safe.
+/// about 1e-6 of the largest term otherwise, as with cuDNN's Winograd kernels. A NaN in `x`
+/// reaches the same convolution outputs as in ATen's (the transforms' zero coefficients are
+/// never multiplied), so the pooled output and the input gradient are the same; in the weight
+/// gradient it reaches its input channel's kernels at transform positions rather than where
+/// ATen's products (zero gradients included) put it, and a pixel under no pooling window (an
+/// odd last row or column of outputs) is not read at all. An infinity can become a NaN inside
+/// the transforms (inf - inf) where ATen gives an infinity. Only first derivatives are defined
+/// through the fast path (its backward pass is not differentiable). Any other case runs the
+/// composition (reluMaxPool2 after torch::conv2d). Thread-safe.
 torch::Tensor winogradConvReluMaxPool2(const torch::Tensor& x, const torch::Tensor& weight,
                                        const torch::Tensor& bias);
 

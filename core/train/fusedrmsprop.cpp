@@ -69,7 +69,7 @@ void stepScalar(float* p, const float* g, float* squareAvg, const Constants& k, 
 // A float32 CPU tensor whose elements fill its memory without gaps or overlaps (contiguous,
 // or channels_last as the conv weights of a channels_last model are), laid out as `like`:
 // then one pass over the raw memory meets the same elements in all of them.
-bool fusable(const torch::Tensor& t, const torch::Tensor& like) {
+bool laidOutAs(const torch::Tensor& t, const torch::Tensor& like) {
     return t.defined() && t.device().is_cpu() && t.layout() == torch::kStrided &&
            t.scalar_type() == torch::kFloat32 && t.is_non_overlapping_and_dense() &&
            t.sizes() == like.sizes() && t.strides() == like.strides();
@@ -77,34 +77,40 @@ bool fusable(const torch::Tensor& t, const torch::Tensor& like) {
 
 }  // namespace
 
-torch::Tensor FusedRmsProp::step(LossClosure closure) {
-    bool fused = true;
+// Whether every parameter with a gradient can take the one pass.
+bool FusedRmsProp::fusable() const {
     for (const auto& group : param_groups_) {
         const auto& options = static_cast<const torch::optim::RMSpropOptions&>(group.options());
         if (options.momentum() > 0 || options.centered())
-            fused = false;
+            return false;
         for (const torch::Tensor& p : group.params()) {
             if (!p.grad().defined())
                 continue;
             const auto found = state_.find(p.unsafeGetTensorImpl());
-            if (!fusable(p, p) || !fusable(p.grad(), p) ||
+            if (!laidOutAs(p, p) || !laidOutAs(p.grad(), p) ||
                 (found != state_.end() &&
-                 !fusable(
+                 !laidOutAs(
                      static_cast<torch::optim::RMSpropParamState&>(*found->second).square_avg(),
                      p)))
-                fused = false;
+                return false;
         }
     }
-    m_lastFused = fused;
-    if (!fused)
-        return torch::optim::RMSprop::step(std::move(closure));
+    return true;
+}
 
-    torch::NoGradGuard noGrad;
+torch::Tensor FusedRmsProp::step(LossClosure closure) {
+    // The closure first: it may make the gradients that decide the path.
     torch::Tensor loss;
     if (closure) {
         at::AutoGradMode enableGrad(true);
         loss = closure();
     }
+    m_lastFused = fusable();
+    if (!m_lastFused) {
+        torch::optim::RMSprop::step(nullptr);
+        return loss;
+    }
+    torch::NoGradGuard noGrad;
     for (auto& group : param_groups_) {
         const auto& options = static_cast<const torch::optim::RMSpropOptions&>(group.options());
         const Constants k{float(options.alpha()),        float(1 - options.alpha()),
@@ -132,6 +138,9 @@ torch::Tensor FusedRmsProp::step(LossClosure closure) {
 #endif
                 stepScalar(value, grad, squareAvg, k, begin, end);
             });
+            // Written in place, as LibTorch's addcdiv_ and mul_ do: autograd must see it.
+            p.unsafeGetTensorImpl()->bump_version();
+            state.square_avg().unsafeGetTensorImpl()->bump_version();
         }
     }
     return loss;

@@ -72,6 +72,13 @@ int main(int argc, char** argv) {
         const std::int64_t pooled = (l.side - 2) / 2;
         const torch::Tensor grad =
             torch::randn({32, l.out, pooled, pooled}).contiguous(torch::MemoryFormat::ChannelsLast);
+        const bool fast = l.in == 3 ? convscope::convReluMaxPool2IsFused(x, w, b)
+                                    : convscope::winogradConvReluMaxPool2Applies(input, w, b);
+        if (!fast)
+            std::printf(
+                "%s: ConvScope's path does not apply on this CPU (no AVX-512), so both "
+                "sides below run ATen's composition\n",
+                l.name.c_str());
         auto forward = [&](const Layer& layer) {
             return secondsOf([&] {
                 torch::NoGradGuard noGrad;

@@ -101,6 +101,11 @@ TEST(FusedRmsProp, takesItsOnePassOnlyWhereItApplies) {
     const auto options = torch::optim::RMSpropOptions(1e-3).alpha(0.9).eps(1e-7);
     expectClose(train<FusedRmsProp>(options, 3, true),
                 train<torch::optim::RMSprop>(options, 3, true));
+    torch::Tensor matrix = torch::randn({6, 5}).requires_grad_(true);
+    matrix.mutable_grad() = torch::randn({5, 6}).t();
+    FusedRmsProp transposed({matrix}, options);
+    transposed.step();
+    EXPECT_FALSE(transposed.lastStepWasFused());
     torch::Tensor d = torch::randn({9}, torch::kFloat64).requires_grad_(true);
     d.mutable_grad() = torch::randn({9}, torch::kFloat64);
     FusedRmsProp doubles({d}, options);
@@ -124,4 +129,52 @@ TEST(FusedRmsProp, itsStateLoadsIntoLibTorchsOptimizer) {
         static_cast<torch::optim::RMSpropParamState&>(*plain.state().at(p.unsafeGetTensorImpl()));
     EXPECT_EQ(state.step(), 1);
     EXPECT_GT(state.square_avg().abs().sum().item<float>(), 0);
+}
+
+TEST(FusedRmsProp, aClosureAndAChangingRateStepAsLibTorchsDo) {
+    // The closure makes the gradients (from none), and the rate changes between steps, as a
+    // schedule changes it: both optimizers must follow.
+    auto run = [](auto& optimizer, const torch::Tensor& p) {
+        for (int s = 0; s < 4; ++s) {
+            for (auto& group : optimizer.param_groups())
+                group.options().set_lr(1e-3 * (s + 1));
+            optimizer.step([&] {
+                optimizer.zero_grad();
+                torch::Tensor loss = (p * p * (s + 1)).sum();
+                loss.backward();
+                return loss;
+            });
+        }
+        return p.detach().clone();
+    };
+    const auto options = torch::optim::RMSpropOptions(1e-3).alpha(0.9).eps(1e-7);
+    torch::manual_seed(9);
+    const torch::Tensor start = torch::randn({70});
+    torch::Tensor a = start.clone().requires_grad_(true), b = start.clone().requires_grad_(true);
+    FusedRmsProp fused({a}, options);
+    torch::optim::RMSprop plain({b}, options);
+    const torch::Tensor fusedEnd = run(fused, a), plainEnd = run(plain, b);
+    EXPECT_TRUE(fused.lastStepWasFused());
+    EXPECT_FALSE(torch::allclose(fusedEnd, start));
+    EXPECT_TRUE(torch::allclose(fusedEnd, plainEnd, 1e-6, 1e-7));
+    // A double parameter whose gradient only the closure makes: LibTorch's step, not a crash.
+    torch::Tensor d = torch::randn({9}, torch::kFloat64).requires_grad_(true);
+    FusedRmsProp doubles({d}, options);
+    doubles.step([&] {
+        doubles.zero_grad();
+        torch::Tensor loss = (d * d).sum();
+        loss.backward();
+        return loss;
+    });
+    EXPECT_FALSE(doubles.lastStepWasFused());
+}
+
+TEST(FusedRmsProp, aStepIsSeenByAutogradAsAnInPlaceChange) {
+    torch::Tensor p = torch::randn({20}).requires_grad_(true);
+    p.mutable_grad() = torch::randn({20});
+    const auto before = p._version();
+    FusedRmsProp optimizer({p}, torch::optim::RMSpropOptions(1e-3));
+    optimizer.step();
+    ASSERT_TRUE(optimizer.lastStepWasFused());
+    EXPECT_GT(p._version(), before);
 }
