@@ -3,6 +3,7 @@
 #include "models/pooledconv.h"
 #include "models/relumaxpool.h"
 #include "util/cpufeatures.h"
+#include "util/orderedsum.h"
 
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
@@ -501,15 +502,8 @@ std::pair<torch::Tensor, torch::Tensor> weightAndBiasGradients(const torch::Tens
 #else
     (void)x, (void)gradOut, (void)codes;
 #endif
-    // The parts in order, in double; the columns shared between threads.
-    std::vector<double> total(std::size_t(partValues), 0.0);
-    at::parallel_for(0, partValues, 4096, [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t part = 0; part < parts; ++part) {
-            const float* sums = partSums.data() + part * partValues;
-            for (std::int64_t k = begin; k < end; ++k)
-                total[std::size_t(k)] += sums[k];
-        }
-    });
+    // The parts in order, in double.
+    const std::vector<double> total = sumRowsInOrderExactly(partSums.data(), parts, partValues);
     torch::Tensor gradBias = torch::empty({s.out}, torch::kFloat32);
     for (std::int64_t o = 0; o < s.out; ++o)
         gradBias.data_ptr<float>()[o] = float(total[std::size_t(transformedValues + o)]);
