@@ -2,8 +2,10 @@
 // then two epochs of shuffled, augmented (Keras blog settings) float batches of 32 over all
 // of train/ + validation/. Epoch 1 is what a first epoch costs (import + decode + augment +
 // batch); epoch 2 is the steady state, served from the filled cache. A third, diagnostic epoch
-// without augmentation separates the warp from the batch assembly. Prints one JSON object;
-// run_pipeline_bench.sh sets it beside reference_pipeline.py.
+// without augmentation separates the warp from the batch assembly. A last diagnostic pass
+// runs only libjpeg-turbo's entropy (Huffman) decoding of every JPEG, on as many threads: no
+// pipeline that decodes with libjpeg-turbo can take less time than that. Prints one JSON
+// object; run_pipeline_bench.sh sets it beside reference_pipeline.py.
 #include "train/batchloader.h"
 #include "data/datasetindex.h"
 #include "data/imagecache.h"
@@ -11,10 +13,15 @@
 
 #include <torch/torch.h>
 
+#include <jpeglib.h>
+
+#include <atomic>
 #include <chrono>
+#include <csetjmp>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace convscope;
@@ -49,6 +56,69 @@ EpochResult runEpoch(BatchLoader& loader, int epoch) {
     }
     r.seconds = secondsSince(start);
     return r;
+}
+
+struct JpegFailure {
+    jpeg_error_mgr manager;
+    std::jmp_buf jump;
+};
+
+[[noreturn]] void jumpOut(j_common_ptr info) {
+    std::longjmp(reinterpret_cast<JpegFailure*>(info->err)->jump, 1);
+}
+
+std::vector<unsigned char> fileBytes(const std::string& path) {
+    std::vector<unsigned char> bytes;
+    if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+        unsigned char chunk[1 << 16];
+        for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, f)) > 0;)
+            bytes.insert(bytes.end(), chunk, chunk + n);
+        std::fclose(f);
+    }
+    return bytes;
+}
+
+/// Reads one file and runs libjpeg-turbo's entropy decoding of it into DCT coefficients,
+/// with no inverse DCT, upsampling, colour conversion or resizing. Returns false for a file
+/// that is not a JPEG or that libjpeg refuses. Only plain C objects live across the setjmp.
+bool entropyDecode(jpeg_decompress_struct& info, JpegFailure& failure,
+                   const std::vector<unsigned char>& bytes) {
+    if (bytes.size() < 3 || bytes[0] != 0xFF || bytes[1] != 0xD8)
+        return false;
+    if (setjmp(failure.jump)) {
+        jpeg_abort_decompress(&info);
+        return false;
+    }
+    jpeg_mem_src(&info, bytes.data(), static_cast<unsigned long>(bytes.size()));
+    jpeg_read_header(&info, TRUE);
+    jpeg_read_coefficients(&info);
+    jpeg_finish_decompress(&info);
+    return true;
+}
+
+/// Wall time of entropy decoding every JPEG in `paths` (read from disk as the pipeline reads
+/// them) on `threads` threads, each with one reused decoder. `decoded` counts the JPEGs.
+double entropyOnlySeconds(const std::vector<std::string>& paths, int threads,
+                          std::size_t& decoded) {
+    std::atomic<std::size_t> next{0}, count{0};
+    const auto start = Clock::now();
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&] {
+            jpeg_decompress_struct info{};
+            JpegFailure failure{};
+            info.err = jpeg_std_error(&failure.manager);
+            failure.manager.error_exit = jumpOut;
+            jpeg_create_decompress(&info);
+            for (std::size_t i; (i = next++) < paths.size();)
+                count += entropyDecode(info, failure, fileBytes(paths[i])) ? 1 : 0;
+            jpeg_destroy_decompress(&info);
+        });
+    }
+    for (std::thread& w : workers)
+        w.join();
+    decoded = count;
+    return secondsSince(start);
 }
 
 }  // namespace
@@ -103,6 +173,12 @@ int main(int argc, char** argv) {
         BatchLoader plain(cache, samples, augment, loaderOptions);
         const EpochResult unaugmented = runEpoch(plain, 0);
 
+        std::vector<std::string> paths;
+        for (std::size_t i : samples)
+            paths.push_back(index.samples()[i].path);
+        std::size_t entropyFiles = 0;
+        const double entropySeconds = entropyOnlySeconds(paths, torchThreadCount(), entropyFiles);
+
         const double epoch1Seconds = scanSeconds + decodeSeconds + first.seconds;
         const auto n = double(samples.size());
         std::printf(
@@ -112,12 +188,14 @@ int main(int argc, char** argv) {
             "\"epoch1_seconds\": %.4f, \"epoch1_images_per_second\": %.1f, "
             "\"epoch2_seconds\": %.4f, \"epoch2_images_per_second\": %.1f, "
             "\"batch_only_seconds\": %.4f, \"decode_images_per_second\": %.1f, "
+            "\"entropy_only_seconds\": %.4f, \"entropy_only_files\": %zu, "
             "\"checksum\": %.3f}\n",
             samples.size(), index.classNames().size(), index.report().skipped.size(),
             cache.cachedCount(), static_cast<long long>(first.batches), torchThreadCount(),
             scanSeconds, decodeSeconds, first.seconds, epoch1Seconds, n / epoch1Seconds,
             second.seconds, double(second.images) / second.seconds, unaugmented.seconds,
-            n / decodeSeconds, first.checksum + second.checksum + unaugmented.checksum);
+            n / decodeSeconds, entropySeconds, entropyFiles,
+            first.checksum + second.checksum + unaugmented.checksum);
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_pipeline: %s\n", e.what());

@@ -177,7 +177,11 @@ def main():
     lines += [
         "",
         f"Pipeline alone: scan {st['scan_seconds']:.2f} s, decode {st['decode_seconds']:.2f} s, "
-        f"augment + batch {st['augment_batch_seconds']:.2f} s.",
+        f"augment + batch {st['augment_batch_seconds']:.2f} s."
+        + (f" libjpeg-turbo's entropy (Huffman) decoding alone of the same files on the same "
+           f"threads took {st['entropy_only_seconds']:.2f} s: no pipeline that decodes with it "
+           f"can pass {pipeline['ceiling_entropy_only']:.1f}x PyTorch's first epoch here."
+           if "entropy_only_seconds" in st else ""),
         "",
     ]
     finetunes = sorted(glob.glob(os.path.join(results, "finetune-*.json")),
