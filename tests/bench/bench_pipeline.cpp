@@ -10,6 +10,8 @@
 #include "data/datasetindex.h"
 #include "data/imagecache.h"
 #include "runtime.h"
+#include "util/atomicfile.h"
+#include "util/parallel.h"
 
 #include <torch/torch.h>
 
@@ -21,7 +23,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <thread>
 #include <vector>
 
 using namespace convscope;
@@ -67,56 +68,44 @@ struct JpegFailure {
     std::longjmp(reinterpret_cast<JpegFailure*>(info->err)->jump, 1);
 }
 
-std::vector<unsigned char> fileBytes(const std::string& path) {
-    std::vector<unsigned char> bytes;
-    if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
-        unsigned char chunk[1 << 16];
-        for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, f)) > 0;)
-            bytes.insert(bytes.end(), chunk, chunk + n);
-        std::fclose(f);
-    }
-    return bytes;
-}
-
-/// Reads one file and runs libjpeg-turbo's entropy decoding of it into DCT coefficients,
-/// with no inverse DCT, upsampling, colour conversion or resizing. Returns false for a file
-/// that is not a JPEG or that libjpeg refuses. Only plain C objects live across the setjmp.
-bool entropyDecode(jpeg_decompress_struct& info, JpegFailure& failure,
-                   const std::vector<unsigned char>& bytes) {
-    if (bytes.size() < 3 || bytes[0] != 0xFF || bytes[1] != 0xD8)
+/// Runs libjpeg-turbo's entropy decoding of one file's bytes into DCT coefficients, with no
+/// inverse DCT, upsampling, colour conversion or resizing. Returns false for bytes that are
+/// not a JPEG or that libjpeg refuses. Only plain C objects live across the setjmp.
+bool entropyDecode(const unsigned char* bytes, std::size_t size) {
+    if (size < 3 || bytes[0] != 0xFF || bytes[1] != 0xD8)
         return false;
+    jpeg_decompress_struct info{};
+    JpegFailure failure{};
+    info.err = jpeg_std_error(&failure.manager);
+    failure.manager.error_exit = jumpOut;
     if (setjmp(failure.jump)) {
-        jpeg_abort_decompress(&info);
+        jpeg_destroy_decompress(&info);
         return false;
     }
-    jpeg_mem_src(&info, bytes.data(), static_cast<unsigned long>(bytes.size()));
+    jpeg_create_decompress(&info);
+    jpeg_mem_src(&info, bytes, static_cast<unsigned long>(size));
     jpeg_read_header(&info, TRUE);
     jpeg_read_coefficients(&info);
     jpeg_finish_decompress(&info);
+    jpeg_destroy_decompress(&info);
     return true;
 }
 
-/// Wall time of entropy decoding every JPEG in `paths` (read from disk as the pipeline reads
-/// them) on `threads` threads, each with one reused decoder. `decoded` counts the JPEGs.
+/// Wall time of entropy decoding every JPEG in `paths`, each read from disk, on `threads`
+/// threads shared out as ImageCache::decodeAll shares its files. `decoded` counts the JPEGs.
 double entropyOnlySeconds(const std::vector<std::string>& paths, int threads,
                           std::size_t& decoded) {
-    std::atomic<std::size_t> next{0}, count{0};
+    std::atomic<std::size_t> count{0};
     const auto start = Clock::now();
-    std::vector<std::thread> workers;
-    for (int t = 0; t < threads; ++t) {
-        workers.emplace_back([&] {
-            jpeg_decompress_struct info{};
-            JpegFailure failure{};
-            info.err = jpeg_std_error(&failure.manager);
-            failure.manager.error_exit = jumpOut;
-            jpeg_create_decompress(&info);
-            for (std::size_t i; (i = next++) < paths.size();)
-                count += entropyDecode(info, failure, fileBytes(paths[i])) ? 1 : 0;
-            jpeg_destroy_decompress(&info);
-        });
-    }
-    for (std::thread& w : workers)
-        w.join();
+    parallelFor(paths.size(), threads, [&](std::size_t i) {
+        try {
+            const std::string bytes = readTextFile(paths[i]);
+            if (entropyDecode(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()))
+                ++count;
+        } catch (const std::exception&) {
+            // an unreadable file is left out of the count, as a file that is not a JPEG is
+        }
+    });
     decoded = count;
     return secondsSince(start);
 }
