@@ -43,7 +43,7 @@ struct ConvPoolCase {
     /// Real values (the sums no longer exact): x in [0, 1), kernels of `weightScale`.
     static ConvPoolCase realValued(std::int64_t n, std::int64_t in, std::int64_t out,
                                    std::int64_t h, std::int64_t w, int seed, double weightScale) {
-        ConvPoolCase c(n, in, out, h, w, false, seed);
+        ConvPoolCase c;
         torch::manual_seed(seed);
         c.x = torch::rand({n, in, h, w}).contiguous(torch::MemoryFormat::ChannelsLast);
         c.weight = torch::randn({out, in, 3, 3}) * weightScale;
@@ -53,6 +53,10 @@ struct ConvPoolCase {
         return c;
     }
 
+private:
+    ConvPoolCase() = default;
+
+public:
     struct Result {
         torch::Tensor output, inputGrad, weightGrad, biasGrad;  // inputGrad: when asked for
     };
