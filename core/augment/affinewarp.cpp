@@ -6,6 +6,7 @@
 #include <opencv2/core.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <vector>
 
@@ -241,12 +242,132 @@ AVX2_INLINE __m128i pixel(const std::uint8_t* top, int stride, int rowWeights, i
 }
 
 #undef AVX2_INLINE
+
+// GCC 12's AVX-512 intrinsics hand an "undefined" vector to the builtins of their unmasked
+// forms, which -Wmaybe-uninitialized reports once they are inlined (GCC bug 105593, fixed in
+// GCC 13).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#define AVX512_TARGET gnu::target("avx512f,avx512bw,avx512vl,avx512vbmi")
+#define AVX512_INLINE [[gnu::always_inline, AVX512_TARGET]] inline
+
+// positions8() for sixteen positions (the file is built without fused multiply-adds).
+AVX512_INLINE void positions16(__m512 scale, __m512 at, __m512 offset, int n, bool moveInside,
+                               __m512i& whole, __m512i& fraction, __mmask16& inside) {
+    __m512 v = _mm512_add_ps(_mm512_mul_ps(scale, at), offset);
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-kFar)), _mm512_set1_ps(kFar));
+    const __m512 floored = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    whole = _mm512_cvttps_epi32(floored);
+    fraction =
+        _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_sub_ps(v, floored), _mm512_set1_ps(float(kOne))));
+    const __m512i first = _mm512_set1_epi32(-1), last = _mm512_set1_epi32(n - 1);
+    const __mmask16 before = _mm512_cmpgt_epi32_mask(first, whole);
+    const __mmask16 after = _mm512_cmpgt_epi32_mask(whole, last);
+    if (moveInside) {
+        whole = _mm512_min_epi32(_mm512_max_epi32(whole, first), last);
+        fraction = _mm512_maskz_mov_epi32(__mmask16(~before), fraction);
+        fraction = _mm512_mask_mov_epi32(fraction, after, _mm512_set1_epi32(kOne));
+        inside = 0xFFFF;
+    } else {
+        inside = __mmask16(~(before | after));
+    }
+}
+
+// Eight pixels, the even ones in `even` and the odd ones in `odd`, one per 128-bit lane, as
+// four 32-bit sums R G B 0 rounded to bytes' range: pixel() for eight at once. Both taps of a
+// row come from one 8-byte gather; `rowWeights` and `columnWeights` hold each pixel's weights
+// (as pixel() takes them) in both 16-bit halves of a 32-bit lane, sixteen pixels from `first`.
+AVX512_INLINE void pixels8(const Source& s, __m256i offsets, __mmask8 inside, __m512i rowWeights,
+                           __m512i columnWeights, int first, __m512i& even, __m512i& odd) {
+    const __m512i top =
+        _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), inside, offsets, s.origin, 1);
+    const __m512i bottom = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), inside, offsets,
+                                                       s.origin + s.stride, 1);
+    const __m512i pairs =
+        _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 6, 7, 2, 3, 8, 9, 4, 5, 10, 11, -1, -1, -1, -1));
+    const __m512i half = _mm512_set1_epi32(1 << (kShift - 1));
+    __m512i* results[2] = {&even, &odd};
+    for (int parity = 0; parity < 2; ++parity) {
+        // Each 128-bit lane takes one pixel's weights: pixels first + parity, + 2, + 4, + 6.
+        const int p = first + parity;
+        const __m512i spread = _mm512_setr_epi32(p, p, p, p, p + 2, p + 2, p + 2, p + 2, p + 4,
+                                                 p + 4, p + 4, p + 4, p + 6, p + 6, p + 6, p + 6);
+        const __m512i interleaved =
+            parity == 0 ? _mm512_unpacklo_epi8(top, bottom) : _mm512_unpackhi_epi8(top, bottom);
+        const __m512i rows =
+            _mm512_maddubs_epi16(interleaved, _mm512_permutexvar_epi32(spread, rowWeights));
+        const __m512i sums = _mm512_madd_epi16(_mm512_shuffle_epi8(rows, pairs),
+                                               _mm512_permutexvar_epi32(spread, columnWeights));
+        *results[parity] = _mm512_srai_epi32(_mm512_add_epi32(sums, half), kShift);
+    }
+}
+
+// The bytes R G B of pixels 0..15 in turn, from where the packs of pixels8()'s results leave
+// them: 128-bit lane k holds pixels 2k, 2k + 1, 8 + 2k and 9 + 2k, each as R G B 0.
+constexpr std::array<std::uint8_t, 64> sixteenPixelsInOrder() {
+    std::array<std::uint8_t, 64> order{};
+    for (int pixel = 0; pixel < 16; ++pixel) {
+        const int lane = (pixel % 8) / 2, slot = (pixel / 8) * 2 + pixel % 2;
+        for (int c = 0; c < 3; ++c)
+            order[std::size_t(pixel * 3 + c)] = std::uint8_t(lane * 16 + slot * 4 + c);
+    }
+    return order;
+}
+alignas(64) constexpr std::array<std::uint8_t, 64> kSixteenPixelsInOrder = sixteenPixelsInOrder();
+
+// warpRowAvx2() sixteen pixels at a time (width >= 16), with the taps read by gathers and the
+// sixteen pixels' bytes put in order by one byte permutation.
+[[AVX512_TARGET]] void warpRowAvx512(const Source& s, const float* m, float rowX, float rowY,
+                                     FillMode fill, const std::uint8_t* cval, std::uint8_t* out,
+                                     int width) {
+    const __m512 scaleX = _mm512_set1_ps(m[0]), scaleY = _mm512_set1_ps(m[3]);
+    const __m512 offsetX = _mm512_set1_ps(rowX), offsetY = _mm512_set1_ps(rowY);
+    const __m512 lanes = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const bool moveInside = fill == FillMode::Nearest || fill == FillMode::Constant;
+    const __m512i one = _mm512_set1_epi32(kOne);
+    const __m512i permutation = _mm512_load_si512(kSixteenPixelsInOrder.data());
+    constexpr __mmask64 kFortyEight = (__mmask64(1) << 48) - 1;
+    for (int step = 0; step < width; step += 16) {
+        const int x = std::min(step, width - 16);
+        const __m512 at = _mm512_add_ps(_mm512_set1_ps(float(x)), lanes);
+        __m512i x0, fx, y0, fy;
+        __mmask16 insideX, insideY;
+        positions16(scaleX, at, offsetX, s.width, moveInside, x0, fx, insideX);
+        positions16(scaleY, at, offsetY, s.height, moveInside, y0, fy, insideY);
+        const __mmask16 inside = insideX & insideY;
+        const __m512i offsets =
+            _mm512_add_epi32(_mm512_mullo_epi32(y0, _mm512_set1_epi32(s.stride)),
+                             _mm512_add_epi32(x0, _mm512_slli_epi32(x0, 1)));
+        // (64 - f, f) as bytes for the rows, as 16-bit halves for the columns, in both halves.
+        __m512i rowWeights = _mm512_or_si512(_mm512_sub_epi32(one, fy), _mm512_slli_epi32(fy, 8));
+        rowWeights = _mm512_or_si512(rowWeights, _mm512_slli_epi32(rowWeights, 16));
+        const __m512i columnWeights =
+            _mm512_or_si512(_mm512_sub_epi32(one, fx), _mm512_slli_epi32(fx, 16));
+        __m512i even0, odd0, even1, odd1;
+        pixels8(s, _mm512_castsi512_si256(offsets), __mmask8(inside), rowWeights, columnWeights, 0,
+                even0, odd0);
+        pixels8(s, _mm512_extracti64x4_epi64(offsets, 1), __mmask8(inside >> 8), rowWeights,
+                columnWeights, 8, even1, odd1);
+        const __m512i bytes =
+            _mm512_packus_epi16(_mm512_packs_epi32(even0, odd0), _mm512_packs_epi32(even1, odd1));
+        _mm512_mask_storeu_epi8(out + 3 * x, kFortyEight,
+                                _mm512_permutexvar_epi8(permutation, bytes));
+        for (unsigned outside = ~unsigned(inside) & 0xFFFFu; outside != 0; outside &= outside - 1) {
+            const int lane = __builtin_ctz(outside);
+            warpPixel(s, m, rowX, rowY, x + lane, fill, cval, out + 3 * (x + lane));
+        }
+    }
+}
+
+#undef AVX512_INLINE
+#undef AVX512_TARGET
+#pragma GCC diagnostic pop
 #endif
 
 }  // namespace
 
 void warpBilinear(const cv::Mat& src, cv::Mat& dst, const Affine2x3& a, FillMode fill,
-                  std::uint8_t cval, bool allowSimd) {
+                  std::uint8_t cval, WarpLoops loops) {
     if (src.type() != CV_8UC3 || src.empty())
         throw Error("augment", "expects a non-empty 8-bit RGB image");
     const int width = src.cols, height = src.rows;
@@ -277,11 +398,12 @@ void warpBilinear(const cv::Mat& src, cv::Mat& dst, const Affine2x3& a, FillMode
 
     const float m[6] = {float(a[0]), float(a[1]), float(a[2]),
                         float(a[3]), float(a[4]), float(a[5])};
-    bool vector = false;
+    bool avx2 = false, avx512 = false;
 #ifdef CONVSCOPE_WARP_AVX2
-    vector = allowSimd && cpuHasAvx2() && width >= 8;
+    avx512 = loops == WarpLoops::Widest && cpuHasAvx512Vbmi() && width >= 16;
+    avx2 = loops != WarpLoops::Portable && cpuHasAvx2() && width >= 8;
 #else
-    (void)allowSimd;
+    (void)loops;
 #endif
     for (int y = 0; y < height; ++y) {
         // The row's part of each position, as the vector loops add it.
@@ -291,7 +413,11 @@ void warpBilinear(const cv::Mat& src, cv::Mat& dst, const Affine2x3& a, FillMode
         rowY = rowY + m[5];
         std::uint8_t* out = dst.ptr(y);
 #ifdef CONVSCOPE_WARP_AVX2
-        if (vector) {
+        if (avx512) {
+            warpRowAvx512(s, m, rowX, rowY, fill, fillPixel, out, width);
+            continue;
+        }
+        if (avx2) {
             warpRowAvx2(s, m, rowX, rowY, fill, fillPixel, out, width);
             continue;
         }

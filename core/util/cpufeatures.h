@@ -22,6 +22,14 @@ inline bool cpuHasAvx512f() {
     return have;
 }
 
+/// Whether this CPU runs AVX-512 F, BW, VL and VBMI (byte permutes): Ice Lake and later.
+inline bool cpuHasAvx512Vbmi() {
+    static const bool have =
+        CONVSCOPE_CPU_SUPPORTS("avx512f") && CONVSCOPE_CPU_SUPPORTS("avx512bw") &&
+        CONVSCOPE_CPU_SUPPORTS("avx512vl") && CONVSCOPE_CPU_SUPPORTS("avx512vbmi");
+    return have;
+}
+
 #undef CONVSCOPE_CPU_SUPPORTS
 
 }  // namespace convscope

@@ -1,5 +1,6 @@
 #include "augment/affinewarp.h"
 
+#include "util/cpufeatures.h"
 #include "util/random.h"
 
 #include <gtest/gtest.h>
@@ -56,30 +57,46 @@ int cvBorder(FillMode mode) {
     return cv::BORDER_REPLICATE;
 }
 
-}  // namespace
-
-TEST(AffineWarp, theVectorAndPortableLoopsGiveTheSameBytes) {
-    // Widths that are and are not multiples of the eight-pixel loop, tiny ones included; maps
-    // that reach far outside the image so that every fill and edge case is exercised.
+// Warps random maps over images whose widths are and are not multiples of the eight- and
+// sixteen-pixel loops, tiny ones included, with maps that reach far outside the image so that
+// every fill and edge case is exercised, by `loops` and by the portable loops: the bytes must
+// be equal. Returns how many warps it compared.
+int compareWithPortable(WarpLoops loops) {
     Rng rng(11);
     int compared = 0;
-    for (const cv::Size size : {cv::Size(150, 150), cv::Size(37, 21), cv::Size(9, 13),
-                                cv::Size(3, 2), cv::Size(1, 1), cv::Size(8, 1)}) {
+    for (const cv::Size size :
+         {cv::Size(150, 150), cv::Size(37, 21), cv::Size(9, 13), cv::Size(16, 5), cv::Size(17, 4),
+          cv::Size(3, 2), cv::Size(1, 1), cv::Size(8, 1)}) {
         const cv::Mat src = noise(size.width, size.height, size.area());
         for (FillMode mode : kModes) {
             for (int draw = 0; draw < 6; ++draw) {
                 const Affine2x3 m = randomMap(rng, size.width, size.height);
-                cv::Mat fast, portable;
-                warpBilinear(src, fast, m, mode, 77, true);
-                warpBilinear(src, portable, m, mode, 77, false);
-                ASSERT_EQ(fast.size(), src.size());
-                EXPECT_EQ(cv::norm(fast, portable, cv::NORM_INF), 0)
-                    << size << " mode " << int(mode) << " draw " << draw;
+                cv::Mat vector, portable;
+                warpBilinear(src, vector, m, mode, 77, loops);
+                warpBilinear(src, portable, m, mode, 77, WarpLoops::Portable);
+                EXPECT_EQ(vector.size(), src.size());
+                if (vector.size() == src.size())
+                    EXPECT_EQ(cv::norm(vector, portable, cv::NORM_INF), 0)
+                        << size << " mode " << int(mode) << " draw " << draw;
                 ++compared;
             }
         }
     }
-    EXPECT_EQ(compared, 6 * 4 * 6);
+    return compared;
+}
+
+}  // namespace
+
+TEST(AffineWarp, theAvx2AndPortableLoopsGiveTheSameBytes) {
+    if (!cpuHasAvx2())
+        GTEST_SKIP() << "this CPU has no AVX2: only the portable loops run here";
+    EXPECT_EQ(compareWithPortable(WarpLoops::UpToAvx2), 8 * 4 * 6);
+}
+
+TEST(AffineWarp, theAvx512AndPortableLoopsGiveTheSameBytes) {
+    if (!cpuHasAvx512Vbmi())
+        GTEST_SKIP() << "this CPU has no AVX-512 VBMI: the sixteen-pixel loop does not run here";
+    EXPECT_EQ(compareWithPortable(WarpLoops::Widest), 8 * 4 * 6);
 }
 
 TEST(AffineWarp, wholePixelMovesAreExactAndAHalfPixelAverages) {
