@@ -5,6 +5,7 @@
 #include "data/imagedecoder.h"
 #include "error.h"
 #include "util/atomicfile.h"
+#include "util/hugepages.h"
 
 #include <opencv2/core.hpp>
 
@@ -39,7 +40,7 @@ ImageCache::ImageCache(DatasetIndex& index, const CacheOptions& options)
             m_slot[i] = std::int64_t(slots++);
     }
     m_storageBytes = slots * imageBytes();
-    m_storage.reset(new std::uint8_t[m_storageBytes]);
+    m_storage.reset(static_cast<std::uint8_t*>(allocateHugePageAligned(m_storageBytes)));
     m_ready.assign(slots, 0);
 }
 
@@ -198,9 +199,8 @@ std::string storeUseText(const StoreUse& u) {
 cv::Mat ImageCache::image(std::size_t sampleIndex) const {
     const std::int64_t slot = m_slot.at(sampleIndex);
     if (slot >= 0 && m_ready[std::size_t(slot)]) {
-        return cv::Mat(
-            m_options.height, m_options.width, CV_8UC3,
-            m_storage.get() + std::size_t(slot) * imageBytes());
+        return cv::Mat(m_options.height, m_options.width, CV_8UC3,
+                       m_storage.get() + std::size_t(slot) * imageBytes());
     }
     return decodeImageFile(m_index->samples().at(sampleIndex).path, decodeOptionsFor(m_options));
 }

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -83,9 +84,13 @@ private:
 
     DatasetIndex* m_index;
     CacheOptions m_options;
+    struct FreeStorage {
+        void operator()(std::uint8_t* p) const { std::free(p); }
+    };
     // Left uninitialised: only decoded slots are read, and the decoding threads then touch
-    // the fresh pages first, in parallel (zeroing 189 MB on one thread took 70 ms).
-    std::unique_ptr<std::uint8_t[]> m_storage;
+    // the fresh pages first, in parallel (zeroing 189 MB on one thread took 70 ms). Backed by
+    // huge pages where the kernel allows: 95 page faults for those 189 MB instead of 46,000.
+    std::unique_ptr<std::uint8_t, FreeStorage> m_storage;
     std::uint64_t m_storageBytes = 0;
     std::vector<std::int64_t> m_slot;   // per sample: slot in m_storage, or -1
     std::vector<std::uint8_t> m_ready;  // per slot: decoded

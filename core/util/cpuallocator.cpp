@@ -1,10 +1,11 @@
 #include "util/cpuallocator.h"
 
+#include "util/hugepages.h"
+
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
 
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,7 +32,6 @@ constexpr std::uint64_t kMagic = 0x43535f414c4c4f43ull;
 static_assert(sizeof(Header) == 64);
 
 constexpr std::size_t kCachedFrom = 256 << 10;
-constexpr std::size_t kHugePage = 2 << 20;
 
 // The size class: n rounded up to an eighth of its power of two (at most 12.5% more), so
 // that the last, smaller batch of an epoch reuses blocks too.
@@ -77,12 +77,12 @@ public:
                 return h + 1;
             }
         }
-        const std::size_t alignment = bytes >= kHugePage ? kHugePage : 64;
+        // std::bad_alloc, which c10 turns into an out-of-memory error upstream, if none is left.
         void* base = nullptr;
-        if (::posix_memalign(&base, alignment, sizeof(Header) + bytes) != 0)
-            throw std::bad_alloc();  // c10 turns it into an out-of-memory error upstream
-        if (bytes >= kHugePage)
-            ::madvise(base, sizeof(Header) + bytes, MADV_HUGEPAGE);
+        if (bytes >= kHugePageBytes)
+            base = allocateHugePageAligned(sizeof(Header) + bytes);
+        else if (::posix_memalign(&base, 64, sizeof(Header) + bytes) != 0)
+            throw std::bad_alloc();
         auto* h = new (base) Header{kMagic, static_cast<Header*>(base) + 1, bytes, cached};
         return h + 1;
     }
