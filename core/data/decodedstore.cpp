@@ -24,7 +24,9 @@ namespace {
 
 // Raise when the decoder's output for the same file and settings changes (a new resize
 // rule, another colour conversion): packs of an older revision are then decoded afresh.
-constexpr std::uint32_t kDecodeRevision = 1;
+// 2: resizes below twice the training size use ConvScope's own bilinear resize (positions
+// to 1/64 pixel), not OpenCV's INTER_LINEAR.
+constexpr std::uint32_t kDecodeRevision = 2;
 constexpr std::uint32_t kFormatVersion = 1;
 constexpr char kMagic[8] = {'C', 'S', 'D', 'E', 'C', 'O', 'D', 'E'};
 constexpr std::size_t kHeaderBytes = 64;

@@ -89,11 +89,10 @@ bool ImageCache::decodeAll(const std::atomic<bool>* cancel, const ProgressFn& pr
                 }
             }
             try {
-                DecodeOptions withWarning = decode;
-                withWarning.warning = &sampleWarnings[sample];
-                const cv::Mat rgb = decodeImageFile(samples[sample].path, withWarning);
-                cv::Mat dst(m_options.height, m_options.width, CV_8UC3, pixels);
-                rgb.copyTo(dst);
+                DecodeOptions intoSlot = decode;
+                intoSlot.warning = &sampleWarnings[sample];
+                intoSlot.into = pixels;
+                decodeImageFile(samples[sample].path, intoSlot);
                 m_ready[slot] = 1;
             } catch (const Error& e) {
                 std::lock_guard lock(failuresMutex);

@@ -27,6 +27,10 @@ struct DecodeOptions {
     /// When set: what the decoding library warned about an image it still decoded
     /// ("Corrupt JPEG data: ..."), else empty. Such messages are never printed.
     std::string* warning = nullptr;
+    /// When set: width x height x 3 bytes where the image is to go (width and height set,
+    /// keepAspect off). The returned matrix then uses that memory; a resize writes there
+    /// directly, any other result is copied there.
+    std::uint8_t* into = nullptr;
 };
 
 /// Decodes any supported file to 8-bit RGB (CV_8UC3, R first): grey, alpha, 16-bit, palette

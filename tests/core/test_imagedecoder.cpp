@@ -132,6 +132,30 @@ TEST(ImageDecoder, largeJpegDecodedAtReducedScaleStillHasTheTargetSize) {
     expectNear(pixel(rgb, 75, 75), 90, 160, 220, 6);
 }
 
+TEST(ImageDecoder, decodesIntoTheCallersMemoryWhenGivenSome) {
+    // A JPEG that is resized (straight into the memory), one already at the size (copied
+    // there), and a PNG (another path): the same pixels as without the memory, in it.
+    TempDir dir;
+    cv::Mat noisy(90, 120, CV_8UC3);
+    cv::randu(noisy, 0, 256);
+    const std::string resized = dir.file("resized.jpg"), exact = dir.file("exact.jpg"),
+                      png = dir.file("other.png");
+    writeImage(resized, noisy);
+    writeImage(exact, noisy(cv::Rect(0, 0, 60, 40)));
+    writeImage(png, noisy);
+    for (const std::string& path : {resized, exact, png}) {
+        DecodeOptions options;
+        options.width = 60;
+        options.height = 40;
+        const cv::Mat expected = decodeImageFile(path, options);
+        std::vector<std::uint8_t> memory(60 * 40 * 3);
+        options.into = memory.data();
+        const cv::Mat got = decodeImageFile(path, options);
+        EXPECT_EQ(got.data, memory.data()) << path;
+        EXPECT_EQ(cv::norm(got, expected, cv::NORM_INF), 0) << path;
+    }
+}
+
 TEST(ImageDecoder, truncatedJpegIsReportedNotDecoded) {
     TempDir dir;
     const std::string path = dir.file("cut.jpg");

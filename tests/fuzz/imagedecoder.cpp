@@ -1,5 +1,6 @@
 // The image probe and decoder on arbitrary bytes: every input either decodes to 8-bit RGB or is
-// refused with convscope::Error; the probe and the decoder agree on what they accept.
+// refused with convscope::Error; the probe and the decoder agree on what they accept; decoding
+// into the caller's memory gives the same pixels.
 #include "data/imagedecoder.h"
 #include "data/imageprobe.h"
 #include "error.h"
@@ -8,6 +9,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace convscope;
@@ -31,6 +33,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (options.width > 0 && !options.keepAspect &&
             (rgb.cols != options.width || rgb.rows != options.height))
             std::abort();
+        // Decoded into memory of the caller's (as the image cache does): the same pixels, there.
+        if (options.width > 0 && !options.keepAspect) {
+            std::vector<std::uint8_t> memory(std::size_t(options.width) * options.height * 3);
+            DecodeOptions into = options;
+            into.into = memory.data();
+            const cv::Mat placed = decodeImageBytes(data, size, into, "input");
+            if (placed.data != memory.data() || cv::norm(placed, rgb, cv::NORM_INF) != 0)
+                std::abort();
+        }
     } catch (const Error& e) {
         if (e.subject() != "input" || e.reason().empty())
             std::abort();
