@@ -3,34 +3,19 @@
 #include "util/cpufeatures.h"
 #include "util/random.h"
 
+#include "testimages.h"
+
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
 using namespace convscope;
+using namespace convscope::test;
 
 namespace {
 
 const FillMode kModes[] = {FillMode::Constant, FillMode::Nearest, FillMode::Reflect,
                            FillMode::Wrap};
-
-cv::Mat noise(int width, int height, int seed) {
-    cv::Mat m(height, width, CV_8UC3);
-    cv::theRNG().state = std::uint64_t(seed);
-    cv::randu(m, 0, 256);
-    return m;
-}
-
-// Linear in x and y per channel, so that any bilinear warp of it is exact up to rounding.
-cv::Mat ramps(int width, int height) {
-    cv::Mat m(height, width, CV_8UC3);
-    for (int y = 0; y < height; ++y)
-        for (int x = 0; x < width; ++x)
-            m.at<cv::Vec3b>(y, x) =
-                cv::Vec3b(std::uint8_t(x * 255 / (width - 1)), std::uint8_t(y * 255 / (height - 1)),
-                          std::uint8_t((x + y) * 255 / (width + height - 2)));
-    return m;
-}
 
 Affine2x3 randomMap(Rng& rng, int width, int height) {
     AugmentParams p;
@@ -67,7 +52,7 @@ int compareWithPortable(WarpLoops loops) {
     for (const cv::Size size :
          {cv::Size(150, 150), cv::Size(37, 21), cv::Size(9, 13), cv::Size(16, 5), cv::Size(17, 4),
           cv::Size(3, 2), cv::Size(1, 1), cv::Size(8, 1)}) {
-        const cv::Mat src = noise(size.width, size.height, size.area());
+        const cv::Mat src = noiseImage(size.width, size.height, size.area());
         for (FillMode mode : kModes) {
             for (int draw = 0; draw < 6; ++draw) {
                 const Affine2x3 m = randomMap(rng, size.width, size.height);
@@ -75,9 +60,10 @@ int compareWithPortable(WarpLoops loops) {
                 warpBilinear(src, vector, m, mode, 77, loops);
                 warpBilinear(src, portable, m, mode, 77, WarpLoops::Portable);
                 EXPECT_EQ(vector.size(), src.size());
-                if (vector.size() == src.size())
+                if (vector.size() == src.size()) {
                     EXPECT_EQ(cv::norm(vector, portable, cv::NORM_INF), 0)
                         << size << " mode " << int(mode) << " draw " << draw;
+                }
                 ++compared;
             }
         }
@@ -100,7 +86,7 @@ TEST(AffineWarp, theAvx512AndPortableLoopsGiveTheSameBytes) {
 }
 
 TEST(AffineWarp, wholePixelMovesAreExactAndAHalfPixelAverages) {
-    const cv::Mat src = noise(16, 12, 5);
+    const cv::Mat src = noiseImage(16, 12, 5);
     cv::Mat dst;
     warpBilinear(src, dst, {1, 0, 0, 0, 1, 0}, FillMode::Nearest, 0);
     EXPECT_EQ(cv::norm(dst, src, cv::NORM_INF), 0);
@@ -128,7 +114,7 @@ TEST(AffineWarp, agreesWithOpenCvsBilinearWarpInEveryFillMode) {
     // within a unit or two, and by more only where a fill jumps (the fill value beside the
     // image, wrap's seam from 255 to 0).
     Rng rng(4);
-    const cv::Mat src = ramps(150, 150);
+    const cv::Mat src = rampsImage(150, 150);
     for (FillMode mode : kModes) {
         for (int draw = 0; draw < 4; ++draw) {
             const Affine2x3 m = randomMap(rng, 150, 150);

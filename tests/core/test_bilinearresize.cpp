@@ -3,43 +3,22 @@
 #include "error.h"
 #include "util/cpufeatures.h"
 
+#include "testimages.h"
+
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
 using namespace convscope;
+using namespace convscope::test;
 
 namespace {
-
-cv::Mat noise(int width, int height, int seed) {
-    cv::Mat m(height, width, CV_8UC3);
-    cv::theRNG().state = std::uint64_t(seed);
-    cv::randu(m, 0, 256);
-    return m;
-}
-
-// Smooth in x and y per channel: bilinear resizes of it differ from each other only by how
-// finely they place their taps.
-cv::Mat ramps(int width, int height) {
-    cv::Mat m(height, width, CV_8UC3);
-    for (int y = 0; y < height; ++y)
-        for (int x = 0; x < width; ++x)
-            m.at<cv::Vec3b>(y, x) =
-                cv::Vec3b(std::uint8_t(x * 255 / std::max(1, width - 1)),
-                          std::uint8_t(y * 255 / std::max(1, height - 1)),
-                          std::uint8_t((x + y) * 255 / std::max(1, width + height - 2)));
-    return m;
-}
 
 cv::Mat resized(const cv::Mat& src, cv::Size size, ResizeLoops loops = ResizeLoops::Widest) {
     cv::Mat dst(size, CV_8UC3);
     resizeBilinear(src, dst, loops);
     return dst;
 }
-
-}  // namespace
-
-namespace {
 
 // Shrinks and enlargements by the factors a reduced JPEG decode leaves, widths that are and
 // are not multiples of the vector loops' four and eight columns, fewer columns than that, a
@@ -53,7 +32,7 @@ void expectPortableBytes(ResizeLoops loops) {
         {{9, 9}, {8, 8}},         {{3, 2}, {2, 5}},         {{600, 20}, {150, 10}},
         {{150, 150}, {150, 150}}};
     for (const auto& [from, to] : cases) {
-        const cv::Mat src = noise(from.width, from.height, from.area() + to.area());
+        const cv::Mat src = noiseImage(from.width, from.height, from.area() + to.area());
         const cv::Mat vector = resized(src, to, loops);
         const cv::Mat portable = resized(src, to, ResizeLoops::Portable);
         EXPECT_EQ(cv::norm(vector, portable, cv::NORM_INF), 0) << from << " -> " << to;
@@ -69,7 +48,7 @@ TEST(BilinearResize, theAvx2AndPortableLoopsGiveTheSameBytes) {
 }
 
 TEST(BilinearResize, theSameSizeIsACopyAndAHalfPixelStepAverages) {
-    const cv::Mat src = noise(37, 23, 3);
+    const cv::Mat src = noiseImage(37, 23, 3);
     EXPECT_EQ(cv::norm(resized(src, src.size()), src, cv::NORM_INF), 0);
 
     // Twice as wide: output columns 1 and 2 sample the source at 0.25 and 0.75.
@@ -92,7 +71,7 @@ TEST(BilinearResize, agreesWithOpenCvsBilinearResize) {
                                                    {{150, 150}, {150, 150}}};
     for (const auto& [from, to] : cases) {
         for (const cv::Mat& src :
-             {ramps(from.width, from.height), noise(from.width, from.height, 9)}) {
+             {rampsImage(from.width, from.height), noiseImage(from.width, from.height, 9)}) {
             cv::Mat opencv, diff;
             cv::resize(src, opencv, to, 0, 0, cv::INTER_LINEAR);
             cv::absdiff(resized(src, to), opencv, diff);
@@ -108,5 +87,5 @@ TEST(BilinearResize, refusesOtherTypesAndEmptyImages) {
     EXPECT_THROW(resizeBilinear(cv::Mat(10, 10, CV_8UC1), dst), Error);
     EXPECT_THROW(resizeBilinear(cv::Mat(), dst), Error);
     cv::Mat grey(10, 10, CV_8UC1);
-    EXPECT_THROW(resizeBilinear(noise(10, 10, 1), grey), Error);
+    EXPECT_THROW(resizeBilinear(noiseImage(10, 10, 1), grey), Error);
 }

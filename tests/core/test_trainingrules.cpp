@@ -186,8 +186,9 @@ TEST(TrainingRules, cancelFromAnotherThreadWhileABatchRunsStopsWithinIt) {
     // What it left resumes.
     TrainConfig more = Trainer::resumeConfig(c.runDir);
     more.epochs = r.epochsCompleted + 1;
-    if (r.epochsCompleted > 0)
+    if (r.epochsCompleted > 0) {
         EXPECT_EQ(Trainer(more, nullptr, true).run().epochsCompleted, r.epochsCompleted + 1);
+    }
 }
 
 TEST(TrainingRules, aResumeTrainsOnImagesAddedToItsClasses) {

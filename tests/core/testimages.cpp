@@ -83,6 +83,23 @@ cv::Mat patternBgr(int w, int h) {
     return m;
 }
 
+cv::Mat noiseImage(int w, int h, int seed) {
+    cv::Mat m(h, w, CV_8UC3);
+    cv::theRNG().state = std::uint64_t(seed);
+    cv::randu(m, 0, 256);
+    return m;
+}
+
+cv::Mat rampsImage(int w, int h) {
+    cv::Mat m(h, w, CV_8UC3);
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+            m.at<cv::Vec3b>(y, x) = cv::Vec3b(std::uint8_t(x * 255 / std::max(1, w - 1)),
+                                              std::uint8_t(y * 255 / std::max(1, h - 1)),
+                                              std::uint8_t((x + y) * 255 / std::max(1, w + h - 2)));
+    return m;
+}
+
 void writeImage(const std::string& path, const cv::Mat& img) {
     fs::create_directories(fs::path(path).parent_path());
     if (!cv::imwrite(path, img))

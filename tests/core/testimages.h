@@ -45,6 +45,11 @@ std::vector<std::string> listFolder(const std::string& folder);
 cv::Mat solidBgr(int w, int h, cv::Scalar rgb);
 /// A w x h image whose pixels all differ, for geometry checks (CV_8UC3).
 cv::Mat patternBgr(int w, int h);
+/// A w x h CV_8UC3 image of uniform random bytes, the same for the same seed.
+cv::Mat noiseImage(int w, int h, int seed);
+/// A w x h CV_8UC3 image linear in x, in y and in x + y (one channel each), from 0 to 255:
+/// any bilinear resampling of it is exact up to rounding.
+cv::Mat rampsImage(int w, int h);
 
 void writeImage(const std::string& path, const cv::Mat& bgrOrGrey);
 void writeBytes(const std::string& path, const std::vector<std::uint8_t>& bytes);
