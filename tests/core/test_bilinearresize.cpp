@@ -47,7 +47,7 @@ TEST(BilinearResize, theAvx2AndPortableLoopsGiveTheSameBytes) {
     expectPortableBytes(ResizeLoops::Widest);
 }
 
-TEST(BilinearResize, theSameSizeIsACopyAndAHalfPixelStepAverages) {
+TEST(BilinearResize, theSameSizeIsACopyAndQuarterPixelStepsBlendAsStated) {
     const cv::Mat src = noiseImage(37, 23, 3);
     EXPECT_EQ(cv::norm(resized(src, src.size()), src, cv::NORM_INF), 0);
 

@@ -136,8 +136,7 @@ TEST(ImageDecoder, decodesIntoTheCallersMemoryWhenGivenSome) {
     // A JPEG that is resized (straight into the memory), one already at the size (copied
     // there), and a PNG (another path): the same pixels as without the memory, in it.
     TempDir dir;
-    cv::Mat noisy(90, 120, CV_8UC3);
-    cv::randu(noisy, 0, 256);
+    const cv::Mat noisy = noiseImage(120, 90, 7);
     const std::string resized = dir.file("resized.jpg"), exact = dir.file("exact.jpg"),
                       png = dir.file("other.png");
     writeImage(resized, noisy);
