@@ -2,6 +2,7 @@
 
 #include "data/bilinearresize.h"
 #include "data/decoderdiagnostics.h"
+#include "data/jpeghuffman.h"
 #include "data/opencvcodecs.h"
 #include "data/pngdecoder.h"
 #include "error.h"
@@ -204,15 +205,17 @@ cv::Mat applyOrientation(const cv::Mat& img, int orientation) {
     return out;
 }
 
-enum class JpegResult { Decoded, NotHandled, Failed };
+enum class JpegResult { Decoded, NotHandled, Failed, DecodeWithoutHuffman };
 
 // 8-bit grey, YCbCr and RGB JPEGs go straight to RGB through libjpeg at a DCT scale of
 // 1/scaleDenom: OpenCV 4.6 decodes to RGB and then swaps to BGR in place with a scalar loop
 // that costs ~250 us per 400x400 photo, about as much as the decoding, and we want RGB
-// anyway. CMYK and YCCK are left to OpenCV. libjpeg reports errors by longjmp, so this
-// function keeps only plain C objects of its own; everything with a destructor is the caller's.
+// anyway. CMYK and YCCK are left to OpenCV. With `huffman`, that decoder takes over the
+// scan's Huffman decoding when it can; when it meets data it does not decode as libjpeg would,
+// this returns DecodeWithoutHuffman. libjpeg reports errors by longjmp, so this function keeps
+// only plain C objects of its own; everything with a destructor is the caller's.
 JpegResult decodeJpegRgb(const unsigned char* data, std::size_t size, int scaleDenom, cv::Mat& out,
-                         int& orientation, std::string& error) {
+                         int& orientation, std::string& error, JpegHuffmanDecoder* huffman) {
     jpeg_decompress_struct cinfo;
     JpegErrorManager jerr;
     cinfo.err = jpeg_std_error(&jerr.pub);
@@ -236,10 +239,15 @@ JpegResult decodeJpegRgb(const unsigned char* data, std::size_t size, int scaleD
     cinfo.scale_num = 1;
     cinfo.scale_denom = unsigned(scaleDenom);
     jpeg_start_decompress(&cinfo);
+    const bool ownHuffman = huffman && huffman->install(cinfo);
     out.create(int(cinfo.output_height), int(cinfo.output_width), CV_8UC3);
     while (cinfo.output_scanline < cinfo.output_height) {
         JSAMPROW row = out.ptr(int(cinfo.output_scanline));
         jpeg_read_scanlines(&cinfo, &row, 1);
+        if (ownHuffman && huffman->failed()) {
+            jpeg_destroy_decompress(&cinfo);
+            return JpegResult::DecodeWithoutHuffman;
+        }
     }
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
@@ -329,8 +337,13 @@ cv::Mat decodeImageBytes(const unsigned char* data, std::size_t size, const Deco
             cv::Mat rgb;
             int orientation = 1;
             std::string error;
-            switch (decodeJpegRgb(data, size, jpegScaleDenom(jpegReducedFlag(probe, options)), rgb,
-                                  orientation, error)) {
+            const int scaleDenom = jpegScaleDenom(jpegReducedFlag(probe, options));
+            JpegHuffmanDecoder huffman;
+            JpegResult result = decodeJpegRgb(data, size, scaleDenom, rgb, orientation, error,
+                                              options.libjpegHuffman ? nullptr : &huffman);
+            if (result == JpegResult::DecodeWithoutHuffman)
+                result = decodeJpegRgb(data, size, scaleDenom, rgb, orientation, error, nullptr);
+            switch (result) {
                 case JpegResult::Decoded:
                     return withWarning(placed(
                         resizeToTarget(applyOrientation(rgb, orientation), options, options.into),
@@ -338,6 +351,7 @@ cv::Mat decodeImageBytes(const unsigned char* data, std::size_t size, const Deco
                 case JpegResult::Failed:
                     throw Error(path, "corrupt JPEG (" + error + ")");
                 case JpegResult::NotHandled:
+                case JpegResult::DecodeWithoutHuffman:  // not after a decode without it
                     break;
             }
         }

@@ -31,6 +31,9 @@ struct DecodeOptions {
     /// keepAspect off). The returned matrix then uses that memory; a resize writes there
     /// directly, any other result is copied there.
     std::uint8_t* into = nullptr;
+    /// Decode the Huffman codes of JPEGs with libjpeg-turbo's own decoder instead of
+    /// ConvScope's (data/jpeghuffman.h). The pixels are the same; tests and benches compare.
+    bool libjpegHuffman = false;
 };
 
 /// Decodes any supported file to 8-bit RGB (CV_8UC3, R first): grey, alpha, 16-bit, palette

@@ -1,6 +1,7 @@
 // The image probe and decoder on arbitrary bytes: every input either decodes to 8-bit RGB or is
 // refused with convscope::Error; the probe and the decoder agree on what they accept; decoding
-// into the caller's memory gives the same pixels.
+// into the caller's memory gives the same pixels; ConvScope's JPEG Huffman decoder gives the
+// same result as libjpeg-turbo's (pixels, warning or error).
 #include "data/imagedecoder.h"
 #include "data/imageprobe.h"
 #include "error.h"
@@ -9,7 +10,30 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <vector>
+
+namespace {
+
+// What decodeImageBytes gives: pixels and warning, or the error's text.
+struct Outcome {
+    cv::Mat pixels;
+    std::string warning, error;
+};
+
+Outcome decodeOutcome(const std::uint8_t* data, std::size_t size,
+                      convscope::DecodeOptions options) {
+    Outcome out;
+    options.warning = &out.warning;
+    try {
+        out.pixels = convscope::decodeImageBytes(data, size, options, "input");
+    } catch (const convscope::Error& e) {
+        out.error = e.what();
+    }
+    return out;
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace convscope;
@@ -44,6 +68,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
     } catch (const Error& e) {
         if (e.subject() != "input" || e.reason().empty())
+            std::abort();
+    }
+    if (probe.ok() && probe.format == ImageFormat::Jpeg) {
+        const Outcome own = decodeOutcome(data, size, options);
+        DecodeOptions libjpegs = options;
+        libjpegs.libjpegHuffman = true;
+        const Outcome theirs = decodeOutcome(data, size, libjpegs);
+        if (own.error != theirs.error || own.warning != theirs.warning ||
+            own.pixels.size() != theirs.pixels.size() ||
+            (!own.pixels.empty() && cv::norm(own.pixels, theirs.pixels, cv::NORM_INF) != 0))
             std::abort();
     }
     return 0;
