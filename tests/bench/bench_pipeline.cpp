@@ -2,12 +2,15 @@
 // then two epochs of shuffled, augmented (Keras blog settings) float batches of 32 over all
 // of train/ + validation/. Epoch 1 is what a first epoch costs (import + decode + augment +
 // batch); epoch 2 is the steady state, served from the filled cache. A third, diagnostic epoch
-// without augmentation separates the warp from the batch assembly. A last diagnostic pass
-// runs only libjpeg-turbo's entropy (Huffman) decoding of every JPEG, on as many threads: no
-// pipeline that decodes with libjpeg-turbo can take less time than that. Prints one JSON
-// object; run_pipeline_bench.sh sets it beside reference_pipeline.py.
+// without augmentation separates the warp from the batch assembly. Two diagnostic passes
+// follow: libjpeg-turbo's entropy (Huffman) decoding alone of every JPEG, on as many threads
+// (no pipeline that decodes with libjpeg-turbo's Huffman decoder can take less time); and the
+// decode to 150x150 again, alternately with ConvScope's Huffman decoder and libjpeg-turbo's
+// (the faster of two passes each). Prints one JSON object; run_pipeline_bench.sh sets it
+// beside reference_pipeline.py.
 #include "train/batchloader.h"
 #include "data/datasetindex.h"
+#include "data/imagedecoder.h"
 #include "data/imagecache.h"
 #include "runtime.h"
 #include "util/atomicfile.h"
@@ -15,8 +18,11 @@
 
 #include <torch/torch.h>
 
+#include <opencv2/core.hpp>
+
 #include <jpeglib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csetjmp>
@@ -110,6 +116,26 @@ double entropyOnlySeconds(const std::vector<std::string>& paths, int threads,
     return secondsSince(start);
 }
 
+/// Wall time of decoding every file in `paths` to 150x150 on `threads` threads, shared out as
+/// the decode stage shares them, each thread into one buffer of its own; with libjpeg-turbo's
+/// Huffman decoder or ConvScope's.
+double decodePassSeconds(const std::vector<std::string>& paths, int threads, bool libjpegHuffman) {
+    const auto start = Clock::now();
+    parallelFor(paths.size(), threads, [&](std::size_t i) {
+        thread_local std::vector<std::uint8_t> slot(150 * 150 * 3);
+        DecodeOptions options;
+        options.width = options.height = 150;
+        options.into = slot.data();
+        options.libjpegHuffman = libjpegHuffman;
+        try {
+            decodeImageFile(paths[i], options);
+        } catch (const std::exception&) {
+            // the decode stage skips such files too
+        }
+    });
+    return secondsSince(start);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -167,6 +193,12 @@ int main(int argc, char** argv) {
             paths.push_back(index.samples()[i].path);
         std::size_t entropyFiles = 0;
         const double entropySeconds = entropyOnlySeconds(paths, torchThreadCount(), entropyFiles);
+        double ownHuffman = 1e30, libjpegHuffman = 1e30;
+        for (int pass = 0; pass < 2; ++pass) {
+            ownHuffman = std::min(ownHuffman, decodePassSeconds(paths, torchThreadCount(), false));
+            libjpegHuffman =
+                std::min(libjpegHuffman, decodePassSeconds(paths, torchThreadCount(), true));
+        }
 
         const double epoch1Seconds = scanSeconds + decodeSeconds + first.seconds;
         const auto n = double(samples.size());
@@ -178,12 +210,13 @@ int main(int argc, char** argv) {
             "\"epoch2_seconds\": %.4f, \"epoch2_images_per_second\": %.1f, "
             "\"batch_only_seconds\": %.4f, \"decode_images_per_second\": %.1f, "
             "\"entropy_only_seconds\": %.4f, \"entropy_only_files\": %zu, "
+            "\"decode_own_huffman_seconds\": %.4f, \"decode_libjpeg_huffman_seconds\": %.4f, "
             "\"checksum\": %.3f}\n",
             samples.size(), index.classNames().size(), index.report().skipped.size(),
             cache.cachedCount(), static_cast<long long>(first.batches), torchThreadCount(),
             scanSeconds, decodeSeconds, first.seconds, epoch1Seconds, n / epoch1Seconds,
             second.seconds, double(second.images) / second.seconds, unaugmented.seconds,
-            n / decodeSeconds, entropySeconds, entropyFiles,
+            n / decodeSeconds, entropySeconds, entropyFiles, ownHuffman, libjpegHuffman,
             first.checksum + second.checksum + unaugmented.checksum);
         return 0;
     } catch (const std::exception& e) {
