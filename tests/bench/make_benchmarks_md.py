@@ -121,7 +121,9 @@ def main():
         "fastest PyTorch, and the reverse) in brackets. Benchmarks never fail CI on timing.",
         "",
         f"Measured {w1['date']} on {w1['cpu']}, {w1['cores']} cores, PyTorch {w1['torch']}, "
-        f"{w1['runs']} runs each.",
+        f"{w1['runs']} runs each"
+        + (f", the pipeline {pipeline['runs']}." if pipeline.get("runs", w1["runs"]) != w1["runs"]
+           else "."),
         "",
         "| workload | precision | ConvScope | PyTorch | PyTorch / ConvScope |",
         "|---|---|---|---|---|",

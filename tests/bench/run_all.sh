@@ -3,7 +3,8 @@
 # and bf16, the data pipeline alone, fine-tuned against scratch over three seeds unless
 # FINETUNE=0), then writes that page and its chart from their results.
 # Build first (Release): cmake --build build. Not a test: it never fails on timing.
-#   CONVSCOPE_BUILD (build/), RUNS (3), PRECISIONS ("fp32 bf16"), DOCS (docs/)
+#   CONVSCOPE_BUILD (build/), RUNS (3), PRECISIONS ("fp32 bf16"), DOCS (docs/),
+#   PIPELINE_RUNS (7: the pipeline is the noisiest row and the cheapest, about 20 s a pair)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -17,7 +18,7 @@ done
 echo "== W1, one epoch end to end"
 RESULTS="$results/w1.json" "$here/run_w1_epoch.sh"
 echo "== the data pipeline alone"
-RESULTS="$results/pipeline.json" "$here/run_pipeline_bench.sh"
+RUNS="${PIPELINE_RUNS:-7}" RESULTS="$results/pipeline.json" "$here/run_pipeline_bench.sh"
 if [ "${FINETUNE:-1}" = 1 ]; then
   for epochs in 3 20; do  # a short budget and a longer one
     echo "== fine-tuned ($epochs fine-tuning epochs) against from scratch, 3 seeds"
