@@ -15,10 +15,12 @@
 
 namespace {
 
-// What decodeImageBytes gives: pixels and warning, or the error's text.
+// What decodeImageBytes gives: pixels and warning, or the error it threw.
 struct Outcome {
     cv::Mat pixels;
-    std::string warning, error;
+    std::string warning;
+    bool failed = false;
+    std::string subject, reason;
 };
 
 Outcome decodeOutcome(const std::uint8_t* data, std::size_t size,
@@ -28,7 +30,9 @@ Outcome decodeOutcome(const std::uint8_t* data, std::size_t size,
     try {
         out.pixels = convscope::decodeImageBytes(data, size, options, "input");
     } catch (const convscope::Error& e) {
-        out.error = e.what();
+        out.failed = true;
+        out.subject = e.subject();
+        out.reason = e.reason();
     }
     return out;
 }
@@ -50,8 +54,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         options.height = 16;
         options.keepAspect = size % 4 == 1;
     }
-    try {
-        const cv::Mat rgb = decodeImageBytes(data, size, options, "input");
+    const Outcome own = decodeOutcome(data, size, options);
+    if (own.failed) {
+        if (own.subject != "input" || own.reason.empty())
+            std::abort();
+    } else {
+        const cv::Mat& rgb = own.pixels;
         if (!probe.ok() || rgb.empty() || rgb.type() != CV_8UC3)
             std::abort();
         if (options.width > 0 && !options.keepAspect &&
@@ -62,20 +70,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             std::vector<std::uint8_t> memory(std::size_t(options.width) * options.height * 3);
             DecodeOptions into = options;
             into.into = memory.data();
-            const cv::Mat placed = decodeImageBytes(data, size, into, "input");
-            if (placed.data != memory.data() || cv::norm(placed, rgb, cv::NORM_INF) != 0)
+            const Outcome placed = decodeOutcome(data, size, into);
+            if (placed.failed || placed.pixels.data != memory.data() ||
+                cv::norm(placed.pixels, rgb, cv::NORM_INF) != 0)
                 std::abort();
         }
-    } catch (const Error& e) {
-        if (e.subject() != "input" || e.reason().empty())
-            std::abort();
     }
     if (probe.ok() && probe.format == ImageFormat::Jpeg) {
-        const Outcome own = decodeOutcome(data, size, options);
         DecodeOptions libjpegs = options;
         libjpegs.libjpegHuffman = true;
         const Outcome theirs = decodeOutcome(data, size, libjpegs);
-        if (own.error != theirs.error || own.warning != theirs.warning ||
+        if (own.failed != theirs.failed || own.subject != theirs.subject ||
+            own.reason != theirs.reason || own.warning != theirs.warning ||
             own.pixels.size() != theirs.pixels.size() ||
             (!own.pixels.empty() && cv::norm(own.pixels, theirs.pixels, cv::NORM_INF) != 0))
             std::abort();
