@@ -301,11 +301,16 @@ inline bool decodeBlock(BitReader& reader, const HuffmanTable& dc, const Huffman
 }  // namespace
 
 struct JpegHuffmanDecoder::State {
-    std::vector<std::uint8_t> scan;         // the scan without stuffed bytes, then zeros
-    std::vector<std::size_t> intervals;     // where each restart interval starts in `scan`
-    std::vector<int> markers;               // the RSTn before each interval, -1 for the first
-    std::size_t scanBytes = 0;              // bytes of `scan` before the padding
-    const std::uint8_t* scanEnd = nullptr;  // the marker after the scan, in the file
+    // A stretch of the scan between markers: a restart interval, or all of a scan without
+    // them. Restart markers split the scan whether or not the file declares intervals.
+    struct Interval {
+        std::size_t start = 0;                      // where its data starts in `scan`
+        int restart = -1;                           // the RSTn before it, -1 for the first
+        const std::uint8_t* markerAfter = nullptr;  // the marker that ends it, in the file
+    };
+    std::vector<std::uint8_t> scan;  // the scan without stuffed bytes, then zeros
+    std::vector<Interval> intervals;
+    std::size_t scanBytes = 0;  // bytes of `scan` before the padding
     const HuffmanTable* dcTables[D_MAX_BLOCKS_IN_MCU] = {};
     const HuffmanTable* acTables[D_MAX_BLOCKS_IN_MCU] = {};
     int componentOf[D_MAX_BLOCKS_IN_MCU] = {};
@@ -321,8 +326,7 @@ struct JpegHuffmanDecoder::State {
     bool unstuff(const std::uint8_t* p, const std::uint8_t* end) {
         scan.clear();
         scan.reserve(std::size_t(end - p) + kPadding);
-        intervals.assign(1, 0);
-        markers.assign(1, -1);
+        intervals.assign(1, Interval{});
         for (;;) {
             const auto* ff =
                 static_cast<const std::uint8_t*>(std::memchr(p, 0xFF, std::size_t(end - p)));
@@ -342,10 +346,10 @@ struct JpegHuffmanDecoder::State {
                     return false;
                 scan.push_back(0xFF);
             } else if (*q >= 0xD0 && *q <= 0xD7) {
-                intervals.push_back(scan.size());
-                markers.push_back(*q - 0xD0);
+                intervals.back().markerAfter = ff;
+                intervals.push_back({scan.size(), *q - 0xD0, nullptr});
             } else {
-                scanEnd = ff;
+                intervals.back().markerAfter = ff;
                 break;
             }
             p = q + 1;
@@ -357,7 +361,7 @@ struct JpegHuffmanDecoder::State {
 
     void startInterval(std::size_t which) {
         interval = which;
-        reader = BitReader{scan.data() + intervals[which], 0, 0};
+        reader = BitReader{scan.data() + intervals[which].start, 0, 0};
         for (int& p : predictors)
             p = 0;
     }
@@ -366,7 +370,7 @@ struct JpegHuffmanDecoder::State {
         return std::size_t(reader.next - scan.data()) * 8 - std::size_t(reader.count);
     }
     std::size_t intervalEnd() const {
-        return interval + 1 < intervals.size() ? intervals[interval + 1] : scanBytes;
+        return interval + 1 < intervals.size() ? intervals[interval + 1].start : scanBytes;
     }
     // Past the end of the current interval's data.
     bool overran() const { return bitsUsed() > intervalEnd() * 8; }
@@ -384,7 +388,7 @@ boolean decodeMcu(j_decompress_ptr cinfo, JBLOCKROW* blocks) {
     if (cinfo->restart_interval) {
         if (s.restartsLeft == 0) {
             const std::size_t next = s.interval + 1;
-            if (next >= s.intervals.size() || s.markers[next] != int((next - 1) & 7) ||
+            if (next >= s.intervals.size() || s.intervals[next].restart != int((next - 1) & 7) ||
                 !s.endsExactly()) {
                 s.failed = true;
                 return TRUE;
@@ -412,11 +416,14 @@ boolean decodeMcu(j_decompress_ptr cinfo, JBLOCKROW* blocks) {
             s.failed = true;
             return TRUE;
         }
-        // Leave the source at the marker after the scan, where libjpeg's decoder leaves it.
+        // Leave the source at the marker after the last interval decoded, where libjpeg's
+        // decoder leaves it: a restart marker there (one too many, or any in a scan without
+        // intervals) is libjpeg's to read, with whatever follows it.
         jpeg_source_mgr& src = *cinfo->src;
         const JOCTET* end = src.next_input_byte + src.bytes_in_buffer;
-        src.next_input_byte = s.scanEnd;
-        src.bytes_in_buffer = std::size_t(end - s.scanEnd);
+        const std::uint8_t* marker = s.intervals[s.interval].markerAfter;
+        src.next_input_byte = marker;
+        src.bytes_in_buffer = std::size_t(end - marker);
     }
     return TRUE;
 }

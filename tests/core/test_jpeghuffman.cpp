@@ -232,6 +232,37 @@ TEST(JpegHuffman, keepsEachScansTablesWhileOtherFilesBringTheirOwn) {
             expectLibjpegsPixels(files[i], true, "file " + std::to_string(i));
 }
 
+TEST(JpegHuffman, leavesWhatFollowsTheLastMcuToLibjpeg) {
+    // A restart marker after the scan's last MCU, then bytes that are no marker, then the end:
+    // libjpeg reads the marker and warns about the bytes after it, whether the file has restart
+    // intervals (the marker is one too many) or not (it ends the scan's data). So must a decode
+    // with ConvScope's Huffman decoder, which must not skip past that marker.
+    for (unsigned every : {0u, 4u}) {
+        Encoding e;
+        e.restartEvery = every;
+        std::vector<std::uint8_t> bytes = encodeJpeg(photoLike(64, 48, 21), e);
+        ASSERT_GE(bytes.size(), 4u);
+        ASSERT_EQ(bytes[bytes.size() - 2], 0xFF);
+        ASSERT_EQ(bytes[bytes.size() - 1], 0xD9);
+        bytes.insert(bytes.end() - 2, {0xFF, 0xD6, 0x12, 0x34, 0x56});
+        const std::string what = "restart every " + std::to_string(every);
+        EXPECT_EQ(decode(bytes, 1, false).warnings, 1) << what;
+        expectLibjpegsPixels(bytes, true, what);
+
+        DecodeOptions own, libjpegs;
+        std::string ownWarning, libjpegWarning;
+        own.warning = &ownWarning;
+        libjpegs.warning = &libjpegWarning;
+        libjpegs.libjpegHuffman = true;
+        const cv::Mat a = decodeImageBytes(bytes.data(), bytes.size(), own, "a");
+        const cv::Mat b = decodeImageBytes(bytes.data(), bytes.size(), libjpegs, "b");
+        EXPECT_NE(libjpegWarning.find("extraneous bytes before marker 0xd9"), std::string::npos)
+            << what << ": " << libjpegWarning;
+        EXPECT_EQ(ownWarning, libjpegWarning) << what;
+        EXPECT_EQ(cv::norm(a, b, cv::NORM_INF), 0) << what;
+    }
+}
+
 TEST(JpegHuffman, damagedScansAreDecodedAgainByLibjpeg) {
     Encoding e;
     e.restartEvery = 4;
