@@ -308,9 +308,8 @@ struct JpegHuffmanDecoder::State {
         int restart = -1;                           // the RSTn before it, -1 for the first
         const std::uint8_t* markerAfter = nullptr;  // the marker that ends it, in the file
     };
-    std::vector<std::uint8_t> scan;  // the scan without stuffed bytes, then zeros
+    std::vector<std::uint8_t> scan;  // the scan without stuffed bytes, then kPadding zeros
     std::vector<Interval> intervals;
-    std::size_t scanBytes = 0;  // bytes of `scan` before the padding
     const HuffmanTable* dcTables[D_MAX_BLOCKS_IN_MCU] = {};
     const HuffmanTable* acTables[D_MAX_BLOCKS_IN_MCU] = {};
     int componentOf[D_MAX_BLOCKS_IN_MCU] = {};
@@ -345,16 +344,14 @@ struct JpegHuffmanDecoder::State {
                 if (q != ff + 1)
                     return false;
                 scan.push_back(0xFF);
-            } else if (*q >= 0xD0 && *q <= 0xD7) {
-                intervals.back().markerAfter = ff;
-                intervals.push_back({scan.size(), *q - 0xD0, nullptr});
             } else {
                 intervals.back().markerAfter = ff;
-                break;
+                if (*q < 0xD0 || *q > 0xD7)  // not RSTn: the end of the scan
+                    break;
+                intervals.push_back({scan.size(), *q - 0xD0, nullptr});
             }
             p = q + 1;
         }
-        scanBytes = scan.size();
         scan.resize(scan.size() + kPadding, 0);
         return true;
     }
@@ -370,7 +367,8 @@ struct JpegHuffmanDecoder::State {
         return std::size_t(reader.next - scan.data()) * 8 - std::size_t(reader.count);
     }
     std::size_t intervalEnd() const {
-        return interval + 1 < intervals.size() ? intervals[interval + 1].start : scanBytes;
+        return interval + 1 < intervals.size() ? intervals[interval + 1].start
+                                               : scan.size() - kPadding;
     }
     // Past the end of the current interval's data.
     bool overran() const { return bitsUsed() > intervalEnd() * 8; }
