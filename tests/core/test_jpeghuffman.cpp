@@ -157,6 +157,29 @@ void expectLibjpegsPixels(const std::vector<std::uint8_t>& bytes, bool expectIns
     }
 }
 
+// What decodeImageBytes, the decoder every caller uses, gives for `bytes` at target x target
+// (0: the image's size), with ConvScope's Huffman decoder or libjpeg-turbo's: the pixels and
+// the warning, or the error it threw.
+struct Outcome {
+    cv::Mat pixels;
+    std::string warning, error;
+};
+
+Outcome throughImageDecoder(const std::vector<std::uint8_t>& bytes, bool libjpegHuffman,
+                            int target = 0) {
+    Outcome out;
+    DecodeOptions options;
+    options.width = options.height = target;
+    options.warning = &out.warning;
+    options.libjpegHuffman = libjpegHuffman;
+    try {
+        out.pixels = decodeImageBytes(bytes.data(), bytes.size(), options, "image");
+    } catch (const Error& error) {
+        out.error = error.what();
+    }
+    return out;
+}
+
 std::string describe(const Encoding& e, cv::Size size) {
     return std::to_string(size.width) + "x" + std::to_string(size.height) + " q" +
            std::to_string(e.quality) + " " + std::to_string(e.lumaH) + "x" +
@@ -249,17 +272,14 @@ TEST(JpegHuffman, leavesWhatFollowsTheLastMcuToLibjpeg) {
         EXPECT_EQ(decode(bytes, 1, false).warnings, 1) << what;
         expectLibjpegsPixels(bytes, true, what);
 
-        DecodeOptions own, libjpegs;
-        std::string ownWarning, libjpegWarning;
-        own.warning = &ownWarning;
-        libjpegs.warning = &libjpegWarning;
-        libjpegs.libjpegHuffman = true;
-        const cv::Mat a = decodeImageBytes(bytes.data(), bytes.size(), own, "a");
-        const cv::Mat b = decodeImageBytes(bytes.data(), bytes.size(), libjpegs, "b");
-        EXPECT_NE(libjpegWarning.find("extraneous bytes before marker 0xd9"), std::string::npos)
-            << what << ": " << libjpegWarning;
-        EXPECT_EQ(ownWarning, libjpegWarning) << what;
-        EXPECT_EQ(cv::norm(a, b, cv::NORM_INF), 0) << what;
+        const Outcome ours = throughImageDecoder(bytes, false);
+        const Outcome theirs = throughImageDecoder(bytes, true);
+        ASSERT_EQ(theirs.error, "") << what;
+        ASSERT_EQ(ours.error, "") << what;
+        EXPECT_NE(theirs.warning.find("extraneous bytes before marker 0xd9"), std::string::npos)
+            << what << ": " << theirs.warning;
+        EXPECT_EQ(ours.warning, theirs.warning) << what;
+        EXPECT_EQ(cv::norm(ours.pixels, theirs.pixels, cv::NORM_INF), 0) << what;
     }
 }
 
@@ -332,30 +352,15 @@ TEST(JpegHuffman, damagedScansAreDecodedAgainByLibjpeg) {
         EXPECT_EQ(direct.failed, installed) << what;
         // Through the decoder every caller uses: the same outcome with and without it,
         // including libjpeg's warning about the damage.
-        DecodeOptions own, libjpegs;
-        std::string ownWarning, libjpegWarning;
-        own.warning = &ownWarning;
-        libjpegs.warning = &libjpegWarning;
-        libjpegs.libjpegHuffman = true;
-        std::string ownError, libjpegError;
-        cv::Mat ownPixels, libjpegPixels;
-        try {
-            ownPixels = decodeImageBytes(bytes.data(), bytes.size(), own, "damaged");
-        } catch (const Error& error) {
-            ownError = error.what();
-        }
-        try {
-            libjpegPixels = decodeImageBytes(bytes.data(), bytes.size(), libjpegs, "damaged");
-        } catch (const Error& error) {
-            libjpegError = error.what();
-        }
-        EXPECT_EQ(ownError, libjpegError) << what;
-        EXPECT_EQ(ownWarning, libjpegWarning) << what;
-        ASSERT_EQ(ownPixels.size(), libjpegPixels.size()) << what;
-        if (!ownPixels.empty()) {
-            EXPECT_EQ(cv::norm(ownPixels, libjpegPixels, cv::NORM_INF), 0) << what;
-            EXPECT_NE(libjpegWarning.find(warning), std::string::npos) << what;
-            EXPECT_EQ(libjpegWarning.empty(), warning.empty()) << what;
+        const Outcome ours = throughImageDecoder(bytes, false);
+        const Outcome theirs = throughImageDecoder(bytes, true);
+        EXPECT_EQ(ours.error, theirs.error) << what;
+        EXPECT_EQ(ours.warning, theirs.warning) << what;
+        ASSERT_EQ(ours.pixels.size(), theirs.pixels.size()) << what;
+        if (!ours.pixels.empty()) {
+            EXPECT_EQ(cv::norm(ours.pixels, theirs.pixels, cv::NORM_INF), 0) << what;
+            EXPECT_NE(theirs.warning.find(warning), std::string::npos) << what;
+            EXPECT_EQ(theirs.warning.empty(), warning.empty()) << what;
         }
     }
 }
@@ -368,13 +373,14 @@ TEST(JpegHuffman, decodesEveryJpegTheImageDecoderReadsAsLibjpegDoes) {
         e.restartEvery = unsigned(i);
         const auto bytes = encodeJpeg(photoLike(300 + 37 * i, 250 - 20 * i, 40 + i), e);
         for (int target : {0, 150}) {
-            DecodeOptions own, libjpegs;
-            own.width = own.height = libjpegs.width = libjpegs.height = target;
-            libjpegs.libjpegHuffman = true;
-            const cv::Mat a = decodeImageBytes(bytes.data(), bytes.size(), own, "a");
-            const cv::Mat b = decodeImageBytes(bytes.data(), bytes.size(), libjpegs, "b");
-            ASSERT_EQ(a.size(), b.size());
-            EXPECT_EQ(cv::norm(a, b, cv::NORM_INF), 0) << i << " at " << target;
+            const Outcome ours = throughImageDecoder(bytes, false, target);
+            const Outcome theirs = throughImageDecoder(bytes, true, target);
+            ASSERT_EQ(ours.error, "") << i << " at " << target;
+            ASSERT_EQ(theirs.error, "") << i << " at " << target;
+            EXPECT_EQ(ours.warning, theirs.warning) << i << " at " << target;
+            ASSERT_EQ(ours.pixels.size(), theirs.pixels.size());
+            EXPECT_EQ(cv::norm(ours.pixels, theirs.pixels, cv::NORM_INF), 0)
+                << i << " at " << target;
         }
     }
 }
